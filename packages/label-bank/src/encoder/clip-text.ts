@@ -1,0 +1,175 @@
+import { AutoTokenizer, CLIPTextModelWithProjection, Tensor, env, type PreTrainedModel } from '@huggingface/transformers';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { LabelBankError } from '../errors.js';
+import { ClipTokenizer, loadClipTokenizer } from './clip-tokenizer.js';
+
+/** A text that did not fit the window and was cut to it. */
+export interface Truncation {
+  text: string;
+  tokens: number;
+}
+
+/** What label-bank needs of a text encoder. */
+export interface SentenceEncoder {
+  /** Cache key of the encoder: a hub id, or local:<folder name>@<hash of its weights>. */
+  readonly modelId: string;
+  /** Where it was loaded from. */
+  readonly location: string;
+  readonly maxTokens: number;
+  countTokens(text: string): number;
+  /** L2-normalised float32 vectors, one per text, in order. */
+  encode(texts: string[]): Promise<{ vectors: Float32Array[]; truncated: Truncation[] }>;
+  dispose(): Promise<void>;
+}
+
+const MODEL_FILES = [
+  { file: 'text_model.onnx', dtype: 'fp32' },
+  { file: 'text_model_fp16.onnx', dtype: 'fp16' },
+  { file: 'text_model_quantized.onnx', dtype: 'q8' },
+] as const;
+
+/** A local folder path (as opposed to a hub id such as Xenova/clip-vit-base-patch32). */
+function looksLikePath(model: string): boolean {
+  return model.startsWith('.') || model.startsWith('/') || model.startsWith('~') || existsSync(model) || /\\/.test(model) || model.split('/').length > 2;
+}
+
+async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Checks a folder is a CLIP text encoder in transformers.js layout; returns its weights file. */
+export function inspectModelFolder(folder: string): { onnxFile: string; dtype: 'fp32' | 'fp16' | 'q8'; config: Record<string, unknown> } {
+  if (!existsSync(folder)) throw new LabelBankError('MODEL_MISSING', `model folder not found: ${folder}`);
+  if (!statSync(folder).isDirectory()) throw new LabelBankError('NOT_A_TEXT_ENCODER', `not a model folder (a file): ${folder}`);
+  const problems: string[] = [];
+  let config: Record<string, unknown> = {};
+  const configFile = path.join(folder, 'config.json');
+  if (!existsSync(configFile)) problems.push('no config.json');
+  else {
+    try {
+      config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+      if (config.model_type !== 'clip' && config.model_type !== 'clip_text_model') {
+        problems.push(`config.json model_type is "${String(config.model_type)}", not clip or clip_text_model`);
+      }
+    } catch (err) {
+      problems.push(`config.json is not valid JSON (${(err as Error).message})`);
+    }
+  }
+  if (!existsSync(path.join(folder, 'tokenizer.json'))) problems.push('no tokenizer.json');
+  if (!existsSync(path.join(folder, 'tokenizer_config.json'))) problems.push('no tokenizer_config.json');
+  const weights = MODEL_FILES.find((m) => existsSync(path.join(folder, 'onnx', m.file)));
+  if (!weights) problems.push(`no onnx/${MODEL_FILES.map((m) => m.file).join(' | ')}`);
+  if (problems.length > 0 || !weights) {
+    throw new LabelBankError('NOT_A_TEXT_ENCODER', `not a CLIP text encoder in transformers.js layout (${problems.join('; ')}): ${folder}`);
+  }
+  return { onnxFile: path.join(folder, 'onnx', weights.file), dtype: weights.dtype, config };
+}
+
+class ClipTextEncoder implements SentenceEncoder {
+  readonly modelId: string;
+  readonly location: string;
+  readonly maxTokens: number;
+  private readonly tokenizer: ClipTokenizer;
+  private readonly model: PreTrainedModel;
+  private readonly batchSize: number;
+
+  constructor(modelId: string, location: string, tokenizer: ClipTokenizer, model: PreTrainedModel, batchSize: number) {
+    this.modelId = modelId;
+    this.location = location;
+    this.tokenizer = tokenizer;
+    this.model = model;
+    this.maxTokens = tokenizer.maxTokens;
+    this.batchSize = batchSize;
+  }
+
+  countTokens(text: string): number {
+    return this.tokenizer.count(text);
+  }
+
+  async encode(texts: string[]): Promise<{ vectors: Float32Array[]; truncated: Truncation[] }> {
+    const vectors: Float32Array[] = [];
+    const truncated: Truncation[] = [];
+    for (let start = 0; start < texts.length; start += this.batchSize) {
+      const batch = texts.slice(start, start + this.batchSize);
+      const encoded = batch.map((text) => {
+        const { ids, truncatedFrom } = this.tokenizer.windowIds(text);
+        if (truncatedFrom !== null) truncated.push({ text, tokens: truncatedFrom });
+        return ids;
+      });
+      const width = Math.max(...encoded.map((ids) => ids.length));
+      const ids = new BigInt64Array(batch.length * width).fill(BigInt(this.tokenizer.padId));
+      const mask = new BigInt64Array(batch.length * width);
+      encoded.forEach((row, r) => {
+        row.forEach((id, c) => {
+          ids[r * width + c] = BigInt(id);
+          mask[r * width + c] = 1n;
+        });
+      });
+      const inputs = {
+        input_ids: new Tensor('int64', ids, [batch.length, width]),
+        attention_mask: new Tensor('int64', mask, [batch.length, width]),
+      };
+      const output = (await this.model(inputs)) as { text_embeds?: Tensor };
+      const embeds = output.text_embeds;
+      if (!embeds || embeds.dims.length !== 2) {
+        throw new LabelBankError('NOT_A_TEXT_ENCODER', `model gave no text_embeds [batch, dim] output: ${this.location}`);
+      }
+      const dim = embeds.dims[1] as number;
+      const data = embeds.data as Float32Array;
+      for (let r = 0; r < batch.length; r++) {
+        const vec = Float32Array.from(data.subarray(r * dim, (r + 1) * dim));
+        let norm = 0;
+        for (const v of vec) norm += v * v;
+        norm = Math.sqrt(norm);
+        if (!(norm > 0) || !Number.isFinite(norm)) throw new LabelBankError('NOT_A_TEXT_ENCODER', `model gave a zero or non-finite embedding: ${this.location}`);
+        for (let i = 0; i < dim; i++) vec[i] = (vec[i] as number) / norm;
+        vectors.push(vec);
+      }
+    }
+    return { vectors, truncated };
+  }
+
+  async dispose(): Promise<void> {
+    await this.model.dispose();
+  }
+}
+
+export interface LoadEncoderOptions {
+  batchSize?: number;
+}
+
+/**
+ * Loads a CLIP text tower through @huggingface/transformers: a local folder in transformers.js
+ * layout (nothing touches the network) or a hub id (downloaded by transformers.js when a network exists).
+ */
+export async function loadClipTextEncoder(model: string, options: LoadEncoderOptions = {}): Promise<SentenceEncoder> {
+  const batchSize = options.batchSize ?? 32;
+  if (looksLikePath(model)) {
+    const folder = path.resolve(model);
+    const { onnxFile, dtype } = inspectModelFolder(folder);
+    const modelId = `local:${path.basename(folder)}@${(await fileSha256(onnxFile)).slice(0, 16)}`;
+    const previous = env.allowRemoteModels;
+    env.allowRemoteModels = false;
+    try {
+      const tokenizer = await loadClipTokenizer(folder);
+      const loaded = await CLIPTextModelWithProjection.from_pretrained(folder, { dtype, device: 'cpu', local_files_only: true });
+      return new ClipTextEncoder(modelId, folder, tokenizer, loaded, batchSize);
+    } catch (err) {
+      if (err instanceof LabelBankError) throw err;
+      throw new LabelBankError('NOT_A_TEXT_ENCODER', `cannot load CLIP text encoder (${(err as Error).message}): ${folder}`, { cause: err });
+    } finally {
+      env.allowRemoteModels = previous;
+    }
+  }
+  try {
+    const tokenizer = new ClipTokenizer(await AutoTokenizer.from_pretrained(model));
+    const loaded = await CLIPTextModelWithProjection.from_pretrained(model, { dtype: 'fp32', device: 'cpu' });
+    return new ClipTextEncoder(model, model, tokenizer, loaded, batchSize);
+  } catch (err) {
+    throw new LabelBankError('MODEL_MISSING', `cannot load model "${model}" from the hub (${(err as Error).message}); pass a local folder in transformers.js layout`, { cause: err });
+  }
+}
