@@ -5,3 +5,13 @@ export { wordOnlyText, sentenceText, firstSentence, type TextKind } from './text
 export { loadClipTextEncoder, inspectModelFolder, type SentenceEncoder, type Truncation } from './encoder/clip-text.js';
 export { loadClipTokenizer, ClipTokenizer, CLIP_MAX_TOKENS } from './encoder/clip-tokenizer.js';
 export { writeTinyClipTextModel, buildTinyClipTextGraph, type TinyClipOptions } from './encoder/tiny-clip.js';
+export { embedLabels, embedTexts, type EmbedLabelsResult, type EmbedTextsResult } from './embed.js';
+export { addLabel, composeDescription, type AddLabelResult } from './add-label.js';
+export { nearestLabels, CONFUSION_COSINE, type Neighbour } from './neighbours.js';
+export { writeSimilarityReport, type SimilarityReport } from './report/index.js';
+export { blockScore, cosineMatrix, groupOrder, type BlockScore } from './report/similarity.js';
+export { refreshFromWikipedia, refreshFromWordNet, type RefreshReport, type FetchSource } from './sources/refresh.js';
+export { createWikiClient, DEFAULT_API_URL, type WikiClient } from './sources/wikipedia/client.js';
+export { fetchLeadSentence, type LeadOutcome, type RetryPolicy } from './sources/wikipedia/fetch-lead.js';
+export { WordNet, wordNetCandidates, glossSentence, type WordNetGloss } from './sources/wordnet.js';
+export { labelBankCommands, reportError } from './commands.js';

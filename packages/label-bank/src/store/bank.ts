@@ -177,6 +177,11 @@ export class LabelBank {
     this.db.close();
   }
 
+  /** Runs `work` in one transaction: all of its writes land, or none. */
+  atomically<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
   labels(): LabelRow[] {
     return (this.db.prepare(`SELECT * FROM labels ORDER BY id`).all() as LabelDbRow[]).map(toLabel);
   }
@@ -222,6 +227,28 @@ export class LabelBank {
         )
         .run(label.id, source, text, fetchedAt);
     })();
+  }
+
+  /** Makes each label's stored description from `source` the active one; reports labels that have none. */
+  useSource(source: DescriptionSource, names?: string[]): { switched: string[]; without: string[] } {
+    const labels = names && names.length > 0 ? names.map((n) => this.requireLabel(n)) : this.labels();
+    const find = this.db.prepare(`SELECT text, fetched_at AS fetchedAt FROM descriptions WHERE label_id = ? AND source = ?`);
+    const switched: string[] = [];
+    const without: string[] = [];
+    this.atomically(() => {
+      for (const label of labels) {
+        const row = find.get(label.id, source) as { text: string; fetchedAt: string } | undefined;
+        if (!row) {
+          without.push(label.name);
+          continue;
+        }
+        this.db
+          .prepare(`UPDATE labels SET description = ?, source = ?, fetched_at = ? WHERE id = ?`)
+          .run(row.text, source, source === 'shipped' ? null : row.fetchedAt, label.id);
+        switched.push(label.name);
+      }
+    });
+    return { switched, without };
   }
 
   /** Adds a new label after the existing ones; returns it. */

@@ -1,0 +1,307 @@
+import path from 'node:path';
+import type { Argv } from 'yargs';
+import { addLabel } from './add-label.js';
+import { embedLabels } from './embed.js';
+import { loadClipTextEncoder, type SentenceEncoder } from './encoder/clip-text.js';
+import { writeTinyClipTextModel } from './encoder/tiny-clip.js';
+import { LabelBankError } from './errors.js';
+import { nearestLabels } from './neighbours.js';
+import { Progress } from './progress.js';
+import { writeSimilarityReport } from './report/index.js';
+import { refreshFromWikipedia, refreshFromWordNet, type RefreshReport } from './sources/refresh.js';
+import { createWikiClient, DEFAULT_API_URL } from './sources/wikipedia/client.js';
+import { fetchLeadSentence } from './sources/wikipedia/fetch-lead.js';
+import { LabelBank, type DescriptionSource } from './store/bank.js';
+
+interface GlobalArgs {
+  bank: string;
+  'labels-file'?: string;
+  json: boolean;
+}
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const warn = (line: string) => process.stderr.write(`warning: ${line}\n`);
+const printJson = (value: unknown) => out(JSON.stringify(value, null, 2));
+
+function openBank(args: GlobalArgs): LabelBank {
+  return LabelBank.open(args.bank, { labelsFile: args['labels-file'] });
+}
+
+function splitList(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** The encoder named by --model, or the one the bank already has embeddings of. */
+async function resolveEncoder(bank: LabelBank, model: string | undefined): Promise<SentenceEncoder> {
+  if (model !== undefined) return loadClipTextEncoder(model);
+  const models = bank.models();
+  if (models.length === 1) return loadClipTextEncoder((models[0] as { location: string }).location);
+  if (models.length === 0) throw new LabelBankError('BAD_ARGUMENT', 'no text encoder: pass --model <folder in transformers.js layout | hub id>');
+  throw new LabelBankError('BAD_ARGUMENT', `the bank holds ${models.length} encoders (${models.map((m) => m.modelId).join(', ')}); pass --model`);
+}
+
+function printRefresh(report: RefreshReport, total: number): void {
+  out(`${report.source}: ${total} labels looked up`);
+  out(`  updated     ${report.updated.length}`);
+  out(`  unchanged   ${report.unchanged.length}`);
+  out(`  kept        ${report.kept.length}`);
+  out(`  failed      ${report.failed.length}`);
+  out(`  not refreshed (no network) ${report.notRefreshed.length}`);
+  for (const k of report.kept) out(`  kept ${k.name}: ${k.reason}`);
+  for (const f of report.failed) out(`  FAILED ${f.name}: ${f.reason}`);
+  if (report.notRefreshed.length > 0) {
+    out(`  not refreshed: ${report.notRefreshed.map((n) => n.name).join(', ')}`);
+    out(`  (${report.notRefreshed[0]?.reason}); their descriptions are unchanged`);
+  }
+}
+
+/** Adds the label-bank commands and options to a yargs instance (the label-bank bin, or `sentseg label-bank`). */
+export function labelBankCommands(y: Argv): Argv {
+  return y
+    .option('bank', { type: 'string', default: 'label-bank.sqlite', describe: 'label bank file (created from the shipped labels when missing)' })
+    .option('labels-file', { type: 'string', describe: 'labels JSON to seed a new bank (default: manifests/labels.json)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON on stdout' })
+    .command(
+      'list',
+      'list the labels with their group and description source',
+      (c) => c,
+      (args) => {
+        const bank = openBank(args as unknown as GlobalArgs);
+        const labels = bank.labels();
+        if (args.json) printJson(labels);
+        else for (const l of labels) out(`${String(l.id).padStart(3)}  ${l.name.padEnd(22)} ${l.group.padEnd(26)} ${l.source}`);
+        bank.close();
+      },
+    )
+    .command(
+      'fetch',
+      'refresh label descriptions from Wikipedia (or WordNet 3.1, offline)',
+      (c) =>
+        c
+          .option('source', { choices: ['wikipedia', 'wordnet'] as const, default: 'wikipedia' as const, describe: 'where descriptions come from' })
+          .option('api-url', { type: 'string', default: DEFAULT_API_URL, describe: 'MediaWiki API endpoint' })
+          .option('labels', { type: 'string', describe: 'comma-separated subset of label names' })
+          .option('concurrency', { type: 'number', default: 4, describe: 'requests in flight at once' })
+          .option('timeout', { type: 'number', default: 10_000, describe: 'per-request timeout (ms)' })
+          .option('retries', { type: 'number', default: 3, describe: 'retries on timeout, HTTP 429 and 5xx' })
+          .option('backoff', { type: 'number', default: 1000, describe: 'first retry delay (ms), doubled each retry' })
+          .example('$0 fetch --labels bus,car', 'refresh two labels from English Wikipedia')
+          .example('$0 fetch --source wordnet', 'take every label\'s first WordNet noun gloss'),
+      async (args) => {
+        const bank = openBank(args as unknown as GlobalArgs);
+        try {
+          const labels = splitList(args.labels);
+          const total = labels?.length ?? bank.labels().length;
+          const bar = new Progress(`fetch ${args.source}`, total, !args.json && process.stderr.isTTY === true);
+          const onProgress = (done: number, _t: number, name: string) => bar.update(done, name);
+          const report =
+            args.source === 'wordnet'
+              ? await refreshFromWordNet(bank, undefined, { labels, onProgress })
+              : await refreshFromWikipedia(
+                  bank,
+                  createWikiClient(args['api-url']),
+                  { timeoutMs: args.timeout, retries: args.retries, backoffMs: args.backoff, concurrency: args.concurrency },
+                  { labels, onProgress },
+                );
+          bar.stop();
+          if (args.json) printJson(report);
+          else printRefresh(report, total);
+        } finally {
+          bank.close();
+        }
+      },
+    )
+    .command(
+      'embed',
+      'encode every label\'s sentence and word-only text with a CLIP text encoder (cached)',
+      (c) =>
+        c
+          .option('model', { type: 'string', describe: 'local folder in transformers.js layout, or a hub id (default: the bank\'s only encoder)' })
+          .option('labels', { type: 'string', describe: 'comma-separated subset of label names' })
+          .example('$0 embed --model ./models/clip-vit-base-patch32', 'embed all labels with a local CLIP'),
+      async (args) => {
+        const bank = openBank(args as unknown as GlobalArgs);
+        try {
+          const encoder = await resolveEncoder(bank, args.model);
+          const names = splitList(args.labels);
+          const labels = names ? names.map((n) => bank.requireLabel(n)) : undefined;
+          const bar = new Progress('embed', 1, !args.json && process.stderr.isTTY === true);
+          const result = await embedLabels(bank, encoder, {
+            labels,
+            onProgress: (p) => {
+              bar.setTotal(p.total);
+              bar.update(p.done);
+            },
+          });
+          bar.stop();
+          await encoder.dispose();
+          for (const t of result.truncated) warn(`${t.kind} text of "${t.name}" is ${t.tokens} tokens; truncated to ${encoder.maxTokens}`);
+          if (args.json) printJson(result);
+          else {
+            out(`model ${result.modelId}`);
+            out(`${result.labels} labels, ${result.texts} texts: ${result.encoded} encoded, ${result.cached} from cache`);
+            out(`${result.seconds.toFixed(2)} s, ${result.labelsPerSecond.toFixed(1)} labels/s`);
+          }
+        } finally {
+          bank.close();
+        }
+      },
+    )
+    .command(
+      'report',
+      'write the label-similarity matrices (word vs sentence) as PNG + HTML and print block scores',
+      (c) =>
+        c
+          .option('model', { type: 'string', describe: 'model id in the bank (default: the only one)' })
+          .option('out', { type: 'string', default: 'label-report', describe: 'output folder' })
+          .option('cell', { type: 'number', default: 3, describe: 'pixels per matrix cell in the PNGs' }),
+      (args) => {
+        const bank = LabelBank.open(args.bank, { readonly: true });
+        try {
+          const report = writeSimilarityReport(bank, { outDir: path.resolve(args.out), modelId: args.model, cellPx: args.cell });
+          if (args.json) printJson(report);
+          else {
+            out(`model ${report.modelId}, ${report.labels} labels`);
+            for (const kind of ['word', 'sentence'] as const) {
+              const s = report.scores[kind];
+              out(`block score ${kind.padEnd(8)} ${s.score.toFixed(4)}  (within ${s.within.toFixed(4)}, across ${s.across.toFixed(4)})`);
+            }
+            out(`wrote ${report.files.html}`);
+          }
+        } finally {
+          bank.close();
+        }
+      },
+    )
+    .command(
+      'add <name>',
+      'add a zero-shot label, embed it, and show its nearest labels',
+      (c) =>
+        c
+          .positional('name', { type: 'string', demandOption: true, describe: 'the new label' })
+          .option('description', { type: 'string', describe: 'its description ("An image of {name}. " is prefixed when missing)' })
+          .option('wikipedia', { type: 'string', describe: 'take the description from this article\'s first sentence' })
+          .option('api-url', { type: 'string', default: DEFAULT_API_URL, describe: 'MediaWiki API endpoint for --wikipedia' })
+          .option('group', { type: 'string', default: 'added', describe: 'semantic group' })
+          .option('model', { type: 'string', describe: 'text encoder (default: the bank\'s only encoder)' })
+          .conflicts('description', 'wikipedia')
+          .example('$0 add "zebra crossing" --description "A zebra crossing is a road crossing marked with white stripes."', ''),
+      async (args) => {
+        const name = String(args.name);
+        let description = args.description;
+        let source: DescriptionSource = 'manual';
+        if (description === undefined && args.wikipedia === undefined) {
+          throw new LabelBankError('BAD_ARGUMENT', 'give --description TEXT or --wikipedia TITLE');
+        }
+        if (args.wikipedia !== undefined) {
+          const outcome = await fetchLeadSentence(createWikiClient(args['api-url']), args.wikipedia, { timeoutMs: 10_000, retries: 3, backoffMs: 1000 });
+          if (outcome.status !== 'ok') {
+            const why = 'reason' in outcome ? outcome.reason : outcome.status;
+            throw new LabelBankError('FETCH_FAILED', `no description from Wikipedia article "${args.wikipedia}" (${why})`);
+          }
+          description = outcome.sentence;
+          source = 'wikipedia';
+        }
+        const bank = openBank(args as unknown as GlobalArgs);
+        try {
+          const encoder = await resolveEncoder(bank, args.model);
+          const result = await addLabel(bank, encoder, { name, description: description ?? '', source, group: args.group, wikipediaTitle: args.wikipedia });
+          await encoder.dispose();
+          for (const c of result.confusable) {
+            warn(`"${name}" is ${c.cosine.toFixed(3)} cosine from "${c.name}": the two will likely be confused`);
+          }
+          if (args.json) printJson(result);
+          else {
+            out(`added ${result.label.name} (id ${result.label.id}, ${result.tokens} tokens): ${result.label.description}`);
+            out('nearest labels:');
+            for (const n of result.neighbours) out(`  ${n.cosine.toFixed(4)}  ${n.name}`);
+          }
+        } finally {
+          bank.close();
+        }
+      },
+    )
+    .command(
+      'show <name>',
+      'print a label\'s description, source and nearest labels',
+      (c) =>
+        c
+          .positional('name', { type: 'string', demandOption: true })
+          .option('model', { type: 'string', describe: 'model id in the bank for neighbours (default: the only one)' }),
+      (args) => {
+        const bank = LabelBank.open(args.bank, { readonly: true });
+        try {
+          const label = bank.requireLabel(String(args.name));
+          const descriptions = bank.descriptions(label.name);
+          let neighbours: { name: string; cosine: number }[] = [];
+          if (bank.models().length > 0) {
+            const matrix = bank.embeddingMatrix('sentence', args.model);
+            const row = matrix.labels.findIndex((l) => l.name === label.name);
+            neighbours = nearestLabels(matrix, matrix.data.subarray(row * matrix.dim, (row + 1) * matrix.dim), 5, [label.name]);
+          }
+          if (args.json) printJson({ label, descriptions, neighbours });
+          else {
+            out(`${label.name} (id ${label.id}, group ${label.group})`);
+            out(`description: ${label.description}`);
+            out(`source: ${label.source}${label.fetchedAt ? `, fetched ${label.fetchedAt}` : ''}${label.wikipediaTitle ? `, article "${label.wikipediaTitle}"` : ''}`);
+            for (const d of descriptions.filter((d) => d.text !== label.description)) out(`also (${d.source}): ${d.text}`);
+            if (neighbours.length > 0) {
+              out('nearest labels:');
+              for (const n of neighbours) out(`  ${n.cosine.toFixed(4)}  ${n.name}`);
+            } else out('nearest labels: none yet (run label-bank embed)');
+          }
+        } finally {
+          bank.close();
+        }
+      },
+    )
+    .command(
+      'use',
+      'make the stored description of one source active (e.g. back to the shipped texts)',
+      (c) =>
+        c
+          .option('source', { choices: ['shipped', 'wikipedia', 'wordnet', 'manual'] as const, demandOption: true })
+          .option('labels', { type: 'string', describe: 'comma-separated subset of label names' }),
+      (args) => {
+        const bank = openBank(args as unknown as GlobalArgs);
+        try {
+          const result = bank.useSource(args.source, splitList(args.labels));
+          if (args.json) printJson(result);
+          else {
+            out(`${result.switched.length} labels now use their ${args.source} description`);
+            if (result.without.length > 0) out(`no ${args.source} description (unchanged): ${result.without.join(', ')}`);
+          }
+        } finally {
+          bank.close();
+        }
+      },
+    )
+    .command(
+      'tiny-encoder <dir>',
+      'write a random-weight CLIP-architecture text encoder (for tests and demos without real weights)',
+      (c) =>
+        c
+          .positional('dir', { type: 'string', demandOption: true })
+          .option('tokenizer', { type: 'string', demandOption: true, describe: 'the CLIP tokenizer.json to use' })
+          .option('seed', { type: 'number', default: 0 })
+          .option('projection-dim', { type: 'number', default: 64 }),
+      (args) => {
+        const written = writeTinyClipTextModel(path.resolve(String(args.dir)), { tokenizerJson: args.tokenizer, seed: args.seed, projectionDim: args['projection-dim'] });
+        if (args.json) printJson(written);
+        else out(`wrote a random-weight CLIP text encoder (${written.projectionDim}-d) to ${written.dir}`);
+      },
+    )
+    .demandCommand(1, 'name a command')
+    .strict();
+}
+
+/** Prints an error the way every label-bank command does, and gives the exit code. */
+export function reportError(err: unknown): number {
+  if (err instanceof LabelBankError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    return 2;
+  }
+  process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
+}

@@ -1,0 +1,103 @@
+import type { BlockScore } from './similarity.js';
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}
+
+/** JSON that is safe inside a <script> element. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+export interface ReportPanel {
+  kind: 'word' | 'sentence';
+  title: string;
+  png: Buffer;
+  matrix: Float32Array;
+  score: BlockScore;
+}
+
+export interface ReportPage {
+  modelId: string;
+  modelNote: string | null;
+  names: string[];
+  groups: string[];
+  groupRuns: { group: string; start: number; end: number }[];
+  panels: ReportPanel[];
+  scale: { min: number; max: number };
+}
+
+const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : 'n/a');
+
+/** One self-contained HTML page: both heatmaps inline, label names on hover, block scores. */
+export function reportHtml(page: ReportPage): string {
+  const panels = page.panels
+    .map(
+      (p, k) => `<figure>
+  <figcaption>${escapeHtml(p.title)} — block score ${fmt(p.score.score)}</figcaption>
+  <img class="heat" data-panel="${k}" alt="${escapeHtml(p.title)} similarity matrix" src="data:image/png;base64,${p.png.toString('base64')}">
+</figure>`,
+    )
+    .join('\n');
+  const rows = page.panels
+    .map((p) => `<tr><td>${escapeHtml(p.title)}</td><td>${fmt(p.score.within)}</td><td>${fmt(p.score.across)}</td><td><b>${fmt(p.score.score)}</b></td></tr>`)
+    .join('\n');
+  const legend = page.groupRuns.map((r) => `<li>${escapeHtml(r.group)}: rows ${r.start + 1}–${r.end}</li>`).join('');
+  const data = {
+    names: page.names,
+    groups: page.groups,
+    matrices: page.panels.map((p) => Array.from(p.matrix, (v) => Math.round(v * 1000) / 1000)),
+  };
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Label similarity — ${escapeHtml(page.modelId)}</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
+.note { background: #fff3cd; border: 1px solid #e0c060; padding: 8px 12px; max-width: 60em; }
+figure { display: inline-block; margin: 0 24px 24px 0; vertical-align: top; }
+img.heat { width: 600px; height: 600px; image-rendering: pixelated; cursor: crosshair; border: 1px solid #ccc; }
+table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: right; } td:first-child { text-align: left; }
+#tip { position: fixed; pointer-events: none; background: #222; color: #fff; padding: 4px 8px; border-radius: 4px; display: none; font-size: 13px; }
+ul.groups { columns: 3; max-width: 60em; }
+</style>
+</head>
+<body>
+<h1>Label similarity matrix</h1>
+<p>Cosine similarity between the text embeddings of every pair of labels (paper, figure 3): word-only text
+("An image of {name}.") beside the sentence text ("An image of {name}. {description}"). Labels are ordered by
+group, so a text encoder that carries meaning shows bright blocks on the diagonal. Encoder: <code>${escapeHtml(page.modelId)}</code>.
+Colour scale: ${fmt(page.scale.min)} (dark) to ${fmt(page.scale.max)} (bright). Hover a cell for the two labels.</p>
+${page.modelNote ? `<p class="note">${escapeHtml(page.modelNote)}</p>` : ''}
+<h2>Block score (mean cosine within groups − mean cosine across groups)</h2>
+<table><tr><th>text</th><th>within</th><th>across</th><th>block score</th></tr>
+${rows}
+</table>
+<h2>Matrices</h2>
+${panels}
+<h2>Groups (row order)</h2>
+<ul class="groups">${legend}</ul>
+<div id="tip"></div>
+<script>
+const DATA = ${scriptJson(data)};
+const tip = document.getElementById('tip');
+for (const img of document.querySelectorAll('img.heat')) {
+  const m = DATA.matrices[Number(img.dataset.panel)];
+  const n = DATA.names.length;
+  img.addEventListener('mousemove', (e) => {
+    const r = img.getBoundingClientRect();
+    const j = Math.min(n - 1, Math.floor((e.clientX - r.left) / r.width * n));
+    const i = Math.min(n - 1, Math.floor((e.clientY - r.top) / r.height * n));
+    tip.textContent = DATA.names[i] + ' (' + DATA.groups[i] + ') × ' + DATA.names[j] + ' (' + DATA.groups[j] + '): ' + m[i * n + j].toFixed(3);
+    tip.style.left = (e.clientX + 12) + 'px';
+    tip.style.top = (e.clientY + 12) + 'px';
+    tip.style.display = 'block';
+  });
+  img.addEventListener('mouseleave', () => { tip.style.display = 'none'; });
+}
+</script>
+</body>
+</html>
+`;
+}
