@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import { labelBankCommands, reportError } from '@sentseg/label-bank';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { defaultSharedDir, runDemo } from './demo.js';
+
+// One entry point over the packages: `sentseg label-bank ...` runs exactly what the `label-bank` bin runs.
+const parser = yargs(hideBin(process.argv))
+  .scriptName('sentseg')
+  .usage('$0 <command>\n\nSemantic segmentation from sentences: every class label becomes the embedding of a sentence that describes it.')
+  .command('label-bank', 'label descriptions, CLIP sentence embeddings and the similarity report', (y) => labelBankCommands(y))
+  .command(
+    'demo',
+    'the main job on bundled data: label bank from the shipped descriptions, embeddings, similarity report',
+    (y) =>
+      y
+        .option('out', { type: 'string', default: 'demo-out', describe: 'output folder' })
+        .option('shared', { type: 'string', default: defaultSharedDir(), describe: 'the shared folder with models/ and datasets/' })
+        .option('model', { type: 'string', describe: 'text encoder folder (default: a real CLIP under <shared>/models, else a generated one)' }),
+    async (args) => {
+      await runDemo({ out: args.out, shared: args.shared, model: args.model });
+    },
+  )
+  .demandCommand(1, 'name a command')
+  .strict()
+  .help()
+  .alias('h', 'help')
+  .version(false)
+  .wrap(Math.min(110, process.stdout.columns ?? 100))
+  .fail((msg, err) => {
+    if (err) throw err;
+    process.stderr.write(`error: ${msg}\nrun sentseg --help for usage\n`);
+    process.exit(2);
+  });
+
+try {
+  await parser.parseAsync();
+  process.exit(0);
+} catch (err) {
+  process.exit(reportError(err));
+}
