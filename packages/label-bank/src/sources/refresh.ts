@@ -112,7 +112,7 @@ export async function refreshFromWordNet(bank: LabelBank, wordnet: WordNet = new
   const report = emptyReport('wordnet');
   labels.forEach((label, i) => {
     const candidates = wordNetCandidates(label.name, label.wikipediaTitle);
-    const hit = candidates.map((c) => wordnet.firstNounSense(c)).find((g) => g !== undefined && g.definition !== '');
+    const hit = wordnet.senseForLabel(candidates, label.group);
     if (!hit) {
       report.kept.push({ name: label.name, reason: `WordNet has no noun ${candidates.map((c) => `"${c}"`).join(', ')}; kept the ${label.source} text` });
     } else {

@@ -2,13 +2,23 @@ import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-/** The first noun sense of a word in WordNet 3.1. */
+/** One noun sense of a word in WordNet 3.1. */
 export interface WordNetGloss {
   lemma: string;
   synsetOffset: number;
+  /** Lexicographer file, e.g. noun.artifact, noun.animal. */
+  lexFile: string;
   words: string[];
   definition: string;
 }
+
+// WordNet's noun lexicographer files, by number (lexnames 3..28).
+const NOUN_LEX_FILES = [
+  'noun.Tops', 'noun.act', 'noun.animal', 'noun.artifact', 'noun.attribute', 'noun.body', 'noun.cognition',
+  'noun.communication', 'noun.event', 'noun.feeling', 'noun.food', 'noun.group', 'noun.location', 'noun.motive',
+  'noun.object', 'noun.person', 'noun.phenomenon', 'noun.plant', 'noun.possession', 'noun.process', 'noun.quantity',
+  'noun.relation', 'noun.shape', 'noun.state', 'noun.substance', 'noun.time',
+];
 
 function dictDir(): string {
   const require = createRequire(import.meta.url);
@@ -37,19 +47,41 @@ export class WordNet {
     }
   }
 
-  /** The first (most frequent) noun sense of `word`, or undefined when WordNet has no such noun. */
-  firstNounSense(word: string): WordNetGloss | undefined {
+  /** Every noun sense of `word`, most frequent first ([] when WordNet has no such noun). */
+  nounSenses(word: string): WordNetGloss[] {
     const lemma = word.trim().toLowerCase().replace(/\s+/g, '_');
-    const offset = this.index.get(lemma)?.[0];
-    if (offset === undefined) return undefined;
-    const line = this.readLine(offset);
-    const bar = line.indexOf(' | ');
-    const head = line.slice(0, bar).split(' ');
-    const wordCount = parseInt(head[3] as string, 16);
-    const words = Array.from({ length: wordCount }, (_, i) => (head[4 + 2 * i] as string).replace(/_/g, ' ').replace(/\(.*\)$/, ''));
-    const gloss = line.slice(bar + 3).trim();
-    const definition = gloss.split(/;\s*"/)[0]?.replace(/;\s*$/, '').trim() ?? '';
-    return { lemma, synsetOffset: offset, words, definition };
+    return (this.index.get(lemma) ?? []).map((offset) => {
+      const line = this.readLine(offset);
+      const bar = line.indexOf(' | ');
+      const head = line.slice(0, bar).split(' ');
+      const lexFile = NOUN_LEX_FILES[Number(head[1]) - 3] ?? `lex ${head[1]}`;
+      const wordCount = parseInt(head[3] as string, 16);
+      const words = Array.from({ length: wordCount }, (_, i) => (head[4 + 2 * i] as string).replace(/_/g, ' ').replace(/\(.*\)$/, ''));
+      const gloss = line.slice(bar + 3).trim();
+      // The gloss is the definition, then examples in double quotes.
+      const definition = gloss.split(/[;:]?\s*"/)[0]?.replace(/[;:]\s*$/, '').trim() ?? '';
+      return { lemma, synsetOffset: offset, lexFile, words, definition };
+    });
+  }
+
+  /** The first (most frequent) noun sense of `word`. */
+  firstNounSense(word: string): WordNetGloss | undefined {
+    return this.nounSenses(word)[0];
+  }
+
+  /**
+   * The sense meant by a label: over the candidate lemmas in order, the first sense whose
+   * lexicographer file fits the label's group (an animal for animals, an artifact for furniture...);
+   * failing that, the first sense of the first candidate WordNet knows.
+   */
+  senseForLabel(candidates: string[], group: string): WordNetGloss | undefined {
+    const fits = lexFilesForGroup(group);
+    const all = candidates.map((c) => this.nounSenses(c).filter((g) => g.definition !== ''));
+    for (const senses of all) {
+      const hit = senses.find((g) => fits.includes(g.lexFile));
+      if (hit) return hit;
+    }
+    return all.find((senses) => senses.length > 0)?.[0];
   }
 
   private readLine(offset: number): string {
@@ -73,6 +105,24 @@ export class WordNet {
     } finally {
       closeSync(fd);
     }
+  }
+}
+
+/** WordNet lexicographer files that fit a label group of manifests/labels.json. */
+export function lexFilesForGroup(group: string): string[] {
+  switch (group) {
+    case 'animals':
+      return ['noun.animal'];
+    case 'people':
+      return ['noun.person'];
+    case 'food':
+      return ['noun.food', 'noun.plant'];
+    case 'nature':
+      return ['noun.object', 'noun.plant', 'noun.location', 'noun.substance', 'noun.phenomenon', 'noun.artifact'];
+    case 'ground':
+      return ['noun.artifact', 'noun.substance', 'noun.object', 'noun.location', 'noun.phenomenon'];
+    default:
+      return ['noun.artifact'];
   }
 }
 
