@@ -121,9 +121,11 @@ export function labelBankCommands(y: Argv): Argv {
           .option('labels', { type: 'string', describe: 'comma-separated subset of label names' })
           .example('$0 embed --model ./models/clip-vit-base-patch32', 'embed all labels with a local CLIP'),
       async (args) => {
+        // A bad --model fails before the bank is opened (or created).
+        const named = args.model !== undefined ? await loadClipTextEncoder(args.model) : undefined;
         const bank = openBank(args as unknown as GlobalArgs);
         try {
-          const encoder = await resolveEncoder(bank, args.model);
+          const encoder = named ?? (await resolveEncoder(bank, undefined));
           const names = splitList(args.labels);
           const labels = names ? names.map((n) => bank.requireLabel(n)) : undefined;
           const bar = new Progress('embed', 1, !args.json && process.stderr.isTTY === true);
@@ -203,9 +205,10 @@ export function labelBankCommands(y: Argv): Argv {
           description = outcome.sentence;
           source = 'wikipedia';
         }
+        const named = args.model !== undefined ? await loadClipTextEncoder(args.model) : undefined;
         const bank = openBank(args as unknown as GlobalArgs);
         try {
-          const encoder = await resolveEncoder(bank, args.model);
+          const encoder = named ?? (await resolveEncoder(bank, undefined));
           const result = await addLabel(bank, encoder, { name, description: description ?? '', source, group: args.group, wikipediaTitle: args.wikipedia });
           await encoder.dispose();
           for (const c of result.confusable) {
@@ -230,7 +233,7 @@ export function labelBankCommands(y: Argv): Argv {
           .positional('name', { type: 'string', demandOption: true })
           .option('model', { type: 'string', describe: 'model id in the bank for neighbours (default: the only one)' }),
       (args) => {
-        const bank = LabelBank.open(args.bank, { readonly: true });
+        const bank = openBank(args as unknown as GlobalArgs);
         try {
           const label = bank.requireLabel(String(args.name));
           const descriptions = bank.descriptions(label.name);

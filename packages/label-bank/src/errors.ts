@@ -1,6 +1,7 @@
 /** What went wrong, as a stable code a caller can branch on. */
 export type LabelBankErrorCode =
   | 'LABELS_FILE'
+  | 'BANK_MISSING'
   | 'BANK_CORRUPT'
   | 'BANK_VERSION'
   | 'UNKNOWN_LABEL'

@@ -133,7 +133,7 @@ describe('opening a bad bank', () => {
 
   it('does not create a bank when opened read-only', () => {
     const file = path.join(dir, 'absent.sqlite');
-    expectCode(() => LabelBank.open(file, { readonly: true }), 'BANK_CORRUPT', /not found/);
+    expectCode(() => LabelBank.open(file, { readonly: true }), 'BANK_MISSING', /not found/);
     expect(existsSync(file)).toBe(false);
   });
 });

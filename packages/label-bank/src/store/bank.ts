@@ -144,7 +144,7 @@ export class LabelBank {
   static open(file: string, options: OpenBankOptions = {}): LabelBank {
     const resolved = path.resolve(file);
     if (!existsSync(resolved)) {
-      if (options.readonly) throw new LabelBankError('BANK_CORRUPT', `label bank not found: ${resolved}`);
+      if (options.readonly) throw new LabelBankError('BANK_MISSING', `label bank not found: ${resolved} (label-bank embed creates one)`);
       createBank(resolved, readLabelsFile(options.labelsFile).labels);
     }
     if (!looksLikeSqlite(resolved)) {

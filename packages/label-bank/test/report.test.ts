@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { embedLabels } from '../src/embed.js';
+import { loadClipTextEncoder } from '../src/encoder/clip-text.js';
+import { writeTinyClipTextModel } from '../src/encoder/tiny-clip.js';
+import { heatmapPng, viridis } from '../src/report/heatmap.js';
+import { escapeHtml } from '../src/report/html.js';
+import { writeSimilarityReport } from '../src/report/index.js';
+import { blockScore, cosineMatrix, groupOrder } from '../src/report/similarity.js';
+import { LabelBank } from '../src/store/bank.js';
+import { HAS_TOKENIZER, TOKENIZER_JSON, tempDir } from './helpers.js';
+
+describe('similarity maths (hand-computed)', () => {
+  it('block score = mean within-group cosine − mean across-group cosine, diagonal left out', () => {
+    const sim = Float32Array.from([1, 0.8, 0.1, 0.8, 1, 0.3, 0.1, 0.3, 1]);
+    const s = blockScore(sim, ['a', 'a', 'b']);
+    expect(s.within).toBeCloseTo(0.8, 6); // (0,1) and (1,0)
+    expect(s.across).toBeCloseTo(0.2, 6); // 0.1, 0.1, 0.3, 0.3
+    expect(s.score).toBeCloseTo(0.6, 6);
+  });
+
+  it('cosine matrix of rows in a given order, normalising the rows', () => {
+    const m = cosineMatrix(Float32Array.from([3, 4, 4, 3, 0, 2]), 2, [1, 0, 2]);
+    // rows: [4,3], [3,4], [0,2]: cos = 24/25, 6/10, 8/10
+    expect(Array.from(m).map((v) => Math.round(v * 1000) / 1000)).toEqual([1, 0.96, 0.6, 0.96, 1, 0.8, 0.6, 0.8, 1]);
+  });
+
+  it('orders rows by group, unknown groups last, ids within a group', () => {
+    expect(groupOrder(['b', 'a', 'b', 'c', 'a'], ['a', 'b'])).toEqual([1, 4, 0, 2, 3]);
+  });
+
+  it('draws an n × n heatmap with cells of the given size and white group lines', () => {
+    const png = PNG.sync.read(heatmapPng(Float32Array.from([1, 0, 0, 1]), 2, { cellPx: 4, min: 0, max: 1, boundaries: [1] }));
+    expect([png.width, png.height]).toEqual([8, 8]);
+    const px = (x: number, y: number) => Array.from(png.data.subarray((y * 8 + x) * 4, (y * 8 + x) * 4 + 3));
+    expect(px(1, 1)).toEqual(viridis(1));
+    expect(px(5, 1)).toEqual(viridis(0));
+    expect(px(4, 1)).toEqual([255, 255, 255]);
+  });
+
+  it('escapes HTML', () => {
+    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+});
+
+describe.runIf(HAS_TOKENIZER)('label-bank report', () => {
+  const dir = tempDir();
+  let bank: LabelBank;
+  beforeAll(async () => {
+    const model = path.join(dir, 'tiny');
+    writeTinyClipTextModel(model, { tokenizerJson: TOKENIZER_JSON, seed: 5 });
+    bank = LabelBank.open(path.join(dir, 'bank.sqlite'));
+    bank.addLabel({ name: '<img src=x onerror=alert(1)>', group: '<b>odd</b>', description: 'An image of a thing. A thing.', source: 'manual' });
+    const encoder = await loadClipTextEncoder(model);
+    await embedLabels(bank, encoder);
+    await encoder.dispose();
+  });
+
+  it('writes both heatmaps, the block scores and one self-contained HTML page', () => {
+    const out = path.join(dir, 'report');
+    const report = writeSimilarityReport(bank, { outDir: out, cellPx: 2 });
+    expect(report.labels).toBe(239);
+    for (const kind of ['word', 'sentence'] as const) {
+      const png = PNG.sync.read(readFileSync(report.files.png[kind]));
+      expect([png.width, png.height]).toEqual([478, 478]);
+    }
+    const json = JSON.parse(readFileSync(report.files.json, 'utf8')) as { scores: typeof report.scores; order: string[]; groups: string[] };
+    expect(json.scores).toEqual(report.scores);
+    // Rows are ordered by group: each group's labels are contiguous.
+    const runs = json.groups.filter((g, i) => i === 0 || g !== json.groups[i - 1]);
+    expect(new Set(runs).size).toBe(runs.length);
+    expect(json.order.at(-1)).toBe('<img src=x onerror=alert(1)>');
+
+    const html = readFileSync(report.files.html, 'utf8');
+    expect(html).toContain('data:image/png;base64,');
+    expect(html).not.toMatch(/<img src=x/);
+    expect(html).not.toContain('<b>odd</b>');
+    expect(html).toContain('&lt;b&gt;odd&lt;/b&gt;');
+    expect(html).toContain('\\u003cimg src=x onerror=alert(1)\\u003e');
+    expect(html).toMatch(/random weights/);
+    expect(html).not.toMatch(/src="https?:/);
+  });
+
+  it('recomputes the printed block scores from the bank\'s own embeddings', () => {
+    const report = writeSimilarityReport(bank, { outDir: path.join(dir, 'report2') });
+    const labels = bank.labels();
+    const order = groupOrder(labels.map((l) => l.group), JSON.parse(readFileSync(path.join(dir, 'report', 'block-scores.json'), 'utf8')).groups);
+    const matrix = bank.embeddingMatrix('sentence');
+    // Mean over same-group pairs, by brute force over the raw vectors.
+    let within = 0;
+    let wn = 0;
+    let across = 0;
+    let an = 0;
+    for (const i of order) {
+      for (const j of order) {
+        if (i === j) continue;
+        let dot = 0;
+        for (let k = 0; k < matrix.dim; k++) dot += matrix.data[i * matrix.dim + k]! * matrix.data[j * matrix.dim + k]!;
+        if (labels[i]!.group === labels[j]!.group) {
+          within += dot;
+          wn += 1;
+        } else {
+          across += dot;
+          an += 1;
+        }
+      }
+    }
+    expect(report.scores.sentence.within).toBeCloseTo(within / wn, 4);
+    expect(report.scores.sentence.across).toBeCloseTo(across / an, 4);
+  });
+});

@@ -1,0 +1,161 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HAS_TOKENIZER, REPO, SHARED, TOKENIZER_JSON, tempDir } from '../packages/label-bank/test/helpers.js';
+import { startFakeWiki, type FakeWiki } from '../packages/label-bank/test/mediawiki-server.js';
+
+const LABEL_BANK = path.join(REPO, 'packages', 'label-bank', 'dist', 'cli.js');
+const SENTSEG = path.join(REPO, 'packages', 'cli', 'dist', 'cli.js');
+const dir = tempDir('sentseg-cli-');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(bin: string, args: string[], cwd = dir): Promise<Run> {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build (npm test does)`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+describe('--help everywhere', () => {
+  it('sentseg lists its commands', async () => {
+    const r = await run(SENTSEG, ['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/sentseg label-bank/);
+    expect(r.stdout).toMatch(/sentseg demo/);
+  });
+
+  it.each(['fetch', 'embed', 'report', 'add', 'show', 'list', 'use', 'tiny-encoder'])('label-bank %s --help', async (cmd) => {
+    const r = await run(LABEL_BANK, [cmd, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`label-bank ${cmd}`);
+    expect(r.stdout).toContain('--bank');
+  });
+
+  it('an unknown command or option is a usage error (exit 2)', async () => {
+    const r = await run(LABEL_BANK, ['embedd']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Unknown argument: embedd/);
+  });
+});
+
+describe('bad input gives a clear error and leaves the bank as it was', () => {
+  it('unknown label', async () => {
+    const r = await run(LABEL_BANK, ['show', 'trafic light', '--bank', path.join(dir, 'show.sqlite')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown label "trafic light"/);
+  });
+
+  it('a model folder that is missing or not a text encoder', async () => {
+    const bank = path.join(dir, 'nomodel.sqlite');
+    const missing = await run(LABEL_BANK, ['embed', '--bank', bank, '--model', path.join(dir, 'no-such-model')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/error: model folder not found: .*no-such-model/);
+    expect(existsSync(bank)).toBe(false);
+    const notEncoder = await run(LABEL_BANK, ['embed', '--bank', bank, '--model', dir]);
+    expect(notEncoder.code).toBe(2);
+    expect(notEncoder.stderr).toMatch(/not a CLIP text encoder in transformers\.js layout \(no config\.json/);
+  });
+
+  it('a corrupt label-bank.sqlite is refused byte-for-byte untouched', async () => {
+    const bank = path.join(dir, 'corrupt.sqlite');
+    writeFileSync(bank, Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(5000, 7)]));
+    const before = sha(bank);
+    for (const args of [['list'], ['fetch', '--source', 'wordnet'], ['show', 'bus']]) {
+      const r = await run(LABEL_BANK, [...args, '--bank', bank]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/label bank is damaged|not a label bank/);
+    }
+    expect(sha(bank)).toBe(before);
+  });
+});
+
+describe('label-bank fetch over HTTP', () => {
+  let wiki: FakeWiki;
+  beforeAll(async () => {
+    wiki = await startFakeWiki({
+      articles: { Bus: { pageid: 1, extract: 'A bus is a large motor vehicle that carries passengers by road. It has seats.' } },
+      hanging: ['Car'],
+    });
+  });
+  afterAll(async () => wiki.close());
+
+  it('prints a summary, or JSON with --json, and exits even with a request left hanging', async () => {
+    const bank = path.join(dir, 'fetch.sqlite');
+    const r = await run(LABEL_BANK, ['fetch', '--bank', bank, '--api-url', wiki.apiUrl, '--labels', 'bus,car,crib', '--timeout', '200', '--retries', '1', '--backoff', '10', '--json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { updated: { name: string }[]; kept: { name: string }[]; failed: { name: string; reason: string }[] };
+    expect(report.updated.map((u) => u.name)).toEqual(['bus']);
+    expect(report.kept.map((k) => k.name)).toEqual(['crib']);
+    expect(report.failed).toEqual([{ name: 'car', reason: 'no answer within 200 ms after 2 tries' }]);
+    const show = await run(LABEL_BANK, ['show', 'bus', '--bank', bank]);
+    expect(show.stdout).toMatch(/description: An image of bus\. A bus is a large motor vehicle that carries passengers by road\./);
+    expect(show.stdout).toMatch(/source: wikipedia, fetched /);
+    const text = await run(LABEL_BANK, ['fetch', '--bank', bank, '--api-url', wiki.apiUrl, '--labels', 'bus']);
+    expect(text.stdout).toMatch(/wikipedia: 1 labels looked up\n {2}updated {5}0\n {2}unchanged {3}1/);
+  });
+});
+
+describe.runIf(HAS_TOKENIZER)('embed, report, add, show through the bins', () => {
+  const model = path.join(dir, 'enc');
+  const bank = path.join(dir, 'main.sqlite');
+
+  it('tiny-encoder → embed → report → add → show', async () => {
+    expect((await run(LABEL_BANK, ['tiny-encoder', model, '--tokenizer', TOKENIZER_JSON])).code).toBe(0);
+    const embed = await run(SENTSEG, ['label-bank', 'embed', '--bank', bank, '--model', model, '--json']);
+    expect(embed.code).toBe(0);
+    expect(JSON.parse(embed.stdout)).toMatchObject({ labels: 238, texts: 476, encoded: 476 });
+    const again = await run(LABEL_BANK, ['embed', '--bank', bank]);
+    expect(again.stdout).toMatch(/238 labels, 476 texts: 0 encoded, 476 from cache\n.* labels\/s/);
+
+    const report = await run(LABEL_BANK, ['report', '--bank', bank, '--out', path.join(dir, 'rep')]);
+    expect(report.code).toBe(0);
+    expect(report.stdout).toMatch(/block score word +-?\d\.\d{4} +\(within/);
+    expect(report.stdout).toMatch(/block score sentence +-?\d\.\d{4}/);
+    expect(existsSync(path.join(dir, 'rep', 'report.html'))).toBe(true);
+
+    const before = sha(bank);
+    const tooLong = await run(LABEL_BANK, ['add', 'ramble', '--bank', bank, '--description', 'words and more words '.repeat(30)]);
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr).toMatch(/description of "ramble" is \d+ tokens; the text encoder reads at most 77: shorten it/);
+    expect(sha(bank)).toBe(before);
+
+    const dupText = readFileSync(path.join(REPO, 'manifests', 'labels.json'), 'utf8');
+    const bus = (JSON.parse(dupText) as { labels: { name: string; description: string }[] }).labels.find((l) => l.name === 'bus')!;
+    const add = await run(LABEL_BANK, ['add', 'coach', '--bank', bank, '--description', bus.description]);
+    expect(add.code).toBe(0);
+    expect(add.stdout).toMatch(/added coach \(id 238, \d+ tokens\)/);
+    expect(add.stdout).toMatch(/nearest labels:\n {2}1\.0000 {2}bus\n/);
+    expect(add.stderr).toMatch(/warning: "coach" is 1\.000 cosine from "bus": the two will likely be confused/);
+
+    const show = await run(LABEL_BANK, ['show', 'coach', '--bank', bank, '--json']);
+    expect(JSON.parse(show.stdout)).toMatchObject({ label: { name: 'coach', source: 'manual', origin: 'added' }, neighbours: [{ name: 'bus' }, {}, {}, {}, {}] });
+  });
+});
+
+describe.runIf(HAS_TOKENIZER)('sentseg demo', () => {
+  it('writes the label-similarity report from the shipped descriptions', async () => {
+    const out = path.join(dir, 'demo-out');
+    const r = await run(SENTSEG, ['demo', '--out', out, '--shared', SHARED]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/label bank: .* \(238 labels, shipped descriptions\)/);
+    expect(r.stdout).toMatch(/embed: 476 texts encoded/);
+    expect(r.stdout).toMatch(/report: .*report\.html/);
+    for (const f of ['report.html', 'similarity-word.png', 'similarity-sentence.png', 'block-scores.json']) {
+      expect(existsSync(path.join(out, 'label-report', f))).toBe(true);
+    }
+  });
+});
