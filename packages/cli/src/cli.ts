@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { labelBankCommands, reportError } from '@sentseg/label-bank';
+import { labelBankCommands, runCommandLine } from '@sentseg/label-bank';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { defaultSharedDir, runDemo } from './demo.js';
@@ -20,22 +20,6 @@ const parser = yargs(hideBin(process.argv))
     async (args) => {
       await runDemo({ out: args.out, shared: args.shared, model: args.model });
     },
-  )
-  .demandCommand(1, 'name a command')
-  .strict()
-  .help()
-  .alias('h', 'help')
-  .version(false)
-  .wrap(Math.min(110, process.stdout.columns ?? 100))
-  .fail((msg, err) => {
-    if (err) throw err;
-    process.stderr.write(`error: ${msg}\nrun sentseg --help for usage\n`);
-    process.exit(2);
-  });
+  );
 
-try {
-  await parser.parseAsync();
-  process.exit(0);
-} catch (err) {
-  process.exit(reportError(err));
-}
+await runCommandLine(parser, 'sentseg');
