@@ -1,0 +1,16 @@
+/** A whole dataset (or the command) cannot be used; per-file trouble becomes a problems row instead. */
+export class DatasetError extends Error {
+  readonly code: 'NOT_A_DATASET' | 'UNKNOWN_FORMAT' | 'TAXONOMY' | 'MANIFEST' | 'BAD_ARGUMENT';
+
+  constructor(code: DatasetError['code'], message: string) {
+    super(message);
+    this.name = 'DatasetError';
+    this.code = code;
+  }
+}
+
+/** One file that was skipped, and why: a row of the manifest's problems table. */
+export interface Problem {
+  file: string;
+  reason: string;
+}

@@ -1,0 +1,48 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { DatasetError } from '../errors.js';
+import { listFiles, stem } from '../paths.js';
+import { readTaxonomy } from '../taxonomy.js';
+import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
+
+const SPLITS = ['training', 'validation'];
+
+/** ADE20K SceneParsing (ADEChallengeData2016): images/<split>/*.jpg + annotations/<split>/*.png, 0 = other. */
+export const ade20k: FormatAdapter = {
+  name: 'ade20k',
+  title: 'ADE20K SceneParsing (ADEChallengeData2016)',
+  detect: (root) => existsSync(path.join(root, 'images', 'training')) && existsSync(path.join(root, 'annotations', 'training')),
+  open(root: string, options: OpenOptions): OpenedDataset {
+    if (!ade20k.detect(root) && !existsSync(path.join(root, 'annotations', 'validation'))) {
+      throw new DatasetError('NOT_A_DATASET', `not an ADE20K folder (no images/training and annotations/training): ${root}`);
+    }
+    const taxonomy = readTaxonomy('ade20k', options.labels);
+    const splits = SPLITS.filter((s) => !options.splits || options.splits.includes(s));
+    return {
+      format: 'ade20k',
+      version: 'ADEChallengeData2016',
+      variant: null,
+      annotation: 'dense',
+      loss: 'hd',
+      encoding: { kind: 'gray' },
+      classes: taxonomy.classes,
+      ignoreValues: taxonomy.ignoreValues,
+      *samples(): Iterable<SampleOrProblem> {
+        for (const split of splits) {
+          const masks = new Set(listFiles(path.join(root, 'annotations', split), (n) => n.endsWith('.png')).map(stem));
+          for (const img of listFiles(path.join(root, 'images', split), (n) => /\.jpe?g$/i.test(n))) {
+            const image = `images/${split}/${img}`;
+            const id = stem(img);
+            if (!masks.has(id)) {
+              yield { problem: { file: image, reason: `no annotation annotations/${split}/${id}.png` } };
+              continue;
+            }
+            masks.delete(id);
+            yield { sample: { split, image, mask: `annotations/${split}/${id}.png` } };
+          }
+          for (const orphan of masks) yield { problem: { file: `annotations/${split}/${orphan}.png`, reason: 'annotation without an image' } };
+        }
+      },
+    };
+  },
+};

@@ -1,0 +1,57 @@
+import type { Problem } from '../errors.js';
+import type { SourceClass } from '../taxonomy.js';
+
+export type AnnotationKind = 'dense' | 'instance-masks' | 'boxes';
+export type LossKind = 'hd' | 'ld' | 'wd';
+
+/** How mask pixel values become source class ids. */
+export type MaskEncoding =
+  /** One channel: the value is the class id (ADE20K, Cityscapes, BDD100K, SUN RGB-D, generic). */
+  | { kind: 'gray' }
+  /** RGB: segment id = R + 256·G + 256²·B, class from the image's segments (COCO panoptic). */
+  | { kind: 'panoptic-rgb' };
+
+/** One image with a dense mask, paths relative to the dataset root. */
+export interface DenseSample {
+  split: string;
+  image: string;
+  mask: string;
+  /** Panoptic only: segment id → category id, from the annotation JSON. */
+  segments?: [number, number][];
+}
+
+export type SampleOrProblem = { sample: DenseSample } | { problem: Problem };
+
+/** A dataset opened for reading: its classes and its samples in a stable order. */
+export interface OpenedDataset {
+  format: string;
+  version: string;
+  variant: string | null;
+  annotation: AnnotationKind;
+  loss: LossKind;
+  encoding: MaskEncoding;
+  /** Source classes keyed by the id found in masks / segments. */
+  classes: SourceClass[];
+  /** Mask values that mean "no label". */
+  ignoreValues: number[];
+  /** Samples sorted by split then image path, with problems found while listing. */
+  samples(): Iterable<SampleOrProblem>;
+}
+
+export interface OpenOptions {
+  /** Only these splits (dataset-native names, e.g. training, val). */
+  splits?: string[];
+  /** Format variant (SUN RGB-D: official | mseg). */
+  variant?: string;
+  /** Label names of manifests/labels.json. */
+  labels: string[];
+}
+
+/** One dataset format: how to recognise it and how to read it. */
+export interface FormatAdapter {
+  name: string;
+  title: string;
+  /** True when `root` looks like this format. */
+  detect(root: string): boolean;
+  open(root: string, options: OpenOptions): OpenedDataset;
+}

@@ -1,0 +1,147 @@
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { DatasetError } from '../errors.js';
+import { MANIFEST_SCHEMA_VERSION } from './schema.js';
+
+/** The pixel value that means "no label" in remapped masks. */
+export const IGNORE_INDEX = 255;
+
+export interface DatasetInfo {
+  name: string;
+  format: string;
+  version: string;
+  variant: string | null;
+  root: string;
+  annotation: 'dense' | 'instance-masks' | 'boxes';
+  loss: 'hd' | 'ld' | 'wd';
+  encoding: 'gray' | 'panoptic-rgb';
+  ignoreValues: number[];
+  images: number;
+  splits: string[];
+}
+
+export interface ManifestSample {
+  id: number;
+  dataset: string;
+  split: string;
+  /** Absolute paths (dataset root + the relative paths stored in the manifest). */
+  image: string;
+  mask: string | null;
+  width: number;
+  height: number;
+}
+
+/**
+ * Read-only access to manifest.sqlite for the trainer and the manifest commands: datasets,
+ * samples streamed by dataset/split, and the lookup table that remaps a dataset's mask values to
+ * label ids (masks are never rewritten on disk).
+ */
+export class ManifestReader {
+  readonly file: string;
+  readonly db: Database.Database;
+
+  private constructor(file: string, db: Database.Database) {
+    this.file = file;
+    this.db = db;
+  }
+
+  static open(file: string): ManifestReader {
+    const resolved = path.resolve(file);
+    if (!existsSync(resolved)) throw new DatasetError('MANIFEST', `manifest not found: ${resolved}`);
+    let db: Database.Database;
+    try {
+      db = new Database(resolved, { readonly: true, fileMustExist: true });
+      const version = (db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined)?.value;
+      if (version !== String(MANIFEST_SCHEMA_VERSION)) throw new Error(`schema ${version ?? 'missing'}, this reader reads ${MANIFEST_SCHEMA_VERSION}`);
+    } catch (err) {
+      throw new DatasetError('MANIFEST', `not a sentseg manifest (${(err as Error).message}): ${resolved}`);
+    }
+    return new ManifestReader(resolved, db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  labels(): { id: number; name: string; origin: string }[] {
+    return this.db.prepare(`SELECT id, name, origin FROM labels ORDER BY id`).all() as { id: number; name: string; origin: string }[];
+  }
+
+  datasets(): DatasetInfo[] {
+    const rows = this.db.prepare(`SELECT * FROM datasets ORDER BY name`).all() as Record<string, string | null>[];
+    const splits = this.db.prepare(`SELECT split, COUNT(*) AS n FROM images WHERE dataset = ? GROUP BY split ORDER BY split`);
+    return rows.map((r) => {
+      const perSplit = splits.all(r.name) as { split: string; n: number }[];
+      return {
+        name: r.name as string,
+        format: r.format as string,
+        version: r.version as string,
+        variant: r.variant ?? null,
+        root: r.root as string,
+        annotation: r.annotation as DatasetInfo['annotation'],
+        loss: r.loss as DatasetInfo['loss'],
+        encoding: r.encoding as DatasetInfo['encoding'],
+        ignoreValues: JSON.parse(r.ignore_values as string) as number[],
+        images: perSplit.reduce((s, x) => s + x.n, 0),
+        splits: perSplit.map((x) => x.split),
+      };
+    });
+  }
+
+  dataset(name: string): DatasetInfo {
+    const found = this.datasets().find((d) => d.name === name);
+    if (!found) throw new DatasetError('BAD_ARGUMENT', `no dataset "${name}" in ${this.file} (has: ${this.datasets().map((d) => d.name).join(', ') || 'none'})`);
+    return found;
+  }
+
+  /** Source id → label id for one dataset; ignored, unmapped and unknown ids map to `ignoreIndex`. */
+  lut(dataset: string, ignoreIndex = IGNORE_INDEX): Int32Array {
+    this.dataset(dataset);
+    const rows = this.db.prepare(`SELECT source_id AS source, label_id AS label FROM dataset_classes WHERE dataset = ?`).all(dataset) as { source: number; label: number | null }[];
+    const size = Math.max(256, ...rows.map((r) => r.source + 1));
+    const lut = new Int32Array(size).fill(ignoreIndex);
+    for (const r of rows) {
+      if (r.label === ignoreIndex) throw new DatasetError('MANIFEST', `label id ${r.label} collides with the ignore index ${ignoreIndex}`);
+      if (r.label !== null) lut[r.source] = r.label;
+    }
+    return lut;
+  }
+
+  /** Panoptic datasets: segment id → source class of one image. */
+  segments(imageId: number): Map<number, number> {
+    const rows = this.db.prepare(`SELECT segment_id AS s, source_id AS c FROM segments WHERE image_id = ?`).all(imageId) as { s: number; c: number }[];
+    return new Map(rows.map((r) => [r.s, r.c]));
+  }
+
+  /** The samples of a dataset (optionally one split), streamed in a stable order. */
+  *samples(dataset: string, split?: string): Generator<ManifestSample> {
+    const info = this.dataset(dataset);
+    const stmt =
+      split === undefined
+        ? this.db.prepare(`SELECT * FROM images WHERE dataset = ? ORDER BY split, image_path`).bind(dataset)
+        : this.db.prepare(`SELECT * FROM images WHERE dataset = ? AND split = ? ORDER BY image_path`).bind(dataset, split);
+    for (const row of stmt.iterate() as IterableIterator<{ id: number; split: string; image_path: string; mask_path: string | null; width: number; height: number }>) {
+      yield {
+        id: row.id,
+        dataset,
+        split: row.split,
+        image: path.join(info.root, row.image_path),
+        mask: row.mask_path === null ? null : path.join(info.root, row.mask_path),
+        width: row.width,
+        height: row.height,
+      };
+    }
+  }
+
+  /** Labels present in an image with their pixel counts. */
+  imageLabels(imageId: number): { labelId: number; pixels: number }[] {
+    return this.db.prepare(`SELECT label_id AS labelId, pixels FROM image_labels WHERE image_id = ? ORDER BY label_id`).all(imageId) as { labelId: number; pixels: number }[];
+  }
+
+  problems(dataset?: string): { dataset: string; file: string; reason: string }[] {
+    const sql = `SELECT dataset, file, reason FROM problems ${dataset ? 'WHERE dataset = ?' : ''} ORDER BY dataset, rowid`;
+    const stmt = this.db.prepare(sql);
+    return (dataset ? stmt.all(dataset) : stmt.all()) as { dataset: string; file: string; reason: string }[];
+  }
+}

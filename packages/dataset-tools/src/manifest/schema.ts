@@ -1,0 +1,79 @@
+/** manifest.sqlite schema, read by the trainer through reader.ts. Bump on any change of shape. */
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+export const MANIFEST_SQL = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Labels: ids 0..237 are manifests/labels.json; unmapped classes kept with --keep-unmapped follow.
+CREATE TABLE labels (
+  id     INTEGER PRIMARY KEY,
+  name   TEXT NOT NULL UNIQUE,
+  origin TEXT NOT NULL
+);
+CREATE TABLE datasets (
+  name       TEXT PRIMARY KEY,
+  format     TEXT NOT NULL,
+  version    TEXT NOT NULL,
+  variant    TEXT,
+  root       TEXT NOT NULL,
+  annotation TEXT NOT NULL CHECK (annotation IN ('dense', 'instance-masks', 'boxes')),
+  loss       TEXT NOT NULL CHECK (loss IN ('hd', 'ld', 'wd')),
+  encoding   TEXT NOT NULL,
+  ignore_values TEXT NOT NULL,
+  added_at   TEXT NOT NULL
+);
+-- Every source class: the id found in masks (or the category id) → a label, or none (ignored).
+CREATE TABLE dataset_classes (
+  dataset     TEXT NOT NULL REFERENCES datasets(name),
+  source_id   INTEGER NOT NULL,
+  source_name TEXT NOT NULL,
+  status      TEXT NOT NULL CHECK (status IN ('mapped', 'ignore', 'unmapped', 'kept')),
+  label_id    INTEGER REFERENCES labels(id),
+  PRIMARY KEY (dataset, source_id)
+);
+CREATE TABLE images (
+  id         INTEGER PRIMARY KEY,
+  dataset    TEXT NOT NULL REFERENCES datasets(name),
+  split      TEXT NOT NULL,
+  image_path TEXT NOT NULL,
+  mask_path  TEXT,
+  width      INTEGER NOT NULL,
+  height     INTEGER NOT NULL,
+  UNIQUE (dataset, image_path)
+);
+CREATE INDEX images_by_split ON images (dataset, split);
+-- Pixels per label present in each image, counted from the mask after remapping.
+CREATE TABLE image_labels (
+  image_id INTEGER NOT NULL REFERENCES images(id),
+  label_id INTEGER NOT NULL REFERENCES labels(id),
+  pixels   INTEGER NOT NULL,
+  PRIMARY KEY (image_id, label_id)
+);
+CREATE INDEX image_labels_by_label ON image_labels (label_id);
+-- Panoptic masks: segment id → source class (category id), per image.
+CREATE TABLE segments (
+  image_id   INTEGER NOT NULL REFERENCES images(id),
+  segment_id INTEGER NOT NULL,
+  source_id  INTEGER NOT NULL,
+  PRIMARY KEY (image_id, segment_id)
+);
+-- Box-only and instance-mask datasets (Objects365, OpenImages).
+CREATE TABLE boxes (
+  id        INTEGER PRIMARY KEY,
+  image_id  INTEGER NOT NULL REFERENCES images(id),
+  source_id INTEGER NOT NULL,
+  x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL
+);
+CREATE TABLE instance_masks (
+  id        INTEGER PRIMARY KEY,
+  image_id  INTEGER NOT NULL REFERENCES images(id),
+  source_id INTEGER NOT NULL,
+  mask_path TEXT NOT NULL
+);
+-- Every file that was skipped or is suspect, and why.
+CREATE TABLE problems (
+  dataset TEXT NOT NULL,
+  file    TEXT NOT NULL,
+  reason  TEXT NOT NULL
+);
+CREATE INDEX problems_by_dataset ON problems (dataset);
+`;

@@ -1,0 +1,226 @@
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { DatasetError, type Problem } from '../errors.js';
+import type { DenseSample, OpenedDataset } from '../formats/types.js';
+import { MANIFEST_SCHEMA_VERSION, MANIFEST_SQL } from './schema.js';
+import type { InspectResult } from './inspect.js';
+import { InspectPool } from './pool.js';
+
+/** Stable image id: 52 bits of sha256(dataset, split, image path). Same input, same id. */
+export function imageId(dataset: string, split: string, image: string): number {
+  const hex = createHash('sha256').update(`${dataset}\0${split}\0${image}`).digest('hex');
+  return Number.parseInt(hex.slice(0, 13), 16);
+}
+
+export interface MergeOptions {
+  /** Decode masks for per-label pixel counts (default true); false reads sizes from headers only. */
+  histograms?: boolean;
+  /** Stop after this many images per dataset. */
+  limit?: number;
+  /** Worker threads for mask decoding (0 = inline). */
+  workers?: number;
+  /** Add unmapped classes as new labels instead of ignoring them. */
+  keepUnmapped?: boolean;
+  onProgress?: (done: number, dataset: string) => void;
+}
+
+export interface MergeSummary {
+  dataset: string;
+  format: string;
+  images: number;
+  problems: number;
+  seconds: number;
+}
+
+const IGNORE = -1;
+
+/** A manifest being written: created in a temp file and renamed, or an existing one changed one dataset per transaction. */
+export class ManifestWriter {
+  readonly file: string;
+  private readonly target: string;
+  private readonly db: Database.Database;
+
+  private constructor(file: string, target: string, db: Database.Database) {
+    this.file = file;
+    this.target = target;
+    this.db = db;
+  }
+
+  static open(target: string, labels: string[]): ManifestWriter {
+    const resolved = path.resolve(target);
+    if (existsSync(resolved)) {
+      let db: Database.Database;
+      try {
+        db = new Database(resolved, { fileMustExist: true });
+        const version = (db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined)?.value;
+        if (version !== String(MANIFEST_SCHEMA_VERSION)) throw new Error(`schema ${version ?? 'missing'}, expected ${MANIFEST_SCHEMA_VERSION}`);
+      } catch (err) {
+        throw new DatasetError('MANIFEST', `not a sentseg manifest (${(err as Error).message}): ${resolved}`);
+      }
+      db.pragma('journal_mode = WAL');
+      return new ManifestWriter(resolved, resolved, db);
+    }
+    const tmp = `${resolved}.partial-${process.pid}`;
+    rmSync(tmp, { force: true });
+    const db = new Database(tmp);
+    db.pragma('journal_mode = WAL');
+    db.exec(MANIFEST_SQL);
+    db.transaction(() => {
+      db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('created_at', ?)`).run(String(MANIFEST_SCHEMA_VERSION), new Date().toISOString());
+      const insert = db.prepare(`INSERT INTO labels (id, name, origin) VALUES (?, ?, 'labels.json')`);
+      labels.forEach((name, id) => insert.run(id, name));
+    })();
+    return new ManifestWriter(tmp, resolved, db);
+  }
+
+  hasDataset(name: string): boolean {
+    return this.db.prepare(`SELECT 1 FROM datasets WHERE name = ?`).get(name) !== undefined;
+  }
+
+  /** Writes one dataset in one transaction (its old rows replaced); a failure leaves the manifest as it was. */
+  async addDataset(name: string, root: string, opened: OpenedDataset, options: MergeOptions = {}): Promise<MergeSummary> {
+    const started = performance.now();
+    const db = this.db;
+    const pool = new InspectPool(options.workers ?? 0);
+    let images = 0;
+    let problems = 0;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      this.deleteDataset(name);
+      db.prepare(
+        `INSERT INTO datasets (name, format, version, variant, root, annotation, loss, encoding, ignore_values, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(name, opened.format, opened.version, opened.variant, path.resolve(root), opened.annotation, opened.loss, opened.encoding.kind, JSON.stringify(opened.ignoreValues), new Date().toISOString());
+      const lut = this.writeClasses(name, opened, options.keepUnmapped ?? false);
+      const ignore = new Set(opened.ignoreValues);
+      const insertImage = db.prepare(`INSERT INTO images (id, dataset, split, image_path, mask_path, width, height) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+      const insertLabel = db.prepare(`INSERT INTO image_labels (image_id, label_id, pixels) VALUES (?, ?, ?)`);
+      const insertSegment = db.prepare(`INSERT INTO segments (image_id, segment_id, source_id) VALUES (?, ?, ?)`);
+      const insertProblem = db.prepare(`INSERT INTO problems (dataset, file, reason) VALUES (?, ?, ?)`);
+      const problem = (p: Problem) => {
+        insertProblem.run(name, p.file, p.reason);
+        problems += 1;
+      };
+      const write = (sample: DenseSample, result: InspectResult) => {
+        if (!result.ok) {
+          problem({ file: result.which === 'image' ? sample.image : sample.mask, reason: result.reason });
+          return;
+        }
+        const id = imageId(name, sample.split, sample.image);
+        insertImage.run(id, name, sample.split, sample.image, sample.mask, result.width, result.height);
+        images += 1;
+        const perLabel = new Map<number, number>();
+        const unknown: string[] = [];
+        for (const [source, pixels] of result.histogram) {
+          const label = lut.get(source);
+          if (label === undefined) {
+            if (!ignore.has(source)) unknown.push(`${source} (${pixels} px)`);
+          } else if (label !== IGNORE) perLabel.set(label, (perLabel.get(label) ?? 0) + pixels);
+        }
+        for (const [label, pixels] of [...perLabel].sort((a, b) => a[0] - b[0])) insertLabel.run(id, label, pixels);
+        for (const [segment, source] of sample.segments ?? []) insertSegment.run(id, segment, source);
+        if (unknown.length > 0) problem({ file: sample.mask, reason: `ids not in the ${opened.format} taxonomy, counted as ignored: ${unknown.join(', ')}` });
+        if (result.strays.length > 0) problem({ file: sample.mask, reason: `segment ids missing from segments_info, counted as ignored: ${result.strays.map(([s, p]) => `${s} (${p} px)`).join(', ')}` });
+        options.onProgress?.(images, name);
+      };
+
+      // Samples go to the pool in order; results are written in the same order, a bounded window ahead.
+      const window = Math.max(8, (options.workers ?? 0) * 8);
+      const inFlight: { sample: DenseSample; result: Promise<InspectResult> }[] = [];
+      let queued = 0;
+      for (const item of opened.samples()) {
+        if ('problem' in item) {
+          problem(item.problem);
+          continue;
+        }
+        if (options.limit !== undefined && queued >= options.limit) break;
+        const { sample } = item;
+        queued += 1;
+        inFlight.push({
+          sample,
+          result: pool.run({
+            image: path.join(root, sample.image),
+            mask: path.join(root, sample.mask),
+            encoding: opened.encoding,
+            segments: sample.segments,
+            histogram: options.histograms ?? true,
+          }),
+        });
+        if (inFlight.length >= window) {
+          const head = inFlight.shift() as (typeof inFlight)[number];
+          write(head.sample, await head.result);
+        }
+      }
+      for (const entry of inFlight) write(entry.sample, await entry.result);
+      if (images === 0) throw new DatasetError('NOT_A_DATASET', `no usable images in ${opened.format} dataset "${name}" at ${root}${problems > 0 ? ` (${problems} problems)` : ''}`);
+      db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('updated_at', ?)`).run(new Date().toISOString());
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    } finally {
+      await pool.close();
+    }
+    return { dataset: name, format: opened.format, images, problems, seconds: (performance.now() - started) / 1000 };
+  }
+
+  private deleteDataset(name: string): void {
+    const db = this.db;
+    db.prepare(`DELETE FROM image_labels WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).run(name);
+    db.prepare(`DELETE FROM segments WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).run(name);
+    db.prepare(`DELETE FROM boxes WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).run(name);
+    db.prepare(`DELETE FROM instance_masks WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).run(name);
+    db.prepare(`DELETE FROM images WHERE dataset = ?`).run(name);
+    db.prepare(`DELETE FROM dataset_classes WHERE dataset = ?`).run(name);
+    db.prepare(`DELETE FROM problems WHERE dataset = ?`).run(name);
+    db.prepare(`DELETE FROM datasets WHERE name = ?`).run(name);
+    db.prepare(`DELETE FROM labels WHERE origin = ? AND id NOT IN (SELECT label_id FROM dataset_classes WHERE label_id IS NOT NULL)`).run(`unmapped:${name}`);
+  }
+
+  /** dataset_classes rows and the source id → label id table (IGNORE for ignored classes). */
+  private writeClasses(name: string, opened: OpenedDataset, keepUnmapped: boolean): Map<number, number> {
+    const db = this.db;
+    const labelId = db.prepare(`SELECT id FROM labels WHERE name = ?`).pluck();
+    const nextId = db.prepare(`SELECT COALESCE(MAX(id) + 1, 0) FROM labels`).pluck();
+    const insertLabel = db.prepare(`INSERT INTO labels (id, name, origin) VALUES (?, ?, ?)`);
+    const insert = db.prepare(`INSERT INTO dataset_classes (dataset, source_id, source_name, status, label_id) VALUES (?, ?, ?, ?, ?)`);
+    const lut = new Map<number, number>();
+    for (const c of [...opened.classes].sort((a, b) => a.id - b.id)) {
+      let status: string;
+      let label: number | null = null;
+      if (c.target.kind === 'label') {
+        label = labelId.get(c.target.label) as number | undefined ?? null;
+        if (label === null) throw new DatasetError('TAXONOMY', `label "${c.target.label}" of ${opened.format} class "${c.name}" is not in the manifest's labels`);
+        status = 'mapped';
+      } else if (c.target.kind === 'unmapped' && keepUnmapped) {
+        label = (labelId.get(c.name) as number | undefined) ?? null;
+        if (label === null) {
+          label = nextId.get() as number;
+          insertLabel.run(label, c.name, `unmapped:${name}`);
+        }
+        status = 'kept';
+      } else status = c.target.kind;
+      insert.run(name, c.id, c.name, status, label);
+      lut.set(c.id, label ?? IGNORE);
+    }
+    return lut;
+  }
+
+  /** Finishes: a new manifest is checkpointed and renamed into place. */
+  close(): void {
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+    if (this.file !== this.target) {
+      renameSync(this.file, this.target);
+      rmSync(`${this.file}-wal`, { force: true });
+      rmSync(`${this.file}-shm`, { force: true });
+    }
+  }
+
+  /** Gives up a new manifest (nothing is left behind); an existing one keeps its committed datasets. */
+  abandon(): void {
+    if (this.db.open) this.db.close();
+    if (this.file !== this.target) for (const f of [this.file, `${this.file}-wal`, `${this.file}-shm`]) rmSync(f, { force: true });
+  }
+}
