@@ -23,7 +23,11 @@ function columnMap(column) {
     const universal = row[universalCol].trim().replace(/_/g, ' ');
     const label = universal === 'unlabeled' ? 'ignore' : universal;
     if (label !== 'ignore' && !labels.includes(label)) throw new Error(`universal ${label} is not a label`);
-    for (const name of cell.replace(/[{}]/g, '').split(',').map((s) => s.trim()).filter(Boolean)) map.set(name.toLowerCase(), label);
+    for (const name of cell.replace(/[{}]/g, '').split(',').map((s) => s.trim()).filter(Boolean)) {
+      const key = name.toLowerCase();
+      if (map.has(key) && map.get(key) !== label) console.warn(`${column}: "${name}" is split by MSeg between ${map.get(key)} and ${label}`);
+      map.set(key, label);
+    }
   }
   return map;
 }
@@ -32,6 +36,8 @@ function columnMap(column) {
 // their meaning (unmapped: a new label under --keep-unmapped), and Mapillary's ground animal is an animal.
 const OVERRIDES = {
   ade20k: { plant: 'unmapped', signboard: 'unmapped', computer: 'unmapped', bar: 'unmapped', canopy: 'unmapped', step: 'unmapped', screen: 'unmapped', 'crt screen': 'unmapped', monitor: 'unmapped' },
+  // Cityscapes riders are cyclists and motorcyclists alike: MSeg relabels them, the raw class is "rider other".
+  cityscapes: { rider: 'rider other' },
   'mapillary-vistas': { 'ground animal': 'animal other', 'catch basin': 'unmapped', manhole: 'unmapped', 'other vehicle': 'unmapped' },
 };
 

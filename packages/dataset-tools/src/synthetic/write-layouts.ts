@@ -1,0 +1,160 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+import sharp from 'sharp';
+
+/** mulberry32: seeded, so generated datasets are the same on every run. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A mask of horizontal bands and a rectangle, values drawn from `values`. Row-major, one byte per pixel. */
+export function bandMask(width: number, height: number, values: number[], rand: () => number): Uint8Array {
+  const mask = new Uint8Array(width * height);
+  const pick = () => values[Math.floor(rand() * values.length)] as number;
+  const bands = [pick(), pick(), pick()];
+  for (let y = 0; y < height; y++) mask.fill(bands[Math.min(2, Math.floor((3 * y) / height))] as number, y * width, (y + 1) * width);
+  const x0 = Math.floor(rand() * width * 0.5);
+  const y0 = Math.floor(rand() * height * 0.5);
+  const obj = pick();
+  for (let y = y0; y < Math.min(height, y0 + height / 3); y++) mask.fill(obj, y * width + x0, y * width + Math.min(width, x0 + Math.floor(width / 3)));
+  return mask;
+}
+
+/** Writes a one-channel mask as an 8-bit grayscale PNG (colour type 0), as the datasets ship them. */
+export function writeGrayPng(file: string, width: number, height: number, mask: Uint8Array): void {
+  const png = new PNG({ width, height, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+  png.data = Buffer.from(mask);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false }));
+}
+
+/** Writes an RGB PNG from an RGB byte array. */
+export function writeRgbPng(file: string, width: number, height: number, rgb: Uint8Array): void {
+  const png = new PNG({ width, height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  png.data = Buffer.from(rgb);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false }));
+}
+
+/** A small photo-like RGB image (a gradient), JPEG or PNG by the file's extension. */
+export async function writeImage(file: string, width: number, height: number, seed: number): Promise<void> {
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      rgb[i] = (x * 7 + seed) & 255;
+      rgb[i + 1] = (y * 5 + seed * 3) & 255;
+      rgb[i + 2] = (x + y + seed) & 255;
+    }
+  }
+  if (/\.jpe?g$/i.test(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    await sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } }).jpeg({ quality: 80 }).toFile(file);
+  } else writeRgbPng(file, width, height, rgb);
+}
+
+/** Counts of each value in a mask. */
+export function valueCounts(mask: Uint8Array): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const v of mask) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return counts;
+}
+
+export interface GeneratedSet {
+  root: string;
+  /** Per image (relative image path): mask value → pixels. */
+  counts: Map<string, Map<number, number>>;
+}
+
+/** Cityscapes layout: leftImg8bit/<split>/<city>/<name>_leftImg8bit.png + gtFine/..._gtFine_labelIds.png (labelIds). */
+export async function writeCityscapes(root: string, perSplit: Record<string, number>, size: [number, number], seed = 1): Promise<GeneratedSet> {
+  const rand = seeded(seed);
+  const counts = new Map<string, Map<number, number>>();
+  const [w, h] = size;
+  const labelIds = [0, 1, 4, 7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33];
+  for (const [split, n] of Object.entries(perSplit)) {
+    for (let i = 0; i < n; i++) {
+      const city = i % 2 === 0 ? 'aachen' : 'bremen';
+      const name = `${city}_${String(i).padStart(6, '0')}_000019`;
+      const image = `leftImg8bit/${split}/${city}/${name}_leftImg8bit.png`;
+      await writeImage(path.join(root, image), w, h, i);
+      const mask = bandMask(w, h, labelIds, rand);
+      writeGrayPng(path.join(root, 'gtFine', split, city, `${name}_gtFine_labelIds.png`), w, h, mask);
+      counts.set(image, valueCounts(mask));
+    }
+  }
+  return { root, counts };
+}
+
+/** ADE20K layout: images/<split>/ADE_<tag>_N.jpg + annotations/<split>/ADE_<tag>_N.png (0 = other, 1..150). */
+export async function writeAde20k(root: string, perSplit: Record<string, number>, size: [number, number], seed = 2): Promise<GeneratedSet> {
+  const rand = seeded(seed);
+  const counts = new Map<string, Map<number, number>>();
+  const [w, h] = size;
+  const values = [0, 1, 2, 3, 5, 7, 13, 21, 150];
+  for (const [split, n] of Object.entries(perSplit)) {
+    const tag = split === 'training' ? 'train' : 'val';
+    for (let i = 0; i < n; i++) {
+      const name = `ADE_${tag}_${String(i + 1).padStart(8, '0')}`;
+      const image = `images/${split}/${name}.jpg`;
+      await writeImage(path.join(root, image), w, h, i);
+      const mask = bandMask(w, h, values, rand);
+      writeGrayPng(path.join(root, 'annotations', split, `${name}.png`), w, h, mask);
+      counts.set(image, valueCounts(mask));
+    }
+  }
+  return { root, counts };
+}
+
+/** COCO panoptic layout: annotations/panoptic_<split>2017.json + PNG segments + <split>2017/*.jpg. */
+export async function writeCocoPanoptic(root: string, perSplit: Record<string, number>, size: [number, number], seed = 3): Promise<GeneratedSet & { categoryCounts: Map<string, Map<number, number>> }> {
+  const rand = seeded(seed);
+  const counts = new Map<string, Map<number, number>>();
+  const categoryCounts = new Map<string, Map<number, number>>();
+  const [w, h] = size;
+  const categories = [1, 3, 8, 44, 124, 184, 187, 199, 200];
+  for (const [split, n] of Object.entries(perSplit)) {
+    const annotations: unknown[] = [];
+    const images: unknown[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = i + 1;
+      const base = String(id).padStart(12, '0');
+      const image = `${split}2017/${base}.jpg`;
+      await writeImage(path.join(root, image), w, h, i);
+      // Segments: values 0..4 in a band mask → segment ids; 0 stays unlabelled.
+      const local = bandMask(w, h, [0, 1, 2, 3, 4], rand);
+      const segIds = [0, 1000 + id * 7, 70000 + id, 300000 + id * 3, 5000000 + id];
+      const segCats = [0, ...[1, 2, 3, 4].map(() => categories[Math.floor(rand() * categories.length)] as number)];
+      const rgb = new Uint8Array(w * h * 3);
+      const perCat = new Map<number, number>();
+      local.forEach((v, p) => {
+        const sid = segIds[v] as number;
+        rgb[p * 3] = sid & 255;
+        rgb[p * 3 + 1] = (sid >> 8) & 255;
+        rgb[p * 3 + 2] = (sid >> 16) & 255;
+        if (v > 0) perCat.set(segCats[v] as number, (perCat.get(segCats[v] as number) ?? 0) + 1);
+      });
+      writeRgbPng(path.join(root, 'annotations', `panoptic_${split}2017`, `${base}.png`), w, h, rgb);
+      const present = new Set(local);
+      annotations.push({
+        image_id: id,
+        file_name: `${base}.png`,
+        segments_info: [1, 2, 3, 4].filter((v) => present.has(v)).map((v) => ({ id: segIds[v], category_id: segCats[v], iscrowd: 0 })),
+      });
+      images.push({ id, file_name: `${base}.jpg`, width: w, height: h });
+      counts.set(image, valueCounts(local));
+      categoryCounts.set(image, perCat);
+    }
+    mkdirSync(path.join(root, 'annotations'), { recursive: true });
+    writeFileSync(path.join(root, 'annotations', `panoptic_${split}2017.json`), JSON.stringify({ images, annotations }));
+  }
+  return { root, counts, categoryCounts };
+}
