@@ -114,23 +114,41 @@ export class ManifestReader {
     return new Map(rows.map((r) => [r.s, r.c]));
   }
 
-  /** The samples of a dataset (optionally one split), streamed in a stable order. */
-  *samples(dataset: string, split?: string): Generator<ManifestSample> {
+  /**
+   * The samples of a dataset (optionally one split), in a stable order, read a page at a time: memory
+   * stays flat and no cursor is held open, so other queries may run between samples.
+   */
+  *samples(dataset: string, split?: string, pageSize = 1000): Generator<ManifestSample> {
     const info = this.dataset(dataset);
-    const stmt =
-      split === undefined
-        ? this.db.prepare(`SELECT * FROM images WHERE dataset = ? ORDER BY split, image_path`).bind(dataset)
-        : this.db.prepare(`SELECT * FROM images WHERE dataset = ? AND split = ? ORDER BY image_path`).bind(dataset, split);
-    for (const row of stmt.iterate() as IterableIterator<{ id: number; split: string; image_path: string; mask_path: string | null; width: number; height: number }>) {
-      yield {
-        id: row.id,
-        dataset,
-        split: row.split,
-        image: path.join(info.root, row.image_path),
-        mask: row.mask_path === null ? null : path.join(info.root, row.mask_path),
-        width: row.width,
-        height: row.height,
-      };
+    const page = this.db.prepare(
+      `SELECT id, split, image_path, mask_path, width, height FROM images
+       WHERE dataset = ? AND (? IS NULL OR split = ?) AND (split, image_path) > (?, ?)
+       ORDER BY split, image_path LIMIT ?`,
+    );
+    let after: [string, string] = ['', ''];
+    for (;;) {
+      const rows = page.all(dataset, split ?? null, split ?? null, after[0], after[1], pageSize) as {
+        id: number;
+        split: string;
+        image_path: string;
+        mask_path: string | null;
+        width: number;
+        height: number;
+      }[];
+      for (const row of rows) {
+        yield {
+          id: row.id,
+          dataset,
+          split: row.split,
+          image: path.join(info.root, row.image_path),
+          mask: row.mask_path === null ? null : path.join(info.root, row.mask_path),
+          width: row.width,
+          height: row.height,
+        };
+      }
+      if (rows.length < pageSize) return;
+      const last = rows[rows.length - 1] as { split: string; image_path: string };
+      after = [last.split, last.image_path];
     }
   }
 

@@ -125,13 +125,19 @@ export class ManifestWriter {
         options.onProgress?.(images, name);
       };
 
-      // Samples go to the pool in order; results are written in the same order, a bounded window ahead.
+      // Samples go to the pool in order; results (and listing problems) are written in the same order,
+      // a bounded window ahead, so the manifest does not depend on which worker finishes first.
       const window = Math.max(8, (options.workers ?? 0) * 8);
-      const inFlight: { sample: DenseSample; result: Promise<InspectResult> }[] = [];
+      type Entry = { problem: Problem } | { sample: DenseSample; result: Promise<InspectResult> };
+      const inFlight: Entry[] = [];
+      const flush = async (entry: Entry) => {
+        if ('problem' in entry) problem(entry.problem);
+        else write(entry.sample, await entry.result);
+      };
       let queued = 0;
       for (const item of opened.samples()) {
         if ('problem' in item) {
-          problem(item.problem);
+          inFlight.push(item);
           continue;
         }
         if (options.limit !== undefined && queued >= options.limit) break;
@@ -147,12 +153,9 @@ export class ManifestWriter {
             histogram: options.histograms ?? true,
           }),
         });
-        if (inFlight.length >= window) {
-          const head = inFlight.shift() as (typeof inFlight)[number];
-          write(head.sample, await head.result);
-        }
+        if (inFlight.length >= window) await flush(inFlight.shift() as Entry);
       }
-      for (const entry of inFlight) write(entry.sample, await entry.result);
+      for (const entry of inFlight) await flush(entry);
       if (images === 0) throw new DatasetError('NOT_A_DATASET', `no usable images in ${opened.format} dataset "${name}" at ${root}${problems > 0 ? ` (${problems} problems)` : ''}`);
       db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('updated_at', ?)`).run(new Date().toISOString());
       db.exec('COMMIT');

@@ -120,7 +120,7 @@ export async function writeCocoPanoptic(root: string, perSplit: Record<string, n
   const counts = new Map<string, Map<number, number>>();
   const categoryCounts = new Map<string, Map<number, number>>();
   const [w, h] = size;
-  const categories = [1, 3, 8, 44, 124, 184, 187, 199, 200];
+  const categories = [1, 3, 8, 44, 125, 184, 187, 199, 200];
   for (const [split, n] of Object.entries(perSplit)) {
     const annotations: unknown[] = [];
     const images: unknown[] = [];
