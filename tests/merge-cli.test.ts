@@ -1,0 +1,99 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
+import { writeAde20k, writeCityscapes } from '../packages/dataset-tools/src/synthetic/write-layouts.js';
+import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
+
+const MERGE = path.join(REPO, 'packages', 'dataset-tools', 'dist', 'cli.js');
+const MANIFEST = path.join(REPO, 'packages', 'dataset-tools', 'dist', 'manifest-cli.js');
+const dir = tempDir('sentseg-merge-cli-');
+
+function run(bin: string, args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build (npm test does)`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: dir });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    if (killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  await writeCityscapes(path.join(dir, 'cityscapes'), { train: 4, val: 2 }, [32, 16]);
+  await writeAde20k(path.join(dir, 'ade'), { training: 3 }, [24, 20]);
+  await writeAde20k(path.join(dir, 'ade-kill'), { training: 3 }, [24, 20]);
+  // A dataset whose 40th mask is a FIFO nobody writes to: reading it blocks, so the merge is
+  // reliably still running (rows written, transaction open) when the test kills it.
+  await writeCityscapes(path.join(dir, 'big'), { train: 60 }, [64, 32], 11);
+  const stuck = path.join(dir, 'big', 'gtFine', 'train', 'aachen', 'aachen_000040_000019_gtFine_labelIds.png');
+  rmSync(stuck);
+  execFileSync('mkfifo', [stuck]);
+});
+
+describe('merge-datasets and manifest commands', () => {
+  it('merge-datasets --help describes the formats', async () => {
+    const r = await run(MERGE, ['--help']);
+    expect(r.code).toBe(0);
+    for (const f of ['ade20k', 'cityscapes', 'coco-panoptic', 'bdd100k', 'sun-rgbd', 'generic', '--keep-unmapped', '--replace', '--workers']) expect(r.stdout).toContain(f);
+  });
+
+  it('merges, prints a summary, and stats and validate read the manifest', async () => {
+    const out = path.join(dir, 'm.sqlite');
+    const r = await run(MERGE, ['--dataset', `cityscapes=${path.join(dir, 'cityscapes')}`, '--dataset', `ade=${path.join(dir, 'ade')}`, '--out', out, '--workers', '2']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/cityscapes +cityscapes +6 images +0 problems/);
+    expect(r.stdout).toMatch(/ade +ade20k +3 images +0 problems/);
+    const stats = await run(MANIFEST, ['stats', out, '--html', path.join(dir, 'coverage.html')]);
+    expect(stats.code).toBe(0);
+    expect(stats.stdout).toMatch(/cityscapes +cityscapes +6 +0 +train 4, val 2/);
+    expect(stats.stdout).toMatch(/labels present: \d+/);
+    const html = readFileSync(path.join(dir, 'coverage.html'), 'utf8');
+    expect(html).toContain('data:image/png;base64,');
+    const json = JSON.parse((await run(MANIFEST, ['stats', out, '--json'])).stdout) as { labels: { share: number }[] };
+    expect(json.labels.reduce((s, l) => s + l.share, 0)).toBeCloseTo(1, 6);
+    const ok = await run(MANIFEST, ['validate', out]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/9 images checked, 0 problems/);
+  });
+
+  it('validate exits 1 and names the file when one goes missing', async () => {
+    const out = path.join(dir, 'v.sqlite');
+    await run(MERGE, ['--dataset', `ade=${path.join(dir, 'ade')}`, '--out', out]);
+    rmSync(path.join(dir, 'ade', 'annotations', 'training', 'ADE_train_00000003.png'));
+    const bad = await run(MANIFEST, ['validate', out]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/ade: .*ADE_train_00000003\.png: mask missing/);
+  });
+
+  it('a bad argument or folder is a clear error with exit 2', async () => {
+    const r = await run(MERGE, ['--dataset', 'nonsense', '--out', path.join(dir, 'x.sqlite')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--dataset must be NAME=VALUE, not "nonsense"/);
+    const missing = await run(MERGE, ['--dataset', `x=${path.join(dir, 'nowhere')}`, '--out', path.join(dir, 'x.sqlite')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/dataset folder not found: .*nowhere/);
+    expect(existsSync(path.join(dir, 'x.sqlite'))).toBe(false);
+  });
+
+  it('a kill mid-run never leaves a half-written manifest', async () => {
+    const out = path.join(dir, 'killed.sqlite');
+    // A manifest with one dataset, then a long merge of a second one killed part-way.
+    await run(MERGE, ['--dataset', `ade=${path.join(dir, 'ade-kill')}`, '--out', out]);
+    const killed = await run(MERGE, ['--dataset', `big=${path.join(dir, 'big')}`, '--out', out, '--workers', '1'], 2000);
+    expect(killed.signal).toBe('SIGKILL');
+    const reader = ManifestReader.open(out);
+    expect(reader.datasets().map((d) => [d.name, d.images])).toEqual([['ade', 3]]);
+    reader.close();
+    // A new manifest killed part-way is not left at its path at all.
+    const fresh = path.join(dir, 'fresh.sqlite');
+    const again = await run(MERGE, ['--dataset', `big=${path.join(dir, 'big')}`, '--out', fresh, '--workers', '1'], 2000);
+    expect(again.signal).toBe('SIGKILL');
+    expect(existsSync(fresh)).toBe(false);
+    expect(readdirSync(dir).some((f) => f.startsWith('fresh.sqlite.partial-'))).toBe(true);
+  });
+});
