@@ -4,7 +4,7 @@
  * of the given size (the real CLIP ViT-B/32 text tower is 12 layers × 512 wide).
  *   node packages/label-bank/dist/bench/embed-bench.js [--model DIR] [--tokenizer tokenizer.json]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,7 +51,9 @@ try {
   const warm = await embedLabels(bank, encoder, { kinds: ['sentence'] });
   await encoder.dispose();
   bank.close();
-  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+  // VmHWM is this process's own peak (getrusage's maxRSS keeps the parent's peak across exec on Linux).
+  const hwm = existsSync('/proc/self/status') ? /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] : undefined;
+  const peakRssMiB = Number(hwm ?? process.resourceUsage().maxRSS) / 1024;
   console.log(`label-bank embed benchmark (${os.cpus().length} cores, node ${process.version})`);
   console.log(`encoder: ${what}`);
   console.log(`model load:               ${loadSeconds.toFixed(2)} s`);
