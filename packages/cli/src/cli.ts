@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { labelBankCommands, runCommandLine } from '@sentseg/label-bank';
+import { runCommandLine } from '@sentseg/common';
+import { isLabelBankError, labelBankCommands } from '@sentseg/label-bank';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { defaultSharedDir, runDemo } from './demo.js';
@@ -22,4 +23,4 @@ const parser = yargs(hideBin(process.argv))
     },
   );
 
-await runCommandLine(parser, 'sentseg');
+await runCommandLine(parser, 'sentseg', isLabelBankError);

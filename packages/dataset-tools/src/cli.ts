@@ -4,7 +4,9 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { FORMATS } from './formats/index.js';
 import { mergeDatasets, parseDatasetSpecs } from './merge.js';
-import { counterBar, runDatasetCli } from './run-cli.js';
+import { runCommandLine } from '@sentseg/common';
+import { isDatasetError } from './errors.js';
+import { counterBar } from './run-cli.js';
 
 const list = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => String(x).split(',')).filter((x) => x !== '');
 
@@ -56,4 +58,4 @@ const parser = yargs(hideBin(process.argv))
     },
   );
 
-await runDatasetCli(parser, 'merge-datasets');
+await runCommandLine(parser, 'merge-datasets', isDatasetError, { requireCommand: false });

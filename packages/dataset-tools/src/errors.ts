@@ -14,3 +14,6 @@ export interface Problem {
   file: string;
   reason: string;
 }
+
+/** Errors a user can fix (bad input), as opposed to bugs. */
+export const isDatasetError = (err: unknown): boolean => err instanceof DatasetError;

@@ -8,7 +8,9 @@ import { coverageHtml } from './manifest/coverage-html.js';
 import { ManifestReader } from './manifest/reader.js';
 import { manifestStats } from './manifest/stats.js';
 import { validateManifest } from './manifest/validate.js';
-import { counterBar, runDatasetCli } from './run-cli.js';
+import { runCommandLine } from '@sentseg/common';
+import { isDatasetError } from './errors.js';
+import { counterBar } from './run-cli.js';
 
 const out = (line = ""): void => void process.stdout.write(`${line}\n`);
 
@@ -69,7 +71,6 @@ const parser = yargs(hideBin(process.argv))
       }
       if (report.problems.length > 0) process.exit(1);
     },
-  )
-  .demandCommand(1, 'name a command');
+  );
 
-await runDatasetCli(parser, 'manifest');
+await runCommandLine(parser, 'manifest', isDatasetError);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
+import { runCommandLine } from '@sentseg/common';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { labelBankCommands, runCommandLine } from './commands.js';
+import { isLabelBankError, labelBankCommands } from './commands.js';
 
-await runCommandLine(labelBankCommands(yargs(hideBin(process.argv)).scriptName('label-bank')), 'label-bank');
+await runCommandLine(labelBankCommands(yargs(hideBin(process.argv)).scriptName('label-bank')), 'label-bank', isLabelBankError);

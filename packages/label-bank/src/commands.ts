@@ -299,38 +299,5 @@ export function labelBankCommands(y: Argv): Argv {
     .strict();
 }
 
-
-/**
- * Runs a sentseg command line: help, usage errors (exit 2), typed errors (exit 2 with the message),
- * bugs (exit 1 with the stack). Shared by the label-bank bin and the sentseg umbrella.
- */
-export async function runCommandLine(parser: Argv, name: string): Promise<never> {
-  const configured = parser
-    .demandCommand(1, 'name a command')
-    .strict()
-    .help()
-    .alias('h', 'help')
-    .version(false)
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
-    .fail((msg, err) => {
-      if (err) throw err;
-      process.stderr.write(`error: ${msg}\nrun ${name} --help for usage\n`);
-      process.exit(2);
-    });
-  try {
-    await configured.parseAsync();
-    process.exit(0);
-  } catch (err) {
-    process.exit(reportError(err));
-  }
-}
-
-/** Prints an error the way every label-bank command does, and gives the exit code. */
-export function reportError(err: unknown): number {
-  if (err instanceof LabelBankError) {
-    process.stderr.write(`error: ${err.message}\n`);
-    return 2;
-  }
-  process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
-  return 1;
-}
+/** Errors a user can fix (bad input), as opposed to bugs. */
+export const isLabelBankError = (err: unknown): boolean => err instanceof LabelBankError;

@@ -14,4 +14,4 @@ export { refreshFromWikipedia, refreshFromWordNet, type RefreshReport, type Fetc
 export { createWikiClient, DEFAULT_API_URL, type WikiClient } from './sources/wikipedia/client.js';
 export { fetchLeadSentence, type LeadOutcome, type RetryPolicy } from './sources/wikipedia/fetch-lead.js';
 export { WordNet, wordNetCandidates, glossSentence, type WordNetGloss } from './sources/wordnet.js';
-export { labelBankCommands, reportError, runCommandLine } from './commands.js';
+export { labelBankCommands, isLabelBankError } from './commands.js';

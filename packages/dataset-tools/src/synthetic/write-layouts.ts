@@ -2,18 +2,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
+import { seededRandom } from '@sentseg/common';
 
-/** mulberry32: seeded, so generated datasets are the same on every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so generated datasets are the same on every run. */
+export const seeded = seededRandom;
 
 /** A mask of horizontal bands and a rectangle, values drawn from `values`. Row-major, one byte per pixel. */
 export function bandMask(width: number, height: number, values: number[], rand: () => number): Uint8Array {

@@ -1,0 +1,2 @@
+export { runCommandLine } from './run-command-line.js';
+export { seededRandom } from './rng.js';
