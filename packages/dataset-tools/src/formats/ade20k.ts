@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { listFiles, stem } from '../paths.js';
 import { readTaxonomy } from '../taxonomy.js';
-import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
+import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
 const SPLITS = ['training', 'validation'];
 
@@ -18,31 +18,21 @@ export const ade20k: FormatAdapter = {
     }
     const taxonomy = readTaxonomy('ade20k', options.labels);
     const splits = SPLITS.filter((s) => !options.splits || options.splits.includes(s));
-    return {
-      format: 'ade20k',
-      version: 'ADEChallengeData2016',
-      variant: null,
-      annotation: 'dense',
-      loss: 'hd',
-      encoding: { kind: 'gray' },
-      classes: taxonomy.classes,
-      ignoreValues: taxonomy.ignoreValues,
-      *samples(): Iterable<SampleOrProblem> {
-        for (const split of splits) {
-          const masks = new Set(listFiles(path.join(root, 'annotations', split), (n) => n.endsWith('.png')).map(stem));
-          for (const img of listFiles(path.join(root, 'images', split), (n) => /\.jpe?g$/i.test(n))) {
-            const image = `images/${split}/${img}`;
-            const id = stem(img);
-            if (!masks.has(id)) {
-              yield { problem: { file: image, reason: `no annotation annotations/${split}/${id}.png` } };
-              continue;
-            }
-            masks.delete(id);
-            yield { sample: { split, image, mask: `annotations/${split}/${id}.png` } };
+    return grayDenseDataset('ade20k', 'ADEChallengeData2016', taxonomy, function* (): Iterable<SampleOrProblem> {
+      for (const split of splits) {
+        const masks = new Set(listFiles(path.join(root, 'annotations', split), (n) => n.endsWith('.png')).map(stem));
+        for (const img of listFiles(path.join(root, 'images', split), (n) => /\.jpe?g$/i.test(n))) {
+          const image = `images/${split}/${img}`;
+          const id = stem(img);
+          if (!masks.has(id)) {
+            yield { problem: { file: image, reason: `no annotation annotations/${split}/${id}.png` } };
+            continue;
           }
-          for (const orphan of masks) yield { problem: { file: `annotations/${split}/${orphan}.png`, reason: 'annotation without an image' } };
+          masks.delete(id);
+          yield { sample: { split, image, mask: `annotations/${split}/${id}.png` } };
         }
-      },
-    };
+        for (const orphan of masks) yield { problem: { file: `annotations/${split}/${orphan}.png`, reason: 'annotation without an image' } };
+      }
+    });
   },
 };

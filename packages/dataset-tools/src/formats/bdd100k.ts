@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { listFiles, stem } from '../paths.js';
 import { readTaxonomy } from '../taxonomy.js';
-import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
+import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
 const SPLITS = ['train', 'val'];
 
@@ -28,25 +28,15 @@ export const bdd100k: FormatAdapter = {
     if (!found) throw new DatasetError('NOT_A_DATASET', `not a BDD100K folder (no images/10k + labels/sem_seg/masks, nor seg/images + seg/labels): ${root}`);
     const taxonomy = readTaxonomy('bdd100k', options.labels);
     const splits = (options.splits ?? SPLITS).filter((s) => existsSync(path.join(root, found.labels, s)));
-    return {
-      format: 'bdd100k',
-      version: found.version,
-      variant: null,
-      annotation: 'dense',
-      loss: 'hd',
-      encoding: { kind: 'gray' },
-      classes: taxonomy.classes,
-      ignoreValues: taxonomy.ignoreValues,
-      *samples(): Iterable<SampleOrProblem> {
-        for (const split of splits) {
-          for (const rel of listFiles(path.join(root, found.images, split), (n) => /\.jpe?g$/i.test(n), false)) {
-            const image = `${found.images}/${split}/${rel}`;
-            const mask = `${found.labels}/${split}/${found.maskName(stem(rel))}`;
-            if (!existsSync(path.join(root, mask))) yield { problem: { file: image, reason: `no annotation ${mask}` } };
-            else yield { sample: { split, image, mask } };
-          }
+    return grayDenseDataset('bdd100k', found.version, taxonomy, function* (): Iterable<SampleOrProblem> {
+      for (const split of splits) {
+        for (const rel of listFiles(path.join(root, found.images, split), (n) => /\.jpe?g$/i.test(n), false)) {
+          const image = `${found.images}/${split}/${rel}`;
+          const mask = `${found.labels}/${split}/${found.maskName(stem(rel))}`;
+          if (!existsSync(path.join(root, mask))) yield { problem: { file: image, reason: `no annotation ${mask}` } };
+          else yield { sample: { split, image, mask } };
         }
-      },
-    };
+      }
+    });
   },
 };

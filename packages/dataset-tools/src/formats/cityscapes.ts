@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { listFiles } from '../paths.js';
 import { readTaxonomy } from '../taxonomy.js';
-import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
+import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
 const SPLITS = ['train', 'val'];
 const SUFFIX = '_leftImg8bit.png';
@@ -20,25 +20,15 @@ export const cityscapes: FormatAdapter = {
     if (!cityscapes.detect(root)) throw new DatasetError('NOT_A_DATASET', `not a Cityscapes folder (no leftImg8bit/ and gtFine/): ${root}`);
     const taxonomy = readTaxonomy('cityscapes', options.labels);
     const splits = (options.splits ?? SPLITS).filter((s) => existsSync(path.join(root, 'leftImg8bit', s)));
-    return {
-      format: 'cityscapes',
-      version: 'gtFine',
-      variant: null,
-      annotation: 'dense',
-      loss: 'hd',
-      encoding: { kind: 'gray' },
-      classes: taxonomy.classes,
-      ignoreValues: taxonomy.ignoreValues,
-      *samples(): Iterable<SampleOrProblem> {
-        for (const split of splits) {
-          for (const rel of listFiles(path.join(root, 'leftImg8bit', split), (n) => n.endsWith(SUFFIX))) {
-            const image = `leftImg8bit/${split}/${rel}`;
-            const mask = `gtFine/${split}/${rel.slice(0, -SUFFIX.length)}_gtFine_labelIds.png`;
-            if (!existsSync(path.join(root, mask))) yield { problem: { file: image, reason: `no annotation ${mask}` } };
-            else yield { sample: { split, image, mask } };
-          }
+    return grayDenseDataset('cityscapes', 'gtFine', taxonomy, function* (): Iterable<SampleOrProblem> {
+      for (const split of splits) {
+        for (const rel of listFiles(path.join(root, 'leftImg8bit', split), (n) => n.endsWith(SUFFIX))) {
+          const image = `leftImg8bit/${split}/${rel}`;
+          const mask = `gtFine/${split}/${rel.slice(0, -SUFFIX.length)}_gtFine_labelIds.png`;
+          if (!existsSync(path.join(root, mask))) yield { problem: { file: image, reason: `no annotation ${mask}` } };
+          else yield { sample: { split, image, mask } };
         }
-      },
-    };
+      }
+    });
   },
 };

@@ -1,5 +1,5 @@
 import type { Problem } from '../errors.js';
-import type { SourceClass } from '../taxonomy.js';
+import type { SourceClass, Taxonomy } from '../taxonomy.js';
 
 export type AnnotationKind = 'dense' | 'instance-masks' | 'boxes';
 export type LossKind = 'hd' | 'ld' | 'wd';
@@ -54,4 +54,19 @@ export interface FormatAdapter {
   /** True when `root` looks like this format. */
   detect(root: string): boolean;
   open(root: string, options: OpenOptions): OpenedDataset;
+}
+
+/** A dense, one-channel dataset whose classes come straight from its taxonomy file (HD loss). */
+export function grayDenseDataset(format: string, version: string, taxonomy: Taxonomy, samples: () => Iterable<SampleOrProblem>): OpenedDataset {
+  return {
+    format,
+    version,
+    variant: null,
+    annotation: 'dense',
+    loss: 'hd',
+    encoding: { kind: 'gray' },
+    classes: taxonomy.classes,
+    ignoreValues: taxonomy.ignoreValues,
+    samples,
+  };
 }
