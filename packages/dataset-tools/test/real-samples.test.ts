@@ -19,6 +19,9 @@ function counts(file: string): Map<number, number> {
   return out;
 }
 
+/** [label id, pixels] of one image as the manifest has them. */
+const labelPixels = (reader: ManifestReader, id: number) => reader.imageLabels(id).map((r) => [r.labelId, r.pixels]);
+
 describe.runIf(HAS_SAMPLES)('real sample files from mseg-api', () => {
   const dir = tempDir();
   const ade = path.join(SAMPLES, 'ADE20K_test_data', 'ADEChallengeData2016');
@@ -36,12 +39,12 @@ describe.runIf(HAS_SAMPLES)('real sample files from mseg-api', () => {
     expect(reader.dataset('sun')).toMatchObject({ variant: 'mseg', ignoreValues: [255] });
     const a = reader.samples('ade20k').next().value!;
     expect([a.width, a.height]).toEqual([683, 512]);
-    expect(reader.imageLabels(a.id).map((r) => [r.labelId, r.pixels])).toEqual(
+    expect(labelPixels(reader, a.id)).toEqual(
       expectedLabels(counts(path.join(ade, 'annotations', 'training', 'ADE_train_00000001.png')), taxonomyTable('ade20k')),
     );
     const s = [...reader.samples('sun')][0]!;
     expect([s.width, s.height]).toEqual([730, 530]);
-    expect(reader.imageLabels(s.id).map((r) => [r.labelId, r.pixels])).toEqual(
+    expect(labelPixels(reader, s.id)).toEqual(
       expectedLabels(counts(path.join(sun, 'semseg-label37', 'train', '00000001.png')), taxonomyTable('sun-rgbd')),
     );
     reader.close();
@@ -64,7 +67,7 @@ describe.runIf(HAS_SAMPLES)('real sample files from mseg-api', () => {
     expect(reader.dataset('sun').variant).toBe('official');
     const s = reader.samples('sun').next().value!;
     // Same labels and pixel counts as the MSeg encoding of the same map.
-    expect(reader.imageLabels(s.id).map((r) => [r.labelId, r.pixels])).toEqual(
+    expect(labelPixels(reader, s.id)).toEqual(
       expectedLabels(counts(path.join(sun, 'semseg-label37', 'train', '00000001.png')), taxonomyTable('sun-rgbd')),
     );
     reader.close();
@@ -88,7 +91,7 @@ describe.runIf(HAS_SAMPLES)('real sample files from mseg-api', () => {
       const label = table.get(seg.category_id);
       if (label != null) byLabel.set(label, (byLabel.get(label) ?? 0) + seg.area);
     }
-    expect(reader.imageLabels(s.id).map((r) => [r.labelId, r.pixels])).toEqual([...byLabel].sort((x, y) => x[0] - y[0]));
+    expect(labelPixels(reader, s.id)).toEqual([...byLabel].sort((x, y) => x[0] - y[0]));
     expect(reader.segments(s.id).size).toBe(json.annotations[0]!.segments_info.length);
     reader.close();
   });

@@ -40,10 +40,15 @@ export interface ManifestSample {
 export class ManifestReader {
   readonly file: string;
   readonly db: Database.Database;
+  private readonly segmentsOf: Database.Statement;
+  private readonly labelsOf: Database.Statement;
 
   private constructor(file: string, db: Database.Database) {
     this.file = file;
     this.db = db;
+    // Per-sample lookups, prepared once: the trainer calls them for every image.
+    this.segmentsOf = db.prepare(`SELECT segment_id AS s, source_id AS c FROM segments WHERE image_id = ?`);
+    this.labelsOf = db.prepare(`SELECT label_id AS labelId, pixels FROM image_labels WHERE image_id = ? ORDER BY label_id`);
   }
 
   static open(file: string): ManifestReader {
@@ -110,7 +115,7 @@ export class ManifestReader {
 
   /** Panoptic datasets: segment id → source class of one image. */
   segments(imageId: number): Map<number, number> {
-    const rows = this.db.prepare(`SELECT segment_id AS s, source_id AS c FROM segments WHERE image_id = ?`).all(imageId) as { s: number; c: number }[];
+    const rows = this.segmentsOf.all(imageId) as { s: number; c: number }[];
     return new Map(rows.map((r) => [r.s, r.c]));
   }
 
@@ -154,7 +159,7 @@ export class ManifestReader {
 
   /** Labels present in an image with their pixel counts. */
   imageLabels(imageId: number): { labelId: number; pixels: number }[] {
-    return this.db.prepare(`SELECT label_id AS labelId, pixels FROM image_labels WHERE image_id = ? ORDER BY label_id`).all(imageId) as { labelId: number; pixels: number }[];
+    return this.labelsOf.all(imageId) as { labelId: number; pixels: number }[];
   }
 
   problems(dataset?: string): { dataset: string; file: string; reason: string }[] {

@@ -134,6 +134,7 @@ function createBank(file: string, labels: LabelSpec[]): void {
 export class LabelBank {
   readonly file: string;
   private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(file: string, db: Database.Database) {
     this.file = file;
@@ -177,6 +178,16 @@ export class LabelBank {
     this.db.close();
   }
 
+  /** A prepared statement, prepared once per bank (lookups run once per label on hot paths). */
+  private stmt(sql: string): Database.Statement {
+    let prepared = this.statements.get(sql);
+    if (!prepared) {
+      prepared = this.db.prepare(sql);
+      this.statements.set(sql, prepared);
+    }
+    return prepared;
+  }
+
   /** Runs `work` in one transaction: all of its writes land, or none. */
   atomically<T>(work: () => T): T {
     return this.db.transaction(work)();
@@ -187,7 +198,7 @@ export class LabelBank {
   }
 
   label(name: string): LabelRow | undefined {
-    const row = this.db.prepare(`SELECT * FROM labels WHERE name = ?`).get(name) as LabelDbRow | undefined;
+    const row = this.stmt(`SELECT * FROM labels WHERE name = ?`).get(name) as LabelDbRow | undefined;
     return row ? toLabel(row) : undefined;
   }
 
@@ -321,7 +332,7 @@ export class LabelBank {
   }
 
   embedding(modelId: string, text: string): Float32Array | undefined {
-    const row = this.db.prepare(`SELECT vector FROM embeddings WHERE model_id = ? AND text_sha256 = ?`).get(modelId, sha256(text)) as
+    const row = this.stmt(`SELECT vector FROM embeddings WHERE model_id = ? AND text_sha256 = ?`).get(modelId, sha256(text)) as
       | { vector: Buffer }
       | undefined;
     return row ? bufferToVector(row.vector) : undefined;
