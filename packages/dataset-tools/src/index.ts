@@ -1,4 +1,4 @@
-export { DatasetError, type Problem } from './errors.js';
+export { DatasetError, isDatasetError, type Problem } from './errors.js';
 export { readTaxonomy, readLabelNames, MANIFESTS_DIR, type Taxonomy, type SourceClass, type ClassTarget } from './taxonomy.js';
 export { FORMATS, detectFormat, formatByName } from './formats/index.js';
 export type { FormatAdapter, OpenedDataset, DenseSample, MaskEncoding, AnnotationKind, LossKind } from './formats/types.js';

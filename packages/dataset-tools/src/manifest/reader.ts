@@ -42,6 +42,10 @@ export class ManifestReader {
   readonly db: Database.Database;
   private readonly segmentsOf: Database.Statement;
   private readonly labelsOf: Database.Statement;
+  private readonly sampleById: Database.Statement;
+  private readonly boxesOf: Database.Statement;
+  private readonly instancesOf: Database.Statement;
+  private readonly roots = new Map<string, string>();
 
   private constructor(file: string, db: Database.Database) {
     this.file = file;
@@ -49,6 +53,9 @@ export class ManifestReader {
     // Per-sample lookups, prepared once: the trainer calls them for every image.
     this.segmentsOf = db.prepare(`SELECT segment_id AS s, source_id AS c FROM segments WHERE image_id = ?`);
     this.labelsOf = db.prepare(`SELECT label_id AS labelId, pixels FROM image_labels WHERE image_id = ? ORDER BY label_id`);
+    this.sampleById = db.prepare(`SELECT id, dataset, split, image_path, mask_path, width, height FROM images WHERE id = ?`);
+    this.boxesOf = db.prepare(`SELECT id AS boxId, source_id AS sourceId, x, y, w, h FROM boxes WHERE image_id = ? ORDER BY id`);
+    this.instancesOf = db.prepare(`SELECT id AS instanceId, source_id AS sourceId, mask_path AS mask FROM instance_masks WHERE image_id = ? ORDER BY id`);
   }
 
   static open(file: string): ManifestReader {
@@ -155,6 +162,51 @@ export class ManifestReader {
       const last = rows[rows.length - 1] as { split: string; image_path: string };
       after = [last.split, last.image_path];
     }
+  }
+
+  private rootOf(dataset: string): string {
+    let root = this.roots.get(dataset);
+    if (root === undefined) {
+      root = this.dataset(dataset).root;
+      this.roots.set(dataset, root);
+    }
+    return root;
+  }
+
+  /** One sample by image id (absolute paths), or undefined. */
+  sample(imageId: number): ManifestSample | undefined {
+    const row = this.sampleById.get(imageId) as
+      | { id: number; dataset: string; split: string; image_path: string; mask_path: string | null; width: number; height: number }
+      | undefined;
+    if (!row) return undefined;
+    const root = this.rootOf(row.dataset);
+    return {
+      id: row.id,
+      dataset: row.dataset,
+      split: row.split,
+      image: path.join(root, row.image_path),
+      mask: row.mask_path === null ? null : path.join(root, row.mask_path),
+      width: row.width,
+      height: row.height,
+    };
+  }
+
+  /** Ids of a dataset's images in one split, in the stable sample order. */
+  imageIds(dataset: string, split: string): number[] {
+    const rows = this.db.prepare(`SELECT id FROM images WHERE dataset = ? AND split = ? ORDER BY split, image_path`).all(dataset, split) as { id: number }[];
+    return rows.map((r) => r.id);
+  }
+
+  /** Box-only datasets: an image's boxes (source class, x, y, w, h in image pixels). */
+  boxes(imageId: number): { boxId: number; sourceId: number; x: number; y: number; w: number; h: number }[] {
+    return this.boxesOf.all(imageId) as { boxId: number; sourceId: number; x: number; y: number; w: number; h: number }[];
+  }
+
+  /** Instance-mask datasets: an image's instance masks (absolute paths) and their source classes. */
+  instanceMasks(imageId: number, dataset: string): { instanceId: number; sourceId: number; mask: string }[] {
+    const root = this.rootOf(dataset);
+    const rows = this.instancesOf.all(imageId) as { instanceId: number; sourceId: number; mask: string }[];
+    return rows.map((r) => ({ ...r, mask: path.join(root, r.mask) }));
   }
 
   /** Labels present in an image with their pixel counts. */

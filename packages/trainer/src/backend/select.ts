@@ -1,0 +1,50 @@
+/**
+ * Picks the TensorFlow.js backend. `auto`: the native TensorFlow backend when
+ * @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node is installed and loads (they are optional:
+ * their install downloads libtensorflow, which fails offline), else WebAssembly. WebAssembly is
+ * the pure backend chosen by measurement (npm run bench): on this project's 2-core machine one
+ * training step of the tiny SegFormer is several times faster than on the JavaScript cpu
+ * backend, and with convolutions written as im2col products it has every kernel training needs.
+ */
+import { tf } from '../tf.js';
+
+export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+
+export class BackendError extends Error {
+  override name = 'BackendError';
+}
+
+const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
+
+async function loadNative(): Promise<string | null> {
+  for (const pkg of NATIVE_PACKAGES) {
+    try {
+      await import(pkg);
+      if (tf.findBackend('tensorflow')) return pkg;
+    } catch {
+      // not installed, or its native library is missing: try the next one
+    }
+  }
+  return null;
+}
+
+export interface ChosenBackend {
+  name: string;
+  /** Why it was chosen, for the start-up line. */
+  reason: string;
+}
+
+export async function selectBackend(choice: BackendChoice): Promise<ChosenBackend> {
+  if (choice === 'tensorflow' || choice === 'auto') {
+    const pkg = await loadNative();
+    if (pkg && (await tf.setBackend('tensorflow'))) return { name: 'tensorflow', reason: `native TensorFlow through ${pkg}` };
+    if (choice === 'tensorflow') {
+      throw new BackendError('backend tensorflow asked for, but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node loads here (their install downloads libtensorflow); use --backend auto, wasm or cpu');
+    }
+  }
+  const name = choice === 'cpu' ? 'cpu' : 'wasm';
+  if (!(await tf.setBackend(name))) throw new BackendError(`TensorFlow.js backend ${name} failed to initialise`);
+  await tf.ready();
+  const reason = choice === 'auto' ? 'no native TensorFlow package loads; WebAssembly is the fastest pure backend here (see npm run bench)' : 'asked for';
+  return { name, reason };
+}

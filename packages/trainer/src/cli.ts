@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+import { runCommandLine } from '@sentseg/common';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { isTrainerUserError, trainCommand } from './commands.js';
+
+await runCommandLine(trainCommand(yargs(hideBin(process.argv)).scriptName('sentseg-train')), 'sentseg-train', isTrainerUserError);

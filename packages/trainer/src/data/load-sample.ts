@@ -1,0 +1,142 @@
+/**
+ * Loads one training image: decode, resize (short edge), crop, flip, colour jitter, blur, noise;
+ * the label map remapped to label ids through the dataset's lookup table (masks are never
+ * rewritten on disk); boxes moved with the crop. Runs on a loader worker thread or inline.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
+import sharp from 'sharp';
+import { colourAndNormalise, cropLabels, planAugment, transformBox, type AugmentConfig } from './augment.js';
+
+export const IGNORE = 255;
+
+export interface LoadTask {
+  dataset: string;
+  imageId: number;
+  image: string;
+  /** Dense datasets: the mask file; its values are source ids (gray) or segment ids (panoptic RGB). */
+  mask: string | null;
+  encoding: 'gray' | 'panoptic-rgb';
+  /** Panoptic: segment id → source id. */
+  segments: [number, number][];
+  /** Source id → label id (255 = ignore). */
+  lut: Int32Array;
+  /** Instance-mask datasets: one binary PNG per instance (any size) and its source id. */
+  instances: { mask: string; sourceId: number }[];
+  /** Box datasets: boxes in original image pixels. */
+  boxes: { boxId: number; sourceId: number; x: number; y: number; w: number; h: number }[];
+  augment: AugmentConfig;
+  seed: number;
+}
+
+export interface LoadedBox {
+  boxId: number;
+  labelId: number;
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+export type LoadResult =
+  | { ok: true; imageId: number; dataset: string; pixels: Float32Array; target: Int32Array; boxes: LoadedBox[] }
+  | { ok: false; imageId: number; dataset: string; file: string; reason: string };
+
+function decodeMask(file: string): { width: number; height: number; rgba: Uint8Array } {
+  const png = PNG.sync.read(readFileSync(file));
+  return { width: png.width, height: png.height, rgba: png.data };
+}
+
+function lookup(lut: Int32Array, id: number): number {
+  return id < lut.length ? (lut[id] as number) : IGNORE;
+}
+
+export async function loadSample(task: LoadTask): Promise<LoadResult> {
+  const fail = (file: string, reason: string): LoadResult => ({ ok: false, imageId: task.imageId, dataset: task.dataset, file, reason });
+  if (!existsSync(task.image)) return fail(task.image, 'image missing');
+  let width: number;
+  let height: number;
+  try {
+    const meta = await sharp(task.image).metadata();
+    if (!meta.width || !meta.height) throw new Error('no size in header');
+    width = meta.width;
+    height = meta.height;
+  } catch (err) {
+    return fail(task.image, `unreadable image (${(err as Error).message})`);
+  }
+  const cfg = task.augment;
+  const crop = cfg.crop;
+  const plan = planAugment(width, height, cfg, task.seed);
+
+  // Image: resize, crop (clipped to the resized image), optional blur; padding stays empty.
+  const cw = Math.min(crop, plan.resizedWidth - plan.left);
+  const ch = Math.min(crop, plan.resizedHeight - plan.top);
+  let raw: Buffer;
+  try {
+    let pipeline = sharp(task.image).removeAlpha().toColourspace('srgb').resize(plan.resizedWidth, plan.resizedHeight, { fit: 'fill' }).extract({ left: plan.left, top: plan.top, width: cw, height: ch });
+    if (plan.blurSigma >= 0.3) pipeline = pipeline.blur(plan.blurSigma);
+    raw = await pipeline.raw().toBuffer();
+  } catch (err) {
+    return fail(task.image, `unreadable image (${(err as Error).message})`);
+  }
+  const rgb = new Uint8Array(crop * crop * 3);
+  const valid = new Uint8Array(crop * crop);
+  for (let y = 0; y < ch; y++) {
+    for (let x = 0; x < cw; x++) {
+      const dst = y * crop + (plan.flip ? crop - 1 - x : x);
+      const src = (y * cw + x) * 3;
+      rgb[3 * dst] = raw[src] as number;
+      rgb[3 * dst + 1] = raw[src + 1] as number;
+      rgb[3 * dst + 2] = raw[src + 2] as number;
+      valid[dst] = 1;
+    }
+  }
+  const pixels = colourAndNormalise(rgb, valid, plan, cfg.noiseStd);
+
+  let target: Int32Array = new Int32Array(crop * crop).fill(IGNORE);
+  if (task.mask !== null) {
+    let mask: ReturnType<typeof decodeMask>;
+    try {
+      if (!existsSync(task.mask)) return fail(task.mask, 'mask missing');
+      mask = decodeMask(task.mask);
+    } catch (err) {
+      return fail(task.mask, `corrupt or truncated PNG (${(err as Error).message})`);
+    }
+    if (mask.width !== width || mask.height !== height) return fail(task.mask, `mask ${mask.width}×${mask.height} does not match image ${width}×${height}`);
+    const labels = new Int32Array(width * height);
+    if (task.encoding === 'panoptic-rgb') {
+      const category = new Map(task.segments);
+      for (let i = 0; i < labels.length; i++) {
+        const id = (mask.rgba[4 * i] as number) + 256 * (mask.rgba[4 * i + 1] as number) + 65536 * (mask.rgba[4 * i + 2] as number);
+        const source = category.get(id);
+        labels[i] = source === undefined ? IGNORE : lookup(task.lut, source);
+      }
+    } else {
+      for (let i = 0; i < labels.length; i++) labels[i] = lookup(task.lut, mask.rgba[4 * i] as number);
+    }
+    target = cropLabels(labels, width, height, plan, crop, IGNORE);
+  }
+  // Instance masks: each binary mask (at its own resolution) paints its label; later ones on top.
+  for (const instance of task.instances) {
+    let mask: ReturnType<typeof decodeMask>;
+    try {
+      if (!existsSync(instance.mask)) return fail(instance.mask, 'instance mask missing');
+      mask = decodeMask(instance.mask);
+    } catch (err) {
+      return fail(instance.mask, `corrupt or truncated PNG (${(err as Error).message})`);
+    }
+    const label = lookup(task.lut, instance.sourceId);
+    const painted = new Int32Array(mask.width * mask.height).fill(-1);
+    for (let i = 0; i < painted.length; i++) if ((mask.rgba[4 * i] as number) > 0) painted[i] = label;
+    const cropped = cropLabels(painted, mask.width, mask.height, plan, crop, -1);
+    for (let i = 0; i < cropped.length; i++) if ((cropped[i] as number) >= 0) target[i] = cropped[i] as number;
+  }
+  const boxes: LoadedBox[] = [];
+  for (const box of task.boxes) {
+    const labelId = lookup(task.lut, box.sourceId);
+    if (labelId === IGNORE) continue;
+    const moved = transformBox(box, width, height, plan, crop);
+    if (moved) boxes.push({ boxId: box.boxId, labelId, ...moved });
+  }
+  return { ok: true, imageId: task.imageId, dataset: task.dataset, pixels, target, boxes };
+}

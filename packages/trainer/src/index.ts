@@ -1,0 +1,17 @@
+export { tf } from './tf.js';
+export { selectBackend, BackendError, type BackendChoice, type ChosenBackend } from './backend/select.js';
+export { SegFormer, segformerConfig, SEGFORMER_VARIANTS, INPUT_MULTIPLE, OUTPUT_STRIDE, type SegFormerConfig } from './model/segformer.js';
+export { conv2d, depthwiseConv3x3, resizeBilinear, bilinearMatrix, layerNorm, linear, l2Normalize } from './model/ops.js';
+export { saveWeights, loadWeights } from './model/weights-io.js';
+export * from './losses/index.js';
+export { Optimizer, type OptimizerConfig } from './optim/optimizers.js';
+export { learningRate, type ScheduleConfig } from './optim/schedule.js';
+export { DEFAULT_CONFIG, resolveConfig, parseOverride, readConfigFile, ConfigError, type TrainConfig } from './config.js';
+export { BalancedSampler, mixSeed, type SamplerDataset, type BatchItem } from './data/sampler.js';
+export { planAugment, cropLabels, transformBox, colourAndNormalise, type AugmentConfig, type AugmentPlan } from './data/augment.js';
+export { loadSample, type LoadTask, type LoadResult } from './data/load-sample.js';
+export { saveCheckpoint, loadCheckpoint, resolveCheckpoint, CheckpointError, type CheckpointState } from './checkpoint.js';
+export { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
+export { train, downsampleTarget, type TrainOptions, type TrainSummary, type StepMetrics } from './train.js';
+export { TrainerError } from './errors.js';
+export { trainCommand, isTrainerUserError, configFromArgs } from './commands.js';

@@ -1,0 +1,34 @@
+import { tf, type Tensor } from '../tf.js';
+import { pixelLosses } from './cosine.js';
+
+/** The paper drops the 30% hardest pixels of each image. */
+export const LD_DROP_FRACTION = 0.3;
+
+/**
+ * Which valid pixels of each image L_LD keeps: the ⌊fraction · valid⌋ pixels with the largest
+ * loss in that image are dropped (µ is the loss at that rank, so it adapts per image). Ties are
+ * broken by pixel order, so exactly that many are dropped. losses/valid are [n · perImage].
+ */
+export function lowLossMask(losses: Float32Array, valid: Float32Array, images: number, fraction = LD_DROP_FRACTION): Float32Array {
+  const keep = new Float32Array(losses.length);
+  const perImage = losses.length / images;
+  for (let i = 0; i < images; i++) {
+    const idx: number[] = [];
+    for (let j = i * perImage; j < (i + 1) * perImage; j++) if ((valid[j] as number) > 0) idx.push(j);
+    idx.sort((a, b) => (losses[b] as number) - (losses[a] as number) || a - b);
+    const drop = Math.floor(fraction * idx.length);
+    for (let r = drop; r < idx.length; r++) keep[idx[r] as number] = 1;
+  }
+  return keep;
+}
+
+/**
+ * L_LD: L_HD without each image's hardest pixels (for noisy instance masks such as OpenImages').
+ * Same arguments as lossHD; the threshold is chosen on the current losses and takes no gradient.
+ */
+export function lossLD(pixelEmb: Tensor, labelEmb: Tensor, target: Tensor, logTau: Tensor, dropFraction = LD_DROP_FRACTION): Tensor {
+  const { losses, valid } = pixelLosses(pixelEmb, labelEmb, target, logTau);
+  const images = target.shape[0] as number;
+  const keep = tf.tensor1d(lowLossMask(losses.dataSync() as Float32Array, valid.dataSync() as Float32Array, images, dropFraction));
+  return tf.div(tf.sum(tf.mul(losses, keep)), tf.maximum(tf.sum(keep), 1));
+}

@@ -1,0 +1,125 @@
+/**
+ * The layers of the network written with matrix products, slices and element-wise ops only.
+ * Every op here has a gradient on every TensorFlow.js backend: the WebAssembly backend has no
+ * kernel for the gradients of conv2d or of resizeBilinear, so convolutions are im2col products
+ * and bilinear resizing is a product with a fixed interpolation matrix.
+ */
+import { tf, type Tensor } from '../tf.js';
+
+/** x [..., in] · w [in, out] + b [out]. */
+export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
+  const inDim = x.shape[x.shape.length - 1] as number;
+  const lead = x.shape.slice(0, -1);
+  const y = tf.matMul(tf.reshape(x, [-1, inDim]), w);
+  const withBias = b ? tf.add(y, b) : y;
+  return tf.reshape(withBias, [...lead, w.shape[1] as number]);
+}
+
+/** Layer normalisation over the last axis. */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): Tensor {
+  const mean = tf.mean(x, -1, true);
+  const centred = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centred), -1, true);
+  return tf.add(tf.mul(tf.div(centred, tf.sqrt(tf.add(variance, eps))), gamma), beta);
+}
+
+/** GELU, tanh form (as in the SegFormer reference implementation's approximate mode). */
+export function gelu(x: Tensor): Tensor {
+  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+}
+
+/** Output size of a convolution along one axis. */
+export function convOut(size: number, kernel: number, stride: number, pad: number): number {
+  return Math.floor((size + 2 * pad - kernel) / stride) + 1;
+}
+
+/**
+ * Takes every `stride`-th pixel starting at (dy, dx) of a padded map, `outH` × `outW` of them.
+ * Implemented as slice + reshape + slice, which all have gradients (strided slices do not).
+ */
+function strided(xp: Tensor, dy: number, dx: number, outH: number, outW: number, stride: number): Tensor {
+  const [n, , , c] = xp.shape as [number, number, number, number];
+  if (stride === 1) return tf.slice(xp, [0, dy, dx, 0], [n, outH, outW, c]);
+  const block = tf.slice(xp, [0, dy, dx, 0], [n, outH * stride, outW * stride, c]);
+  const grouped = tf.reshape(block, [n, outH, stride, outW, stride, c]);
+  return tf.reshape(tf.slice(grouped, [0, 0, 0, 0, 0, 0], [n, outH, 1, outW, 1, c]), [n, outH, outW, c]);
+}
+
+/** Pads enough for the strided windows: `pad` before, and after up to what the last window reads. */
+function padFor(x: Tensor, kernel: number, stride: number, pad: number): { xp: Tensor; outH: number; outW: number } {
+  const [, h, w] = x.shape as [number, number, number, number];
+  const outH = convOut(h, kernel, stride, pad);
+  const outW = convOut(w, kernel, stride, pad);
+  const needH = (kernel - 1) + outH * stride;
+  const needW = (kernel - 1) + outW * stride;
+  const xp = tf.pad(x, [
+    [0, 0],
+    [pad, Math.max(0, needH - h - pad)],
+    [pad, Math.max(0, needW - w - pad)],
+    [0, 0],
+  ]);
+  return { xp, outH, outW };
+}
+
+/** Convolution NHWC with weights [k·k·cin, cout] (row order: dy, dx, channel), as im2col · w. */
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: number, stride: number, pad: number): Tensor {
+  const [n, , , c] = x.shape as [number, number, number, number];
+  const { xp, outH, outW } = padFor(x, kernel, stride, pad);
+  const columns: Tensor[] = [];
+  for (let dy = 0; dy < kernel; dy++) for (let dx = 0; dx < kernel; dx++) columns.push(strided(xp, dy, dx, outH, outW, stride));
+  const im2col = columns.length === 1 ? (columns[0] as Tensor) : tf.concat(columns, 3);
+  const y = linear(tf.reshape(im2col, [n * outH * outW, kernel * kernel * c]), w, b);
+  return tf.reshape(y, [n, outH, outW, w.shape[1] as number]);
+}
+
+/** Depthwise 3×3 convolution, stride 1, zero padding 1; w [9, c] (row order dy, dx), b [c]. */
+export function depthwiseConv3x3(x: Tensor, w: Tensor, b: Tensor): Tensor {
+  const [n, h, wd, c] = x.shape as [number, number, number, number];
+  const xp = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+  let acc: Tensor = tf.reshape(b, [1, 1, 1, c]);
+  for (let dy = 0; dy < 3; dy++) {
+    for (let dx = 0; dx < 3; dx++) {
+      const tap = tf.reshape(tf.slice(w, [dy * 3 + dx, 0], [1, c]), [1, 1, 1, c]);
+      acc = tf.add(acc, tf.mul(tf.slice(xp, [0, dy, dx, 0], [n, h, wd, c]), tap));
+    }
+  }
+  return acc;
+}
+
+/**
+ * Bilinear interpolation weights from `from` to `to` samples (half-pixel centres, as
+ * align_corners = false): a [to, from] matrix whose rows sum to 1.
+ */
+export function bilinearMatrix(from: number, to: number): Float32Array {
+  const m = new Float32Array(to * from);
+  const scale = from / to;
+  for (let i = 0; i < to; i++) {
+    const src = Math.min(Math.max((i + 0.5) * scale - 0.5, 0), from - 1);
+    const lo = Math.floor(src);
+    const hi = Math.min(lo + 1, from - 1);
+    const t = src - lo;
+    m[i * from + lo] = (m[i * from + lo] as number) + (1 - t);
+    m[i * from + hi] = (m[i * from + hi] as number) + t;
+  }
+  return m;
+}
+
+/** Bilinear resize of x [n, h, w, c] to [n, outH, outW, c] as two products with fixed matrices. */
+export function resizeBilinear(x: Tensor, outH: number, outW: number): Tensor {
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  if (h === outH && w === outW) return x;
+  const mh = tf.tensor2d(bilinearMatrix(h, outH), [outH, h]);
+  const mw = tf.tensor2d(bilinearMatrix(w, outW), [outW, w]);
+  // rows: [h, n·w·c] → [outH, n·w·c]
+  const rows = tf.matMul(mh, tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, n * w * c]));
+  // columns: [w, n·outH·c] → [outW, n·outH·c]
+  const byCol = tf.reshape(tf.transpose(tf.reshape(rows, [outH, n, w, c]), [2, 1, 0, 3]), [w, n * outH * c]);
+  const cols = tf.matMul(mw, byCol);
+  return tf.transpose(tf.reshape(cols, [outW, n, outH, c]), [1, 2, 0, 3]);
+}
+
+/** L2-normalise along the last axis. */
+export function l2Normalize(x: Tensor, eps = 1e-12): Tensor {
+  return tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), eps)));
+}

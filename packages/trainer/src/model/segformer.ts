@@ -1,0 +1,190 @@
+/**
+ * SegFormer (Xie et al., 2021): a Mix Transformer encoder (overlapping patch embeddings,
+ * efficient self-attention with spatial reduction, Mix-FFN with a 3×3 depthwise convolution) and
+ * the all-MLP decoder. The head projects every pixel to the label-embedding dimension, and the
+ * temperature τ of the cosine softmax is a learned scalar kept as log τ.
+ */
+import { tf, type Tensor, type Variable } from '../tf.js';
+import { conv2d, depthwiseConv3x3, gelu, layerNorm, linear, resizeBilinear } from './ops.js';
+import { ParamStore } from './params.js';
+
+type Four = [number, number, number, number];
+
+export interface SegFormerConfig {
+  variant: string;
+  channels: Four;
+  depths: Four;
+  heads: Four;
+  srRatios: Four;
+  mlpRatio: number;
+  decoderDim: number;
+  /** Output dimension: the label embeddings' (512 for CLIP ViT-B/32). */
+  embedDim: number;
+}
+
+const PATCH_KERNELS: Four = [7, 3, 3, 3];
+const PATCH_STRIDES: Four = [4, 2, 2, 2];
+/** The input is padded to a multiple of this (the coarsest stage's stride). */
+export const INPUT_MULTIPLE = 32;
+/** Predictions come out at 1/4 of the input resolution. */
+export const OUTPUT_STRIDE = 4;
+
+/** The published sizes (MiT-B0..B5) plus `tiny`, a CPU-friendly variant of ours. */
+export const SEGFORMER_VARIANTS: Record<string, Omit<SegFormerConfig, 'embedDim'>> = {
+  tiny: { variant: 'tiny', channels: [16, 32, 64, 128], depths: [1, 1, 1, 1], heads: [1, 1, 2, 4], srRatios: [8, 4, 2, 1], mlpRatio: 4, decoderDim: 64 },
+  b0: { variant: 'b0', channels: [32, 64, 160, 256], depths: [2, 2, 2, 2], heads: [1, 2, 5, 8], srRatios: [8, 4, 2, 1], mlpRatio: 4, decoderDim: 256 },
+  b1: { variant: 'b1', channels: [64, 128, 320, 512], depths: [2, 2, 2, 2], heads: [1, 2, 5, 8], srRatios: [8, 4, 2, 1], mlpRatio: 4, decoderDim: 256 },
+  b2: { variant: 'b2', channels: [64, 128, 320, 512], depths: [3, 4, 6, 3], heads: [1, 2, 5, 8], srRatios: [8, 4, 2, 1], mlpRatio: 4, decoderDim: 768 },
+  b3: { variant: 'b3', channels: [64, 128, 320, 512], depths: [3, 4, 18, 3], heads: [1, 2, 5, 8], srRatios: [8, 4, 2, 1], mlpRatio: 4, decoderDim: 768 },
+  b4: { variant: 'b4', channels: [64, 128, 320, 512], depths: [3, 8, 27, 3], heads: [1, 2, 5, 8], srRatios: [8, 4, 2, 1], mlpRatio: 4, decoderDim: 768 },
+  b5: { variant: 'b5', channels: [64, 128, 320, 512], depths: [3, 6, 40, 3], heads: [1, 2, 5, 8], srRatios: [8, 4, 2, 1], mlpRatio: 4, decoderDim: 768 },
+};
+
+export function segformerConfig(variant: string, embedDim: number): SegFormerConfig {
+  const base = SEGFORMER_VARIANTS[variant];
+  if (!base) throw new Error(`unknown model variant "${variant}" (known: ${Object.keys(SEGFORMER_VARIANTS).join(', ')})`);
+  return { ...base, embedDim };
+}
+
+/** τ = 0.07 at the start, as CLIP's. */
+export const INITIAL_TAU = 0.07;
+
+export class SegFormer {
+  readonly config: SegFormerConfig;
+  readonly params: ParamStore;
+
+  constructor(config: SegFormerConfig, seed: number) {
+    this.config = config;
+    this.params = new ParamStore(seed);
+    this.build();
+  }
+
+  private build(): void {
+    const p = this.params;
+    const c = this.config;
+    let inCh = 3;
+    for (let s = 0; s < 4; s++) {
+      const ch = c.channels[s] as number;
+      const k = PATCH_KERNELS[s] as number;
+      const pre = `stage${s + 1}`;
+      // Conv weights: normal(0, sqrt(2 / fan_out)) as the reference initialises Conv2d.
+      p.truncNormal(`${pre}/patch/w`, [k * k * inCh, ch], Math.sqrt(2 / (k * k * ch)));
+      p.constant(`${pre}/patch/b`, [ch], 0);
+      p.constant(`${pre}/patch/ln/g`, [ch], 1);
+      p.constant(`${pre}/patch/ln/b`, [ch], 0);
+      const sr = c.srRatios[s] as number;
+      for (let b = 0; b < (c.depths[s] as number); b++) {
+        const blk = `${pre}/block${b}`;
+        p.constant(`${blk}/ln1/g`, [ch], 1);
+        p.constant(`${blk}/ln1/b`, [ch], 0);
+        for (const name of ['q', 'k', 'v', 'proj']) {
+          p.truncNormal(`${blk}/attn/${name}/w`, [ch, ch], 0.02);
+          p.constant(`${blk}/attn/${name}/b`, [ch], 0);
+        }
+        if (sr > 1) {
+          p.truncNormal(`${blk}/attn/sr/w`, [sr * sr * ch, ch], Math.sqrt(2 / (sr * sr * ch)));
+          p.constant(`${blk}/attn/sr/b`, [ch], 0);
+          p.constant(`${blk}/attn/sr/ln/g`, [ch], 1);
+          p.constant(`${blk}/attn/sr/ln/b`, [ch], 0);
+        }
+        const hidden = ch * c.mlpRatio;
+        p.constant(`${blk}/ln2/g`, [ch], 1);
+        p.constant(`${blk}/ln2/b`, [ch], 0);
+        p.truncNormal(`${blk}/ffn/fc1/w`, [ch, hidden], 0.02);
+        p.constant(`${blk}/ffn/fc1/b`, [hidden], 0);
+        p.truncNormal(`${blk}/ffn/dw/w`, [9, hidden], Math.sqrt(2 / 9));
+        p.constant(`${blk}/ffn/dw/b`, [hidden], 0);
+        p.truncNormal(`${blk}/ffn/fc2/w`, [hidden, ch], 0.02);
+        p.constant(`${blk}/ffn/fc2/b`, [ch], 0);
+      }
+      p.constant(`${pre}/ln/g`, [ch], 1);
+      p.constant(`${pre}/ln/b`, [ch], 0);
+      p.truncNormal(`decoder/linear${s + 1}/w`, [ch, c.decoderDim], 0.02);
+      p.constant(`decoder/linear${s + 1}/b`, [c.decoderDim], 0);
+      inCh = ch;
+    }
+    p.truncNormal('decoder/fuse/w', [4 * c.decoderDim, c.decoderDim], Math.sqrt(2 / c.decoderDim));
+    p.constant('decoder/fuse/b', [c.decoderDim], 0);
+    p.constant('decoder/fuse/ln/g', [c.decoderDim], 1);
+    p.constant('decoder/fuse/ln/b', [c.decoderDim], 0);
+    p.truncNormal('head/w', [c.decoderDim, c.embedDim], 0.02);
+    p.constant('head/b', [c.embedDim], 0);
+    p.constant('log_tau', [], Math.log(INITIAL_TAU));
+  }
+
+  get logTau(): Variable {
+    return this.params.get('log_tau');
+  }
+
+  /** Weights that take decoupled weight decay (matrices; not biases, norms or τ). */
+  decays(name: string): boolean {
+    return name.endsWith('/w');
+  }
+
+  private attention(x: Tensor, h: number, w: number, pre: string, heads: number, sr: number): Tensor {
+    const p = this.params;
+    const [n, l, ch] = x.shape as [number, number, number];
+    const dh = ch / heads;
+    const split = (t: Tensor, len: number): Tensor => tf.reshape(tf.transpose(tf.reshape(t, [n, len, heads, dh]), [0, 2, 1, 3]), [n * heads, len, dh]);
+    const q = split(linear(x, p.get(`${pre}/q/w`), p.get(`${pre}/q/b`)), l);
+    let kvIn = x;
+    if (sr > 1) {
+      const map = tf.reshape(x, [n, h, w, ch]);
+      const reduced = conv2d(map, p.get(`${pre}/sr/w`), p.get(`${pre}/sr/b`), sr, sr, 0);
+      const [, rh, rw] = reduced.shape as [number, number, number, number];
+      kvIn = layerNorm(tf.reshape(reduced, [n, rh * rw, ch]), p.get(`${pre}/sr/ln/g`), p.get(`${pre}/sr/ln/b`), 1e-5);
+    }
+    const lk = kvIn.shape[1] as number;
+    const k = split(linear(kvIn, p.get(`${pre}/k/w`), p.get(`${pre}/k/b`)), lk);
+    const v = split(linear(kvIn, p.get(`${pre}/v/w`), p.get(`${pre}/v/b`)), lk);
+    const weights = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)));
+    const mixed = tf.reshape(tf.transpose(tf.reshape(tf.matMul(weights, v), [n, heads, l, dh]), [0, 2, 1, 3]), [n, l, ch]);
+    return linear(mixed, p.get(`${pre}/proj/w`), p.get(`${pre}/proj/b`));
+  }
+
+  private mixFfn(x: Tensor, h: number, w: number, pre: string): Tensor {
+    const p = this.params;
+    const [n, l] = x.shape as [number, number, number];
+    const hidden = linear(x, p.get(`${pre}/fc1/w`), p.get(`${pre}/fc1/b`));
+    const hc = hidden.shape[2] as number;
+    const mixed = depthwiseConv3x3(tf.reshape(hidden, [n, h, w, hc]), p.get(`${pre}/dw/w`), p.get(`${pre}/dw/b`));
+    return linear(gelu(tf.reshape(mixed, [n, l, hc])), p.get(`${pre}/fc2/w`), p.get(`${pre}/fc2/b`));
+  }
+
+  /**
+   * images [n, H, W, 3] (normalised) → pixel embeddings [n, ⌈H/32⌉·8, ⌈W/32⌉·8, embedDim], not
+   * normalised, at 1/4 of the (padded) input resolution. Call inside tf.tidy or a gradient.
+   */
+  forward(images: Tensor): Tensor {
+    const p = this.params;
+    const c = this.config;
+    const [n, height, width] = images.shape as [number, number, number, number];
+    const padH = Math.ceil(height / INPUT_MULTIPLE) * INPUT_MULTIPLE - height;
+    const padW = Math.ceil(width / INPUT_MULTIPLE) * INPUT_MULTIPLE - width;
+    let x: Tensor = padH + padW > 0 ? tf.pad(images, [[0, 0], [0, padH], [0, padW], [0, 0]]) : images;
+    const features: Tensor[] = [];
+    for (let s = 0; s < 4; s++) {
+      const pre = `stage${s + 1}`;
+      const k = PATCH_KERNELS[s] as number;
+      const map = conv2d(x, p.get(`${pre}/patch/w`), p.get(`${pre}/patch/b`), k, PATCH_STRIDES[s] as number, Math.floor(k / 2));
+      const [, h, w, ch] = map.shape as [number, number, number, number];
+      let tokens = layerNorm(tf.reshape(map, [n, h * w, ch]), p.get(`${pre}/patch/ln/g`), p.get(`${pre}/patch/ln/b`), 1e-5);
+      for (let b = 0; b < (c.depths[s] as number); b++) {
+        const blk = `${pre}/block${b}`;
+        const normed1 = layerNorm(tokens, p.get(`${blk}/ln1/g`), p.get(`${blk}/ln1/b`));
+        tokens = tf.add(tokens, this.attention(normed1, h, w, `${blk}/attn`, c.heads[s] as number, c.srRatios[s] as number));
+        const normed2 = layerNorm(tokens, p.get(`${blk}/ln2/g`), p.get(`${blk}/ln2/b`));
+        tokens = tf.add(tokens, this.mixFfn(normed2, h, w, `${blk}/ffn`));
+      }
+      tokens = layerNorm(tokens, p.get(`${pre}/ln/g`), p.get(`${pre}/ln/b`));
+      x = tf.reshape(tokens, [n, h, w, ch]);
+      features.push(x);
+    }
+    const [, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
+    const decoded = features.map((f, s) => resizeBilinear(linear(f, p.get(`decoder/linear${s + 1}/w`), p.get(`decoder/linear${s + 1}/b`)), h1, w1));
+    // The reference concatenates the coarsest stage first.
+    const fused = linear(tf.concat(decoded.reverse(), 3), p.get('decoder/fuse/w'), p.get('decoder/fuse/b'));
+    const activated = tf.relu(layerNorm(fused, p.get('decoder/fuse/ln/g'), p.get('decoder/fuse/ln/b'), 1e-5));
+    return linear(activated, p.get('head/w'), p.get('head/b'));
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * The training loop: dataset-balanced batches from the manifest, one forward pass per batch,
+ * each image's loss chosen by its dataset's annotation kind (dense → L_HD, instance masks →
+ * L_LD), the sum minimised with AdamW or SGD under warm-up + poly decay. Writes the run folder:
+ * config.json (resolved), metrics.jsonl, checkpoints/.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import { ManifestReader, type DatasetInfo } from '@sentseg/dataset-tools';
+import { selectBackend, type ChosenBackend } from './backend/select.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+import { BatchLoader, type LoadedBatch, type LoaderDataset } from './data/loader.js';
+import { BalancedSampler } from './data/sampler.js';
+import { TrainerError } from './errors.js';
+import { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
+import { lossHD } from './losses/hd.js';
+import { lossLD } from './losses/ld.js';
+import { OUTPUT_STRIDE, SegFormer, segformerConfig } from './model/segformer.js';
+import { Optimizer } from './optim/optimizers.js';
+import { learningRate } from './optim/schedule.js';
+import { tf, type Tensor } from './tf.js';
+
+export interface StepMetrics {
+  step: number;
+  loss: number;
+  hd: number | null;
+  ld: number | null;
+  tau: number;
+  lr: number;
+  images: number;
+  skipped: number;
+  imagesPerSec: number;
+  stepSeconds: number;
+  numTensors: number;
+}
+
+export interface TrainSummary {
+  run: string;
+  backend: ChosenBackend;
+  startStep: number;
+  endStep: number;
+  interrupted: boolean;
+  skippedImages: number;
+  metrics: StepMetrics[];
+  lastCheckpoint: string | null;
+}
+
+export interface TrainOptions {
+  config: TrainConfig;
+  run: string;
+  /** Continue the run in `run` from its latest checkpoint. */
+  resume?: boolean;
+  /** Lines for the user (start-up, skipped files, summary). */
+  log?: (line: string) => void;
+  /** A progress bar on stderr (default: when stderr is a terminal). */
+  progress?: boolean;
+  /** Set to stop after the current step (Ctrl-C): a checkpoint is saved first. */
+  stopRequested?: () => boolean;
+}
+
+/** Picks each image's label at the centre of its output-stride cell: crop×crop → (crop/s)². */
+export function downsampleTarget(target: Int32Array, crop: number, stride = OUTPUT_STRIDE): Int32Array {
+  const out = crop / stride;
+  const result = new Int32Array(out * out);
+  const offset = Math.floor(stride / 2);
+  for (let y = 0; y < out; y++) for (let x = 0; x < out; x++) result[y * out + x] = target[(y * stride + offset) * crop + x * stride + offset] as number;
+  return result;
+}
+
+function trainingSplit(info: DatasetInfo, splits: string[]): string {
+  const found = splits.find((s) => info.splits.includes(s));
+  if (!found) throw new TrainerError(`dataset ${info.name} has no training split named ${splits.join(' or ')} (it has: ${info.splits.join(', ') || 'no images'}); set data.splits`);
+  return found;
+}
+
+function openDatasets(reader: ManifestReader, config: TrainConfig): { infos: DatasetInfo[]; split: Map<string, string> } {
+  const all = reader.datasets();
+  if (all.length === 0) throw new TrainerError(`manifest ${reader.file} holds no datasets`);
+  const names = config.data.datasets ?? all.map((d) => d.name);
+  const infos = names.map((n) => {
+    const info = all.find((d) => d.name === n);
+    if (!info) throw new TrainerError(`dataset "${n}" is not in ${reader.file} (has: ${all.map((d) => d.name).join(', ')})`);
+    return info;
+  });
+  const boxOnly = infos.filter((d) => d.annotation === 'boxes').map((d) => d.name);
+  if (boxOnly.length > 0) {
+    throw new TrainerError(
+      `box-only dataset(s) ${boxOnly.join(', ')}: train does not yet compute L_WD's CLIP box-crop embeddings; leave them out with data.datasets`,
+    );
+  }
+  const split = new Map(infos.map((d) => [d.name, trainingSplit(d, config.data.splits)]));
+  return { infos, split };
+}
+
+function appendMetrics(file: string, m: StepMetrics): void {
+  appendFileSync(file, `${JSON.stringify(m)}\n`);
+}
+
+/** Keeps the metrics log consistent with a checkpoint: drops lines of steps after it. */
+function truncateMetrics(file: string, upToStep: number): void {
+  if (!existsSync(file)) return;
+  const kept = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .filter((line) => (JSON.parse(line) as { step: number }).step <= upToStep);
+  writeFileSync(file, kept.map((l) => `${l}\n`).join(''));
+}
+
+export async function train(options: TrainOptions): Promise<TrainSummary> {
+  const { config, run } = options;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const backend = await selectBackend(config.backend);
+  log(`backend: ${backend.name} (${backend.reason})`);
+
+  const reader = ManifestReader.open(config.manifest);
+  let loader: BatchLoader | null = null;
+  let model: SegFormer | null = null;
+  let optimizer: Optimizer | null = null;
+  const disposables: Tensor[] = [];
+  try {
+    const { infos, split } = openDatasets(reader, config);
+    const labels: LabelEmbeddings = readLabelEmbeddings(config.labelBank, reader, config.labelText, config.encoder);
+    const datasets = infos.map((d) => ({ name: d.name, ids: reader.imageIds(d.name, split.get(d.name) as string) }));
+    const empty = datasets.filter((d) => d.ids.length === 0).map((d) => `${d.name} (${split.get(d.name)})`);
+    if (empty.length > 0) throw new TrainerError(`no training images in ${empty.join(', ')}`);
+    for (const d of infos) log(`dataset ${d.name}: ${d.annotation} → L_${d.loss.toUpperCase()}, split ${split.get(d.name)}, ${datasets.find((x) => x.name === d.name)?.ids.length} images`);
+
+    mkdirSync(run, { recursive: true });
+    const metricsFile = path.join(run, 'metrics.jsonl');
+    model = new SegFormer(segformerConfig(config.model.variant, labels.dim), config.seed);
+    optimizer = new Optimizer({ ...config.optimizer });
+    let startStep = 0;
+    if (options.resume) {
+      const ckpt = loadCheckpoint(run);
+      if (ckpt.state.embedDim !== labels.dim) throw new TrainerError(`checkpoint ${ckpt.dir} was trained on ${ckpt.state.embedDim}-d label embeddings, the label bank gives ${labels.dim}-d ones`);
+      if (ckpt.state.labels.join('\n') !== labels.names.join('\n')) throw new TrainerError(`checkpoint ${ckpt.dir} was trained on another label set than ${config.manifest}`);
+      model.params.assign(ckpt.weights, ckpt.dir);
+      tf.dispose([...ckpt.weights.values()]);
+      optimizer.restore(ckpt.optimizerStep, ckpt.optimizerSlots);
+      startStep = ckpt.state.step;
+      truncateMetrics(metricsFile, startStep);
+      log(`resumed from ${ckpt.dir} at step ${startStep}`);
+    } else {
+      writeFileSync(metricsFile, '');
+    }
+    writeFileSync(path.join(run, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    log(`model: SegFormer-${config.model.variant}, ${model.params.count().toLocaleString('en-US')} weights, ${labels.dim}-d embeddings of ${labels.names.length} labels (${labels.encoderId}, ${config.labelText})`);
+
+    const labelEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
+    disposables.push(labelEmb);
+    const loaderDatasets: LoaderDataset[] = infos.map((d) => ({ name: d.name, annotation: d.annotation, encoding: d.encoding, lut: reader.lut(d.name) }));
+    const sampler = new BalancedSampler(datasets, config.data.batchSize, config.seed);
+    loader = new BatchLoader({ reader, sampler, datasets: loaderDatasets, augment: config.data, seed: config.seed, workers: config.data.workers, prefetch: config.data.prefetch, lastStep: config.steps - 1 });
+
+    const state = (step: number): CheckpointState => ({
+      step,
+      seed: config.seed,
+      labels: labels.names,
+      encoderId: labels.encoderId,
+      labelText: config.labelText,
+      embedDim: labels.dim,
+      savedAt: new Date().toISOString(),
+    });
+    const summary: TrainSummary = { run, backend, startStep, endStep: startStep, interrupted: false, skippedImages: 0, metrics: [], lastCheckpoint: null };
+    const total = config.steps;
+    const showBar = options.progress ?? process.stderr.isTTY === true;
+    const bar = showBar
+      ? new cliProgress.SingleBar(
+          { format: 'train [{bar}] {value}/{total} | loss {loss} | {ips} img/s | ETA {eta_formatted}', stream: process.stderr, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
+    bar?.start(total, startStep, { loss: '-', ips: '-' });
+    const crop = config.data.crop;
+    const outSide = crop / OUTPUT_STRIDE;
+    const schedule = { lr: config.optimizer.lr, totalSteps: total, polyPower: config.optimizer.polyPower, warmupSteps: config.optimizer.warmupSteps, warmupRatio: config.optimizer.warmupRatio };
+    const params = model.params.entries();
+    const trainable = params.map(([, v]) => v);
+    const lineEvery = Math.max(1, Math.round(total / 20));
+
+    for (let step = startStep; step < total; step++) {
+      const started = performance.now();
+      const batch: LoadedBatch = await loader.batch(step);
+      for (const f of batch.failures) log(`skipped ${f.dataset} ${f.file}: ${f.reason}`);
+      summary.skippedImages += batch.failures.length;
+      const n = batch.images.length;
+      const lr = learningRate(step, schedule);
+      let lossValue = 0;
+      let hdValue: number | null = null;
+      let ldValue: number | null = null;
+      if (n > 0) {
+        const pixels = new Float32Array(n * crop * crop * 3);
+        const targets = new Int32Array(n * outSide * outSide);
+        batch.images.forEach((img, i) => {
+          pixels.set(img.pixels, i * crop * crop * 3);
+          targets.set(downsampleTarget(img.target, crop), i * outSide * outSide);
+        });
+        const dense = batch.images.map((img, i) => (img.annotation === 'dense' ? i : -1)).filter((i) => i >= 0);
+        const instance = batch.images.map((img, i) => (img.annotation === 'instance-masks' ? i : -1)).filter((i) => i >= 0);
+        const parts: { hd?: Tensor; ld?: Tensor } = {};
+        const { value, grads } = tf.tidy(() => {
+          const x = tf.tensor4d(pixels, [n, crop, crop, 3]);
+          const t = tf.tensor3d(targets, [n, outSide, outSide], 'int32');
+          return tf.variableGrads(() => {
+            const emb = model!.forward(x);
+            const pick = (idx: number[], tensor: Tensor) => (idx.length === n ? tensor : tf.gather(tensor, tf.tensor1d(idx, 'int32')));
+            let totalLoss: Tensor = tf.scalar(0);
+            if (dense.length > 0) {
+              parts.hd = tf.keep(lossHD(pick(dense, emb), labelEmb, pick(dense, t), model!.logTau));
+              totalLoss = tf.add(totalLoss, parts.hd);
+            }
+            if (instance.length > 0) {
+              parts.ld = tf.keep(lossLD(pick(instance, emb), labelEmb, pick(instance, t), model!.logTau, config.losses.ldDropFraction));
+              totalLoss = tf.add(totalLoss, parts.ld);
+            }
+            return totalLoss as tf.Scalar;
+          }, trainable);
+        });
+        lossValue = (await value.data())[0] as number;
+        if (parts.hd) hdValue = (await parts.hd.data())[0] as number;
+        if (parts.ld) ldValue = (await parts.ld.data())[0] as number;
+        if (!Number.isFinite(lossValue)) throw new TrainerError(`loss is ${lossValue} at step ${step + 1}; lower optimizer.lr`);
+        optimizer.apply(params, grads, lr, (name) => model!.decays(name), (v) => v.name);
+        tf.dispose([value, ...Object.values(grads), ...(parts.hd ? [parts.hd] : []), ...(parts.ld ? [parts.ld] : [])]);
+      } else {
+        log(`step ${step + 1}: every image of the batch was unreadable; step skipped`);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const tau = Math.exp((model.logTau.dataSync() as Float32Array)[0] as number);
+      const metrics: StepMetrics = {
+        step: step + 1,
+        loss: lossValue,
+        hd: hdValue,
+        ld: ldValue,
+        tau,
+        lr,
+        images: n,
+        skipped: batch.failures.length,
+        imagesPerSec: n / seconds,
+        stepSeconds: seconds,
+        numTensors: tf.memory().numTensors,
+      };
+      appendMetrics(metricsFile, metrics);
+      summary.metrics.push(metrics);
+      summary.endStep = step + 1;
+      bar?.update(step + 1, { loss: lossValue.toFixed(4), ips: metrics.imagesPerSec.toFixed(2) });
+      if (!bar && ((step + 1) % lineEvery === 0 || step + 1 === total)) {
+        log(`step ${step + 1}/${total} loss ${lossValue.toFixed(4)} τ ${tau.toFixed(4)} lr ${lr.toExponential(2)} ${metrics.imagesPerSec.toFixed(2)} img/s`);
+      }
+      const stop = options.stopRequested?.() === true;
+      if ((step + 1) % config.checkpointEvery === 0 || step + 1 === total || stop) {
+        summary.lastCheckpoint = await saveCheckpoint(run, model, optimizer, state(step + 1), config.keepCheckpoints);
+      }
+      if (stop) {
+        summary.interrupted = true;
+        break;
+      }
+    }
+    bar?.stop();
+    return summary;
+  } finally {
+    await loader?.close();
+    tf.dispose(disposables);
+    model?.params.dispose();
+    optimizer?.dispose();
+    reader.close();
+  }
+}
