@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { runCommandLine } from '@sentseg/common';
 import { isLabelBankError, labelBankCommands } from '@sentseg/label-bank';
+import { isTrainerUserError, trainCommand } from '@sentseg/trainer';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { defaultSharedDir, runDemo } from './demo.js';
@@ -23,4 +24,4 @@ const parser = yargs(hideBin(process.argv))
     },
   );
 
-await runCommandLine(parser, 'sentseg', isLabelBankError);
+await runCommandLine(trainCommand(parser), 'sentseg', (err) => isLabelBankError(err) || isTrainerUserError(err));

@@ -249,6 +249,9 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       if (!bar && ((step + 1) % lineEvery === 0 || step + 1 === total)) {
         log(`step ${step + 1}/${total} loss ${lossValue.toFixed(4)} τ ${tau.toFixed(4)} lr ${lr.toExponential(2)} ${metrics.imagesPerSec.toFixed(2)} img/s`);
       }
+      // Let the event loop run (signals such as Ctrl-C, worker messages, the progress bar): when
+      // batches are prefetched, awaiting them alone never leaves the microtask queue.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const stop = options.stopRequested?.() === true;
       if ((step + 1) % config.checkpointEvery === 0 || step + 1 === total || stop) {
         summary.lastCheckpoint = await saveCheckpoint(run, model, optimizer, state(step + 1), config.keepCheckpoints);

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { cropLabels, planAugment, transformBox, type AugmentConfig } from '../src/data/augment.js';
+import { BalancedSampler } from '../src/data/sampler.js';
+import { ConfigError, parseOverride, resolveConfig } from '../src/config.js';
+import { learningRate } from '../src/optim/schedule.js';
+import { downsampleTarget } from '../src/train.js';
+
+describe('dataset-balanced sampler', () => {
+  const datasets = [
+    { name: 'big', ids: Array.from({ length: 100 }, (_, i) => 1000 + i) },
+    { name: 'small', ids: [1, 2, 3] },
+    { name: 'mid', ids: Array.from({ length: 10 }, (_, i) => 500 + i) },
+  ];
+
+  it('puts about as many images of each dataset in every batch, whatever their sizes', () => {
+    const sampler = new BalancedSampler(datasets, 4, 1);
+    const perDataset = new Map<string, number>();
+    for (let step = 0; step < 30; step++) {
+      const batch = sampler.batch(step);
+      expect(batch).toHaveLength(4);
+      const counts = new Map<string, number>();
+      for (const item of batch) counts.set(item.dataset, (counts.get(item.dataset) ?? 0) + 1);
+      // 4 places over 3 datasets: each has 1 or 2.
+      for (const d of datasets) expect(counts.get(d.name) ?? 0).toBeGreaterThanOrEqual(1);
+      for (const [name, n] of counts) perDataset.set(name, (perDataset.get(name) ?? 0) + n);
+    }
+    expect([...perDataset.values()].sort()).toEqual([40, 40, 40]);
+  });
+
+  it('goes through each dataset in a fresh permutation per epoch', () => {
+    const sampler = new BalancedSampler(datasets, 3, 5);
+    const small: number[] = [];
+    for (let step = 0; step < 6; step++) small.push(...sampler.batch(step).filter((b) => b.dataset === 'small').map((b) => b.imageId));
+    expect(small.slice(0, 3).sort()).toEqual([1, 2, 3]);
+    expect(small.slice(3, 6).sort()).toEqual([1, 2, 3]);
+  });
+
+  it('gives step t the same batch however it is reached (resume) and another batch for another seed', () => {
+    const a = new BalancedSampler(datasets, 5, 9);
+    const straight = Array.from({ length: 12 }, (_, s) => a.batch(s));
+    const b = new BalancedSampler(datasets, 5, 9);
+    expect(b.batch(11)).toEqual(straight[11]);
+    expect(b.batch(7)).toEqual(straight[7]);
+    const c = new BalancedSampler(datasets, 5, 10);
+    expect(Array.from({ length: 12 }, (_, s) => c.batch(s))).not.toEqual(straight);
+  });
+
+  it('refuses an empty dataset by name', () => {
+    expect(() => new BalancedSampler([{ name: 'void', ids: [] }, datasets[0]!], 2, 1)).toThrow(/no training images in dataset void/);
+  });
+});
+
+describe('augmentation geometry', () => {
+  const config: AugmentConfig = { shortEdge: 8, crop: 4, flip: true, colorJitter: 0, blurProbability: 0, noiseStd: 0 };
+
+  it('resizes the short edge, crops inside the resized image and flips labels with the image', () => {
+    // A 4×2 label map (values = x + 10·y) resized to 16×8, crop 4×4.
+    const labels = Int32Array.from({ length: 8 }, (_, i) => (i % 4) + 10 * Math.floor(i / 4));
+    for (let seed = 0; seed < 20; seed++) {
+      const plan = planAugment(4, 2, config, seed);
+      expect([plan.resizedWidth, plan.resizedHeight]).toEqual([16, 8]);
+      expect(plan.left).toBeGreaterThanOrEqual(0);
+      expect(plan.left).toBeLessThanOrEqual(12);
+      expect(plan.top).toBeLessThanOrEqual(4);
+      const out = cropLabels(labels, 4, 2, plan, 4, 255);
+      for (let y = 0; y < 4; y++) {
+        for (let x = 0; x < 4; x++) {
+          const rx = plan.left + (plan.flip ? 3 - x : x);
+          const ry = plan.top + y;
+          expect(out[y * 4 + x]).toBe(Math.floor(rx / 4) + 10 * Math.floor(ry / 4));
+        }
+      }
+    }
+  });
+
+  it('pads with the ignore value when the crop is larger than the image', () => {
+    const plan = planAugment(2, 2, { ...config, shortEdge: 2, flip: false }, 1);
+    expect(Array.from(cropLabels(Int32Array.from([1, 2, 3, 4]), 2, 2, plan, 4, 255))).toEqual([1, 2, 255, 255, 3, 4, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255]);
+  });
+
+  it('moves boxes with the resize, crop and flip, and drops those that leave the crop', () => {
+    const plan = { resizedWidth: 20, resizedHeight: 10, left: 5, top: 0, flip: false, brightness: 1, contrast: 1, saturation: 1, blurSigma: 0, noiseSeed: 0 };
+    expect(transformBox({ x: 4, y: 1, w: 2, h: 2 }, 10, 5, plan, 8)).toEqual({ x0: 3, y0: 2, x1: 7, y1: 6 });
+    expect(transformBox({ x: 4, y: 1, w: 2, h: 2 }, 10, 5, { ...plan, flip: true }, 8)).toEqual({ x0: 1, y0: 2, x1: 5, y1: 6 });
+    expect(transformBox({ x: 0, y: 0, w: 2, h: 2 }, 10, 5, plan, 8)).toBeNull();
+  });
+
+  it('takes the label at the centre of each output cell', () => {
+    const target = Int32Array.from({ length: 64 }, (_, i) => i);
+    expect(Array.from(downsampleTarget(target, 8, 4))).toEqual([18, 22, 50, 54]);
+  });
+});
+
+describe('config', () => {
+  it('layers file values and overrides over the defaults', () => {
+    const c = resolveConfig([
+      { where: 'run.yaml', values: { steps: 50, optimizer: { kind: 'sgd', lr: 0.01 } } },
+      { where: '--set', values: parseOverride('data.crop=256') },
+      { where: '--set', values: parseOverride('data.datasets=[ade20k, coco]') },
+    ]);
+    expect(c.steps).toBe(50);
+    expect(c.optimizer).toMatchObject({ kind: 'sgd', lr: 0.01, momentum: 0.9 });
+    expect(c.data.crop).toBe(256);
+    expect(c.data.datasets).toEqual(['ade20k', 'coco']);
+    expect(c.data.batchSize).toBe(4);
+  });
+
+  it('names an unknown key, a wrong type and a bad value', () => {
+    expect(() => resolveConfig([{ where: 'run.yaml', values: { optimiser: { lr: 1 } } }])).toThrow(new ConfigError('unknown config key "optimiser" in run.yaml (known here: seed, manifest, labelBank, encoder, labelText, backend, steps, checkpointEvery, keepCheckpoints, model, data, optimizer, losses, clipVision)'));
+    expect(() => resolveConfig([{ where: '--set data.cropp=3', values: parseOverride('data.cropp=3') }])).toThrow(/unknown config key "data.cropp" in --set data.cropp=3/);
+    expect(() => resolveConfig([{ where: 'x', values: { steps: 'ten' } }])).toThrow(/"steps" in x must be number/);
+    expect(() => resolveConfig([{ where: 'x', values: { data: { crop: 100 } } }])).toThrow(/data.crop must be a multiple of 32, got 100/);
+  });
+});
+
+describe('learning-rate schedule', () => {
+  it('warms up linearly, then decays polynomially to 0', () => {
+    const s = { lr: 1, totalSteps: 100, polyPower: 1, warmupSteps: 10, warmupRatio: 0 };
+    expect(learningRate(0, s)).toBe(0);
+    expect(learningRate(5, s)).toBeCloseTo(0.5 * 0.95, 10);
+    expect(learningRate(10, s)).toBeCloseTo(0.9, 10);
+    expect(learningRate(100, s)).toBe(0);
+    expect(learningRate(50, { ...s, polyPower: 0.9, warmupSteps: 0 })).toBeCloseTo(Math.pow(0.5, 0.9), 10);
+  });
+});

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { lossHD } from '../src/losses/hd.js';
+import { lossLD, lowLossMask } from '../src/losses/ld.js';
+import { lossWD, roiPoolWeights, type MapBox } from '../src/losses/wd.js';
+import { tf, type Tensor } from '../src/tf.js';
+import { seededRandom } from '@sentseg/common';
+
+await tf.setBackend('cpu');
+
+const value = (t: Tensor) => (t.dataSync() as Float32Array)[0] as number;
+// Hand-computed: logits (2, 0) → −log softmax at 0 = log(1 + e^−2); at 1 = log(1 + e^2); equal logits → log 2.
+const L_EASY = Math.log(1 + Math.exp(-2));
+const L_HARD = Math.log(1 + Math.exp(2));
+const L_EVEN = Math.log(2);
+const LABELS = () => tf.tensor2d([[1, 0], [0, 1]]);
+const TAU_HALF = () => tf.scalar(Math.log(0.5));
+
+describe('L_HD', () => {
+  it('is the mean cross-entropy of the cosine softmax over valid pixels, 255 ignored', () => {
+    // pixel (1,0): cos 1 and 0 → logits 2, 0 at τ = 0.5; pixel (1,1): cos 1/√2 both → logits √2, √2.
+    const emb = tf.tensor4d([[[[1, 0], [1, 1], [5, -3]]]]);
+    const target = tf.tensor3d([[[0, 1, 255]]], undefined, 'int32');
+    expect(value(lossHD(emb, LABELS(), target, TAU_HALF()))).toBeCloseTo((L_EASY + L_EVEN) / 2, 5);
+  });
+
+  it('does not depend on the embeddings\' length, only their direction', () => {
+    const a = lossHD(tf.tensor4d([[[[1, 0], [1, 1]]]]), LABELS(), tf.tensor3d([[[1, 0]]], undefined, 'int32'), TAU_HALF());
+    const b = lossHD(tf.tensor4d([[[[7, 0], [0.1, 0.1]]]]), LABELS(), tf.tensor3d([[[1, 0]]], undefined, 'int32'), TAU_HALF());
+    expect(value(a)).toBeCloseTo((L_HARD + L_EVEN) / 2, 5);
+    expect(value(b)).toBeCloseTo(value(a), 5);
+  });
+
+  it('is 0 (not NaN) when no pixel is valid', () => {
+    expect(value(lossHD(tf.tensor4d([[[[1, 0]]]]), LABELS(), tf.tensor3d([[[255]]], undefined, 'int32'), TAU_HALF()))).toBe(0);
+  });
+});
+
+describe('L_LD', () => {
+  it('drops each image\'s ⌊30%⌋ hardest valid pixels before averaging', () => {
+    // Image 1: losses easy, hard, even, even → the hard one is dropped (⌊0.3·4⌋ = 1).
+    // Image 2: easy, hard, even + one ignored pixel → ⌊0.3·3⌋ = 0 dropped.
+    const emb = tf.tensor4d([[[[1, 0], [1, 0], [1, 1], [1, 1]]], [[[1, 0], [1, 0], [1, 1], [0, 1]]]]);
+    const target = tf.tensor3d([[[0, 1, 0, 1]], [[0, 1, 0, 255]]], undefined, 'int32');
+    const expected = (L_EASY + 2 * L_EVEN + (L_EASY + L_HARD + L_EVEN)) / 6;
+    expect(value(lossLD(emb, LABELS(), target, TAU_HALF()))).toBeCloseTo(expected, 5);
+    // With nothing dropped it is L_HD.
+    expect(value(lossLD(emb, LABELS(), target, TAU_HALF(), 0))).toBeCloseTo(value(lossHD(emb, LABELS(), target, TAU_HALF())), 6);
+  });
+
+  it('ranks per image, not across the batch', () => {
+    const losses = new Float32Array([9, 8, 7, 6, 5, 1, 1, 1, 1, 1]);
+    const valid = new Float32Array(10).fill(1);
+    // ⌊0.3·5⌋ = 1 dropped in each image: its largest, whatever the other image holds; among equal
+    // losses the first pixel goes, so exactly one is dropped.
+    expect([...lowLossMask(losses, valid, 2)]).toEqual([0, 1, 1, 1, 1, 0, 1, 1, 1, 1]);
+  });
+});
+
+describe('L_WD', () => {
+  it('RoI-pools the projected map over each box (partial pixels by area) and takes the L1 distance of unit vectors', () => {
+    // 2×2 map: (y0,x0) (1,0) (y0,x1) (0,1) (y1,x0) (1,0) (y1,x1) (1,0); identity 1×1 conv.
+    const emb = tf.tensor4d([[[[1, 0], [0, 1]], [[1, 0], [1, 0]]]]);
+    const conv = { w: tf.tensor2d([[1, 0], [0, 1]]), b: tf.tensor1d([0, 0]) };
+    const boxes: MapBox[] = [
+      { image: 0, x0: 0, y0: 0, x1: 1, y1: 2 }, // left column: mean (1,0)
+      { image: 0, x0: 0.5, y0: 0, x1: 1.5, y1: 1 }, // half of each top pixel: mean (.5,.5)
+    ];
+    expect([...roiPoolWeights(boxes, 1, 2, 2)]).toEqual([0.5, 0, 0.5, 0, 0.5, 0.5, 0, 0]);
+    const clip = tf.tensor2d([[0, 3], [2, 0]]); // unit: (0,1) and (1,0)
+    // Box 1: ‖(0,1) − (1,0)‖₁ = 2. Box 2: ‖(1,0) − (√½,√½)‖₁ = (1 − √½) + √½ = 1.
+    expect(value(lossWD(emb, boxes, clip, conv))).toBeCloseTo(1.5, 5);
+  });
+
+  it('is 0 without boxes and refuses a mismatched number of CLIP embeddings', () => {
+    const emb = tf.zeros([1, 2, 2, 2]);
+    const conv = { w: tf.eye(2), b: tf.zeros([2]) };
+    expect(value(lossWD(emb, [], tf.zeros([0, 2]), conv))).toBe(0);
+    expect(() => lossWD(emb, [{ image: 0, x0: 0, y0: 0, x1: 1, y1: 1 }], tf.zeros([2, 2]), conv)).toThrow(/1 boxes but 2 CLIP/);
+  });
+});
+
+/** Central differences of f at a few coordinates of x, against tf's gradient. */
+function checkGradient(f: (x: Tensor) => Tensor, x: Tensor, eps: number, coords: number[]): { analytic: number[]; numeric: number[] } {
+  const grad = tf.grad(f)(x).dataSync();
+  const base = x.dataSync().slice();
+  const analytic: number[] = [];
+  const numeric: number[] = [];
+  for (const i of coords) {
+    const plus = base.slice();
+    const minus = base.slice();
+    plus[i] = (plus[i] as number) + eps;
+    minus[i] = (minus[i] as number) - eps;
+    const fp = value(f(tf.tensor(plus, x.shape)));
+    const fm = value(f(tf.tensor(minus, x.shape)));
+    numeric.push((fp - fm) / (2 * eps));
+    analytic.push(grad[i] as number);
+  }
+  return { analytic, numeric };
+}
+
+function randomTensor(shape: number[], seed: number): Tensor {
+  const random = seededRandom(seed);
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: size }, () => random() * 2 - 1), shape);
+}
+
+function expectClose(r: { analytic: number[]; numeric: number[] }, tolerance: number): void {
+  r.analytic.forEach((a, i) => {
+    const n = r.numeric[i] as number;
+    expect(Math.abs(a - n)).toBeLessThan(tolerance * Math.max(1, Math.abs(n)));
+  });
+}
+
+describe('gradients match finite differences', () => {
+  const labels = () => randomTensor([5, 4], 11);
+  const target = () => tf.tensor3d([[[0, 1, 2], [3, 4, 255]], [[4, 3, 2], [1, 0, 0]]], undefined, 'int32');
+  const coords = [0, 3, 7, 12, 18, 25, 33, 40, 47];
+
+  it('L_HD with respect to the pixel embeddings and log τ', () => {
+    const emb = randomTensor([2, 2, 3, 4], 12);
+    const logTau = tf.scalar(Math.log(0.3));
+    expectClose(checkGradient((e) => lossHD(e, labels(), target(), logTau), emb, 1e-2, coords), 2e-3);
+    expectClose(checkGradient((t) => lossHD(emb, labels(), target(), tf.reshape(t, [])), tf.tensor1d([Math.log(0.3)]), 1e-2, [0]), 2e-3);
+  });
+
+  it('L_LD with respect to the pixel embeddings', () => {
+    const emb = randomTensor([2, 2, 3, 4], 13);
+    const logTau = tf.scalar(Math.log(0.3));
+    expectClose(checkGradient((e) => lossLD(e, labels(), target(), logTau), emb, 1e-3, coords), 5e-3);
+  });
+
+  it('L_WD with respect to the pixel embeddings and the 1×1 convolution', () => {
+    const emb = randomTensor([2, 3, 3, 4], 14);
+    const conv = { w: randomTensor([4, 3], 15), b: randomTensor([3], 16) };
+    const boxes: MapBox[] = [
+      { image: 0, x0: 0, y0: 0.5, x1: 2.5, y1: 3 },
+      { image: 1, x0: 1, y0: 0, x1: 3, y1: 1.5 },
+    ];
+    const clip = randomTensor([2, 3], 17);
+    expectClose(checkGradient((e) => lossWD(e, boxes, clip, conv), emb, 1e-2, [0, 5, 9, 20, 30, 41, 50, 60, 71]), 2e-3);
+    expectClose(checkGradient((w) => lossWD(emb, boxes, clip, { w, b: conv.b }), conv.w, 1e-2, [0, 4, 8, 11]), 2e-3);
+  });
+});

@@ -1,0 +1,90 @@
+import path from 'node:path';
+import { seededRandom } from '@sentseg/common';
+import { describe, expect, it } from 'vitest';
+import { bilinearMatrix, conv2d, depthwiseConv3x3, resizeBilinear } from '../src/model/ops.js';
+import { SegFormer, segformerConfig, SEGFORMER_VARIANTS } from '../src/model/segformer.js';
+import { loadWeights, saveWeights } from '../src/model/weights-io.js';
+import { tf, type Tensor } from '../src/tf.js';
+import { tempDir } from './fixtures.js';
+
+await tf.setBackend('cpu');
+
+function randomTensor(shape: number[], seed: number): Tensor {
+  const random = seededRandom(seed);
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: size }, () => random() * 2 - 1), shape);
+}
+
+const maxDiff = (a: Tensor, b: Tensor) => (tf.max(tf.abs(tf.sub(a, b))).dataSync() as Float32Array)[0] as number;
+
+describe('matrix-product layers equal TensorFlow.js\'s own kernels', () => {
+  it.each([
+    [7, 4, 3, [1, 19, 22, 3]],
+    [3, 2, 1, [2, 9, 8, 5]],
+    [8, 8, 0, [1, 16, 24, 4]],
+    [3, 1, 1, [1, 5, 6, 2]],
+  ] as const)('conv2d k%i stride %i pad %i on %j', (k, stride, pad, shape) => {
+    const x = randomTensor([...shape], 1);
+    const cin = shape[3];
+    const filter = randomTensor([k, k, cin, 6], 2);
+    const bias = randomTensor([6], 3);
+    const ours = conv2d(x, tf.reshape(filter, [k * k * cin, 6]), bias, k, stride, pad);
+    const theirs = tf.add(tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, stride, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), bias);
+    expect(ours.shape).toEqual(theirs.shape);
+    expect(maxDiff(ours, theirs)).toBeLessThan(1e-4);
+  });
+
+  it('depthwise 3×3', () => {
+    const x = randomTensor([2, 5, 7, 4], 4);
+    const w = randomTensor([9, 4], 5);
+    const b = randomTensor([4], 6);
+    const theirs = tf.add(tf.depthwiseConv2d(x as tf.Tensor4D, tf.reshape(w, [3, 3, 4, 1]) as tf.Tensor4D, 1, 'same'), b);
+    expect(maxDiff(depthwiseConv3x3(x, w, b), theirs)).toBeLessThan(1e-5);
+  });
+
+  it('bilinear resize (half-pixel centres)', () => {
+    const x = randomTensor([2, 3, 5, 3], 7);
+    const theirs = tf.image.resizeBilinear(x as tf.Tensor4D, [12, 20], false, true);
+    expect(maxDiff(resizeBilinear(x, 12, 20), theirs)).toBeLessThan(1e-5);
+    const m = bilinearMatrix(4, 9);
+    for (let r = 0; r < 9; r++) expect(m.slice(r * 4, r * 4 + 4).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+  });
+});
+
+describe('SegFormer', () => {
+  it('has the published MiT widths and depths', () => {
+    expect(SEGFORMER_VARIANTS.b0).toMatchObject({ channels: [32, 64, 160, 256], depths: [2, 2, 2, 2], decoderDim: 256 });
+    expect(SEGFORMER_VARIANTS.b2).toMatchObject({ channels: [64, 128, 320, 512], depths: [3, 4, 6, 3], decoderDim: 768 });
+    expect(SEGFORMER_VARIANTS.b5).toMatchObject({ depths: [3, 6, 40, 3] });
+    expect(() => segformerConfig('b9', 8)).toThrow(/unknown model variant "b9"/);
+  });
+
+  it('maps any image size to embeddings at 1/4 of the size padded to a multiple of 32', () => {
+    const model = new SegFormer(segformerConfig('tiny', 12), 1);
+    const out = model.forward(randomTensor([2, 70, 40, 3], 8));
+    expect(out.shape).toEqual([2, 24, 16, 12]);
+    expect(Math.exp((model.logTau.dataSync() as Float32Array)[0] as number)).toBeCloseTo(0.07, 5);
+    model.params.dispose();
+  });
+
+  it('is initialised from its seed, and its weights save and load in the TensorFlow.js format', async () => {
+    const dir = tempDir();
+    const x = randomTensor([1, 64, 64, 3], 9);
+    const a = new SegFormer(segformerConfig('tiny', 8), 21);
+    const same = new SegFormer(segformerConfig('tiny', 8), 21);
+    const other = new SegFormer(segformerConfig('tiny', 8), 22);
+    expect(maxDiff(a.forward(x), same.forward(x))).toBe(0);
+    expect(maxDiff(a.forward(x), other.forward(x))).toBeGreaterThan(1e-3);
+
+    await saveWeights(dir, 'model', new Map(a.params.entries()), { config: a.config });
+    const loaded = loadWeights(dir, 'model');
+    const manifest = loaded.file.weightsManifest[0];
+    expect(manifest?.paths).toEqual(['model.bin']);
+    expect(manifest?.weights.find((w) => w.name === 'head/w')).toEqual({ name: 'head/w', shape: [64, 8], dtype: 'float32' });
+    other.params.assign(loaded.tensors, dir);
+    expect(maxDiff(a.forward(x), other.forward(x))).toBe(0);
+
+    const wrong = new SegFormer(segformerConfig('tiny', 16), 1);
+    expect(() => wrong.params.assign(loadWeights(dir, 'model').tensors, path.join(dir, 'model.json'))).toThrow(/head\/w .* has shape 64×8, this model has 64×16/);
+  });
+});

@@ -1,0 +1,137 @@
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ManifestReader } from '../../dataset-tools/src/manifest/reader.js';
+import { mergeDatasets, parseDatasetSpecs } from '../../dataset-tools/src/merge.js';
+import { loadCheckpoint } from '../src/checkpoint.js';
+import { TrainerError } from '../src/errors.js';
+import { loadWeights } from '../src/model/weights-io.js';
+import { train, type TrainSummary } from '../src/train.js';
+import { tf } from '../src/tf.js';
+import { smallConfig, tempDir, writeBank, writeWorld, type World } from './fixtures.js';
+
+const dir = tempDir();
+let world: World;
+let straight: TrainSummary;
+const logs: string[] = [];
+
+beforeAll(async () => {
+  world = await writeWorld(dir);
+  straight = await train({ config: smallConfig(world, { steps: 12, checkpointEvery: 4, keepCheckpoints: 2 }), run: path.join(dir, 'straight'), log: (l) => logs.push(l) });
+}, 120_000);
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+describe('train on three dense datasets in their real layouts', () => {
+  it('says which backend and datasets it uses, and the loss falls', () => {
+    expect(logs[0]).toMatch(/^backend: wasm \(asked for\)/);
+    expect(logs.filter((l) => l.startsWith('dataset '))).toEqual([
+      'dataset ade20k: dense → L_HD, split training, 4 images',
+      'dataset cityscapes: dense → L_HD, split train, 4 images',
+      'dataset coco: dense → L_HD, split train, 4 images',
+    ]);
+    const losses = straight.metrics.map((m) => m.loss);
+    expect(losses).toHaveLength(12);
+    expect(mean(losses.slice(-3))).toBeLessThan(0.75 * mean(losses.slice(0, 3)));
+    expect(straight.metrics.every((m) => m.hd === m.loss && m.ld === null && m.images === 3)).toBe(true);
+  });
+
+  it('writes the resolved config, one metrics line per step and the newest checkpoints', () => {
+    const run = path.join(dir, 'straight');
+    const config = JSON.parse(readFileSync(path.join(run, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ steps: 12, seed: 1, data: { crop: 64, batchSize: 3 }, optimizer: { kind: 'adamw', lr: 1e-3 } });
+    const lines = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    for (const key of ['loss', 'hd', 'tau', 'lr', 'imagesPerSec', 'stepSeconds']) expect(lines[0]).toHaveProperty(key);
+    expect(lines[0].lr).toBeCloseTo(1e-3, 10);
+    expect(lines[11].lr).toBeCloseTo(1e-3 / 12, 10);
+    expect(readdirSync(path.join(run, 'checkpoints')).sort()).toEqual(['latest.json', 'step-000008', 'step-000012']);
+    const ckpt = loadCheckpoint(run);
+    expect(ckpt.state).toMatchObject({ step: 12, seed: 1, embedDim: 32, labelText: 'sentence', encoderId: 'test:seeded-random' });
+    expect(ckpt.state.labels).toHaveLength(238);
+    expect(ckpt.optimizerStep).toBe(12);
+    expect([...ckpt.optimizerSlots.keys()]).toContain('head/w/m');
+    const model = JSON.parse(readFileSync(path.join(ckpt.dir, 'model.json'), 'utf8'));
+    expect(model.weightsManifest[0].paths).toEqual(['model.bin']);
+    expect(model.modelTopology.config).toMatchObject({ variant: 'tiny', embedDim: 32 });
+  });
+
+  it('leaks no tensors: the count is the same after every step', () => {
+    const counts = straight.metrics.map((m) => m.numTensors);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    expect(tf.memory().numTensors).toBeLessThanOrEqual((counts[0] as number) + 5);
+  });
+});
+
+describe('resume', () => {
+  it('continues exactly: 3 steps + resume 3 gives the weights of 6 steps straight', async () => {
+    const a = path.join(dir, 'six');
+    const b = path.join(dir, 'three-three');
+    await train({ config: smallConfig(world, { steps: 6 }), run: a, log: () => {} });
+    // Interrupted after its third step (as Ctrl-C does), then resumed.
+    let stepsDone = 0;
+    const first = await train({ config: smallConfig(world, { steps: 6 }), run: b, log: () => {}, stopRequested: () => ++stepsDone === 3 });
+    expect(first).toMatchObject({ interrupted: true, endStep: 3 });
+    const resumed = await train({ config: smallConfig(world, { steps: 6 }), run: b, resume: true, log: () => {} });
+    expect(resumed.startStep).toBe(3);
+    const wa = loadWeights(loadCheckpoint(a).dir, 'model').tensors;
+    const wb = loadWeights(loadCheckpoint(b).dir, 'model').tensors;
+    expect([...wb.keys()]).toEqual([...wa.keys()]);
+    let worst = 0;
+    for (const [name, t] of wa) worst = Math.max(worst, (tf.max(tf.abs(tf.sub(t, wb.get(name) as tf.Tensor))).dataSync() as Float32Array)[0] as number);
+    expect(worst).toBe(0);
+    const la = readFileSync(path.join(a, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss);
+    const lb = readFileSync(path.join(b, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss);
+    expect(lb).toEqual(la);
+  }, 120_000);
+});
+
+describe('bad input', () => {
+  it('refuses a label bank without the manifest\'s labels, naming them', async () => {
+    // --keep-unmapped turns ADE20K's unmapped classes into labels the bank has never heard of.
+    const kept = path.join(dir, 'kept.sqlite');
+    await mergeDatasets(kept, parseDatasetSpecs([`ade20k=${path.join(dir, 'ADEChallengeData2016')}`]), { workers: 0, keepUnmapped: true });
+    const reader = ManifestReader.open(kept);
+    const extra = reader.labels().filter((l) => l.id >= 238).map((l) => l.name);
+    reader.close();
+    expect(extra.length).toBeGreaterThan(0);
+    await expect(train({ config: smallConfig(world, { manifest: kept }), run: path.join(dir, 'x1'), log: () => {} })).rejects.toThrow(
+      `manifest and label bank were built with different label sets: ${extra.length} label(s) of ${kept} are not in ${world.bank}: ${extra.slice(0, 8).join(', ')}`,
+    );
+  });
+
+  it('refuses to resume a run with label embeddings of another dimension', async () => {
+    const bank16 = path.join(dir, 'bank16.sqlite');
+    writeBank(bank16, 16);
+    await expect(train({ config: smallConfig(world, { labelBank: bank16 }), run: path.join(dir, 'straight'), resume: true, log: () => {} })).rejects.toThrow(
+      /was trained on 32-d label embeddings, the label bank gives 16-d ones/,
+    );
+  });
+
+  it('names a dataset without a training split and an unknown dataset', async () => {
+    await expect(train({ config: smallConfig(world, { data: { splits: ['trainval'] } }), run: path.join(dir, 'x2'), log: () => {} })).rejects.toThrow(
+      new TrainerError('dataset ade20k has no training split named trainval (it has: training, validation); set data.splits'),
+    );
+    await expect(train({ config: smallConfig(world, { data: { datasets: ['mapillary'] } }), run: path.join(dir, 'x3'), log: () => {} })).rejects.toThrow(/dataset "mapillary" is not in/);
+  });
+
+  it('skips and counts an image that disappears mid-training', async () => {
+    const reader = ManifestReader.open(world.manifest);
+    const victim = reader.sample(reader.imageIds('cityscapes', 'train')[0] as number);
+    reader.close();
+    const saved = readFileSync(victim!.image);
+    rmSync(victim!.image);
+    try {
+      const lines: string[] = [];
+      const summary = await train({ config: smallConfig(world, { steps: 8 }), run: path.join(dir, 'missing'), log: (l) => lines.push(l) });
+      expect(summary.endStep).toBe(8);
+      expect(summary.skippedImages).toBeGreaterThan(0);
+      expect(summary.skippedImages).toBe(summary.metrics.reduce((s, m) => s + m.skipped, 0));
+      expect(lines.filter((l) => l.startsWith('skipped '))[0]).toBe(`skipped cityscapes ${victim!.image}: image missing`);
+      expect(summary.metrics.some((m) => m.images === 2)).toBe(true);
+    } finally {
+      writeFileSync(victim!.image, saved);
+    }
+    expect(existsSync(victim!.image)).toBe(true);
+  }, 60_000);
+});

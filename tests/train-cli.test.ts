@@ -1,0 +1,80 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO } from '../packages/label-bank/test/helpers.js';
+import { tempDir, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
+
+const SENTSEG = path.join(REPO, 'packages', 'cli', 'dist', 'cli.js');
+const dir = tempDir('sentseg-train-cli-');
+let world: World;
+
+beforeAll(async () => {
+  world = await writeWorld(dir);
+}, 60_000);
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[]): { child: ChildProcess; done: Promise<Run> } {
+  if (!existsSync(SENTSEG)) throw new Error(`${SENTSEG} is missing: run npm run build (npm test does)`);
+  const child = spawn(process.execPath, [SENTSEG, ...args], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, done };
+}
+
+const configFile = () => {
+  const file = path.join(dir, 'run.yaml');
+  writeFileSync(
+    file,
+    [`manifest: ${world.manifest}`, `labelBank: ${world.bank}`, 'backend: wasm', 'checkpointEvery: 50', 'data:', '  batchSize: 3', '  shortEdge: 64', '  crop: 64', 'optimizer:', '  lr: 0.001', ''].join('\n'),
+  );
+  return file;
+};
+
+describe('sentseg train', () => {
+  it('documents its settings in --help', async () => {
+    const r = await start(['train', '--help']).done;
+    expect(r.code).toBe(0);
+    for (const flag of ['--config', '--set', '--resume', '--backend', '--out']) expect(r.stdout).toContain(flag);
+  });
+
+  it('names an unknown config key and exits 2', async () => {
+    const r = await start(['train', '--config', configFile(), '--set', 'optimizer.learningRate=0.1', '--out', path.join(dir, 'bad')]).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error: unknown config key "optimizer.learningRate" in --set optimizer.learningRate=0.1');
+    expect(existsSync(path.join(dir, 'bad'))).toBe(false);
+  });
+
+  it('on Ctrl-C saves a checkpoint and exits; --resume goes on from it', async () => {
+    const run = path.join(dir, 'interrupted');
+    const { child, done } = start(['train', '--config', configFile(), '--steps', '400', '--out', run]);
+    const metrics = path.join(run, 'metrics.jsonl');
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && !(existsSync(metrics) && readFileSync(metrics, 'utf8').split('\n').length > 2)) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGINT');
+    const r = await done;
+    expect(r.stderr).toMatch(/^backend: wasm \(asked for\)$/m);
+    expect(r.stderr).toContain('interrupt: finishing this step and saving a checkpoint');
+    expect(r.code).toBe(130);
+    const latest = JSON.parse(readFileSync(path.join(run, 'checkpoints', 'latest.json'), 'utf8')) as { step: number };
+    expect(latest.step).toBeGreaterThanOrEqual(2);
+    expect(latest.step).toBeLessThan(400);
+    expect(r.stdout).toContain(`steps 0 → ${latest.step} of 400 (interrupted)`);
+    expect(r.stdout).toContain(`resume with: train --resume ${run}`);
+
+    const resumed = await start(['train', '--resume', run, '--steps', String(latest.step + 2)]).done;
+    expect(resumed.stderr).toContain(`resumed from ${path.join(run, 'checkpoints', `step-${String(latest.step).padStart(6, '0')}`)} at step ${latest.step}`);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain(`steps ${latest.step} → ${latest.step + 2} of ${latest.step + 2}`);
+    const steps = readFileSync(metrics, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+    expect(steps).toEqual(Array.from({ length: latest.step + 2 }, (_, i) => i + 1));
+  }, 120_000);
+});
