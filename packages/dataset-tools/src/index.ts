@@ -7,3 +7,4 @@ export { ManifestWriter, imageId, type MergeOptions, type MergeSummary } from '.
 export { mergeDatasets, parseDatasetSpecs, type DatasetSpec } from './merge.js';
 export { manifestStats, type ManifestStats } from './manifest/stats.js';
 export { validateManifest, type ValidationReport } from './manifest/validate.js';
+export { writeCityscapes, writeAde20k, writeCocoPanoptic, writeImage, writeGrayPng, type GeneratedSet } from './synthetic/write-layouts.js';

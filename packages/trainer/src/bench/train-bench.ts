@@ -1,0 +1,118 @@
+/**
+ * npm run bench (trainer part): step time and images/s of the tiny SegFormer at 256×256, batch 4,
+ * 512-d label embeddings (CLIP ViT-B/32's size) of the 238 labels, on every backend that loads
+ * here; the loader's images/s alone (0 and 1 worker threads); peak RSS.
+ *
+ * Each backend runs in a child process of its own so its peak RSS is its own.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { seededRandom } from '@sentseg/common';
+import { ManifestReader, mergeDatasets, parseDatasetSpecs, writeAde20k, writeCityscapes } from '@sentseg/dataset-tools';
+import { LabelBank, labelText } from '@sentseg/label-bank';
+import { resolveConfig } from '../config.js';
+import { BatchLoader } from '../data/loader.js';
+import { BalancedSampler } from '../data/sampler.js';
+import { train } from '../train.js';
+
+const ENCODER = 'bench:seeded-random-512';
+
+function peakRssMiB(): number {
+  const hwm = existsSync('/proc/self/status') ? /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] : undefined;
+  return hwm ? Number(hwm) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+
+async function writeWorld(dir: string): Promise<{ manifest: string; bank: string }> {
+  await writeCityscapes(path.join(dir, 'cityscapes'), { train: 24 }, [512, 256]);
+  await writeAde20k(path.join(dir, 'ade'), { training: 24 }, [384, 288]);
+  const manifest = path.join(dir, 'manifest.sqlite');
+  await mergeDatasets(manifest, parseDatasetSpecs([`cityscapes=${path.join(dir, 'cityscapes')}`, `ade20k=${path.join(dir, 'ade')}`]), { workers: 0 });
+  const bank = path.join(dir, 'bank.sqlite');
+  const b = LabelBank.open(bank);
+  const random = seededRandom(3);
+  b.registerModel(ENCODER, 'bench', 512);
+  b.putEmbeddings(
+    ENCODER,
+    b.labels().map((l) => ({ text: labelText(l, 'sentence'), vector: new Float32Array(512).map(() => random() - 0.5) })),
+  );
+  b.close();
+  return { manifest, bank };
+}
+
+const BASE = (manifest: string, bank: string) => ({
+  manifest,
+  labelBank: bank,
+  checkpointEvery: 1000,
+  data: { batchSize: 4, shortEdge: 256, crop: 256, workers: 1, prefetch: 2 },
+});
+
+/** Child: train a few steps on one backend and print one JSON line. */
+async function child(backend: string, manifest: string, bank: string, steps: number, dir: string): Promise<void> {
+  const config = resolveConfig([{ where: 'bench', values: { ...BASE(manifest, bank), backend, steps } }]);
+  const summary = await train({ config, run: path.join(dir, `run-${backend}`), log: () => {}, progress: false });
+  const timed = summary.metrics.slice(1).map((m) => m.stepSeconds).sort((a, b) => a - b);
+  const median = timed[Math.floor(timed.length / 2)] as number;
+  process.stdout.write(`${JSON.stringify({ backend: summary.backend.name, first: summary.metrics[0]?.stepSeconds, median, steps: timed.length, peakRssMiB: peakRssMiB() })}\n`);
+}
+
+async function loaderAlone(manifest: string, workers: number, batches: number): Promise<number> {
+  const reader = ManifestReader.open(manifest);
+  const datasets = reader.datasets().map((d) => ({ name: d.name, ids: reader.imageIds(d.name, d.splits[0] as string) }));
+  const sampler = new BalancedSampler(datasets, 4, 1);
+  const config = resolveConfig([{ where: 'bench', values: BASE(manifest, '') }]);
+  const loader = new BatchLoader({
+    reader,
+    sampler,
+    datasets: reader.datasets().map((d) => ({ name: d.name, annotation: d.annotation, encoding: d.encoding, lut: reader.lut(d.name) })),
+    augment: config.data,
+    seed: 1,
+    workers,
+    prefetch: 2,
+    lastStep: batches,
+  });
+  await loader.batch(0);
+  const started = performance.now();
+  let images = 0;
+  for (let s = 1; s <= batches; s++) images += (await loader.batch(s)).images.length;
+  const seconds = (performance.now() - started) / 1000;
+  await loader.close();
+  reader.close();
+  return images / seconds;
+}
+
+async function main(): Promise<void> {
+  const [mode, ...rest] = process.argv.slice(2);
+  if (mode === '--child') {
+    const [backend, manifest, bank, steps, dir] = rest as [string, string, string, string, string];
+    await child(backend, manifest, bank, Number(steps), dir);
+    return;
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sentseg-train-bench-'));
+  try {
+    const { manifest, bank } = await writeWorld(dir);
+    console.log('trainer bench: SegFormer-tiny, 256×256 crops, batch 4, 512-d embeddings of 238 labels, loss L_HD');
+    for (const [workers, batches] of [[0, 10], [1, 10]] as const) {
+      const ips = await loaderAlone(manifest, workers, batches);
+      console.log(`  loader alone, ${workers} worker thread(s): ${ips.toFixed(1)} images/s (decode, resize, crop, jitter, remap; 512×256 and 384×288 PNGs)`);
+    }
+    const self = fileURLToPath(import.meta.url);
+    for (const [backend, steps] of [['wasm', 4], ['cpu', 2], ['tensorflow', 4]] as const) {
+      try {
+        const out = execFileSync(process.execPath, [self, '--child', backend, manifest, bank, String(steps), dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+        const r = JSON.parse(out.trim().split('\n').pop() as string) as { backend: string; first: number; median: number; steps: number; peakRssMiB: number };
+        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(4 / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB`);
+      } catch (err) {
+        const stderr = (err as { stderr?: string }).stderr ?? '';
+        const reason = /Error: (.*)/i.exec(stderr)?.[1] ?? stderr.trim().split('\n').pop() ?? (err as Error).message;
+        console.log(`  backend ${backend}: not available (${reason.slice(0, 160)})`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
