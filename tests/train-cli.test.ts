@@ -77,4 +77,25 @@ describe('sentseg train', () => {
     const steps = readFileSync(metrics, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
     expect(steps).toEqual(Array.from({ length: latest.step + 2 }, (_, i) => i + 1));
   }, 120_000);
+
+  it('eval prints per-class IoU and mIoU for ss and ms + flip and writes its files', async () => {
+    const run = path.join(dir, 'short');
+    const trained = await start(['train', '--config', configFile(), '--steps', '2', '--out', run]).done;
+    expect(trained.code).toBe(0);
+    const ss = await start(['eval', '--run', run, '--manifest', world.manifest, '--dataset', 'cityscapes', '--split', 'val', '--short-edge', '48', '--out', path.join(dir, 'eval-ss')]).done;
+    expect(ss.stderr).toBe('backend: wasm (no native TensorFlow package loads; WebAssembly is the fastest pure backend here (see npm run bench))\n');
+    expect(ss.code).toBe(0);
+    expect(ss.stdout).toMatch(/^cityscapes val, 2 images, ss 48, checkpoint step 2$/m);
+    expect(ss.stdout).toMatch(/^road\s+\d+\.\d\d$/m);
+    expect(ss.stdout).toMatch(/^mIoU\s+\d+\.\d\d  \(over \d+ of \d+ classes/m);
+    for (const f of ['eval.json', 'eval.md', 'confusion.json', 'confusion.png']) expect(existsSync(path.join(dir, 'eval-ss', f))).toBe(true);
+    const ms = await start(['eval', '--run', run, '--manifest', world.manifest, '--dataset', 'coco', '--scales', '40,64', '--flip', '--zero-shot-from', world.manifest, '--json']).done;
+    expect(ms.code).toBe(0);
+    const report = JSON.parse(ms.stdout) as { mode: string; images: number; miou: number; unseenLabels: string[] };
+    expect(report).toMatchObject({ mode: 'ms 40/64 + flip', images: 2, unseenLabels: [] });
+    const bad = await start(['eval', '--run', run, '--manifest', world.manifest, '--dataset', 'coco', '--split', 'test']).done;
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('error: dataset coco has no split "test" (it has: train, val)');
+  }, 120_000);
 });
+

@@ -2,11 +2,15 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { isDatasetError } from '@sentseg/dataset-tools';
 import { LabelBankError } from '@sentseg/label-bank';
-import { BackendError } from './backend/select.js';
+import { BackendError, selectBackend, type BackendChoice } from './backend/select.js';
 import { CheckpointError } from './checkpoint.js';
 import { ConfigError, parseOverride, readConfigFile, resolveConfig, type TrainConfig } from './config.js';
 import { TrainerError } from './errors.js';
 import { train } from './train.js';
+import { evaluate, unseenLabels } from './eval/evaluate.js';
+import { modeName, textTable, writeEvalOutputs } from './eval/report.js';
+import { ManifestReader } from '@sentseg/dataset-tools';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 
 /** Errors that are the user's input, not a bug: printed without a stack, exit 2. */
 export function isTrainerUserError(err: unknown): boolean {
@@ -101,6 +105,87 @@ export function trainCommand(y: Argv): Argv {
       } finally {
         process.off('SIGINT', onSigint);
       }
+    },
+  );
+}
+
+function parseScales(text: string): number[] {
+  const scales = text.split(',').map((s) => Number(s.trim()));
+  if (scales.length === 0 || scales.some((s) => !Number.isInteger(s) || s < 32)) throw new TrainerError(`--scales takes short edges of at least 32 pixels, comma-separated; got "${text}"`);
+  return scales;
+}
+
+export function evalCommand(y: Argv): Argv {
+  return y.command(
+    'eval',
+    'mIoU of a checkpoint on one dataset split, predicting among that dataset\'s own classes',
+    (c) =>
+      c
+        .usage(
+          '$0 eval --run runs/first --manifest manifest.sqlite --dataset cityscapes --split val\n\n' +
+            'Each class of the dataset is represented by the embedding of its label\'s text (the encoder and text kind\n' +
+            'the checkpoint was trained with); pixels are assigned the most similar class, 255 is ignored.\n' +
+            'mIoU is the mean IoU over the classes that occur in the targets or in the predictions: a class\n' +
+            'never in the targets and never predicted has no IoU and is left out of the mean.',
+        )
+        .option('run', { type: 'string', demandOption: true, describe: 'run folder (its latest checkpoint) or a checkpoint folder' })
+        .option('manifest', { type: 'string', demandOption: true, describe: 'manifest.sqlite holding the dataset' })
+        .option('label-bank', { type: 'string', describe: 'label bank with embeddings of the dataset\'s labels (default: the run\'s)' })
+        .option('dataset', { type: 'string', demandOption: true, describe: 'dataset name in the manifest' })
+        .option('split', { type: 'string', default: 'val', describe: 'split to evaluate' })
+        .option('short-edge', { type: 'number', default: 1080, describe: 'single scale: resize the short edge to this' })
+        .option('scales', { type: 'string', describe: 'multi-scale: short edges, comma-separated (e.g. 480,720,1080); probabilities are averaged' })
+        .option('flip', { type: 'boolean', default: false, describe: 'also predict the mirrored image and average' })
+        .option('limit', { type: 'number', describe: 'only the first N images (quick checks)' })
+        .option('out', { type: 'string', describe: 'write eval.json, eval.md, confusion.json and confusion.png here' })
+        .option('zero-shot-from', { type: 'string', describe: 'manifest of the training sets: list the labels of this dataset none of them has' })
+        .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], default: 'auto', describe: 'TensorFlow.js backend' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' }),
+    async (args) => {
+      const backend = await selectBackend(args.backend as BackendChoice);
+      process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
+      const runConfig = path.join(args.run, 'config.json');
+      const bank = args['label-bank'] ?? (existsSync(runConfig) ? (JSON.parse(readFileSync(runConfig, 'utf8')) as TrainConfig).labelBank : undefined);
+      if (!bank) throw new TrainerError('name the label bank: --label-bank FILE (the run folder has no config.json to take it from)');
+      const scales = args.scales ? parseScales(args.scales) : [args['short-edge']];
+      const report = await evaluate({
+        run: args.run,
+        manifest: args.manifest,
+        labelBank: bank,
+        dataset: args.dataset,
+        split: args.split,
+        infer: { scales, flip: args.flip },
+        limit: args.limit,
+        onImage: (done, total) => {
+          if (process.stderr.isTTY) process.stderr.write(`\reval ${done}/${total}`);
+        },
+      });
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      for (const s of report.skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
+      let unseen: string[] | null = null;
+      if (args['zero-shot-from']) {
+        const reader = ManifestReader.open(args.manifest);
+        try {
+          const trained = existsSync(runConfig) ? (JSON.parse(readFileSync(runConfig, 'utf8')) as TrainConfig).data.datasets : null;
+          unseen = unseenLabels(reader, args.dataset, args['zero-shot-from'], trained);
+        } finally {
+          reader.close();
+        }
+      }
+      if (args.out) {
+        mkdirSync(args.out, { recursive: true });
+        writeEvalOutputs(args.out, report);
+      }
+      const out = (line: string) => process.stdout.write(`${line}\n`);
+      if (args.json) {
+        const { confusion: _c, ...rest } = report;
+        out(JSON.stringify({ ...rest, mode: modeName(report), unseenLabels: unseen }, null, 2));
+        return;
+      }
+      out(textTable(report));
+      out(`${report.megapixels.toFixed(2)} megapixels in ${report.seconds.toFixed(1)} s`);
+      if (unseen) out(unseen.length > 0 ? `labels never seen in training (zero-shot): ${unseen.join(', ')}` : 'every label of this dataset was seen in training');
+      if (args.out) out(`wrote eval.json, eval.md, confusion.json, confusion.png to ${args.out}`);
     },
   );
 }

@@ -14,4 +14,8 @@ export { saveCheckpoint, loadCheckpoint, resolveCheckpoint, CheckpointError, typ
 export { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
 export { train, downsampleTarget, type TrainOptions, type TrainSummary, type StepMetrics } from './train.js';
 export { TrainerError } from './errors.js';
-export { trainCommand, isTrainerUserError, configFromArgs } from './commands.js';
+export { trainCommand, evalCommand, isTrainerUserError, configFromArgs } from './commands.js';
+export { confusionMatrix, accumulateConfusion, meanIoU, type IoUReport } from './metrics/iou.js';
+export { evaluate, loadModel, datasetClasses, unseenLabels, labelEmbeddingsFor, type EvalReport, type EvalOptions } from './eval/evaluate.js';
+export { classProbabilities, argmaxClasses, decodeImage, type InferOptions } from './eval/infer.js';
+export { writeEvalOutputs, confusionPng, textTable, markdownTable } from './eval/report.js';

@@ -51,6 +51,30 @@ function lookup(lut: Int32Array, id: number): number {
   return id < lut.length ? (lut[id] as number) : IGNORE;
 }
 
+/**
+ * A dense mask's label ids (one per pixel, 255 = ignore): gray masks through the lookup table,
+ * COCO panoptic RGB masks through the image's segments then the lookup table.
+ */
+export function denseLabels(rgba: Uint8Array, encoding: 'gray' | 'panoptic-rgb', segments: [number, number][], lut: Int32Array): Int32Array {
+  const labels = new Int32Array(rgba.length / 4);
+  if (encoding === 'panoptic-rgb') {
+    const category = new Map(segments);
+    for (let i = 0; i < labels.length; i++) {
+      const id = (rgba[4 * i] as number) + 256 * (rgba[4 * i + 1] as number) + 65536 * (rgba[4 * i + 2] as number);
+      const source = category.get(id);
+      labels[i] = source === undefined ? IGNORE : lookup(lut, source);
+    }
+  } else {
+    for (let i = 0; i < labels.length; i++) labels[i] = lookup(lut, rgba[4 * i] as number);
+  }
+  return labels;
+}
+
+/** Decodes a mask PNG to RGBA (value in R for one-channel masks). */
+export function decodeMaskPng(file: string): { width: number; height: number; rgba: Uint8Array } {
+  return decodeMask(file);
+}
+
 export async function loadSample(task: LoadTask): Promise<LoadResult> {
   const fail = (file: string, reason: string): LoadResult => ({ ok: false, imageId: task.imageId, dataset: task.dataset, file, reason });
   if (!existsSync(task.image)) return fail(task.image, 'image missing');
@@ -103,17 +127,7 @@ export async function loadSample(task: LoadTask): Promise<LoadResult> {
       return fail(task.mask, `corrupt or truncated PNG (${(err as Error).message})`);
     }
     if (mask.width !== width || mask.height !== height) return fail(task.mask, `mask ${mask.width}×${mask.height} does not match image ${width}×${height}`);
-    const labels = new Int32Array(width * height);
-    if (task.encoding === 'panoptic-rgb') {
-      const category = new Map(task.segments);
-      for (let i = 0; i < labels.length; i++) {
-        const id = (mask.rgba[4 * i] as number) + 256 * (mask.rgba[4 * i + 1] as number) + 65536 * (mask.rgba[4 * i + 2] as number);
-        const source = category.get(id);
-        labels[i] = source === undefined ? IGNORE : lookup(task.lut, source);
-      }
-    } else {
-      for (let i = 0; i < labels.length; i++) labels[i] = lookup(task.lut, mask.rgba[4 * i] as number);
-    }
+    const labels = denseLabels(mask.rgba, task.encoding, task.segments, task.lut);
     target = cropLabels(labels, width, height, plan, crop, IGNORE);
   }
   // Instance masks: each binary mask (at its own resolution) paints its label; later ones on top.

@@ -1,0 +1,161 @@
+/**
+ * eval: a checkpoint on one dataset's split. Each pixel is predicted among that dataset's own
+ * classes only, each class represented by the embedding of its label's text (the paper's
+ * cross-dataset protocol); the confusion matrix is over those classes, 255 ignored.
+ */
+import { existsSync } from 'node:fs';
+import { ManifestReader } from '@sentseg/dataset-tools';
+import { LabelBank } from '@sentseg/label-bank';
+import { loadCheckpoint, type CheckpointState } from '../checkpoint.js';
+import { decodeMaskPng, denseLabels, IGNORE } from '../data/load-sample.js';
+import { TrainerError } from '../errors.js';
+import { accumulateConfusion, meanIoU, type IoUReport } from '../metrics/iou.js';
+import { SegFormer } from '../model/segformer.js';
+import { tf } from '../tf.js';
+import { argmaxClasses, classProbabilities, decodeImage, type InferOptions } from './infer.js';
+
+export interface EvalClass {
+  labelId: number;
+  name: string;
+}
+
+export interface EvalReport extends IoUReport {
+  dataset: string;
+  split: string;
+  checkpoint: string;
+  step: number;
+  scales: number[];
+  flip: boolean;
+  images: number;
+  skipped: { file: string; reason: string }[];
+  classes: EvalClass[];
+  confusion: number[];
+  megapixels: number;
+  seconds: number;
+}
+
+/** Loads a run's latest checkpoint (or a checkpoint folder) into a model. */
+export function loadModel(runOrCheckpoint: string): { model: SegFormer; state: CheckpointState; dir: string } {
+  const ckpt = loadCheckpoint(runOrCheckpoint);
+  const model = new SegFormer(ckpt.modelConfig, 0);
+  model.params.assign(ckpt.weights, ckpt.dir);
+  tf.dispose([...ckpt.weights.values(), ...ckpt.optimizerSlots.values()]);
+  return { model, state: ckpt.state, dir: ckpt.dir };
+}
+
+/** The labels a dataset's classes map to, in label-id order. */
+export function datasetClasses(reader: ManifestReader, dataset: string): { classes: EvalClass[]; lut: Int32Array } {
+  const lut = reader.lut(dataset);
+  const names = new Map(reader.labels().map((l) => [l.id, l.name]));
+  const ids = [...new Set(Array.from(lut).filter((v) => v !== IGNORE))].sort((a, b) => a - b);
+  return { classes: ids.map((id) => ({ labelId: id, name: names.get(id) ?? `label ${id}` })), lut };
+}
+
+/** Embeddings [K, D] of the given label names with the encoder and text kind a checkpoint was trained on. */
+export function labelEmbeddingsFor(bankFile: string, names: string[], state: CheckpointState): Float32Array {
+  if (!existsSync(bankFile)) throw new TrainerError(`label bank not found: ${bankFile}`);
+  const bank = LabelBank.open(bankFile, { readonly: true });
+  try {
+    const rows = names.map((n) => {
+      const row = bank.label(n);
+      if (!row) throw new TrainerError(`label "${n}" is not in ${bankFile} (label-bank add "${n}" ... adds it)`);
+      return row;
+    });
+    const matrix = bank.embeddingMatrix(state.labelText, state.encoderId, rows);
+    if (matrix.dim !== state.embedDim) throw new TrainerError(`${bankFile} gives ${matrix.dim}-d embeddings, the checkpoint was trained on ${state.embedDim}-d ones`);
+    return matrix.data;
+  } catch (err) {
+    if (err instanceof TrainerError) throw err;
+    throw new TrainerError((err as Error).message);
+  } finally {
+    bank.close();
+  }
+}
+
+export interface EvalOptions {
+  run: string;
+  manifest: string;
+  labelBank: string;
+  dataset: string;
+  split: string;
+  infer: InferOptions;
+  limit?: number;
+  onImage?: (done: number, total: number) => void;
+}
+
+export async function evaluate(options: EvalOptions): Promise<EvalReport> {
+  const reader = ManifestReader.open(options.manifest);
+  const { model, state, dir } = loadModel(options.run);
+  try {
+    const info = reader.dataset(options.dataset);
+    if (info.annotation !== 'dense') throw new TrainerError(`eval needs dense masks; ${options.dataset} has ${info.annotation}`);
+    if (!info.splits.includes(options.split)) throw new TrainerError(`dataset ${options.dataset} has no split "${options.split}" (it has: ${info.splits.join(', ')})`);
+    const { classes, lut } = datasetClasses(reader, options.dataset);
+    if (classes.length === 0) throw new TrainerError(`dataset ${options.dataset} maps no class to a label`);
+    const classOfLabel = new Map(classes.map((c, i) => [c.labelId, i]));
+    // Source id → class index of this dataset (255 ignore).
+    const classLut = Int32Array.from(lut, (labelId) => classOfLabel.get(labelId) ?? IGNORE);
+    const classEmb = tf.tensor2d(labelEmbeddingsFor(options.labelBank, classes.map((c) => c.name), state), [classes.length, state.embedDim]);
+    const k = classes.length;
+    const confusion = new Float64Array(k * k);
+    const skipped: { file: string; reason: string }[] = [];
+    const samples = [...reader.samples(options.dataset, options.split)].slice(0, options.limit ?? Infinity);
+    let images = 0;
+    let pixels = 0;
+    const started = performance.now();
+    for (const [i, sample] of samples.entries()) {
+      try {
+        if (!sample.mask) throw new Error('no mask');
+        const image = await decodeImage(sample.image);
+        const mask = decodeMaskPng(sample.mask);
+        if (mask.width !== image.width || mask.height !== image.height) throw new Error(`mask ${mask.width}×${mask.height} does not match image ${image.width}×${image.height}`);
+        const target = denseLabels(mask.rgba, info.encoding, info.encoding === 'panoptic-rgb' ? [...reader.segments(sample.id)] : [], classLut);
+        const probs = await classProbabilities(model, image, classEmb, options.infer);
+        const pred = argmaxClasses(probs);
+        probs.dispose();
+        accumulateConfusion(confusion, pred, target, k, IGNORE);
+        images += 1;
+        pixels += image.width * image.height;
+      } catch (err) {
+        skipped.push({ file: sample.image, reason: (err as Error).message });
+      }
+      options.onImage?.(i + 1, samples.length);
+    }
+    classEmb.dispose();
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      dataset: options.dataset,
+      split: options.split,
+      checkpoint: dir,
+      step: state.step,
+      scales: options.infer.scales,
+      flip: options.infer.flip,
+      images,
+      skipped,
+      classes,
+      confusion: Array.from(confusion),
+      megapixels: pixels / 1e6,
+      seconds,
+      ...meanIoU(confusion),
+    };
+  } finally {
+    model.params.dispose();
+    reader.close();
+  }
+}
+
+/** Labels of a dataset that no training dataset of `trainingManifest` has (zero-shot for that model). */
+export function unseenLabels(reader: ManifestReader, dataset: string, trainingManifest: string, trainingDatasets: string[] | null): string[] {
+  const training = ManifestReader.open(trainingManifest);
+  try {
+    const names = new Map(training.labels().map((l) => [l.id, l.name]));
+    const seen = new Set<string>();
+    for (const d of training.datasets()) {
+      if (trainingDatasets && !trainingDatasets.includes(d.name)) continue;
+      for (const id of training.lut(d.name)) if (id !== IGNORE) seen.add(names.get(id) as string);
+    }
+    return datasetClasses(reader, dataset).classes.map((c) => c.name).filter((n) => !seen.has(n));
+  } finally {
+    training.close();
+  }
+}
