@@ -96,6 +96,17 @@ describe('sentseg train', () => {
     const bad = await start(['eval', '--run', run, '--manifest', world.manifest, '--dataset', 'coco', '--split', 'test']).done;
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('error: dataset coco has no split "test" (it has: train, val)');
+
+    const photos = path.join(world.dir, 'cityscapes', 'leftImg8bit', 'val');
+    const pred = await start(['predict', '--run', run, '--input', path.join(photos, 'aachen'), '--out', path.join(dir, 'pred'), '--labels', 'road,sky,car', '--short-edge', '48']).done;
+    expect(pred.code).toBe(0);
+    expect(pred.stdout).toMatch(/^1 image\(s\) segmented with 3 labels in .* s \(.* images\/s\); 0 skipped; wrote /m);
+    for (const f of ['aachen_000000_000019_leftImg8bit_labels.png', 'aachen_000000_000019_leftImg8bit_overlay.png', 'aachen_000000_000019_leftImg8bit_legend.json']) {
+      expect(existsSync(path.join(dir, 'pred', f))).toBe(true);
+    }
+    const unknown = await start(['predict', '--run', run, '--input', path.join(photos, 'aachen'), '--out', path.join(dir, 'pred2'), '--labels', 'road,lawn gnome']).done;
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('error: label "lawn gnome" is not in');
   }, 120_000);
 });
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { runCommandLine } from '@sentseg/common';
 import { isLabelBankError, labelBankCommands } from '@sentseg/label-bank';
-import { evalCommand, isTrainerUserError, trainCommand } from '@sentseg/trainer';
+import { evalCommand, isTrainerUserError, predictCommand, trainCommand } from '@sentseg/trainer';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { defaultSharedDir, runDemo } from './demo.js';
@@ -24,4 +24,4 @@ const parser = yargs(hideBin(process.argv))
     },
   );
 
-await runCommandLine(evalCommand(trainCommand(parser)), 'sentseg', (err) => isLabelBankError(err) || isTrainerUserError(err));
+await runCommandLine(predictCommand(evalCommand(trainCommand(parser))), 'sentseg', (err) => isLabelBankError(err) || isTrainerUserError(err));

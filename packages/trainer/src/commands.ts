@@ -7,6 +7,8 @@ import { CheckpointError } from './checkpoint.js';
 import { ConfigError, parseOverride, readConfigFile, resolveConfig, type TrainConfig } from './config.js';
 import { TrainerError } from './errors.js';
 import { train } from './train.js';
+import { listInputs, predict, type LabelRequest } from './predict/predict.js';
+import cliProgress from 'cli-progress';
 import { evaluate, unseenLabels } from './eval/evaluate.js';
 import { modeName, textTable, writeEvalOutputs } from './eval/report.js';
 import { ManifestReader } from '@sentseg/dataset-tools';
@@ -186,6 +188,84 @@ export function evalCommand(y: Argv): Argv {
       out(`${report.megapixels.toFixed(2)} megapixels in ${report.seconds.toFixed(1)} s`);
       if (unseen) out(unseen.length > 0 ? `labels never seen in training (zero-shot): ${unseen.join(', ')}` : 'every label of this dataset was seen in training');
       if (args.out) out(`wrote eval.json, eval.md, confusion.json, confusion.png to ${args.out}`);
+    },
+  );
+}
+
+/** --labels / --labels-file names plus --describe name=text entries (a described name may be new). */
+export function labelRequests(labels: string | undefined, labelsFile: string | undefined, describe: string[] | undefined): LabelRequest[] | null {
+  const names: string[] = [];
+  if (labels) names.push(...labels.split(',').map((s) => s.trim()).filter(Boolean));
+  if (labelsFile) {
+    if (!existsSync(labelsFile)) throw new TrainerError(`labels file not found: ${labelsFile}`);
+    names.push(...readFileSync(labelsFile, 'utf8').split('\n').map((s) => s.trim()).filter((s) => s !== '' && !s.startsWith('#')));
+  }
+  const descriptions = new Map<string, string>();
+  for (const d of describe ?? []) {
+    const eq = d.indexOf('=');
+    if (eq <= 0 || eq === d.length - 1) throw new TrainerError(`--describe takes name=description, got "${d}"`);
+    descriptions.set(d.slice(0, eq).trim(), d.slice(eq + 1).trim());
+  }
+  for (const name of descriptions.keys()) if (!names.includes(name)) names.push(name);
+  if (names.length === 0) return null;
+  const unique = [...new Set(names)];
+  return unique.map((name) => (descriptions.has(name) ? { name, description: descriptions.get(name) as string } : { name }));
+}
+
+export function predictCommand(y: Argv): Argv {
+  return y.command(
+    'predict',
+    'segment images with any labels, including new ones described in a sentence (zero-shot)',
+    (c) =>
+      c
+        .usage(
+          '$0 predict --run runs/first --input photos/ --out preds/ --labels "road,car,sky" --describe "lawn=An image of lawn. A lawn is an area of mown grass."\n\n' +
+            'Writes per image: NAME_labels.png (8-bit: the index of the label in the list of labels, in the order given),\n' +
+            'NAME_overlay.png (colours over the image, legend of the labels present below), NAME_legend.json, and with\n' +
+            '--scores K the cosine scores of the K largest labels (NAME_scores.f32 + NAME_scores.json).',
+        )
+        .option('run', { type: 'string', demandOption: true, describe: 'run folder (its latest checkpoint) or a checkpoint folder' })
+        .option('input', { type: 'string', demandOption: true, describe: 'an image, or a folder of images' })
+        .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
+        .option('labels', { type: 'string', describe: 'comma-separated label names (default: every label the checkpoint was trained on)' })
+        .option('labels-file', { type: 'string', describe: 'a file with one label name per line' })
+        .option('describe', { type: 'string', array: true, describe: 'a new label: "name=An image of name. ..." (encoded with the bank\'s text encoder; repeatable)' })
+        .option('label-bank', { type: 'string', describe: 'label bank (default: the run\'s)' })
+        .option('short-edge', { type: 'number', default: 512, describe: 'resize the short edge to this before predicting' })
+        .option('scores', { type: 'number', default: 0, describe: 'also write the raw cosine scores of the top K labels' })
+        .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], default: 'auto', describe: 'TensorFlow.js backend' }),
+    async (args) => {
+      const backend = await selectBackend(args.backend as BackendChoice);
+      process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
+      const runConfig = path.join(args.run, 'config.json');
+      const bank = args['label-bank'] ?? (existsSync(runConfig) ? (JSON.parse(readFileSync(runConfig, 'utf8')) as TrainConfig).labelBank : undefined);
+      if (!bank) throw new TrainerError('name the label bank: --label-bank FILE (the run folder has no config.json to take it from)');
+      const inputs = listInputs(args.input);
+      const bar = process.stderr.isTTY
+        ? new cliProgress.SingleBar({ format: 'predict [{bar}] {value}/{total} | ETA {eta_formatted} | {file}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
+        : null;
+      let started = false;
+      const summary = await predict({
+        run: args.run,
+        labelBank: bank,
+        inputs,
+        out: args.out,
+        labels: labelRequests(args.labels, args['labels-file'], args.describe),
+        shortEdge: args['short-edge'],
+        scores: args.scores,
+        onImage: (done, total, file) => {
+          if (!started) bar?.start(total, 0, { file: '' });
+          started = true;
+          bar?.update(done, { file: path.basename(file) });
+        },
+      });
+      bar?.stop();
+      const out = (line: string) => process.stdout.write(`${line}\n`);
+      if (summary.labels.encoded.length > 0) out(`encoded new label text: ${summary.labels.encoded.join(', ')}`);
+      for (const p of summary.confusable) process.stderr.write(`warning: "${p.a}" and "${p.b}" are likely to be confused (cosine ${p.cosine.toFixed(3)} ≥ 0.95)\n`);
+      for (const s of summary.skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
+      for (const img of summary.images) out(`${img.input}: ${img.legend.slice(0, 5).map((e) => `${e.name} ${((100 * e.pixels) / img.legend.reduce((a, b) => a + b.pixels, 0)).toFixed(1)}%`).join(', ')}`);
+      out(`${summary.images.length} image(s) segmented with ${summary.labels.names.length} labels in ${summary.seconds.toFixed(1)} s (${(summary.images.length / Math.max(summary.seconds, 1e-9)).toFixed(2)} images/s); ${summary.skipped.length} skipped; wrote ${args.out}`);
     },
   );
 }

@@ -14,6 +14,8 @@ export interface InferOptions {
   /** Short edges to resize to; one = single scale. */
   scales: number[];
   flip: boolean;
+  /** What to average: softmax probabilities (default) or the raw cosine similarities. */
+  output?: 'probabilities' | 'cosine';
 }
 
 export interface DecodedImage {
@@ -61,7 +63,9 @@ export async function classProbabilities(model: SegFormer, image: DecodedImage, 
         const rows = Math.ceil(input.height / OUTPUT_STRIDE);
         const cols = Math.ceil(input.width / OUTPUT_STRIDE);
         const valid = tf.slice(emb, [0, 0, 0, 0], [1, rows, cols, emb.shape[3] as number]);
-        let probs: Tensor = tf.reshape(tf.softmax(cosineLogits(valid, classEmb, model.logTau)), [1, rows, cols, k]);
+        const logits = cosineLogits(valid, classEmb, model.logTau);
+        const values = options.output === 'cosine' ? tf.mul(logits, tf.exp(model.logTau)) : tf.softmax(logits);
+        let probs: Tensor = tf.reshape(values, [1, rows, cols, k]);
         if (flipped) {
           // Undo the flip on the covered width: cell c of the flipped pass is cell cols−1−c.
           probs = tf.reverse(probs, 2);

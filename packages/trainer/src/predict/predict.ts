@@ -1,0 +1,236 @@
+/**
+ * predict: segment images with any set of labels. Labels are names in the label bank, or new
+ * names described on the command line and encoded on the fly with the bank's text encoder
+ * (zero-shot: no retraining). Per image: a label-index PNG, a colour overlay with a legend of
+ * the labels present, and optionally the raw cosine scores of the top labels.
+ */
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+import sharp from 'sharp';
+import { CONFUSION_COSINE, LabelBank, embedTexts, labelText, loadClipTextEncoder, type SentenceEncoder } from '@sentseg/label-bank';
+import type { CheckpointState } from '../checkpoint.js';
+import { TrainerError } from '../errors.js';
+import { loadModel } from '../eval/evaluate.js';
+import { argmaxClasses, classProbabilities, decodeImage } from '../eval/infer.js';
+import { tf } from '../tf.js';
+
+export interface LabelRequest {
+  name: string;
+  /** A new label's description ("An image of X. ..."): encoded with the bank's encoder. */
+  description?: string;
+}
+
+export interface ResolvedLabels {
+  names: string[];
+  /** K × D. */
+  data: Float32Array;
+  dim: number;
+  /** Names whose text was encoded in this call (not found in the bank's cache). */
+  encoded: string[];
+}
+
+/** Embeddings of the requested labels with the encoder and text kind of the checkpoint. */
+export async function resolveLabels(bankFile: string, requests: LabelRequest[], state: CheckpointState): Promise<ResolvedLabels> {
+  if (!existsSync(bankFile)) throw new TrainerError(`label bank not found: ${bankFile}`);
+  const described = requests.filter((r) => r.description !== undefined);
+  const bank = LabelBank.open(bankFile, { readonly: described.length === 0 });
+  try {
+    const texts: string[] = requests.map((r) => {
+      if (r.description !== undefined) return r.description;
+      const row = bank.label(r.name);
+      if (!row) throw new TrainerError(`label "${r.name}" is not in ${bankFile}; describe it: --describe "${r.name}=An image of ${r.name}. ..."`);
+      return labelText(row, state.labelText);
+    });
+    const missing = bank.missingTexts(state.encoderId, texts);
+    const encoded: string[] = [];
+    if (missing.length > 0) {
+      const model = bank.models().find((m) => m.modelId === state.encoderId);
+      if (!model) throw new TrainerError(`${bankFile} has no embeddings of the checkpoint's encoder ${state.encoderId}`);
+      let encoder: SentenceEncoder;
+      try {
+        encoder = await loadClipTextEncoder(model.location);
+      } catch (err) {
+        throw new TrainerError(`cannot load the text encoder ${state.encoderId} from ${model.location} to encode new labels: ${(err as Error).message}`);
+      }
+      if (encoder.modelId !== state.encoderId) throw new TrainerError(`the encoder at ${model.location} is now ${encoder.modelId}, the checkpoint was trained with ${state.encoderId}`);
+      await embedTexts(bank, encoder, missing);
+      encoded.push(...requests.filter((_, i) => missing.includes(texts[i] as string)).map((r) => r.name));
+    }
+    const data = new Float32Array(requests.length * state.embedDim);
+    texts.forEach((t, i) => {
+      const v = bank.embedding(state.encoderId, t);
+      if (!v) throw new TrainerError(`no embedding of "${t}" for ${state.encoderId}`);
+      if (v.length !== state.embedDim) throw new TrainerError(`${bankFile} gives ${v.length}-d embeddings, the checkpoint was trained on ${state.embedDim}-d ones`);
+      data.set(v, i * state.embedDim);
+    });
+    return { names: requests.map((r) => r.name), data, dim: state.embedDim, encoded };
+  } finally {
+    bank.close();
+  }
+}
+
+/** Pairs of requested labels whose embeddings have a cosine of at least `threshold`. */
+export function confusablePairs(labels: ResolvedLabels, threshold = CONFUSION_COSINE): { a: string; b: string; cosine: number }[] {
+  const pairs: { a: string; b: string; cosine: number }[] = [];
+  const d = labels.dim;
+  const row = (i: number) => labels.data.subarray(i * d, (i + 1) * d);
+  for (let i = 0; i < labels.names.length; i++) {
+    for (let j = i + 1; j < labels.names.length; j++) {
+      const a = row(i);
+      const b = row(j);
+      let dot = 0;
+      for (let x = 0; x < d; x++) dot += (a[x] as number) * (b[x] as number);
+      const cosine = dot / (Math.hypot(...a) * Math.hypot(...b));
+      if (cosine >= threshold) pairs.push({ a: labels.names[i] as string, b: labels.names[j] as string, cosine });
+    }
+  }
+  return pairs;
+}
+
+/** A fixed, well-spread colour per label index (golden-angle hues). */
+export function labelColour(index: number): [number, number, number] {
+  const h = (index * 137.508) % 360;
+  const c = 0.65;
+  const x = c * (1 - Math.abs(((h / 60) % 2) - 1));
+  const m = 0.5 - c / 2;
+  const [r, g, b] = h < 60 ? [c, x, 0] : h < 120 ? [x, c, 0] : h < 180 ? [0, c, x] : h < 240 ? [0, x, c] : h < 300 ? [x, 0, c] : [c, 0, x];
+  return [Math.round((r + m) * 255), Math.round((g + m) * 255), Math.round((b + m) * 255)];
+}
+
+const escapeXml = (s: string) => s.replace(/[<>&'"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+export interface LegendEntry {
+  index: number;
+  name: string;
+  colour: [number, number, number];
+  pixels: number;
+}
+
+export const LEGEND_ROW = 22;
+
+/** The image blended 50/50 with label colours, and a legend strip (labels present, by area) below it. */
+async function writeOverlay(file: string, rgb: Uint8Array, width: number, height: number, pred: Int32Array, legend: LegendEntry[]): Promise<void> {
+  const blended = Buffer.alloc(width * height * 3);
+  const colours = new Map(legend.map((e) => [e.index, e.colour]));
+  for (let i = 0; i < width * height; i++) {
+    const c = colours.get(pred[i] as number) ?? [0, 0, 0];
+    for (let ch = 0; ch < 3; ch++) blended[3 * i + ch] = Math.round(0.5 * (rgb[3 * i + ch] as number) + 0.5 * (c[ch] as number));
+  }
+  const legendHeight = LEGEND_ROW * legend.length + 8;
+  const legendWidth = Math.max(width, 260);
+  const rows = legend
+    .map(
+      (e, i) =>
+        `<rect x="6" y="${6 + i * LEGEND_ROW}" width="16" height="16" fill="rgb(${e.colour.join(',')})"/>` +
+        `<text x="28" y="${19 + i * LEGEND_ROW}" font-family="DejaVu Sans, sans-serif" font-size="13">${escapeXml(e.name)} (${((100 * e.pixels) / (width * height)).toFixed(1)}%)</text>`,
+    )
+    .join('');
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${legendWidth}" height="${legendHeight}"><rect width="100%" height="100%" fill="white"/>${rows}</svg>`;
+  await sharp({ create: { width: legendWidth, height: height + legendHeight, channels: 3, background: { r: 255, g: 255, b: 255 } } })
+    .composite([
+      { input: blended, raw: { width, height, channels: 3 }, left: 0, top: 0 },
+      { input: Buffer.from(svg), left: 0, top: height },
+    ])
+    .png()
+    .toFile(file);
+}
+
+export interface PredictOptions {
+  run: string;
+  labelBank: string;
+  inputs: string[];
+  out: string;
+  /** null: every label the checkpoint was trained on. */
+  labels: LabelRequest[] | null;
+  shortEdge: number;
+  /** Write the raw cosine scores of this many top labels (0 = none). */
+  scores: number;
+  onImage?: (done: number, total: number, file: string) => void;
+}
+
+export interface PredictedImage {
+  input: string;
+  labelsPng: string;
+  overlayPng: string;
+  legendJson: string;
+  scores: string | null;
+  legend: LegendEntry[];
+}
+
+export interface PredictSummary {
+  labels: ResolvedLabels;
+  confusable: { a: string; b: string; cosine: number }[];
+  images: PredictedImage[];
+  skipped: { file: string; reason: string }[];
+  seconds: number;
+}
+
+const IMAGE_EXT = /\.(png|jpe?g|webp|tiff?|bmp|gif)$/i;
+
+/** The image files of an input: a file, or a folder's images (sorted, not recursive). */
+export function listInputs(input: string): string[] {
+  if (!existsSync(input)) throw new TrainerError(`input not found: ${input}`);
+  if (!statSync(input).isDirectory()) return [input];
+  const files = readdirSync(input).filter((n) => IMAGE_EXT.test(n)).sort().map((n) => path.join(input, n));
+  if (files.length === 0) throw new TrainerError(`no images (png, jpg, webp, tiff, bmp, gif) in ${input}`);
+  return files;
+}
+
+export async function predict(options: PredictOptions): Promise<PredictSummary> {
+  const { model, state } = loadModel(options.run);
+  try {
+    const requests = options.labels ?? state.labels.map((name) => ({ name }));
+    if (requests.length === 0) throw new TrainerError('no labels to predict');
+    if (requests.length > 256) throw new TrainerError(`at most 256 labels fit an 8-bit label PNG; got ${requests.length}`);
+    const labels = await resolveLabels(options.labelBank, requests, state);
+    const confusable = confusablePairs(labels);
+    const classEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
+    mkdirSync(options.out, { recursive: true });
+    const images: PredictedImage[] = [];
+    const skipped: { file: string; reason: string }[] = [];
+    const started = performance.now();
+    for (const [n, input] of options.inputs.entries()) {
+      try {
+        const image = await decodeImage(input);
+        const probs = await classProbabilities(model, image, classEmb, { scales: [options.shortEdge], flip: false });
+        const pred = argmaxClasses(probs);
+        probs.dispose();
+        const stem = path.join(options.out, path.basename(input).replace(/\.[^.]+$/, ''));
+        const counts = new Map<number, number>();
+        for (const p of pred) counts.set(p, (counts.get(p) ?? 0) + 1);
+        const legend: LegendEntry[] = [...counts.entries()]
+          .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+          .map(([index, pixels]) => ({ index, name: labels.names[index] as string, colour: labelColour(index), pixels }));
+        const labelsPng = `${stem}_labels.png`;
+        await sharp(Buffer.from(Uint8Array.from(pred)), { raw: { width: image.width, height: image.height, channels: 1 } }).png().toFile(labelsPng);
+        const overlayPng = `${stem}_overlay.png`;
+        await writeOverlay(overlayPng, image.rgb, image.width, image.height, pred, legend);
+        const legendJson = `${stem}_legend.json`;
+        writeFileSync(legendJson, `${JSON.stringify({ image: input, width: image.width, height: image.height, labels: labels.names, present: legend }, null, 2)}\n`);
+        let scores: string | null = null;
+        if (options.scores > 0) {
+          const top = legend.slice(0, options.scores).map((e) => e.index);
+          const topEmb = tf.gather(classEmb, tf.tensor1d(top, 'int32'));
+          const cos = await classProbabilities(model, image, topEmb, { scales: [options.shortEdge], flip: false, output: 'cosine' });
+          topEmb.dispose();
+          const planes = tf.tidy(() => tf.transpose(cos, [2, 0, 1]).dataSync() as Float32Array);
+          cos.dispose();
+          const bin = `${stem}_scores.f32`;
+          writeFileSync(bin, Buffer.from(planes.buffer, planes.byteOffset, planes.byteLength));
+          scores = `${stem}_scores.json`;
+          const header = { data: path.basename(bin), dtype: 'float32', byteOrder: 'little-endian', shape: [top.length, image.height, image.width], labels: top.map((i) => labels.names[i]), values: 'cosine similarity of each pixel embedding with each label embedding' };
+          writeFileSync(scores, `${JSON.stringify(header, null, 2)}\n`);
+        }
+        images.push({ input, labelsPng, overlayPng, legendJson, scores, legend });
+      } catch (err) {
+        skipped.push({ file: input, reason: (err as Error).message });
+      }
+      options.onImage?.(n + 1, options.inputs.length, input);
+    }
+    classEmb.dispose();
+    return { labels, confusable, images, skipped, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    model.params.dispose();
+  }
+}
