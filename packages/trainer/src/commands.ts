@@ -138,6 +138,7 @@ export function evalCommand(y: Argv): Argv {
         .option('short-edge', { type: 'number', default: 1080, describe: 'single scale: resize the short edge to this' })
         .option('scales', { type: 'string', describe: 'multi-scale: short edges, comma-separated (e.g. 480,720,1080); probabilities are averaged' })
         .option('flip', { type: 'boolean', default: false, describe: 'also predict the mirrored image and average' })
+        .option('window', { type: 'number', describe: 'sliding window: predict tiles of this size (stride 2/3 of it) when the resized image is larger' })
         .option('limit', { type: 'number', describe: 'only the first N images (quick checks)' })
         .option('out', { type: 'string', describe: 'write eval.json, eval.md, confusion.json and confusion.png here' })
         .option('zero-shot-from', { type: 'string', describe: 'manifest of the training sets: list the labels of this dataset none of them has' })
@@ -156,7 +157,7 @@ export function evalCommand(y: Argv): Argv {
         labelBank: bank,
         dataset: args.dataset,
         split: args.split,
-        infer: { scales, flip: args.flip },
+        infer: { scales, flip: args.flip, window: args.window },
         limit: args.limit,
         onImage: (done, total) => {
           if (process.stderr.isTTY) process.stderr.write(`\reval ${done}/${total}`);

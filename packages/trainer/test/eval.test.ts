@@ -2,11 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ManifestReader } from '../../dataset-tools/src/manifest/reader.js';
-import { mergeDatasets, parseDatasetSpecs } from '../../dataset-tools/src/merge.js';
+import { ManifestReader } from '@sentseg/dataset-tools';
+import { mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
 import { datasetClasses, evaluate, unseenLabels, type EvalReport } from '../src/eval/evaluate.js';
 import { markdownTable, writeEvalOutputs } from '../src/eval/report.js';
 import { meanIoU } from '../src/metrics/iou.js';
+import { windowStarts } from '../src/eval/infer.js';
 import { train } from '../src/train.js';
 import { smallConfig, tempDir, writeWorld, type World } from './fixtures.js';
 
@@ -50,6 +51,19 @@ describe('eval', () => {
     expect(report).toMatchObject(meanIoU(Float64Array.from(report.confusion)));
     expect(report.miou).toBeGreaterThanOrEqual(0);
     expect(report.miou).toBeLessThanOrEqual(1);
+  }, 60_000);
+
+  it('slides a window with a 2/3 stride, the last window flush with the edge', async () => {
+    expect(windowStarts(10, 4, 3)).toEqual([0, 3, 6]);
+    expect(windowStarts(11, 4, 3)).toEqual([0, 3, 6, 7]);
+    expect(windowStarts(4, 4, 3)).toEqual([0]);
+    const whole = await evaluate({ run: run(), manifest: world.manifest, labelBank: world.bank, dataset: 'cityscapes', split: 'val', infer: { scales: [40], flip: false } });
+    const tiled = await evaluate({ run: run(), manifest: world.manifest, labelBank: world.bank, dataset: 'cityscapes', split: 'val', infer: { scales: [40], flip: false, window: 32 } });
+    expect(rowSums(tiled)).toEqual(rowSums(whole));
+    expect(tiled.window).toBe(32);
+    // A window as large as the image is the whole image.
+    const same = await evaluate({ run: run(), manifest: world.manifest, labelBank: world.bank, dataset: 'cityscapes', split: 'val', infer: { scales: [40], flip: false, window: 64 } });
+    expect(same.confusion).toEqual(whole.confusion);
   }, 60_000);
 
   it('writes JSON, Markdown, the confusion matrix and its heatmap', async () => {

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { seededRandom } from '@sentseg/common';
 import { LabelBank, labelText } from '@sentseg/label-bank';
 import { afterAll } from 'vitest';
-import { mergeDatasets, parseDatasetSpecs } from '../../dataset-tools/src/merge.js';
-import { writeAde20k, writeCityscapes, writeCocoPanoptic } from '../../dataset-tools/src/synthetic/write-layouts.js';
+import { mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
+import { writeAde20k, writeCityscapes, writeCocoPanoptic } from '@sentseg/dataset-tools';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 
 /** A temp folder removed after the file's tests. */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { seededRandom } from '@sentseg/common';
 import { describe, expect, it } from 'vitest';
-import { bilinearMatrix, conv2d, depthwiseConv3x3, resizeBilinear } from '../src/model/ops.js';
+import { bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, resizeBilinear } from '../src/model/ops.js';
 import { SegFormer, segformerConfig, SEGFORMER_VARIANTS } from '../src/model/segformer.js';
 import { loadWeights, saveWeights } from '../src/model/weights-io.js';
 import { tf, type Tensor } from '../src/tf.js';
@@ -32,6 +32,30 @@ describe('matrix-product layers equal TensorFlow.js\'s own kernels', () => {
     const theirs = tf.add(tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, stride, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), bias);
     expect(ours.shape).toEqual(theirs.shape);
     expect(maxDiff(ours, theirs)).toBeLessThan(1e-4);
+    expect(maxDiff(conv2dIm2col(x, tf.reshape(filter, [k * k * cin, 6]), bias, k, stride, pad), theirs)).toBeLessThan(1e-4);
+    // Gradients (input, filter, bias) of the backend-kernel convolution equal those of the
+    // pure im2col product, differentiated through slices by TensorFlow.js.
+    const r = randomTensor([...theirs.shape], 4);
+    const loss = (f: typeof conv2d) => (xx: Tensor, ww: Tensor, bb: Tensor) => tf.sum(tf.mul(f(xx, ww, bb, k, stride, pad), r));
+    const w2 = tf.reshape(filter, [k * k * cin, 6]);
+    const ga = tf.grads(loss(conv2d))([x, w2, bias]);
+    const gb = tf.grads(loss(conv2dIm2col))([x, w2, bias]);
+    ga.forEach((g, i) => expect(maxDiff(g, gb[i] as Tensor)).toBeLessThan(1e-3));
+  });
+
+  it('gives the same gradients on the WebAssembly backend (its own kernels: Conv2D, Conv2DBackpropInput)', async () => {
+    const grads = async (backend: string) => {
+      await tf.setBackend(backend);
+      const x = randomTensor([2, 21, 18, 3], 11);
+      const w = randomTensor([7 * 7 * 3, 5], 12);
+      const b = randomTensor([5], 13);
+      const r = randomTensor([2, 6, 5, 5], 14);
+      const g = tf.grads((xx: Tensor, ww: Tensor, bb: Tensor) => tf.sum(tf.mul(conv2d(xx, ww, bb, 7, 4, 3), r)))([x, w, b]);
+      return g.map((t) => Array.from(t.dataSync()));
+    };
+    const wasm = await grads('wasm');
+    const cpu = await grads('cpu');
+    wasm.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - (cpu[i]?.[j] as number))).toBeLessThan(1e-3)));
   });
 
   it('depthwise 3×3', () => {

@@ -5,7 +5,7 @@ import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HAS_TOKENIZER, TOKENIZER_JSON } from '../../label-bank/test/helpers.js';
-import { ManifestReader } from '../../dataset-tools/src/manifest/reader.js';
+import { ManifestReader } from '@sentseg/dataset-tools';
 import { labelRequests } from '../src/commands.js';
 import { TrainerError } from '../src/errors.js';
 import { confusablePairs, LEGEND_ROW, listInputs, predict } from '../src/predict/predict.js';

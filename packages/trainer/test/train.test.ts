@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ManifestReader } from '../../dataset-tools/src/manifest/reader.js';
-import { mergeDatasets, parseDatasetSpecs } from '../../dataset-tools/src/merge.js';
+import { ManifestReader } from '@sentseg/dataset-tools';
+import { mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
 import { loadCheckpoint } from '../src/checkpoint.js';
 import { TrainerError } from '../src/errors.js';
 import { loadWeights } from '../src/model/weights-io.js';

@@ -17,6 +17,11 @@ import { resolveConfig } from '../config.js';
 import { BatchLoader } from '../data/loader.js';
 import { BalancedSampler } from '../data/sampler.js';
 import { train } from '../train.js';
+import { accumulateConfusion } from '../metrics/iou.js';
+import { evaluate } from '../eval/evaluate.js';
+import { listInputs, predict } from '../predict/predict.js';
+import { selectBackend } from '../backend/select.js';
+import { mkdirSync, copyFileSync } from 'node:fs';
 
 const ENCODER = 'bench:seeded-random-512';
 
@@ -26,7 +31,7 @@ function peakRssMiB(): number {
 }
 
 async function writeWorld(dir: string): Promise<{ manifest: string; bank: string }> {
-  await writeCityscapes(path.join(dir, 'cityscapes'), { train: 24 }, [512, 256]);
+  await writeCityscapes(path.join(dir, 'cityscapes'), { train: 24, val: 4 }, [512, 256]);
   await writeAde20k(path.join(dir, 'ade'), { training: 24 }, [384, 288]);
   const manifest = path.join(dir, 'manifest.sqlite');
   await mergeDatasets(manifest, parseDatasetSpecs([`cityscapes=${path.join(dir, 'cityscapes')}`, `ade20k=${path.join(dir, 'ade')}`]), { workers: 0 });
@@ -110,6 +115,27 @@ async function main(): Promise<void> {
         console.log(`  backend ${backend}: not available (${reason.slice(0, 160)})`);
       }
     }
+    // Metrics and inference, on the wasm run's checkpoint.
+    const random = seededRandom(4);
+    const size = 1024 * 2048;
+    const pred = Int32Array.from({ length: size }, () => Math.floor(random() * 19));
+    const target = Int32Array.from({ length: size }, (_, i) => (i % 97 === 0 ? 255 : Math.floor(random() * 19)));
+    const confusion = new Float64Array(19 * 19);
+    const t0 = performance.now();
+    for (let i = 0; i < 5; i++) accumulateConfusion(confusion, pred, target, 19);
+    const accSeconds = (performance.now() - t0) / 1000;
+    console.log(`  confusion accumulation alone: ${((5 * size) / 1e6 / accSeconds).toFixed(1)} megapixels/s (19 classes, 2048×1024 maps)`);
+    await selectBackend('wasm');
+    const run = path.join(dir, 'run-wasm');
+    const report = await evaluate({ run, manifest, labelBank: bank, dataset: 'cityscapes', split: 'val', infer: { scales: [256], flip: false } });
+    console.log(`  eval ss 256, cityscapes layout 512×256: ${report.images} images, ${(report.megapixels / report.seconds).toFixed(3)} megapixels/s (${(report.images / report.seconds).toFixed(2)} images/s)`);
+    const photos = path.join(dir, 'photos');
+    mkdirSync(photos, { recursive: true });
+    const reader = ManifestReader.open(manifest);
+    for (const s of reader.samples('cityscapes', 'val')) copyFileSync(s.image, path.join(photos, path.basename(s.image)));
+    reader.close();
+    const predicted = await predict({ run, labelBank: bank, inputs: listInputs(photos), out: path.join(dir, 'pred'), labels: null, shortEdge: 256, scores: 0 });
+    console.log(`  predict, 238 labels, short edge 256, 512×256 images: ${(predicted.images.length / predicted.seconds).toFixed(2)} images/s (label PNG + overlay + legend each)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -26,6 +26,7 @@ export interface EvalReport extends IoUReport {
   step: number;
   scales: number[];
   flip: boolean;
+  window: number | null;
   images: number;
   skipped: { file: string; reason: string }[];
   classes: EvalClass[];
@@ -130,6 +131,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
       step: state.step,
       scales: options.infer.scales,
       flip: options.infer.flip,
+      window: options.infer.window ?? null,
       images,
       skipped,
       classes,

@@ -16,6 +16,8 @@ export interface InferOptions {
   flip: boolean;
   /** What to average: softmax probabilities (default) or the raw cosine similarities. */
   output?: 'probabilities' | 'cosine';
+  /** Sliding window: predict tiles of this size (stride 2/3 of it) when the resized image is larger. */
+  window?: number;
 }
 
 export interface DecodedImage {
@@ -45,38 +47,81 @@ async function resized(image: DecodedImage, shortEdge: number): Promise<{ width:
 }
 
 /**
+ * Class values [h, w, K] for a normalised image x [1, h, w, 3] at its own size: the 1/4-resolution
+ * output upsampled (bilinear) to the padded size and cropped to h × w.
+ */
+function valuesAt(model: SegFormer, x: Tensor, classEmb: Tensor, output: 'probabilities' | 'cosine', flipped: boolean): Tensor {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape as [number, number, number, number];
+    const k = classEmb.shape[0] as number;
+    const emb = model.forward(flipped ? tf.reverse(x, 2) : x);
+    const [, rows, cols] = emb.shape as [number, number, number, number];
+    const logits = cosineLogits(emb, classEmb, model.logTau);
+    const values = output === 'cosine' ? tf.mul(logits, tf.exp(model.logTau)) : tf.softmax(logits);
+    const up = resizeBilinear(tf.reshape(values, [1, rows, cols, k]), rows * OUTPUT_STRIDE, cols * OUTPUT_STRIDE);
+    const cropped = tf.reshape(tf.slice(up, [0, 0, 0, 0], [1, h, w, k]), [h, w, k]);
+    return flipped ? tf.reverse(cropped, 1) : cropped;
+  });
+}
+
+/** Window starts along one axis: 0, stride, …, and the last flush with the end. */
+export function windowStarts(size: number, window: number, stride: number): number[] {
+  if (size <= window) return [0];
+  const starts: number[] = [];
+  for (let s = 0; s + window < size; s += stride) starts.push(s);
+  starts.push(size - window);
+  return starts;
+}
+
+/**
+ * Class values [h, w, K] of a resized image, predicted whole or, when `window` is set and the
+ * image is larger, in window × window tiles with a stride of 2/3 window whose values are averaged
+ * where they overlap.
+ */
+function valuesResized(model: SegFormer, input: { width: number; height: number; pixels: Float32Array }, classEmb: Tensor, output: 'probabilities' | 'cosine', flipped: boolean, window?: number): Tensor {
+  const { width: w, height: h } = input;
+  if (!window || (w <= window && h <= window)) {
+    return tf.tidy(() => valuesAt(model, tf.tensor4d(input.pixels, [1, h, w, 3]), classEmb, output, flipped));
+  }
+  const k = classEmb.shape[0] as number;
+  const stride = Math.max(1, Math.round((2 * window) / 3));
+  const sum = new Float32Array(h * w * k);
+  const count = new Float32Array(h * w);
+  for (const top of windowStarts(h, window, stride)) {
+    for (const left of windowStarts(w, window, stride)) {
+      const wh = Math.min(window, h);
+      const ww = Math.min(window, w);
+      const tile = new Float32Array(wh * ww * 3);
+      for (let y = 0; y < wh; y++) tile.set(input.pixels.subarray(((top + y) * w + left) * 3, ((top + y) * w + left + ww) * 3), y * ww * 3);
+      const values = tf.tidy(() => valuesAt(model, tf.tensor4d(tile, [1, wh, ww, 3]), classEmb, output, flipped).dataSync() as Float32Array);
+      for (let y = 0; y < wh; y++) {
+        for (let x = 0; x < ww; x++) {
+          const o = (top + y) * w + left + x;
+          count[o] = (count[o] as number) + 1;
+          for (let c = 0; c < k; c++) sum[o * k + c] = (sum[o * k + c] as number) + (values[(y * ww + x) * k + c] as number);
+        }
+      }
+    }
+  }
+  for (let o = 0; o < h * w; o++) for (let c = 0; c < k; c++) sum[o * k + c] = (sum[o * k + c] as number) / (count[o] as number);
+  return tf.tensor3d(sum, [h, w, k]);
+}
+
+/**
  * Probabilities [height, width, K] (a tensor the caller disposes) over the K classes whose
- * embeddings are `classEmb` [K, D].
+ * embeddings are `classEmb` [K, D], at the image's own resolution.
  */
 export async function classProbabilities(model: SegFormer, image: DecodedImage, classEmb: Tensor, options: InferOptions): Promise<Tensor> {
   const k = classEmb.shape[0] as number;
+  const output = options.output ?? 'probabilities';
   let sum: Tensor = tf.zeros([image.height, image.width, k]);
   let passes = 0;
   for (const scale of options.scales) {
     const input = await resized(image, scale);
     for (const flipped of options.flip ? [false, true] : [false]) {
-      const next = tf.tidy(() => {
-        let x: Tensor = tf.tensor4d(input.pixels, [1, input.height, input.width, 3]);
-        if (flipped) x = tf.reverse(x, 2);
-        const emb = model.forward(x);
-        // Cells that cover real pixels (the rest is padding up to a multiple of 32).
-        const rows = Math.ceil(input.height / OUTPUT_STRIDE);
-        const cols = Math.ceil(input.width / OUTPUT_STRIDE);
-        const valid = tf.slice(emb, [0, 0, 0, 0], [1, rows, cols, emb.shape[3] as number]);
-        const logits = cosineLogits(valid, classEmb, model.logTau);
-        const values = options.output === 'cosine' ? tf.mul(logits, tf.exp(model.logTau)) : tf.softmax(logits);
-        let probs: Tensor = tf.reshape(values, [1, rows, cols, k]);
-        if (flipped) {
-          // Undo the flip on the covered width: cell c of the flipped pass is cell cols−1−c.
-          probs = tf.reverse(probs, 2);
-        }
-        // rows·4 resized pixels ↔ image.height·(rows·4 / input.height) original pixels.
-        const outH = Math.round((image.height * rows * OUTPUT_STRIDE) / input.height);
-        const outW = Math.round((image.width * cols * OUTPUT_STRIDE) / input.width);
-        const full = resizeBilinear(probs, Math.max(outH, image.height), Math.max(outW, image.width));
-        const cropped = tf.reshape(tf.slice(full, [0, 0, 0, 0], [1, image.height, image.width, k]), [image.height, image.width, k]);
-        return tf.add(sum, cropped);
-      });
+      const atScale = valuesResized(model, input, classEmb, output, flipped, options.window);
+      const next = tf.tidy(() => tf.add(sum, tf.reshape(resizeBilinear(tf.reshape(atScale, [1, input.height, input.width, k]), image.height, image.width), [image.height, image.width, k])));
+      atScale.dispose();
       sum.dispose();
       sum = next;
       passes += 1;

@@ -6,8 +6,8 @@ import type { EvalReport } from './evaluate.js';
 
 const pct = (v: number | null) => (v === null ? '—' : (100 * v).toFixed(2));
 
-export function modeName(report: Pick<EvalReport, 'scales' | 'flip'>): string {
-  return `${report.scales.length > 1 ? `ms ${report.scales.join('/')}` : `ss ${report.scales[0]}`}${report.flip ? ' + flip' : ''}`;
+export function modeName(report: Pick<EvalReport, 'scales' | 'flip' | 'window'>): string {
+  return `${report.scales.length > 1 ? `ms ${report.scales.join('/')}` : `ss ${report.scales[0]}`}${report.flip ? ' + flip' : ''}${report.window ? `, window ${report.window}` : ''}`;
 }
 
 export function textTable(report: EvalReport): string {

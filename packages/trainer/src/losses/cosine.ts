@@ -1,5 +1,5 @@
 import { tf, type Tensor } from '../tf.js';
-import { l2Normalize } from '../model/ops.js';
+import { l2Normalize, matMulFast } from '../model/ops.js';
 
 /** The pixel value meaning "no label": such pixels take no part in any loss or metric. */
 export const IGNORE_INDEX = 255;
@@ -13,8 +13,8 @@ export function cosineLogits(pixelEmb: Tensor, labelEmb: Tensor, logTau: Tensor)
   const dim = pixelEmb.shape[pixelEmb.shape.length - 1] as number;
   if (labelEmb.shape[1] !== dim) throw new Error(`pixel embeddings have ${dim} dimensions, label embeddings ${labelEmb.shape[1]}`);
   const pixels = l2Normalize(tf.reshape(pixelEmb, [-1, dim]));
-  const labels = l2Normalize(labelEmb);
-  return tf.div(tf.matMul(pixels, labels, false, true), tf.exp(logTau));
+  const labels = tf.transpose(l2Normalize(labelEmb));
+  return tf.div(matMulFast(pixels, labels), tf.exp(logTau));
 }
 
 /**

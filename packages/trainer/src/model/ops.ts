@@ -6,11 +6,29 @@
  */
 import { tf, type Tensor } from '../tf.js';
 
+/**
+ * a [m, k] · b [k, n] with gradients computed by plain (untransposed) products of explicitly
+ * transposed operands: the WebAssembly backend's fast matrix-product path is the untransposed one
+ * (a transposed operand is an order of magnitude slower there).
+ */
+export const matMulFast = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
+  const [a, b] = args as [Tensor, Tensor];
+  const save = args[2] as (saved: Tensor[]) => void;
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: Tensor, saved: Tensor[]) => {
+      const [sa, sb] = saved as [Tensor, Tensor];
+      return [tf.matMul(dy, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy)];
+    },
+  };
+}) as (a: Tensor, b: Tensor) => Tensor;
+
 /** x [..., in] · w [in, out] + b [out]. */
 export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   const inDim = x.shape[x.shape.length - 1] as number;
   const lead = x.shape.slice(0, -1);
-  const y = tf.matMul(tf.reshape(x, [-1, inDim]), w);
+  const y = matMulFast(tf.reshape(x, [-1, inDim]), w);
   const withBias = b ? tf.add(y, b) : y;
   return tf.reshape(withBias, [...lead, w.shape[1] as number]);
 }
@@ -62,15 +80,63 @@ function padFor(x: Tensor, kernel: number, stride: number, pad: number): { xp: T
   return { xp, outH, outW };
 }
 
-/** Convolution NHWC with weights [k·k·cin, cout] (row order: dy, dx, channel), as im2col · w. */
-export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: number, stride: number, pad: number): Tensor {
+/** im2col: every kernel window of x as one row, [n·outH·outW, k·k·c] (row order dy, dx, channel). */
+function im2col(x: Tensor, kernel: number, stride: number, pad: number): { columns: Tensor; outH: number; outW: number } {
   const [n, , , c] = x.shape as [number, number, number, number];
   const { xp, outH, outW } = padFor(x, kernel, stride, pad);
-  const columns: Tensor[] = [];
-  for (let dy = 0; dy < kernel; dy++) for (let dx = 0; dx < kernel; dx++) columns.push(strided(xp, dy, dx, outH, outW, stride));
-  const im2col = columns.length === 1 ? (columns[0] as Tensor) : tf.concat(columns, 3);
-  const y = linear(tf.reshape(im2col, [n * outH * outW, kernel * kernel * c]), w, b);
-  return tf.reshape(y, [n, outH, outW, w.shape[1] as number]);
+  const taps: Tensor[] = [];
+  for (let dy = 0; dy < kernel; dy++) for (let dx = 0; dx < kernel; dx++) taps.push(strided(xp, dy, dx, outH, outW, stride));
+  const stacked = taps.length === 1 ? (taps[0] as Tensor) : tf.concat(taps, 3);
+  return { columns: tf.reshape(stacked, [n * outH * outW, kernel * kernel * c]), outH, outW };
+}
+
+/** Convolution as an explicit im2col product (differentiable on every backend; slow). */
+export function conv2dIm2col(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: number, stride: number, pad: number): Tensor {
+  const n = x.shape[0] as number;
+  const { columns, outH, outW } = im2col(x, kernel, stride, pad);
+  return tf.reshape(linear(columns, w, b), [n, outH, outW, w.shape[1] as number]);
+}
+
+/**
+ * dL/dw of a convolution, [k·k·c, cout]: dw[dy,dx,c,o] = Σ_{n,i,j} xpad[n, dy+s·i, dx+s·j, c] · g[n,i,j,o],
+ * which is itself a convolution: channels as the batch, the batch as channels, the output
+ * gradient as the filter, dilated by the stride. One call of the backend's Conv2D kernel.
+ */
+export function filterGradient(x: Tensor, g: Tensor, kernel: number, stride: number, pad: number): Tensor {
+  const [, , , c] = x.shape as [number, number, number, number];
+  const cout = g.shape[3] as number;
+  const { xp } = padFor(x, kernel, stride, pad);
+  const xT = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // [c, Hp, Wp, n]
+  const gT = tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D; // [outH, outW, n, cout]
+  const full = tf.conv2d(xT, gT, 1, 'valid', 'NHWC', stride); // [c, ≥k, ≥k, cout]
+  const taps = tf.slice(full, [0, 0, 0, 0], [c, kernel, kernel, cout]);
+  return tf.reshape(tf.transpose(taps, [1, 2, 0, 3]), [kernel * kernel * c, cout]);
+}
+
+/**
+ * Convolution NHWC with weights [k·k·cin, cout] (row order: dy, dx, channel). The forward pass and
+ * the input gradient use the backend's own kernels (Conv2D, Conv2DBackpropInput); the filter
+ * gradient, whose kernel the WebAssembly backend lacks, is computed by `filterGradient`.
+ */
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: number, stride: number, pad: number): Tensor {
+  const c = x.shape[3] as number;
+  const cout = w.shape[1] as number;
+  const conv = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
+    const [input, weights] = args as [tf.Tensor4D, Tensor];
+    const save = args[2] as (saved: Tensor[]) => void;
+    const filter = tf.reshape(weights, [kernel, kernel, c, cout]) as tf.Tensor4D;
+    save([input, filter]);
+    return {
+      value: tf.conv2d(input, filter, stride, pad),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [xs, f] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const dx = tf.conv2dTranspose(dy as tf.Tensor4D, f, xs.shape, stride, pad);
+        return [dx, filterGradient(xs, dy, kernel, stride, pad)];
+      },
+    };
+  });
+  const y = conv(x, w);
+  return b ? tf.add(y, b) : y;
 }
 
 /** Depthwise 3×3 convolution, stride 1, zero padding 1; w [9, c] (row order dy, dx), b [c]. */
