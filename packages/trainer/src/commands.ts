@@ -111,6 +111,24 @@ export function trainCommand(y: Argv): Argv {
   );
 }
 
+/** eval and predict: the backend (printed) and the label bank (--label-bank, else the run's). */
+async function startInference(choice: BackendChoice, run: string, labelBank: string | undefined): Promise<{ bank: string; runConfig: string }> {
+  const backend = await selectBackend(choice);
+  process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
+  const runConfig = path.join(run, 'config.json');
+  const bank = labelBank ?? (existsSync(runConfig) ? (JSON.parse(readFileSync(runConfig, 'utf8')) as TrainConfig).labelBank : undefined);
+  if (!bank) throw new TrainerError('name the label bank: --label-bank FILE (the run folder has no config.json to take it from)');
+  return { bank, runConfig };
+}
+
+/** Options eval and predict share. */
+function inferenceOptions<T>(c: Argv<T>) {
+  return c
+    .option('run', { type: 'string', demandOption: true, describe: 'run folder (its latest checkpoint) or a checkpoint folder' })
+    .option('label-bank', { type: 'string', describe: 'label bank (default: the run\'s)' })
+    .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], default: 'auto', describe: 'TensorFlow.js backend' });
+}
+
 function parseScales(text: string): number[] {
   const scales = text.split(',').map((s) => Number(s.trim()));
   if (scales.length === 0 || scales.some((s) => !Number.isInteger(s) || s < 32)) throw new TrainerError(`--scales takes short edges of at least 32 pixels, comma-separated; got "${text}"`);
@@ -122,7 +140,7 @@ export function evalCommand(y: Argv): Argv {
     'eval',
     'mIoU of a checkpoint on one dataset split, predicting among that dataset\'s own classes',
     (c) =>
-      c
+      inferenceOptions(c)
         .usage(
           '$0 eval --run runs/first --manifest manifest.sqlite --dataset cityscapes --split val\n\n' +
             'Each class of the dataset is represented by the embedding of its label\'s text (the encoder and text kind\n' +
@@ -130,9 +148,7 @@ export function evalCommand(y: Argv): Argv {
             'mIoU is the mean IoU over the classes that occur in the targets or in the predictions: a class\n' +
             'never in the targets and never predicted has no IoU and is left out of the mean.',
         )
-        .option('run', { type: 'string', demandOption: true, describe: 'run folder (its latest checkpoint) or a checkpoint folder' })
         .option('manifest', { type: 'string', demandOption: true, describe: 'manifest.sqlite holding the dataset' })
-        .option('label-bank', { type: 'string', describe: 'label bank with embeddings of the dataset\'s labels (default: the run\'s)' })
         .option('dataset', { type: 'string', demandOption: true, describe: 'dataset name in the manifest' })
         .option('split', { type: 'string', default: 'val', describe: 'split to evaluate' })
         .option('short-edge', { type: 'number', default: 1080, describe: 'single scale: resize the short edge to this' })
@@ -142,14 +158,9 @@ export function evalCommand(y: Argv): Argv {
         .option('limit', { type: 'number', describe: 'only the first N images (quick checks)' })
         .option('out', { type: 'string', describe: 'write eval.json, eval.md, confusion.json and confusion.png here' })
         .option('zero-shot-from', { type: 'string', describe: 'manifest of the training sets: list the labels of this dataset none of them has' })
-        .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], default: 'auto', describe: 'TensorFlow.js backend' })
         .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' }),
     async (args) => {
-      const backend = await selectBackend(args.backend as BackendChoice);
-      process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
-      const runConfig = path.join(args.run, 'config.json');
-      const bank = args['label-bank'] ?? (existsSync(runConfig) ? (JSON.parse(readFileSync(runConfig, 'utf8')) as TrainConfig).labelBank : undefined);
-      if (!bank) throw new TrainerError('name the label bank: --label-bank FILE (the run folder has no config.json to take it from)');
+      const { bank, runConfig } = await startInference(args.backend as BackendChoice, args.run, args['label-bank']);
       const scales = args.scales ? parseScales(args.scales) : [args['short-edge']];
       const report = await evaluate({
         run: args.run,
@@ -218,29 +229,22 @@ export function predictCommand(y: Argv): Argv {
     'predict',
     'segment images with any labels, including new ones described in a sentence (zero-shot)',
     (c) =>
-      c
+      inferenceOptions(c)
         .usage(
           '$0 predict --run runs/first --input photos/ --out preds/ --labels "road,car,sky" --describe "lawn=An image of lawn. A lawn is an area of mown grass."\n\n' +
             'Writes per image: NAME_labels.png (8-bit: the index of the label in the list of labels, in the order given),\n' +
             'NAME_overlay.png (colours over the image, legend of the labels present below), NAME_legend.json, and with\n' +
             '--scores K the cosine scores of the K largest labels (NAME_scores.f32 + NAME_scores.json).',
         )
-        .option('run', { type: 'string', demandOption: true, describe: 'run folder (its latest checkpoint) or a checkpoint folder' })
         .option('input', { type: 'string', demandOption: true, describe: 'an image, or a folder of images' })
         .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
         .option('labels', { type: 'string', describe: 'comma-separated label names (default: every label the checkpoint was trained on)' })
         .option('labels-file', { type: 'string', describe: 'a file with one label name per line' })
         .option('describe', { type: 'string', array: true, describe: 'a new label: "name=An image of name. ..." (encoded with the bank\'s text encoder; repeatable)' })
-        .option('label-bank', { type: 'string', describe: 'label bank (default: the run\'s)' })
         .option('short-edge', { type: 'number', default: 512, describe: 'resize the short edge to this before predicting' })
-        .option('scores', { type: 'number', default: 0, describe: 'also write the raw cosine scores of the top K labels' })
-        .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], default: 'auto', describe: 'TensorFlow.js backend' }),
+        .option('scores', { type: 'number', default: 0, describe: 'also write the raw cosine scores of the top K labels' }),
     async (args) => {
-      const backend = await selectBackend(args.backend as BackendChoice);
-      process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
-      const runConfig = path.join(args.run, 'config.json');
-      const bank = args['label-bank'] ?? (existsSync(runConfig) ? (JSON.parse(readFileSync(runConfig, 'utf8')) as TrainConfig).labelBank : undefined);
-      if (!bank) throw new TrainerError('name the label bank: --label-bank FILE (the run folder has no config.json to take it from)');
+      const { bank } = await startInference(args.backend as BackendChoice, args.run, args['label-bank']);
       const inputs = listInputs(args.input);
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar({ format: 'predict [{bar}] {value}/{total} | ETA {eta_formatted} | {file}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)

@@ -112,7 +112,7 @@ async function main(): Promise<void> {
       } catch (err) {
         const stderr = (err as { stderr?: string }).stderr ?? '';
         const reason = /Error: (.*)/i.exec(stderr)?.[1] ?? stderr.trim().split('\n').pop() ?? (err as Error).message;
-        console.log(`  backend ${backend}: not available (${reason.slice(0, 160)})`);
+        console.log(`  backend ${backend}: not available (${reason.slice(0, 300)})`);
       }
     }
     // Metrics and inference, on the wasm run's checkpoint.
