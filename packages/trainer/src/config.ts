@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
+import type { AugmentConfig } from './data/augment.js';
 import { SEGFORMER_VARIANTS, INPUT_MULTIPLE } from './model/segformer.js';
 
 export class ConfigError extends Error {
@@ -24,21 +25,12 @@ export interface TrainConfig {
   /** Checkpoints kept on disk (the newest ones). */
   keepCheckpoints: number;
   model: { variant: string };
-  data: {
+  data: AugmentConfig & {
     /** Datasets to train on (default: every dataset in the manifest). */
     datasets: string[] | null;
     /** Split names taken as training data, per dataset the first that exists. */
     splits: string[];
     batchSize: number;
-    shortEdge: number;
-    crop: number;
-    flip: boolean;
-    /** Brightness, contrast and saturation each scaled by a factor in [1 − j, 1 + j]. */
-    colorJitter: number;
-    /** Probability of a Gaussian blur (σ 0.5..1.5 px). */
-    blurProbability: number;
-    /** Standard deviation of additive Gaussian noise, in 0..255 pixel units (0 = none). */
-    noiseStd: number;
     /** Loader worker threads. */
     workers: number;
     /** Batches loaded ahead of the model. */

@@ -5,11 +5,17 @@
 import { seededRandom } from '@sentseg/common';
 
 export interface AugmentConfig {
+  /** Resize so the short edge is this many pixels. */
   shortEdge: number;
+  /** Square random crop (a multiple of 32); padded with ignore labels where the image is smaller. */
   crop: number;
+  /** Mirror half of the images. */
   flip: boolean;
+  /** Brightness, contrast and saturation each scaled by a factor in [1 − j, 1 + j]. */
   colorJitter: number;
+  /** Probability of a Gaussian blur (σ 0.5..1.5 px). */
   blurProbability: number;
+  /** Standard deviation of additive Gaussian noise, in 0..255 pixel units (0 = none). */
   noiseStd: number;
 }
 
