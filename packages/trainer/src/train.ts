@@ -191,28 +191,31 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       let hdValue: number | null = null;
       let ldValue: number | null = null;
       if (n > 0) {
+        // Dense images first, then instance-mask images: each loss takes a contiguous slice of
+        // the batch (a slice's gradient is a pad on every backend; a gather's is not on wasm).
+        const images = [...batch.images.filter((img) => img.annotation === 'dense'), ...batch.images.filter((img) => img.annotation === 'instance-masks')];
         const pixels = new Float32Array(n * crop * crop * 3);
         const targets = new Int32Array(n * outSide * outSide);
-        batch.images.forEach((img, i) => {
+        images.forEach((img, i) => {
           pixels.set(img.pixels, i * crop * crop * 3);
           targets.set(downsampleTarget(img.target, crop), i * outSide * outSide);
         });
-        const dense = batch.images.map((img, i) => (img.annotation === 'dense' ? i : -1)).filter((i) => i >= 0);
-        const instance = batch.images.map((img, i) => (img.annotation === 'instance-masks' ? i : -1)).filter((i) => i >= 0);
+        const denseCount = images.filter((img) => img.annotation === 'dense').length;
+        const ranges = { dense: [0, denseCount], instance: [denseCount, n - denseCount] } as const;
         const parts: { hd?: Tensor; ld?: Tensor } = {};
         const { value, grads } = tf.tidy(() => {
           const x = tf.tensor4d(pixels, [n, crop, crop, 3]);
           const t = tf.tensor3d(targets, [n, outSide, outSide], 'int32');
           return tf.variableGrads(() => {
             const emb = model!.forward(x);
-            const pick = (idx: number[], tensor: Tensor) => (idx.length === n ? tensor : tf.gather(tensor, tf.tensor1d(idx, 'int32')));
+            const pick = ([start, count]: readonly [number, number], tensor: Tensor) => (count === n ? tensor : tf.slice(tensor, start, count));
             let totalLoss: Tensor = tf.scalar(0);
-            if (dense.length > 0) {
-              parts.hd = tf.keep(lossHD(pick(dense, emb), labelEmb, pick(dense, t), model!.logTau));
+            if (ranges.dense[1] > 0) {
+              parts.hd = tf.keep(lossHD(pick(ranges.dense, emb), labelEmb, pick(ranges.dense, t), model!.logTau));
               totalLoss = tf.add(totalLoss, parts.hd);
             }
-            if (instance.length > 0) {
-              parts.ld = tf.keep(lossLD(pick(instance, emb), labelEmb, pick(instance, t), model!.logTau, config.losses.ldDropFraction));
+            if (ranges.instance[1] > 0) {
+              parts.ld = tf.keep(lossLD(pick(ranges.instance, emb), labelEmb, pick(ranges.instance, t), model!.logTau, config.losses.ldDropFraction));
               totalLoss = tf.add(totalLoss, parts.ld);
             }
             return totalLoss as tf.Scalar;

@@ -5,7 +5,8 @@ import { seededRandom } from '@sentseg/common';
 import { LabelBank, labelText } from '@sentseg/label-bank';
 import { afterAll } from 'vitest';
 import { mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
-import { writeAde20k, writeCityscapes, writeCocoPanoptic } from '@sentseg/dataset-tools';
+import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, writeImage } from '@sentseg/dataset-tools';
+import Database from 'better-sqlite3';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 
 /** A temp folder removed after the file's tests. */
@@ -74,4 +75,43 @@ export function smallConfig(world: World, overrides: Record<string, unknown> = {
     },
     { where: 'test overrides', values: overrides },
   ]);
+}
+
+/**
+ * Adds to a manifest an instance-mask dataset laid out as OpenImages' (images + one binary PNG per
+ * instance, smaller than its image), written straight into the manifest tables of the contract
+ * (dataset-tools has no OpenImages reader yet). Each image has one instance covering the left half
+ * of its width; masks are half the image's size. Returns the dataset's name.
+ */
+export async function addInstanceMaskDataset(manifest: string, root: string, classes: { sourceId: number; label: string }[], images = 4, size: [number, number] = [48, 40]): Promise<string> {
+  const name = 'oi-fixture';
+  const db = new Database(manifest);
+  try {
+    const labelId = (label: string) => (db.prepare('SELECT id FROM labels WHERE name = ?').get(label) as { id: number }).id;
+    const [w, h] = size;
+    const rows: { image: string; mask: string; sourceId: number }[] = [];
+    for (let i = 0; i < images; i++) {
+      const image = `train/${String(i).padStart(4, '0')}.jpg`;
+      await writeImage(path.join(root, image), w, h, 40 + i);
+      const mw = w / 2;
+      const mh = h / 2;
+      const mask = new Uint8Array(mw * mh);
+      for (let y = 0; y < mh; y++) for (let x = 0; x < mw / 2; x++) mask[y * mw + x] = 255;
+      const maskPath = `masks/${String(i).padStart(4, '0')}_0.png`;
+      writeGrayPng(path.join(root, maskPath), mw, mh, mask);
+      rows.push({ image, mask: maskPath, sourceId: (classes[i % classes.length] as { sourceId: number }).sourceId });
+    }
+    db.transaction(() => {
+      db.prepare(`INSERT INTO datasets VALUES (?, 'openimages', 'v6', NULL, ?, 'instance-masks', 'ld', 'gray', '[]', ?)`).run(name, root, new Date().toISOString());
+      for (const c of classes) db.prepare(`INSERT INTO dataset_classes VALUES (?, ?, ?, 'mapped', ?)`).run(name, c.sourceId, c.label, labelId(c.label));
+      rows.forEach((r, i) => {
+        const id = 9_000_000 + i;
+        db.prepare(`INSERT INTO images VALUES (?, ?, 'train', ?, NULL, ?, ?)`).run(id, name, r.image, w, h);
+        db.prepare(`INSERT INTO instance_masks (image_id, source_id, mask_path) VALUES (?, ?, ?)`).run(id, r.sourceId, r.mask);
+      });
+    })();
+  } finally {
+    db.close();
+  }
+  return name;
 }

@@ -8,7 +8,7 @@ import { HAS_TOKENIZER, TOKENIZER_JSON } from '../../label-bank/test/helpers.js'
 import { ManifestReader } from '@sentseg/dataset-tools';
 import { labelRequests } from '../src/commands.js';
 import { TrainerError } from '../src/errors.js';
-import { confusablePairs, LEGEND_ROW, listInputs, predict } from '../src/predict/predict.js';
+import { confusablePairs, labelColour, LEGEND_ROW, listInputs, predict } from '../src/predict/predict.js';
 import { train } from '../src/train.js';
 import { smallConfig, tempDir, writeWorld, type World } from './fixtures.js';
 
@@ -46,6 +46,12 @@ describe('predict', () => {
       expect(legend.present.every((e) => e.name === labels[e.index])).toBe(true);
       const overlay = await sharp(img.overlayPng).metadata();
       expect(overlay.height).toBe((meta.height as number) + LEGEND_ROW * legend.present.length + 8);
+      // The legend below the image: one swatch per label present, in its label's colour.
+      const { data, info } = await sharp(img.overlayPng).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      legend.present.forEach((e, i) => {
+        const o = ((meta.height as number) + 6 + i * LEGEND_ROW + 8) * info.width * 3 + 14 * 3;
+        expect([data[o], data[o + 1], data[o + 2]]).toEqual(labelColour(e.index));
+      });
       const header = JSON.parse(readFileSync(img.scores as string, 'utf8')) as { shape: number[]; labels: string[]; data: string };
       expect(header.shape).toEqual([Math.min(2, legend.present.length), meta.height, meta.width]);
       expect(header.labels).toEqual(legend.present.slice(0, 2).map((e) => e.name));

@@ -8,7 +8,9 @@ import { TrainerError } from '../src/errors.js';
 import { loadWeights } from '../src/model/weights-io.js';
 import { train, type TrainSummary } from '../src/train.js';
 import { tf } from '../src/tf.js';
-import { smallConfig, tempDir, writeBank, writeWorld, type World } from './fixtures.js';
+import { addInstanceMaskDataset, smallConfig, tempDir, writeBank, writeWorld, type World } from './fixtures.js';
+import { copyFileSync } from 'node:fs';
+import { loadSample } from '../src/data/load-sample.js';
 
 const dir = tempDir();
 let world: World;
@@ -61,6 +63,49 @@ describe('train on three dense datasets in their real layouts', () => {
     expect(new Set(counts.slice(1)).size).toBe(1);
     expect(tf.memory().numTensors).toBeLessThanOrEqual((counts[0] as number) + 5);
   });
+});
+
+describe('instance-mask datasets (L_LD)', () => {
+  it('paints each instance mask, scaled from its own size, with its label; the rest is ignored', async () => {
+    const manifest = path.join(dir, 'with-oi.sqlite');
+    copyFileSync(world.manifest, manifest);
+    await addInstanceMaskDataset(manifest, path.join(dir, 'oi'), [{ sourceId: 3, label: 'dog' }]);
+    const reader = ManifestReader.open(manifest);
+    const [id] = reader.imageIds('oi-fixture', 'train');
+    const sample = reader.sample(id as number);
+    const lut = reader.lut('oi-fixture');
+    const instances = reader.instanceMasks(id as number, 'oi-fixture').map((m) => ({ mask: m.mask, sourceId: m.sourceId }));
+    const dog = reader.labels().find((l) => l.name === 'dog')?.id;
+    reader.close();
+    // 48×40 image, short edge 40 → no resize; 32×32 crop at a random left offset; mask 24×20 covers x < 24.
+    for (const seed of [1, 2, 3, 4]) {
+      const r = await loadSample({
+        dataset: 'oi-fixture', imageId: id as number, image: sample!.image, mask: null, encoding: 'gray', segments: [], lut, instances, boxes: [],
+        augment: { shortEdge: 40, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, seed,
+      });
+      if (!r.ok) throw new Error(r.reason);
+      const { planAugment } = await import('../src/data/augment.js');
+      const plan = planAugment(48, 40, { shortEdge: 40, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, seed);
+      for (let y = 0; y < 32; y++) {
+        for (let x = 0; x < 32; x++) {
+          const inImage = plan.top + y < 40 && plan.left + x < 48;
+          expect(r.target[y * 32 + x]).toBe(inImage && plan.left + x < 24 ? dog : 255);
+        }
+      }
+    }
+  });
+
+  it('trains a dense and an instance-mask dataset together: L_HD + L_LD every step', async () => {
+    const manifest = path.join(dir, 'with-oi.sqlite');
+    const lines: string[] = [];
+    const summary = await train({ config: smallConfig(world, { manifest, steps: 4, data: { datasets: ['cityscapes', 'oi-fixture'] } }), run: path.join(dir, 'hd-ld'), log: (l) => lines.push(l) });
+    expect(lines).toContain('dataset oi-fixture: instance-masks → L_LD, split train, 4 images');
+    for (const m of summary.metrics) {
+      expect(m.hd).not.toBeNull();
+      expect(m.ld).not.toBeNull();
+      expect(m.loss).toBeCloseTo((m.hd as number) + (m.ld as number), 4);
+    }
+  }, 60_000);
 });
 
 describe('resume', () => {
