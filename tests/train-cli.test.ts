@@ -39,6 +39,21 @@ const configFile = () => {
   return file;
 };
 
+describe('sentseg merge-datasets and manifest', () => {
+  it('merge a dataset, then validate and summarise the manifest', async () => {
+    const out = path.join(dir, 'umbrella.sqlite');
+    const merged = await start(['merge-datasets', '--dataset', `city=${path.join(world.dir, 'cityscapes')}`, '--format', 'city=cityscapes', '--out', out, '--workers', '0']).done;
+    expect(merged.code).toBe(0);
+    expect(merged.stdout).toMatch(/^city\s+cityscapes\s+6 images\s+0 problems/m);
+    const valid = await start(['manifest', 'validate', out, '--workers', '0']).done;
+    expect(valid.code).toBe(0);
+    expect(valid.stdout).toContain('6 images checked, 0 problems');
+    const none = await start(['manifest']).done;
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('name a command: stats or validate');
+  });
+});
+
 describe('sentseg train', () => {
   it('documents its settings in --help', async () => {
     const r = await start(['train', '--help']).done;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { runCommandLine } from '@sentseg/common';
+import { isDatasetError, manifestCommands, mergeDatasetsOptions, runMergeDatasets } from '@sentseg/dataset-tools';
 import { isLabelBankError, labelBankCommands } from '@sentseg/label-bank';
 import { evalCommand, isTrainerUserError, predictCommand, trainCommand } from '@sentseg/trainer';
 import yargs from 'yargs';
@@ -10,6 +11,8 @@ import { defaultSharedDir, runDemo } from './demo.js';
 const parser = yargs(hideBin(process.argv))
   .scriptName('sentseg')
   .usage('$0 <command>\n\nSemantic segmentation from sentences: every class label becomes the embedding of a sentence that describes it.')
+  .command('merge-datasets', 'read datasets in their official layouts into one SQLite manifest', (y) => mergeDatasetsOptions(y, '$0 merge-datasets'), (args) => runMergeDatasets(args))
+  .command('manifest', 'statistics and validation of a manifest', (y) => manifestCommands(y).demandCommand(1, 'name a command: stats or validate'))
   .command('label-bank', 'label descriptions, CLIP sentence embeddings and the similarity report', (y) => labelBankCommands(y))
   .command(
     'demo',
@@ -24,4 +27,4 @@ const parser = yargs(hideBin(process.argv))
     },
   );
 
-await runCommandLine(predictCommand(evalCommand(trainCommand(parser))), 'sentseg', (err) => isLabelBankError(err) || isTrainerUserError(err));
+await runCommandLine(predictCommand(evalCommand(trainCommand(parser))), 'sentseg', (err) => isLabelBankError(err) || isTrainerUserError(err) || isDatasetError(err));

@@ -8,3 +8,5 @@ export { mergeDatasets, parseDatasetSpecs, type DatasetSpec } from './merge.js';
 export { manifestStats, type ManifestStats } from './manifest/stats.js';
 export { validateManifest, type ValidationReport } from './manifest/validate.js';
 export { writeCityscapes, writeAde20k, writeCocoPanoptic, writeImage, writeGrayPng, type GeneratedSet } from './synthetic/write-layouts.js';
+export { mergeDatasetsOptions, runMergeDatasets } from './merge-command.js';
+export { manifestCommands } from './manifest-commands.js';
