@@ -15,3 +15,4 @@ export { createWikiClient, DEFAULT_API_URL, type WikiClient } from './sources/wi
 export { fetchLeadSentence, type LeadOutcome, type RetryPolicy } from './sources/wikipedia/fetch-lead.js';
 export { WordNet, wordNetCandidates, glossSentence, type WordNetGloss } from './sources/wordnet.js';
 export { labelBankCommands, isLabelBankError } from './commands.js';
+export { writeTinyClipVisionModel, buildTinyClipVisionGraph, type TinyClipVisionOptions } from './encoder/tiny-clip-vision.js';

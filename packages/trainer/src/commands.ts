@@ -27,6 +27,7 @@ interface TrainArgs {
   out?: string;
   steps?: number;
   backend?: string;
+  'clip-vision'?: string;
   resume?: string;
   progress?: boolean;
 }
@@ -40,6 +41,7 @@ export function configFromArgs(args: TrainArgs): TrainConfig {
   if (args['label-bank'] !== undefined) flags.labelBank = args['label-bank'];
   if (args.steps !== undefined) flags.steps = args.steps;
   if (args.backend !== undefined) flags.backend = args.backend;
+  if (args['clip-vision'] !== undefined) flags.clipVision = args['clip-vision'];
   if (Object.keys(flags).length > 0) layers.push({ where: 'the command line', values: flags });
   for (const s of args.set ?? []) layers.push({ where: `--set ${s}`, values: parseOverride(s) });
   return resolveConfig(layers);
@@ -62,6 +64,7 @@ export function trainCommand(y: Argv): Argv {
         .option('label-bank', { type: 'string', describe: 'label-bank.sqlite with embeddings of every manifest label' })
         .option('steps', { type: 'number', describe: 'training steps in all (with --resume: continue up to this many)' })
         .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], describe: 'TensorFlow.js backend (auto: native TensorFlow if installed, else wasm)' })
+        .option('clip-vision', { type: 'string', describe: 'CLIP vision tower folder (transformers.js layout): box-crop embeddings for box-only datasets (L_WD)' })
         .option('out', { type: 'string', describe: 'run folder: config.json, metrics.jsonl, checkpoints/' })
         .option('resume', { type: 'string', describe: 'continue the run in this folder from its latest checkpoint (uses its config.json)' })
         .option('progress', { type: 'boolean', describe: 'progress bar (default: when stderr is a terminal)' })

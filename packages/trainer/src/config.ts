@@ -54,6 +54,8 @@ export interface TrainConfig {
   };
   /** CLIP vision tower (local folder) for the box crops of box-only datasets (L_WD). */
   clipVision: string | null;
+  /** Cache of the box-crop embeddings (default: beside the manifest, <manifest>.box-embeddings.sqlite). */
+  boxCache: string | null;
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
@@ -94,6 +96,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   },
   losses: { ldDropFraction: 0.3 },
   clipVision: null,
+  boxCache: null,
 };
 
 /** The HRNet recipe's optimizer, for `--set optimizer.kind=sgd` users who want its defaults. */

@@ -1,8 +1,9 @@
 /**
  * The training loop: dataset-balanced batches from the manifest, one forward pass per batch,
  * each image's loss chosen by its dataset's annotation kind (dense → L_HD, instance masks →
- * L_LD), the sum minimised with AdamW or SGD under warm-up + poly decay. Writes the run folder:
- * config.json (resolved), metrics.jsonl, checkpoints/.
+ * L_LD, boxes → L_WD against cached CLIP embeddings of the box crops), the sum minimised with
+ * AdamW or SGD under warm-up + poly decay. Writes the run folder: config.json (resolved),
+ * metrics.jsonl, checkpoints/.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,8 @@ import { TrainerError } from './errors.js';
 import { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
 import { lossHD } from './losses/hd.js';
 import { lossLD } from './losses/ld.js';
+import { lossWD, type MapBox } from './losses/wd.js';
+import { BoxEmbeddingCache, boxEmbeddings, loadClipVisionEncoder, type BoxEmbeddings } from './boxes/clip-boxes.js';
 import { OUTPUT_STRIDE, SegFormer, segformerConfig } from './model/segformer.js';
 import { Optimizer } from './optim/optimizers.js';
 import { learningRate } from './optim/schedule.js';
@@ -27,6 +30,7 @@ export interface StepMetrics {
   loss: number;
   hd: number | null;
   ld: number | null;
+  wd: number | null;
   tau: number;
   lr: number;
   images: number;
@@ -85,10 +89,8 @@ function openDatasets(reader: ManifestReader, config: TrainConfig): { infos: Dat
     return info;
   });
   const boxOnly = infos.filter((d) => d.annotation === 'boxes').map((d) => d.name);
-  if (boxOnly.length > 0) {
-    throw new TrainerError(
-      `box-only dataset(s) ${boxOnly.join(', ')}: train does not yet compute L_WD's CLIP box-crop embeddings; leave them out with data.datasets`,
-    );
+  if (boxOnly.length > 0 && !config.clipVision) {
+    throw new TrainerError(`box-only dataset(s) ${boxOnly.join(', ')} need a CLIP vision tower for L_WD's box-crop embeddings: set clipVision to its folder (transformers.js layout), or leave them out with data.datasets`);
   }
   const split = new Map(infos.map((d) => [d.name, trainingSplit(d, config.data.splits)]));
   return { infos, split };
@@ -127,9 +129,25 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     if (empty.length > 0) throw new TrainerError(`no training images in ${empty.join(', ')}`);
     for (const d of infos) log(`dataset ${d.name}: ${d.annotation} → L_${d.loss.toUpperCase()}, split ${split.get(d.name)}, ${datasets.find((x) => x.name === d.name)?.ids.length} images`);
 
+    // L_WD targets: CLIP embeddings of every training box crop, computed once and cached.
+    let boxTargets: BoxEmbeddings | null = null;
+    const boxDatasets = infos.filter((d) => d.annotation === 'boxes');
+    if (boxDatasets.length > 0) {
+      const encoder = await loadClipVisionEncoder(config.clipVision as string);
+      const cache = new BoxEmbeddingCache(config.boxCache ?? `${config.manifest}.box-embeddings.sqlite`);
+      try {
+        const images = boxDatasets.flatMap((d) => (datasets.find((x) => x.name === d.name)?.ids ?? []).map((imageId) => ({ dataset: d.name, imageId })));
+        boxTargets = await boxEmbeddings(reader, images, encoder, cache);
+      } finally {
+        cache.close();
+      }
+      log(`box embeddings (${boxTargets.modelId}, ${boxTargets.dim}-d): ${boxTargets.computed} computed, ${boxTargets.cached} from the cache`);
+      if (boxTargets.vectors.size === 0) throw new TrainerError(`no box of ${boxDatasets.map((d) => d.name).join(', ')} could be embedded`);
+    }
+
     mkdirSync(run, { recursive: true });
     const metricsFile = path.join(run, 'metrics.jsonl');
-    model = new SegFormer(segformerConfig(config.model.variant, labels.dim), config.seed);
+    model = new SegFormer({ ...segformerConfig(config.model.variant, labels.dim), ...(boxTargets ? { boxProjectionDim: boxTargets.dim } : {}) }, config.seed);
     optimizer = new Optimizer({ ...config.optimizer });
     let startStep = 0;
     if (options.resume) {
@@ -190,10 +208,12 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       let lossValue = 0;
       let hdValue: number | null = null;
       let ldValue: number | null = null;
+      let wdValue: number | null = null;
       if (n > 0) {
         // Dense images first, then instance-mask images: each loss takes a contiguous slice of
         // the batch (a slice's gradient is a pad on every backend; a gather's is not on wasm).
-        const images = [...batch.images.filter((img) => img.annotation === 'dense'), ...batch.images.filter((img) => img.annotation === 'instance-masks')];
+        const kinds = ['dense', 'instance-masks', 'boxes'] as const;
+        const images = kinds.flatMap((k) => batch.images.filter((img) => img.annotation === k));
         const pixels = new Float32Array(n * crop * crop * 3);
         const targets = new Int32Array(n * outSide * outSide);
         images.forEach((img, i) => {
@@ -201,8 +221,21 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
           targets.set(downsampleTarget(img.target, crop), i * outSide * outSide);
         });
         const denseCount = images.filter((img) => img.annotation === 'dense').length;
-        const ranges = { dense: [0, denseCount], instance: [denseCount, n - denseCount] } as const;
-        const parts: { hd?: Tensor; ld?: Tensor } = {};
+        const instanceCount = images.filter((img) => img.annotation === 'instance-masks').length;
+        const boxStart = denseCount + instanceCount;
+        const ranges = { dense: [0, denseCount], instance: [denseCount, instanceCount], boxes: [boxStart, n - boxStart] } as const;
+        // Boxes on the 1/4-resolution map, with their CLIP targets.
+        const mapBoxes: MapBox[] = [];
+        const clipRows: Float32Array[] = [];
+        images.slice(boxStart).forEach((img, i) => {
+          for (const b of img.boxes) {
+            const target = boxTargets?.vectors.get(b.boxId);
+            if (!target) continue;
+            mapBoxes.push({ image: i, x0: b.x0 / OUTPUT_STRIDE, y0: b.y0 / OUTPUT_STRIDE, x1: b.x1 / OUTPUT_STRIDE, y1: b.y1 / OUTPUT_STRIDE });
+            clipRows.push(target);
+          }
+        });
+        const parts: { hd?: Tensor; ld?: Tensor; wd?: Tensor } = {};
         const { value, grads } = tf.tidy(() => {
           const x = tf.tensor4d(pixels, [n, crop, crop, 3]);
           const t = tf.tensor3d(targets, [n, outSide, outSide], 'int32');
@@ -218,15 +251,22 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
               parts.ld = tf.keep(lossLD(pick(ranges.instance, emb), labelEmb, pick(ranges.instance, t), model!.logTau, config.losses.ldDropFraction));
               totalLoss = tf.add(totalLoss, parts.ld);
             }
+            if (mapBoxes.length > 0 && boxTargets) {
+              const clip = tf.tensor2d(Float32Array.from(clipRows.flatMap((r) => Array.from(r))), [clipRows.length, boxTargets.dim]);
+              const conv = { w: model!.params.get('wd/w'), b: model!.params.get('wd/b') };
+              parts.wd = tf.keep(lossWD(pick(ranges.boxes, emb), mapBoxes, clip, conv));
+              totalLoss = tf.add(totalLoss, parts.wd);
+            }
             return totalLoss as tf.Scalar;
           }, trainable);
         });
         lossValue = (await value.data())[0] as number;
         if (parts.hd) hdValue = (await parts.hd.data())[0] as number;
         if (parts.ld) ldValue = (await parts.ld.data())[0] as number;
+        if (parts.wd) wdValue = (await parts.wd.data())[0] as number;
         if (!Number.isFinite(lossValue)) throw new TrainerError(`loss is ${lossValue} at step ${step + 1}; lower optimizer.lr`);
         optimizer.apply(params, grads, lr, (name) => model!.decays(name), (v) => v.name);
-        tf.dispose([value, ...Object.values(grads), ...(parts.hd ? [parts.hd] : []), ...(parts.ld ? [parts.ld] : [])]);
+        tf.dispose([value, ...Object.values(grads), ...Object.values(parts)]);
       } else {
         log(`step ${step + 1}: every image of the batch was unreadable; step skipped`);
       }
@@ -237,6 +277,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
         loss: lossValue,
         hd: hdValue,
         ld: ldValue,
+        wd: wdValue,
         tau,
         lr,
         images: n,

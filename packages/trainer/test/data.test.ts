@@ -106,7 +106,7 @@ describe('config', () => {
   });
 
   it('names an unknown key, a wrong type and a bad value', () => {
-    expect(() => resolveConfig([{ where: 'run.yaml', values: { optimiser: { lr: 1 } } }])).toThrow(new ConfigError('unknown config key "optimiser" in run.yaml (known here: seed, manifest, labelBank, encoder, labelText, backend, steps, checkpointEvery, keepCheckpoints, model, data, optimizer, losses, clipVision)'));
+    expect(() => resolveConfig([{ where: 'run.yaml', values: { optimiser: { lr: 1 } } }])).toThrow(new ConfigError('unknown config key "optimiser" in run.yaml (known here: seed, manifest, labelBank, encoder, labelText, backend, steps, checkpointEvery, keepCheckpoints, model, data, optimizer, losses, clipVision, boxCache)'));
     expect(() => resolveConfig([{ where: '--set data.cropp=3', values: parseOverride('data.cropp=3') }])).toThrow(/unknown config key "data.cropp" in --set data.cropp=3/);
     expect(() => resolveConfig([{ where: 'x', values: { steps: 'ten' } }])).toThrow(/"steps" in x must be number/);
     expect(() => resolveConfig([{ where: 'x', values: { data: { crop: 100 } } }])).toThrow(/data.crop must be a multiple of 32, got 100/);

@@ -115,3 +115,37 @@ export async function addInstanceMaskDataset(manifest: string, root: string, cla
   }
   return name;
 }
+
+/**
+ * Adds to a manifest a box-only dataset laid out as Objects365's (images + boxes in image pixels,
+ * COCO-style), written straight into the manifest tables of the contract (dataset-tools has no
+ * Objects365 reader yet). Each image has two boxes. Returns the dataset's name.
+ */
+export async function addBoxDataset(manifest: string, root: string, classes: { sourceId: number; label: string }[], images = 4, size: [number, number] = [48, 40]): Promise<string> {
+  const name = 'o365-fixture';
+  const db = new Database(manifest);
+  try {
+    const labelId = (label: string) => (db.prepare('SELECT id FROM labels WHERE name = ?').get(label) as { id: number }).id;
+    const [w, h] = size;
+    const files: string[] = [];
+    for (let i = 0; i < images; i++) {
+      const image = `images/train/obj_${String(i).padStart(4, '0')}.jpg`;
+      await writeImage(path.join(root, image), w, h, 70 + i);
+      files.push(image);
+    }
+    db.transaction(() => {
+      db.prepare(`INSERT INTO datasets VALUES (?, 'objects365', 'v2', NULL, ?, 'boxes', 'wd', 'gray', '[]', ?)`).run(name, root, new Date().toISOString());
+      for (const c of classes) db.prepare(`INSERT INTO dataset_classes VALUES (?, ?, ?, 'mapped', ?)`).run(name, c.sourceId, c.label, labelId(c.label));
+      files.forEach((image, i) => {
+        const id = 8_000_000 + i;
+        db.prepare(`INSERT INTO images VALUES (?, ?, 'train', ?, NULL, ?, ?)`).run(id, name, image, w, h);
+        const insert = db.prepare(`INSERT INTO boxes (image_id, source_id, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?)`);
+        insert.run(id, (classes[0] as { sourceId: number }).sourceId, 2 + i, 3, 20, 16.5);
+        insert.run(id, (classes[classes.length - 1] as { sourceId: number }).sourceId, 24, 10 + i, 18, 22);
+      });
+    })();
+  } finally {
+    db.close();
+  }
+  return name;
+}

@@ -8,9 +8,11 @@ import { TrainerError } from '../src/errors.js';
 import { loadWeights } from '../src/model/weights-io.js';
 import { train, type TrainSummary } from '../src/train.js';
 import { tf } from '../src/tf.js';
-import { addInstanceMaskDataset, smallConfig, tempDir, writeBank, writeWorld, type World } from './fixtures.js';
+import { addBoxDataset, addInstanceMaskDataset, smallConfig, tempDir, writeBank, writeWorld, type World } from './fixtures.js';
 import { copyFileSync } from 'node:fs';
 import { loadSample } from '../src/data/load-sample.js';
+import { writeTinyClipVisionModel } from '@sentseg/label-bank';
+import Database from 'better-sqlite3';
 
 const dir = tempDir();
 let world: World;
@@ -106,6 +108,48 @@ describe('instance-mask datasets (L_LD)', () => {
       expect(m.loss).toBeCloseTo((m.hd as number) + (m.ld as number), 4);
     }
   }, 60_000);
+});
+
+describe('three kinds of dataset: dense (L_HD), instance masks (L_LD), boxes (L_WD)', () => {
+  const manifest = path.join(dir, 'three-kinds.sqlite');
+  beforeAll(async () => {
+    copyFileSync(world.manifest, manifest);
+    await addInstanceMaskDataset(manifest, path.join(dir, 'oi3'), [{ sourceId: 3, label: 'dog' }]);
+    await addBoxDataset(manifest, path.join(dir, 'o365'), [{ sourceId: 1, label: 'car' }, { sourceId: 2, label: 'person' }]);
+  });
+
+  it('trains on all three; the CLIP box-crop embeddings are computed once and then read from the cache', async () => {
+    const vision = path.join(dir, 'tiny-clip-vision');
+    writeTinyClipVisionModel(vision, { seed: 3, projectionDim: 24 });
+    const config = smallConfig(world, { manifest, clipVision: vision, steps: 12, data: { datasets: ['cityscapes', 'oi-fixture', 'o365-fixture'] } });
+    const lines: string[] = [];
+    const summary = await train({ config, run: path.join(dir, 'three'), log: (l) => lines.push(l) });
+    expect(lines).toContain('dataset o365-fixture: boxes → L_WD, split train, 4 images');
+    expect(lines.find((l) => l.startsWith('box embeddings'))).toMatch(/^box embeddings \(local:tiny-clip-vision@[0-9a-f]{16}, 24-d\): 8 computed, 0 from the cache$/);
+    for (const m of summary.metrics) {
+      expect(m.hd).not.toBeNull();
+      expect(m.ld).not.toBeNull();
+      expect(m.wd).not.toBeNull();
+      expect(m.wd as number).toBeGreaterThan(0);
+      expect(m.wd as number).toBeLessThanOrEqual(2 * Math.sqrt(24));
+      expect(m.loss).toBeCloseTo((m.hd as number) + (m.ld as number) + (m.wd as number), 4);
+    }
+    const losses = summary.metrics.map((m) => m.loss);
+    expect(mean(losses.slice(-3))).toBeLessThan(0.8 * mean(losses.slice(0, 3)));
+    expect(readdirSync(path.join(dir, 'three', 'checkpoints'))).toContain('latest.json');
+    const cache = new Database(`${manifest}.box-embeddings.sqlite`, { readonly: true });
+    expect((cache.prepare('SELECT COUNT(*) AS n FROM box_embeddings').get() as { n: number }).n).toBe(8);
+    cache.close();
+    const again: string[] = [];
+    await train({ config: { ...config, steps: 1 }, run: path.join(dir, 'three-again'), log: (l) => again.push(l) });
+    expect(again.find((l) => l.startsWith('box embeddings'))).toMatch(/: 0 computed, 8 from the cache$/);
+  }, 120_000);
+
+  it('refuses a box-only dataset without a CLIP vision tower, naming the setting', async () => {
+    await expect(train({ config: smallConfig(world, { manifest }), run: path.join(dir, 'x4'), log: () => {} })).rejects.toThrow(
+      /box-only dataset\(s\) o365-fixture need a CLIP vision tower for L_WD's box-crop embeddings: set clipVision/,
+    );
+  });
 });
 
 describe('resume', () => {

@@ -20,6 +20,8 @@ export interface SegFormerConfig {
   decoderDim: number;
   /** Output dimension: the label embeddings' (512 for CLIP ViT-B/32). */
   embedDim: number;
+  /** L_WD's 1×1 convolution from the embeddings to the CLIP image-embedding size (absent: none). */
+  boxProjectionDim?: number;
 }
 
 const PATCH_KERNELS: Four = [7, 3, 3, 3];
@@ -110,6 +112,10 @@ export class SegFormer {
     p.truncNormal('head/w', [c.decoderDim, c.embedDim], 0.02);
     p.constant('head/b', [c.embedDim], 0);
     p.constant('log_tau', [], Math.log(INITIAL_TAU));
+    if (c.boxProjectionDim) {
+      p.truncNormal('wd/w', [c.embedDim, c.boxProjectionDim], 0.02);
+      p.constant('wd/b', [c.boxProjectionDim], 0);
+    }
   }
 
   get logTau(): Variable {

@@ -1,0 +1,152 @@
+/**
+ * CLIP image embeddings of box crops, the targets of L_WD. Computed once with a CLIP vision tower
+ * (a local folder in transformers.js layout) and cached in SQLite keyed by (model, dataset, image,
+ * box), so training never recomputes them.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { AutoProcessor, CLIPVisionModelWithProjection, RawImage, env, type Processor, type PreTrainedModel } from '@huggingface/transformers';
+import Database from 'better-sqlite3';
+import sharp from 'sharp';
+import type { ManifestReader } from '@sentseg/dataset-tools';
+import { TrainerError } from '../errors.js';
+
+export interface VisionEncoder {
+  modelId: string;
+  /** L2-normalised image embeddings of RGB crops. */
+  embed(crops: { rgb: Uint8Array; width: number; height: number }[]): Promise<Float32Array[]>;
+}
+
+export async function loadClipVisionEncoder(folder: string): Promise<VisionEncoder> {
+  const onnx = path.join(folder, 'onnx', 'vision_model.onnx');
+  if (!existsSync(onnx)) throw new TrainerError(`not a CLIP vision tower in transformers.js layout (no onnx/vision_model.onnx): ${folder}`);
+  const modelId = `local:${path.basename(path.resolve(folder))}@${createHash('sha256').update(readFileSync(onnx)).digest('hex').slice(0, 16)}`;
+  const previous = env.allowRemoteModels;
+  env.allowRemoteModels = false;
+  let processor: Processor;
+  let model: PreTrainedModel;
+  try {
+    processor = await AutoProcessor.from_pretrained(folder, { local_files_only: true });
+    model = await CLIPVisionModelWithProjection.from_pretrained(folder, { local_files_only: true, dtype: 'fp32', device: 'cpu' });
+  } catch (err) {
+    throw new TrainerError(`cannot load the CLIP vision tower in ${folder}: ${(err as Error).message}`);
+  } finally {
+    env.allowRemoteModels = previous;
+  }
+  return {
+    modelId,
+    async embed(crops) {
+      if (crops.length === 0) return [];
+      const images = crops.map((c) => new RawImage(new Uint8ClampedArray(c.rgb.buffer, c.rgb.byteOffset, c.rgb.byteLength), c.width, c.height, 3));
+      const inputs = await processor(images);
+      const out = (await model(inputs)) as { image_embeds: { data: Float32Array; dims: number[] } };
+      const dim = out.image_embeds.dims[1] as number;
+      return crops.map((_, i) => {
+        const v = out.image_embeds.data.slice(i * dim, (i + 1) * dim);
+        const norm = Math.hypot(...v) || 1;
+        return v.map((x) => x / norm);
+      });
+    },
+  };
+}
+
+/** (model, box key) → vector, in one SQLite file. */
+export class BoxEmbeddingCache {
+  private readonly db: Database.Database;
+
+  constructor(readonly file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS box_embeddings (model_id TEXT NOT NULL, box_key TEXT NOT NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model_id, box_key))`);
+  }
+
+  get(modelId: string, key: string): Float32Array | undefined {
+    const row = this.db.prepare('SELECT vector FROM box_embeddings WHERE model_id = ? AND box_key = ?').get(modelId, key) as { vector: Buffer } | undefined;
+    return row ? new Float32Array(row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + row.vector.byteLength)) : undefined;
+  }
+
+  putMany(modelId: string, entries: { key: string; vector: Float32Array }[]): void {
+    const insert = this.db.prepare('INSERT OR REPLACE INTO box_embeddings VALUES (?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const e of entries) insert.run(modelId, e.key, e.vector.length, Buffer.from(e.vector.buffer, e.vector.byteOffset, e.vector.byteLength));
+    })();
+  }
+
+  count(modelId: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM box_embeddings WHERE model_id = ?').get(modelId) as { n: number }).n;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+export interface BoxEmbeddings {
+  modelId: string;
+  dim: number;
+  /** Box id (manifest) → L2-normalised CLIP embedding of its crop. */
+  vectors: Map<number, Float32Array>;
+  computed: number;
+  cached: number;
+}
+
+/** The key of a box: dataset, image path relative to the root, and its coordinates. */
+export function boxKey(dataset: string, image: string, root: string, box: { x: number; y: number; w: number; h: number }): string {
+  return `${dataset}/${path.relative(root, image)}#${box.x},${box.y},${box.w},${box.h}`;
+}
+
+/** Embeddings of every box of the given images: from the cache, else computed (and cached). */
+export async function boxEmbeddings(
+  reader: ManifestReader,
+  images: { dataset: string; imageId: number }[],
+  encoder: VisionEncoder,
+  cache: BoxEmbeddingCache,
+  onProgress?: (done: number, total: number) => void,
+): Promise<BoxEmbeddings> {
+  const vectors = new Map<number, Float32Array>();
+  const roots = new Map(reader.datasets().map((d) => [d.name, d.root]));
+  let computed = 0;
+  let cached = 0;
+  for (const [n, { dataset, imageId }] of images.entries()) {
+    const sample = reader.sample(imageId);
+    if (!sample) continue;
+    const boxes = reader.boxes(imageId);
+    const missing: { boxId: number; key: string; box: (typeof boxes)[number] }[] = [];
+    for (const box of boxes) {
+      const key = boxKey(dataset, sample.image, roots.get(dataset) as string, box);
+      const hit = cache.get(encoder.modelId, key);
+      if (hit) {
+        vectors.set(box.boxId, hit);
+        cached += 1;
+      } else missing.push({ boxId: box.boxId, key, box });
+    }
+    if (missing.length > 0) {
+      let crops: { rgb: Uint8Array; width: number; height: number }[];
+      try {
+        const meta = await sharp(sample.image).metadata();
+        crops = await Promise.all(
+          missing.map(async ({ box }) => {
+            const left = Math.max(0, Math.floor(box.x));
+            const top = Math.max(0, Math.floor(box.y));
+            const width = Math.max(1, Math.min((meta.width as number) - left, Math.ceil(box.x + box.w) - left));
+            const height = Math.max(1, Math.min((meta.height as number) - top, Math.ceil(box.y + box.h) - top));
+            const rgb = await sharp(sample.image).removeAlpha().toColourspace('srgb').extract({ left, top, width, height }).raw().toBuffer();
+            return { rgb: new Uint8Array(rgb), width, height };
+          }),
+        );
+      } catch {
+        // An unreadable image is skipped by the loader too; its boxes have no target.
+        onProgress?.(n + 1, images.length);
+        continue;
+      }
+      const embedded = await encoder.embed(crops);
+      cache.putMany(encoder.modelId, missing.map((m, i) => ({ key: m.key, vector: embedded[i] as Float32Array })));
+      missing.forEach((m, i) => vectors.set(m.boxId, embedded[i] as Float32Array));
+      computed += missing.length;
+    }
+    onProgress?.(n + 1, images.length);
+  }
+  const dim = vectors.values().next().value?.length ?? 0;
+  return { modelId: encoder.modelId, dim, vectors, computed, cached };
+}
