@@ -7,6 +7,7 @@ export { ManifestWriter, imageId, type MergeOptions, type MergeSummary } from '.
 export { mergeDatasets, parseDatasetSpecs, type DatasetSpec } from './merge.js';
 export { manifestStats, type ManifestStats } from './manifest/stats.js';
 export { validateManifest, type ValidationReport } from './manifest/validate.js';
-export { writeCityscapes, writeAde20k, writeCocoPanoptic, writeImage, writeGrayPng, type GeneratedSet } from './synthetic/write-layouts.js';
+export { writeCityscapes, writeAde20k, writeCocoPanoptic, writeMapillaryVistas, writeImage, writeGrayPng, type GeneratedSet } from './synthetic/write-layouts.js';
 export { mergeDatasetsOptions, runMergeDatasets } from './merge-command.js';
 export { manifestCommands } from './manifest-commands.js';
+export { readMaskValues, encodePalettePng, type MaskValues } from './mask-png.js';

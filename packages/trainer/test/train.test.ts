@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ManifestReader } from '@sentseg/dataset-tools';
-import { mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
+import { mergeDatasets, parseDatasetSpecs, writeMapillaryVistas } from '@sentseg/dataset-tools';
 import { loadCheckpoint } from '../src/checkpoint.js';
 import { TrainerError } from '../src/errors.js';
 import { loadWeights } from '../src/model/weights-io.js';
@@ -149,6 +149,31 @@ describe('three kinds of dataset: dense (L_HD), instance masks (L_LD), boxes (L_
     await expect(train({ config: smallConfig(world, { manifest }), run: path.join(dir, 'x4'), log: () => {} })).rejects.toThrow(
       /box-only dataset\(s\) o365-fixture need a CLIP vision tower for L_WD's box-crop embeddings: set clipVision/,
     );
+  });
+});
+
+describe('palette masks (Mapillary Vistas)', () => {
+  it('reach the loss as label ids of their palette indices, not as colours', async () => {
+    const root = path.join(dir, 'vistas');
+    const { readTaxonomy } = await import('@sentseg/dataset-tools');
+    await writeMapillaryVistas(root, { training: 2 }, [40, 32], readTaxonomy('mapillary-vistas').classes.map((c) => c.name));
+    const manifest = path.join(dir, 'vistas.sqlite');
+    await mergeDatasets(manifest, parseDatasetSpecs([`mapillary=${root}`]), { workers: 0 });
+    const reader = ManifestReader.open(manifest);
+    const [id] = reader.imageIds('mapillary', 'training');
+    const sample = reader.sample(id as number);
+    const lut = reader.lut('mapillary');
+    reader.close();
+    const r = await loadSample({
+      dataset: 'mapillary', imageId: id as number, image: sample!.image, mask: sample!.mask, encoding: 'gray', segments: [], lut, instances: [], boxes: [],
+      augment: { shortEdge: 32, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, seed: 1,
+    });
+    if (!r.ok) throw new Error(r.reason);
+    // The generator draws class ids 2, 13, 15, 17, 27, 30, 45, 55 and 65 (unlabeled → 255).
+    const allowed = new Set([2, 13, 15, 17, 27, 30, 45, 55].map((v) => lut[v]).concat([255]));
+    const seen = new Set(r.target);
+    expect([...seen].every((v) => allowed.has(v))).toBe(true);
+    expect([...seen].some((v) => v !== 255)).toBe(true);
   });
 });
 

@@ -1,5 +1,5 @@
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
-import { PNG } from 'pngjs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { readMaskValues } from '../mask-png.js';
 import sharp from 'sharp';
 import type { MaskEncoding } from '../formats/types.js';
 
@@ -38,11 +38,11 @@ export function pngSize(file: string): { width: number; height: number } {
   }
 }
 
-/** Counts pixels per value of a one-channel mask (decoded RGBA, value in R). */
-export function grayHistogram(rgba: Uint8Array): [number, number][] {
+/** Counts pixels per value of a one-channel mask. */
+export function grayHistogram(values: Int32Array): [number, number][] {
   const counts = new Float64Array(256);
-  for (let i = 0; i < rgba.length; i += 4) {
-    const v = rgba[i] as number;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
     counts[v] = (counts[v] as number) + 1;
   }
   const out: [number, number][] = [];
@@ -51,11 +51,11 @@ export function grayHistogram(rgba: Uint8Array): [number, number][] {
 }
 
 /** Counts pixels per category of a COCO panoptic PNG; segment id 0 is unlabelled. */
-export function panopticHistogram(rgba: Uint8Array, segments: [number, number][]): { histogram: [number, number][]; strays: [number, number][] } {
+export function panopticHistogram(segmentIds: Int32Array, segments: [number, number][]): { histogram: [number, number][]; strays: [number, number][] } {
   const category = new Map(segments);
   const perSegment = new Map<number, number>();
-  for (let i = 0; i < rgba.length; i += 4) {
-    const id = (rgba[i] as number) + 256 * (rgba[i + 1] as number) + 65536 * (rgba[i + 2] as number);
+  for (let i = 0; i < segmentIds.length; i++) {
+    const id = segmentIds[i] as number;
     perSegment.set(id, (perSegment.get(id) ?? 0) + 1);
   }
   const perCategory = new Map<number, number>();
@@ -86,13 +86,13 @@ export async function inspectSample(task: InspectTask): Promise<InspectResult> {
   }
   let mw: number;
   let mh: number;
-  let data: Uint8Array | null = null;
+  let data: Int32Array | null = null;
   try {
     if (task.histogram) {
-      const png = PNG.sync.read(readFileSync(task.mask));
-      mw = png.width;
-      mh = png.height;
-      data = png.data;
+      const mask = readMaskValues(task.mask, task.encoding.kind);
+      mw = mask.width;
+      mh = mask.height;
+      data = mask.values;
     } else {
       ({ width: mw, height: mh } = pngSize(task.mask));
     }

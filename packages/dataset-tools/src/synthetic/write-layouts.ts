@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { seededRandom } from '@sentseg/common';
+import { encodePalettePng } from '../mask-png.js';
 
 /** Seeded, so generated datasets are the same on every run. */
 export const seeded = seededRandom;
@@ -149,4 +150,33 @@ export async function writeCocoPanoptic(root: string, perSplit: Record<string, n
     writeFileSync(path.join(root, 'annotations', `panoptic_${split}2017.json`), JSON.stringify({ images, annotations }));
   }
   return { root, counts, categoryCounts };
+}
+
+/**
+ * Mapillary Vistas v1.2 layout: config.json (66 classes, names from the taxonomy, generated
+ * colours) + <split>/images/*.jpg + <split>/labels/*.png as 8-bit palette PNGs (index = class id).
+ */
+export async function writeMapillaryVistas(root: string, perSplit: Record<string, number>, size: [number, number], classNames: string[], seed = 4): Promise<GeneratedSet> {
+  const rand = seeded(seed);
+  const counts = new Map<string, Map<number, number>>();
+  const [w, h] = size;
+  const palette = classNames.map((_, i): [number, number, number] => [(i * 53) % 256, (i * 97 + 40) % 256, (i * 151 + 90) % 256]);
+  mkdirSync(root, { recursive: true });
+  writeFileSync(
+    path.join(root, 'config.json'),
+    `${JSON.stringify({ labels: classNames.map((readable, i) => ({ color: palette[i], instances: false, readable, name: readable.toLowerCase().replace(/ /g, '-'), evaluate: true })) }, null, 2)}\n`,
+  );
+  const values = [2, 13, 15, 17, 27, 30, 45, 55, 65];
+  for (const [split, n] of Object.entries(perSplit)) {
+    for (let i = 0; i < n; i++) {
+      const name = `mv_${split}_${String(i).padStart(4, '0')}`;
+      const image = `${split}/images/${name}.jpg`;
+      await writeImage(path.join(root, image), w, h, 90 + i);
+      const mask = bandMask(w, h, values, rand);
+      mkdirSync(path.join(root, split, 'labels'), { recursive: true });
+      writeFileSync(path.join(root, split, 'labels', `${name}.png`), encodePalettePng(w, h, mask, palette));
+      counts.set(image, valueCounts(mask));
+    }
+  }
+  return { root, counts };
 }

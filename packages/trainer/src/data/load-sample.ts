@@ -3,8 +3,8 @@
  * the label map remapped to label ids through the dataset's lookup table (masks are never
  * rewritten on disk); boxes moved with the crop. Runs on a loader worker thread or inline.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { PNG } from 'pngjs';
+import { existsSync } from 'node:fs';
+import { readMaskValues, type MaskValues } from '@sentseg/dataset-tools';
 import sharp from 'sharp';
 import { colourAndNormalise, cropLabels, planAugment, transformBox, type AugmentConfig } from './augment.js';
 
@@ -42,37 +42,28 @@ export type LoadResult =
   | { ok: true; imageId: number; dataset: string; pixels: Float32Array; target: Int32Array; boxes: LoadedBox[] }
   | { ok: false; imageId: number; dataset: string; file: string; reason: string };
 
-function decodeMask(file: string): { width: number; height: number; rgba: Uint8Array } {
-  const png = PNG.sync.read(readFileSync(file));
-  return { width: png.width, height: png.height, rgba: png.data };
-}
 
 function lookup(lut: Int32Array, id: number): number {
   return id < lut.length ? (lut[id] as number) : IGNORE;
 }
 
 /**
- * A dense mask's label ids (one per pixel, 255 = ignore): gray masks through the lookup table,
- * COCO panoptic RGB masks through the image's segments then the lookup table.
+ * A dense mask's label ids (one per pixel, 255 = ignore) from its values (readMaskValues): gray
+ * masks' values through the lookup table, COCO panoptic segment ids through the image's segments
+ * then the lookup table.
  */
-export function denseLabels(rgba: Uint8Array, encoding: 'gray' | 'panoptic-rgb', segments: [number, number][], lut: Int32Array): Int32Array {
-  const labels = new Int32Array(rgba.length / 4);
+export function denseLabels(values: Int32Array, encoding: 'gray' | 'panoptic-rgb', segments: [number, number][], lut: Int32Array): Int32Array {
+  const labels = new Int32Array(values.length);
   if (encoding === 'panoptic-rgb') {
     const category = new Map(segments);
     for (let i = 0; i < labels.length; i++) {
-      const id = (rgba[4 * i] as number) + 256 * (rgba[4 * i + 1] as number) + 65536 * (rgba[4 * i + 2] as number);
-      const source = category.get(id);
+      const source = category.get(values[i] as number);
       labels[i] = source === undefined ? IGNORE : lookup(lut, source);
     }
   } else {
-    for (let i = 0; i < labels.length; i++) labels[i] = lookup(lut, rgba[4 * i] as number);
+    for (let i = 0; i < labels.length; i++) labels[i] = lookup(lut, values[i] as number);
   }
   return labels;
-}
-
-/** Decodes a mask PNG to RGBA (value in R for one-channel masks). */
-export function decodeMaskPng(file: string): { width: number; height: number; rgba: Uint8Array } {
-  return decodeMask(file);
 }
 
 export async function loadSample(task: LoadTask): Promise<LoadResult> {
@@ -119,29 +110,29 @@ export async function loadSample(task: LoadTask): Promise<LoadResult> {
 
   let target: Int32Array = new Int32Array(crop * crop).fill(IGNORE);
   if (task.mask !== null) {
-    let mask: ReturnType<typeof decodeMask>;
+    let mask: MaskValues;
     try {
       if (!existsSync(task.mask)) return fail(task.mask, 'mask missing');
-      mask = decodeMask(task.mask);
+      mask = readMaskValues(task.mask, task.encoding);
     } catch (err) {
       return fail(task.mask, `corrupt or truncated PNG (${(err as Error).message})`);
     }
     if (mask.width !== width || mask.height !== height) return fail(task.mask, `mask ${mask.width}×${mask.height} does not match image ${width}×${height}`);
-    const labels = denseLabels(mask.rgba, task.encoding, task.segments, task.lut);
+    const labels = denseLabels(mask.values, task.encoding, task.segments, task.lut);
     target = cropLabels(labels, width, height, plan, crop, IGNORE);
   }
   // Instance masks: each binary mask (at its own resolution) paints its label; later ones on top.
   for (const instance of task.instances) {
-    let mask: ReturnType<typeof decodeMask>;
+    let mask: MaskValues;
     try {
       if (!existsSync(instance.mask)) return fail(instance.mask, 'instance mask missing');
-      mask = decodeMask(instance.mask);
+      mask = readMaskValues(instance.mask, 'gray');
     } catch (err) {
       return fail(instance.mask, `corrupt or truncated PNG (${(err as Error).message})`);
     }
     const label = lookup(task.lut, instance.sourceId);
     const painted = new Int32Array(mask.width * mask.height).fill(-1);
-    for (let i = 0; i < painted.length; i++) if ((mask.rgba[4 * i] as number) > 0) painted[i] = label;
+    for (let i = 0; i < painted.length; i++) if ((mask.values[i] as number) > 0) painted[i] = label;
     const cropped = cropLabels(painted, mask.width, mask.height, plan, crop, -1);
     for (let i = 0; i < cropped.length; i++) if ((cropped[i] as number) >= 0) target[i] = cropped[i] as number;
   }

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { ManifestReader } from '@sentseg/dataset-tools';
 import { LabelBank } from '@sentseg/label-bank';
 import { loadCheckpoint, type CheckpointState } from '../checkpoint.js';
-import { decodeMaskPng, denseLabels, IGNORE } from '../data/load-sample.js';
+import { denseLabels, IGNORE } from '../data/load-sample.js';
+import { readMaskValues } from '@sentseg/dataset-tools';
 import { TrainerError } from '../errors.js';
 import { accumulateConfusion, meanIoU, type IoUReport } from '../metrics/iou.js';
 import { SegFormer } from '../model/segformer.js';
@@ -108,9 +109,9 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
       try {
         if (!sample.mask) throw new Error('no mask');
         const image = await decodeImage(sample.image);
-        const mask = decodeMaskPng(sample.mask);
+        const mask = readMaskValues(sample.mask, info.encoding);
         if (mask.width !== image.width || mask.height !== image.height) throw new Error(`mask ${mask.width}×${mask.height} does not match image ${image.width}×${image.height}`);
-        const target = denseLabels(mask.rgba, info.encoding, info.encoding === 'panoptic-rgb' ? [...reader.segments(sample.id)] : [], classLut);
+        const target = denseLabels(mask.values, info.encoding, info.encoding === 'panoptic-rgb' ? [...reader.segments(sample.id)] : [], classLut);
         const probs = await classProbabilities(model, image, classEmb, options.infer);
         const pred = argmaxClasses(probs);
         probs.dispose();

@@ -1,0 +1,118 @@
+/**
+ * Mask PNGs as the values they hold. One-channel masks are read as stored: 8-bit grayscale, or
+ * 8-bit palette PNGs (Mapillary Vistas) whose palette index is the class id. A generic decoder
+ * would expand a palette to its colours, which are not class ids. COCO panoptic RGB masks give
+ * segment ids R + 256·G + 256²·B.
+ */
+import { readFileSync } from 'node:fs';
+import { inflateSync, deflateSync, crc32 } from 'node:zlib';
+import { PNG } from 'pngjs';
+
+export interface MaskValues {
+  width: number;
+  height: number;
+  /** One value per pixel, row-major. */
+  values: Int32Array;
+}
+
+const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+function paeth(a: number, b: number, c: number): number {
+  const p = a + b - c;
+  const pa = Math.abs(p - a);
+  const pb = Math.abs(p - b);
+  const pc = Math.abs(p - c);
+  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+/** The palette indices of an 8-bit, non-interlaced palette PNG. */
+function paletteIndices(buf: Buffer, width: number, height: number): Int32Array {
+  const idat: Buffer[] = [];
+  for (let o = 8; o + 8 <= buf.length; ) {
+    const length = buf.readUInt32BE(o);
+    const type = buf.toString('latin1', o + 4, o + 8);
+    if (o + 12 + length > buf.length) throw new Error(`truncated ${type} chunk`);
+    if (type === 'IDAT') idat.push(buf.subarray(o + 8, o + 8 + length));
+    if (type === 'IEND') break;
+    o += 12 + length;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  if (raw.length < height * (width + 1)) throw new Error(`image data holds ${raw.length} bytes, ${height * (width + 1)} expected`);
+  const values = new Int32Array(width * height);
+  const prev = new Uint8Array(width);
+  const row = new Uint8Array(width);
+  for (let y = 0; y < height; y++) {
+    const base = y * (width + 1);
+    const filter = raw[base] as number;
+    for (let x = 0; x < width; x++) {
+      const v = raw[base + 1 + x] as number;
+      const a = x > 0 ? (row[x - 1] as number) : 0;
+      const b = prev[x] as number;
+      const c = x > 0 ? (prev[x - 1] as number) : 0;
+      let out: number;
+      if (filter === 0) out = v;
+      else if (filter === 1) out = v + a;
+      else if (filter === 2) out = v + b;
+      else if (filter === 3) out = v + ((a + b) >> 1);
+      else if (filter === 4) out = v + paeth(a, b, c);
+      else throw new Error(`unknown PNG filter ${filter} in row ${y}`);
+      row[x] = out & 255;
+    }
+    values.set(row, y * width);
+    prev.set(row);
+  }
+  return values;
+}
+
+/** Reads a mask PNG's values: one-channel (gray or palette index) or panoptic RGB segment ids. */
+export function readMaskValues(file: string, encoding: 'gray' | 'panoptic-rgb'): MaskValues {
+  const buf = readFileSync(file);
+  if (buf.length < 33 || !buf.subarray(0, 8).equals(SIGNATURE) || buf.toString('latin1', 12, 16) !== 'IHDR') throw new Error('not a PNG file');
+  const width = buf.readUInt32BE(16);
+  const height = buf.readUInt32BE(20);
+  const bitDepth = buf[24] as number;
+  const colorType = buf[25] as number;
+  const interlace = buf[28] as number;
+  if (encoding === 'gray' && colorType === 3) {
+    if (bitDepth !== 8 || interlace !== 0) throw new Error(`palette PNG with bit depth ${bitDepth}${interlace ? ', interlaced' : ''} is not supported for masks`);
+    return { width, height, values: paletteIndices(buf, width, height) };
+  }
+  const png = PNG.sync.read(buf);
+  const values = new Int32Array(png.width * png.height);
+  const d = png.data;
+  if (encoding === 'panoptic-rgb') for (let i = 0; i < values.length; i++) values[i] = (d[4 * i] as number) + 256 * (d[4 * i + 1] as number) + 65536 * (d[4 * i + 2] as number);
+  else for (let i = 0; i < values.length; i++) values[i] = d[4 * i] as number;
+  return { width: png.width, height: png.height, values };
+}
+
+function chunk(type: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
+  return Buffer.concat([head, data, crc]);
+}
+
+/** An 8-bit palette PNG whose pixel values are palette indices (as Mapillary Vistas ships its labels). */
+export function encodePalettePng(width: number, height: number, indices: Uint8Array, palette: [number, number, number][]): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 3;
+  const raw = Buffer.alloc(height * (width + 1));
+  // Alternate the row filters (none / sub / up) so readers must undo them.
+  for (let y = 0; y < height; y++) {
+    const filter = y % 3;
+    raw[y * (width + 1)] = filter;
+    for (let x = 0; x < width; x++) {
+      const v = indices[y * width + x] as number;
+      const a = x > 0 ? (indices[y * width + x - 1] as number) : 0;
+      const b = y > 0 ? (indices[(y - 1) * width + x] as number) : 0;
+      raw[y * (width + 1) + 1 + x] = (filter === 0 ? v : filter === 1 ? v - a : v - b) & 255;
+    }
+  }
+  const plte = Buffer.from(palette.flat());
+  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('PLTE', plte), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
