@@ -11,3 +11,4 @@ export { writeCityscapes, writeAde20k, writeCocoPanoptic, writeMapillaryVistas, 
 export { mergeDatasetsOptions, runMergeDatasets } from './merge-command.js';
 export { manifestCommands } from './manifest-commands.js';
 export { readMaskValues, encodePalettePng, type MaskValues } from './mask-png.js';
+export { imageSize } from './manifest/inspect.js';

@@ -70,6 +70,13 @@ export function panopticHistogram(segmentIds: Int32Array, segments: [number, num
   return { histogram: [...perCategory].sort(sort), strays: strays.sort(sort) };
 }
 
+/** Width and height of an image from its header (sharp); throws when it cannot be read. */
+export async function imageSize(file: string): Promise<{ width: number; height: number }> {
+  const meta = await sharp(file).metadata();
+  if (!meta.width || !meta.height) throw new Error('no size in header');
+  return { width: meta.width, height: meta.height };
+}
+
 /** Checks one sample: image readable, mask readable and the same size, and (optionally) its histogram. */
 export async function inspectSample(task: InspectTask): Promise<InspectResult> {
   if (!existsSync(task.image)) return { ok: false, which: 'image', reason: 'image missing' };
@@ -77,10 +84,7 @@ export async function inspectSample(task: InspectTask): Promise<InspectResult> {
   let width: number;
   let height: number;
   try {
-    const meta = await sharp(task.image).metadata();
-    if (!meta.width || !meta.height) throw new Error('no size in header');
-    width = meta.width;
-    height = meta.height;
+    ({ width, height } = await imageSize(task.image));
   } catch (err) {
     return { ok: false, which: 'image', reason: `unreadable image (${(err as Error).message})` };
   }

@@ -124,14 +124,15 @@ export async function boxEmbeddings(
     if (missing.length > 0) {
       let crops: { rgb: Uint8Array; width: number; height: number }[];
       try {
-        const meta = await sharp(sample.image).metadata();
+        // Decode the image once; cut every box from the decoded pixels.
+        const { data, info } = await sharp(sample.image).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
         crops = await Promise.all(
           missing.map(async ({ box }) => {
-            const left = Math.max(0, Math.floor(box.x));
-            const top = Math.max(0, Math.floor(box.y));
-            const width = Math.max(1, Math.min((meta.width as number) - left, Math.ceil(box.x + box.w) - left));
-            const height = Math.max(1, Math.min((meta.height as number) - top, Math.ceil(box.y + box.h) - top));
-            const rgb = await sharp(sample.image).removeAlpha().toColourspace('srgb').extract({ left, top, width, height }).raw().toBuffer();
+            const left = Math.min(info.width - 1, Math.max(0, Math.floor(box.x)));
+            const top = Math.min(info.height - 1, Math.max(0, Math.floor(box.y)));
+            const width = Math.max(1, Math.min(info.width - left, Math.ceil(box.x + box.w) - left));
+            const height = Math.max(1, Math.min(info.height - top, Math.ceil(box.y + box.h) - top));
+            const rgb = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).extract({ left, top, width, height }).raw().toBuffer();
             return { rgb: new Uint8Array(rgb), width, height };
           }),
         );

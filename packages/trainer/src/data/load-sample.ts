@@ -4,7 +4,7 @@
  * rewritten on disk); boxes moved with the crop. Runs on a loader worker thread or inline.
  */
 import { existsSync } from 'node:fs';
-import { readMaskValues, type MaskValues } from '@sentseg/dataset-tools';
+import { imageSize, readMaskValues, type MaskValues } from '@sentseg/dataset-tools';
 import sharp from 'sharp';
 import { colourAndNormalise, cropLabels, planAugment, transformBox, type AugmentConfig } from './augment.js';
 
@@ -72,10 +72,7 @@ export async function loadSample(task: LoadTask): Promise<LoadResult> {
   let width: number;
   let height: number;
   try {
-    const meta = await sharp(task.image).metadata();
-    if (!meta.width || !meta.height) throw new Error('no size in header');
-    width = meta.width;
-    height = meta.height;
+    ({ width, height } = await imageSize(task.image));
   } catch (err) {
     return fail(task.image, `unreadable image (${(err as Error).message})`);
   }
