@@ -59,6 +59,18 @@ describe('predict', () => {
       expect(scores.length).toBe(header.shape.reduce((a, b) => a * b, 1));
       expect(Math.max(...scores)).toBeLessThanOrEqual(1.0001);
       expect(Math.min(...scores)).toBeGreaterThanOrEqual(-1.0001);
+      // The label PNG is the arg-max of the same cosine maps: where it names one of the top labels,
+      // that label's plane is the highest of the planes written.
+      const [k, h, w] = header.shape as [number, number, number];
+      const topIndex = header.labels.map((name) => labels.indexOf(name));
+      let checked = 0;
+      for (let i = 0; i < h * w; i++) {
+        const plane = topIndex.indexOf(png.data[4 * i] as number);
+        if (plane < 0) continue;
+        for (let j = 0; j < k; j++) expect(scores[plane * h * w + i] as number).toBeGreaterThanOrEqual(scores[j * h * w + i] as number);
+        checked += 1;
+      }
+      expect(checked).toBeGreaterThan(0);
     }
   }, 60_000);
 

@@ -193,15 +193,19 @@ export async function predict(options: PredictOptions): Promise<PredictSummary> 
     for (const [n, input] of options.inputs.entries()) {
       try {
         const image = await decodeImage(input);
-        const probs = await classProbabilities(model, image, classEmb, { scales: [options.shortEdge], flip: false });
-        const pred = argmaxClasses(probs);
-        probs.dispose();
+        // One forward pass: the cosine maps of every label; the label with the highest similarity
+        // wins (the paper's rule), and --scores reads its planes from the same maps.
+        const cos = await classProbabilities(model, image, classEmb, { scales: [options.shortEdge], flip: false, output: 'cosine' });
+        const pred = argmaxClasses(cos);
         const stem = path.join(options.out, path.basename(input).replace(/\.[^.]+$/, ''));
         const counts = new Map<number, number>();
         for (const p of pred) counts.set(p, (counts.get(p) ?? 0) + 1);
         const legend: LegendEntry[] = [...counts.entries()]
           .sort((a, b) => b[1] - a[1] || a[0] - b[0])
           .map(([index, pixels]) => ({ index, name: labels.names[index] as string, colour: labelColour(index), pixels }));
+        const top = legend.slice(0, options.scores).map((e) => e.index);
+        const planes = top.length > 0 ? tf.tidy(() => tf.transpose(tf.gather(cos, tf.tensor1d(top, 'int32'), 2), [2, 0, 1]).dataSync() as Float32Array) : null;
+        cos.dispose();
         const labelsPng = `${stem}_labels.png`;
         await sharp(Buffer.from(Uint8Array.from(pred)), { raw: { width: image.width, height: image.height, channels: 1 } }).png().toFile(labelsPng);
         const overlayPng = `${stem}_overlay.png`;
@@ -209,13 +213,7 @@ export async function predict(options: PredictOptions): Promise<PredictSummary> 
         const legendJson = `${stem}_legend.json`;
         writeFileSync(legendJson, `${JSON.stringify({ image: input, width: image.width, height: image.height, labels: labels.names, present: legend }, null, 2)}\n`);
         let scores: string | null = null;
-        if (options.scores > 0) {
-          const top = legend.slice(0, options.scores).map((e) => e.index);
-          const topEmb = tf.gather(classEmb, tf.tensor1d(top, 'int32'));
-          const cos = await classProbabilities(model, image, topEmb, { scales: [options.shortEdge], flip: false, output: 'cosine' });
-          topEmb.dispose();
-          const planes = tf.tidy(() => tf.transpose(cos, [2, 0, 1]).dataSync() as Float32Array);
-          cos.dispose();
+        if (planes) {
           const bin = `${stem}_scores.f32`;
           writeFileSync(bin, Buffer.from(planes.buffer, planes.byteOffset, planes.byteLength));
           scores = `${stem}_scores.json`;
