@@ -17,6 +17,7 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
     .option('out', { type: 'string', demandOption: true, describe: 'manifest file (created, or extended one dataset at a time)' })
     .option('format', { type: 'string', array: true, describe: 'NAME=FORMAT when detection is not wanted' })
     .option('variant', { type: 'string', array: true, describe: 'NAME=VARIANT (sun-rgbd: mseg | official)' })
+    .option('taxonomy', { type: 'string', array: true, describe: 'NAME=FILE: a taxonomy JSON (the form of manifests/taxonomy/*.json) replacing the format\'s built-in one' })
     .option('split', { type: 'string', array: true, describe: 'only these splits (dataset-native names, comma-separated)' })
     .option('limit', { type: 'number', describe: 'at most this many images per dataset (quick runs)' })
     .option('workers', { type: 'number', default: os.cpus().length, describe: 'worker threads decoding masks (0 = none)' })
@@ -25,13 +26,14 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
     .option('histograms', { type: 'boolean', default: true, describe: 'decode masks for per-label pixel counts (--no-histograms: sizes only)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
     .example(`${invocation} --dataset cityscapes=/data/cityscapes --dataset ade20k=/data/ADEChallengeData2016 --out manifest.sqlite`, '')
-    .example(`${invocation} --dataset mine=/data/mine --format mine=generic --out manifest.sqlite --limit 100`, '');
+    .example(`${invocation} --dataset mine=/data/mine --format mine=generic --out manifest.sqlite --limit 100`, '')
+    .example(`${invocation} --dataset ade=/data/ADEChallengeData2016 --taxonomy ade=my-ade.json --keep-unmapped --out manifest.sqlite`, 'own class names: "unmapped" classes become labels named after them');
 }
 
 export type MergeArgs = Awaited<ReturnType<ReturnType<typeof mergeDatasetsOptions>['parseAsync']>>;
 
 export async function runMergeDatasets(args: MergeArgs): Promise<void> {
-  const specs = parseDatasetSpecs(list(args.dataset), list(args.format), list(args.variant));
+  const specs = parseDatasetSpecs(list(args.dataset), list(args.format), list(args.variant), list(args.taxonomy));
   const bar = args.json ? { update: () => undefined, stop: () => undefined } : counterBar('merge');
   const run = await mergeDatasets(args.out, specs, {
     splits: args.split ? list(args.split) : undefined,

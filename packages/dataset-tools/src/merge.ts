@@ -10,10 +10,12 @@ export interface DatasetSpec {
   root: string;
   format?: string;
   variant?: string;
+  /** A taxonomy file replacing the format's built-in one. */
+  taxonomy?: string;
 }
 
-/** Parses NAME=PATH pairs plus optional NAME=FORMAT and NAME=VARIANT pairs. */
-export function parseDatasetSpecs(datasets: string[], formats: string[] = [], variants: string[] = []): DatasetSpec[] {
+/** Parses NAME=PATH pairs plus optional NAME=FORMAT, NAME=VARIANT and NAME=TAXONOMY-FILE pairs. */
+export function parseDatasetSpecs(datasets: string[], formats: string[] = [], variants: string[] = [], taxonomies: string[] = []): DatasetSpec[] {
   const pairs = (values: string[], what: string) =>
     new Map(
       values.map((v) => {
@@ -25,11 +27,15 @@ export function parseDatasetSpecs(datasets: string[], formats: string[] = [], va
   const roots = pairs(datasets, '--dataset');
   const fmt = pairs(formats, '--format');
   const variant = pairs(variants, '--variant');
-  for (const name of [...fmt.keys(), ...variant.keys()]) {
-    if (!roots.has(name)) throw new DatasetError('BAD_ARGUMENT', `--format/--variant name "${name}" has no --dataset ${name}=PATH`);
+  const taxonomy = pairs(taxonomies, '--taxonomy');
+  for (const name of [...fmt.keys(), ...variant.keys(), ...taxonomy.keys()]) {
+    if (!roots.has(name)) throw new DatasetError('BAD_ARGUMENT', `--format/--variant/--taxonomy name "${name}" has no --dataset ${name}=PATH`);
   }
   if (roots.size !== datasets.length) throw new DatasetError('BAD_ARGUMENT', 'a dataset name is given twice');
-  return [...roots].map(([name, root]) => ({ name, root: path.resolve(root), format: fmt.get(name), variant: variant.get(name) }));
+  return [...roots].map(([name, root]) => {
+    const file = taxonomy.get(name);
+    return { name, root: path.resolve(root), format: fmt.get(name), variant: variant.get(name), ...(file ? { taxonomy: path.resolve(file) } : {}) };
+  });
 }
 
 export interface MergeRun {
@@ -60,7 +66,7 @@ export async function mergeDatasets(
         run.skipped.push({ dataset: spec.name, reason: `already in the manifest; --replace ${spec.name} to redo it` });
         continue;
       }
-      const opened = adapter.open(spec.root, { labels, splits: options.splits, variant: spec.variant });
+      const opened = adapter.open(spec.root, { labels, splits: options.splits, variant: spec.variant, taxonomyFile: spec.taxonomy });
       run.summaries.push(await writer.addDataset(spec.name, spec.root, opened, options));
     }
     writer.close();

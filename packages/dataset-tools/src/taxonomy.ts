@@ -37,15 +37,18 @@ interface TaxonomyFile {
   classes: { id: number; name: string; label: string }[];
 }
 
-/** Reads manifests/taxonomy/<name>.json and checks every class resolves to a known label. */
-export function readTaxonomy(name: string, labels: string[] = readLabelNames(), dir = path.join(MANIFESTS_DIR, 'taxonomy')): Taxonomy {
-  const file = path.join(dir, `${name}.json`);
+/**
+ * Reads manifests/taxonomy/<name>.json (or `file`, a taxonomy of the same form that replaces it)
+ * and checks every class resolves to a known label, `ignore` or `unmapped`.
+ */
+export function readTaxonomy(name: string, labels: string[] = readLabelNames(), dir = path.join(MANIFESTS_DIR, 'taxonomy'), file = path.join(dir, `${name}.json`)): Taxonomy {
   let raw: TaxonomyFile;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8')) as TaxonomyFile;
   } catch (err) {
     throw new DatasetError('TAXONOMY', `cannot read taxonomy (${(err as Error).message}): ${file}`);
   }
+  if (!Array.isArray(raw?.classes)) throw new DatasetError('TAXONOMY', `taxonomy has no "classes" list: ${file}`);
   const known = new Set(labels);
   const ids = new Set<number>();
   const classes = raw.classes.map((c): SourceClass => {
@@ -58,4 +61,9 @@ export function readTaxonomy(name: string, labels: string[] = readLabelNames(), 
     return { id: c.id, name: c.name, target: { kind: 'label', label: c.label } };
   });
   return { dataset: raw.dataset, description: raw.description, classes, ignoreValues: raw.ignoreValues ?? [] };
+}
+
+/** The taxonomy an adapter reads: the built-in one of its format, or the file given with --taxonomy. */
+export function taxonomyFor(format: string, options: { labels: string[]; taxonomyFile?: string }): Taxonomy {
+  return options.taxonomyFile ? readTaxonomy(format, options.labels, undefined, options.taxonomyFile) : readTaxonomy(format, options.labels);
 }

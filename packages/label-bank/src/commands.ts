@@ -2,7 +2,8 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { addLabel } from './add-label.js';
 import { embedLabels } from './embed.js';
-import { loadClipTextEncoder, type SentenceEncoder } from './encoder/clip-text.js';
+import type { SentenceEncoder } from './encoder/clip-text.js';
+import { loadTextEncoder } from './encoder/load.js';
 import { writeTinyClipTextModel } from './encoder/tiny-clip.js';
 import { LabelBankError } from './errors.js';
 import { nearestLabels } from './neighbours.js';
@@ -34,9 +35,9 @@ function splitList(value: string | undefined): string[] | undefined {
 
 /** The encoder named by --model, or the one the bank already has embeddings of. */
 async function resolveEncoder(bank: LabelBank, model: string | undefined): Promise<SentenceEncoder> {
-  if (model !== undefined) return loadClipTextEncoder(model);
+  if (model !== undefined) return loadTextEncoder(model);
   const models = bank.models();
-  if (models.length === 1) return loadClipTextEncoder((models[0] as { location: string }).location);
+  if (models.length === 1) return loadTextEncoder((models[0] as { location: string }).location);
   if (models.length === 0) throw new LabelBankError('BAD_ARGUMENT', 'no text encoder: pass --model <folder in transformers.js layout | hub id>');
   throw new LabelBankError('BAD_ARGUMENT', `the bank holds ${models.length} encoders (${models.map((m) => m.modelId).join(', ')}); pass --model`);
 }
@@ -117,12 +118,13 @@ export function labelBankCommands(y: Argv): Argv {
       'encode every label\'s sentence and word-only text with a CLIP text encoder (cached)',
       (c) =>
         c
-          .option('model', { type: 'string', describe: 'local folder in transformers.js layout, or a hub id (default: the bank\'s only encoder)' })
+          .option('model', { type: 'string', describe: 'CLIP text tower: a local folder in transformers.js layout or a hub id; or "lexical" for the weight-free lexical baseline (TF-IDF + WordNet hypernyms, lexical:dim=512,seed=0,depth=4); default: the bank\'s only encoder' })
           .option('labels', { type: 'string', describe: 'comma-separated subset of label names' })
-          .example('$0 embed --model ./models/clip-vit-base-patch32', 'embed all labels with a local CLIP'),
+          .example('$0 embed --model ./models/clip-vit-base-patch32', 'embed all labels with a local CLIP')
+          .example('$0 embed --model lexical', 'no CLIP weights: the lexical baseline (word overlap and WordNet hypernyms, no vision)'),
       async (args) => {
         // A bad --model fails before the bank is opened (or created).
-        const named = args.model !== undefined ? await loadClipTextEncoder(args.model) : undefined;
+        const named = args.model !== undefined ? await loadTextEncoder(args.model) : undefined;
         const bank = openBank(args as unknown as GlobalArgs);
         try {
           const encoder = named ?? (await resolveEncoder(bank, undefined));
@@ -205,7 +207,7 @@ export function labelBankCommands(y: Argv): Argv {
           description = outcome.sentence;
           source = 'wikipedia';
         }
-        const named = args.model !== undefined ? await loadClipTextEncoder(args.model) : undefined;
+        const named = args.model !== undefined ? await loadTextEncoder(args.model) : undefined;
         const bank = openBank(args as unknown as GlobalArgs);
         try {
           const encoder = named ?? (await resolveEncoder(bank, undefined));

@@ -13,6 +13,8 @@ export { blockScore, cosineMatrix, groupOrder, type BlockScore } from './report/
 export { refreshFromWikipedia, refreshFromWordNet, type RefreshReport, type FetchSource } from './sources/refresh.js';
 export { createWikiClient, DEFAULT_API_URL, type WikiClient } from './sources/wikipedia/client.js';
 export { fetchLeadSentence, type LeadOutcome, type RetryPolicy } from './sources/wikipedia/fetch-lead.js';
-export { WordNet, wordNetCandidates, glossSentence, type WordNetGloss } from './sources/wordnet.js';
+export { WordNet, wordNetCandidates, glossSentence, parseSynsetLine, lexFilesForGroup, type WordNetGloss } from './sources/wordnet.js';
 export { labelBankCommands, isLabelBankError } from './commands.js';
 export { writeTinyClipVisionModel, buildTinyClipVisionGraph, type TinyClipVisionOptions } from './encoder/tiny-clip-vision.js';
+export { LexicalEncoder, OneHotEncoder, parseLexicalSpec, wordTokens, LEXICAL_PREFIX, type LexicalEncoderOptions } from './encoder/lexical.js';
+export { loadTextEncoder } from './encoder/load.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { listFiles, stem } from '../paths.js';
-import { readTaxonomy } from '../taxonomy.js';
+import { taxonomyFor } from '../taxonomy.js';
 import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
 const SPLITS = ['training', 'validation'];
@@ -16,7 +16,7 @@ export const ade20k: FormatAdapter = {
     if (!ade20k.detect(root) && !existsSync(path.join(root, 'annotations', 'validation'))) {
       throw new DatasetError('NOT_A_DATASET', `not an ADE20K folder (no images/training and annotations/training): ${root}`);
     }
-    const taxonomy = readTaxonomy('ade20k', options.labels);
+    const taxonomy = taxonomyFor('ade20k', options);
     const splits = SPLITS.filter((s) => !options.splits || options.splits.includes(s));
     return grayDenseDataset('ade20k', 'ADEChallengeData2016', taxonomy, function* (): Iterable<SampleOrProblem> {
       for (const split of splits) {

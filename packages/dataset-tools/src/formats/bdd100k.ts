@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { listFiles, stem } from '../paths.js';
-import { readTaxonomy } from '../taxonomy.js';
+import { taxonomyFor } from '../taxonomy.js';
 import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
 const SPLITS = ['train', 'val'];
@@ -26,7 +26,7 @@ export const bdd100k: FormatAdapter = {
   open(root: string, options: OpenOptions): OpenedDataset {
     const found = layout(root);
     if (!found) throw new DatasetError('NOT_A_DATASET', `not a BDD100K folder (no images/10k + labels/sem_seg/masks, nor seg/images + seg/labels): ${root}`);
-    const taxonomy = readTaxonomy('bdd100k', options.labels);
+    const taxonomy = taxonomyFor('bdd100k', options);
     const splits = (options.splits ?? SPLITS).filter((s) => existsSync(path.join(root, found.labels, s)));
     return grayDenseDataset('bdd100k', found.version, taxonomy, function* (): Iterable<SampleOrProblem> {
       for (const split of splits) {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { listFiles } from '../paths.js';
-import { readTaxonomy } from '../taxonomy.js';
+import { taxonomyFor } from '../taxonomy.js';
 import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
 const SPLITS = ['train', 'val'];
@@ -18,7 +18,7 @@ export const cityscapes: FormatAdapter = {
   detect: (root) => existsSync(path.join(root, 'leftImg8bit')) && existsSync(path.join(root, 'gtFine')),
   open(root: string, options: OpenOptions): OpenedDataset {
     if (!cityscapes.detect(root)) throw new DatasetError('NOT_A_DATASET', `not a Cityscapes folder (no leftImg8bit/ and gtFine/): ${root}`);
-    const taxonomy = readTaxonomy('cityscapes', options.labels);
+    const taxonomy = taxonomyFor('cityscapes', options);
     const splits = (options.splits ?? SPLITS).filter((s) => existsSync(path.join(root, 'leftImg8bit', s)));
     return grayDenseDataset('cityscapes', 'gtFine', taxonomy, function* (): Iterable<SampleOrProblem> {
       for (const split of splits) {

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError, type Problem } from '../errors.js';
 import { insideRoot } from '../paths.js';
-import { readTaxonomy } from '../taxonomy.js';
+import { taxonomyFor } from '../taxonomy.js';
 import type { DenseSample, FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
 const JSON_NAME = /^panoptic_(\w+?)(\d{4})\.json$/;
@@ -64,7 +64,7 @@ export const cocoPanoptic: FormatAdapter = {
   open(root: string, options: OpenOptions): OpenedDataset {
     const files = annotationFiles(root).filter(([split]) => !options.splits || options.splits.includes(split));
     if (files.length === 0) throw new DatasetError('NOT_A_DATASET', `not a COCO panoptic folder (no annotations/panoptic_<split>2017.json): ${root}`);
-    const taxonomy = readTaxonomy('coco-panoptic', options.labels);
+    const taxonomy = taxonomyFor('coco-panoptic', options);
     return {
       format: 'coco-panoptic',
       version: `panoptic ${files.map(([s, y]) => `${s}${y}`).join(', ')}`,

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { listFiles, stem } from '../paths.js';
-import { readTaxonomy } from '../taxonomy.js';
+import { taxonomyFor } from '../taxonomy.js';
 import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
 const SPLITS = ['training', 'validation'];
@@ -37,7 +37,7 @@ export const mapillaryVistas: FormatAdapter = {
     } catch (err) {
       throw new DatasetError('NOT_A_DATASET', `unreadable Mapillary config (${(err as Error).message}): ${config}`);
     }
-    const taxonomy = readTaxonomy('mapillary-vistas', options.labels);
+    const taxonomy = taxonomyFor('mapillary-vistas', options);
     if (classes.length !== taxonomy.classes.length) {
       throw new DatasetError(
         'NOT_A_DATASET',

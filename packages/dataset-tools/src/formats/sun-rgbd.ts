@@ -3,7 +3,7 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import { DatasetError } from '../errors.js';
 import { listFiles } from '../paths.js';
-import { readTaxonomy } from '../taxonomy.js';
+import { taxonomyFor } from '../taxonomy.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
 export type SunRgbdVariant = 'mseg' | 'official';
@@ -53,7 +53,7 @@ export const sunRgbd: FormatAdapter = {
       if (!found) throw new DatasetError('BAD_ARGUMENT', `cannot tell the SUN RGB-D label encoding from the masks; pass --variant mseg (0..36, 255 unlabeled) or official (1..37, 0 unlabeled): ${root}`);
       variant = found;
     }
-    const taxonomy = readTaxonomy('sun-rgbd', options.labels);
+    const taxonomy = taxonomyFor('sun-rgbd', options);
     const shift = variant === 'official' ? 1 : 0;
     return {
       format: 'sun-rgbd',

