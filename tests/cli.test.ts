@@ -144,17 +144,3 @@ describe.runIf(HAS_TOKENIZER)('embed, report, add, show through the bins', () =>
     expect(JSON.parse(show.stdout)).toMatchObject({ label: { name: 'coach', source: 'manual', origin: 'added' }, neighbours: [{ name: 'bus' }, {}, {}, {}, {}] });
   });
 });
-
-describe.runIf(HAS_TOKENIZER)('sentseg demo', () => {
-  it('writes the label-similarity report from the shipped descriptions', async () => {
-    const out = path.join(dir, 'demo-out');
-    const r = await run(SENTSEG, ['demo', '--out', out, '--shared', SHARED]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/label bank: .* \(238 labels, shipped descriptions\)/);
-    expect(r.stdout).toMatch(/embed: 476 texts encoded/);
-    expect(r.stdout).toMatch(/report: .*report\.html/);
-    for (const f of ['report.html', 'similarity-word.png', 'similarity-sentence.png', 'block-scores.json']) {
-      expect(existsSync(path.join(out, 'label-report', f))).toBe(true);
-    }
-  });
-});

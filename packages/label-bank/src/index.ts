@@ -18,3 +18,4 @@ export { labelBankCommands, isLabelBankError } from './commands.js';
 export { writeTinyClipVisionModel, buildTinyClipVisionGraph, type TinyClipVisionOptions } from './encoder/tiny-clip-vision.js';
 export { LexicalEncoder, OneHotEncoder, parseLexicalSpec, wordTokens, LEXICAL_PREFIX, type LexicalEncoderOptions } from './encoder/lexical.js';
 export { loadTextEncoder } from './encoder/load.js';
+export { heatmapPng, viridis, type HeatmapOptions } from './report/heatmap.js';

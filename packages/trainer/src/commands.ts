@@ -160,6 +160,11 @@ export function evalCommand(y: Argv): Argv {
         .option('window', { type: 'number', describe: 'sliding window: predict tiles of this size (stride 2/3 of it) when the resized image is larger' })
         .option('limit', { type: 'number', describe: 'only the first N images (quick checks)' })
         .option('out', { type: 'string', describe: 'write eval.json, eval.md, confusion.json and confusion.png here' })
+        .option('missing-labels', {
+          choices: ['error', 'never-predicted'],
+          default: 'error',
+          describe: 'a class with no embedding of the checkpoint\'s encoder (e.g. a one-hot model and a name it was not built with): stop, or count it as never predicted',
+        })
         .option('zero-shot-from', { type: 'string', describe: 'manifest of the training sets: list the labels of this dataset none of them has' })
         .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' }),
     async (args) => {
@@ -173,6 +178,7 @@ export function evalCommand(y: Argv): Argv {
         split: args.split,
         infer: { scales, flip: args.flip, window: args.window },
         limit: args.limit,
+        missingLabels: args['missing-labels'] as 'error' | 'never-predicted',
         onImage: (done, total) => {
           if (process.stderr.isTTY) process.stderr.write(`\reval ${done}/${total}`);
         },
@@ -201,6 +207,7 @@ export function evalCommand(y: Argv): Argv {
       }
       out(textTable(report));
       out(`${report.megapixels.toFixed(2)} megapixels in ${report.seconds.toFixed(1)} s`);
+      if (report.neverPredicted.length > 0) out(`never predicted (no ${report.neverPredicted.length === 1 ? 'embedding' : 'embeddings'} for this checkpoint's encoder): ${report.neverPredicted.join(', ')}`);
       if (unseen) out(unseen.length > 0 ? `labels never seen in training (zero-shot): ${unseen.join(', ')}` : 'every label of this dataset was seen in training');
       if (args.out) out(`wrote eval.json, eval.md, confusion.json, confusion.png to ${args.out}`);
     },

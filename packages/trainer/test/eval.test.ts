@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { LabelBank, labelText } from '@sentseg/label-bank';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +11,7 @@ import { markdownTable, writeEvalOutputs } from '../src/eval/report.js';
 import { meanIoU } from '../src/metrics/iou.js';
 import { windowStarts } from '../src/eval/infer.js';
 import { train } from '../src/train.js';
-import { smallConfig, tempDir, writeWorld, type World } from './fixtures.js';
+import { smallConfig, tempDir, TEST_ENCODER, writeWorld, type World } from './fixtures.js';
 
 const dir = tempDir();
 let world: World;
@@ -91,4 +93,26 @@ describe('eval', () => {
     expect(unseen.length).toBeGreaterThan(0);
     expect(unseen.length).toBeLessThan(coco.length);
   });
+  it('a class with no embedding of the checkpoint\'s encoder stops eval, or with never-predicted scores IoU 0 and is never chosen', async () => {
+    const bank = path.join(dir, 'bank-without-car.sqlite');
+    copyFileSync(world.bank, bank);
+    const lb = LabelBank.open(bank, { readonly: true });
+    const carText = labelText(lb.requireLabel('car'), 'sentence');
+    lb.close();
+    const db = new Database(bank);
+    expect(db.prepare('DELETE FROM embeddings WHERE model_id = ? AND text = ?').run(TEST_ENCODER, carText).changes).toBe(1);
+    db.close();
+    const options = { run: run(), manifest: world.manifest, labelBank: bank, dataset: 'cityscapes', split: 'val', infer: { scales: [48], flip: false } };
+    await expect(evaluate(options)).rejects.toThrow(/sentence embeddings missing for model test:seeded-random: car/);
+    const report = await evaluate({ ...options, missingLabels: 'never-predicted' });
+    expect(report.neverPredicted).toEqual(['car']);
+    const k = report.classes.length;
+    const car = report.classes.findIndex((c) => c.name === 'car');
+    expect(car).toBeGreaterThanOrEqual(0);
+    // Nothing is predicted as car, every labelled pixel is still counted once, and car's IoU is 0 where it occurs.
+    expect(report.classes.map((_, t) => report.confusion[t * k + car])).toEqual(report.classes.map(() => 0));
+    const expected = labelPixels('cityscapes', 'val');
+    expect(rowSums(report)).toEqual(report.classes.map((c) => expected.get(c.labelId) ?? 0));
+    expect(report.iou[car]).toBe((expected.get(report.classes[car]?.labelId as number) ?? 0) > 0 ? 0 : null);
+  }, 60_000);
 });

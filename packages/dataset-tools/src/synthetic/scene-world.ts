@@ -144,6 +144,8 @@ export interface WrittenWorldDataset {
   taxonomyFile: string | null;
   /** Per image path (relative to root): concept → pixels, counted from the rendered scene. */
   conceptPixels: Map<string, Map<SceneConcept, number>>;
+  /** Images written per split. */
+  splitCounts: Record<string, number>;
 }
 
 export interface WrittenWorld {
@@ -183,11 +185,13 @@ function taxonomyJson(spec: WorldDatasetSpec): string {
 /** Writes one dataset of the world in its format's layout; images are rendered from seed + index. */
 export async function writeWorldDataset(root: string, spec: WorldDatasetSpec, seed: number, scale = 1): Promise<WrittenWorldDataset> {
   const conceptPixels = new Map<string, Map<SceneConcept, number>>();
+  const splitCounts: Record<string, number> = {};
   const [w, h] = spec.size;
   mkdirSync(root, { recursive: true });
   let serial = 0;
   for (const [split, count] of Object.entries(spec.splits)) {
     const n = Math.max(1, Math.round(count * scale));
+    splitCounts[split] = n;
     const coco: { images: unknown[]; annotations: unknown[] } = { images: [], annotations: [] };
     for (let i = 0; i < n; i++) {
       serial += 1;
@@ -244,7 +248,7 @@ export async function writeWorldDataset(root: string, spec: WorldDatasetSpec, se
     taxonomyFile = path.join(root, 'sentseg-taxonomy.json');
     writeFileSync(taxonomyFile, taxonomyJson(spec));
   }
-  return { spec, root, taxonomyFile, conceptPixels };
+  return { spec, root, taxonomyFile, conceptPixels, splitCounts };
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { ManifestReader } from '@sentseg/dataset-tools';
-import { LabelBank } from '@sentseg/label-bank';
+import { LabelBank, labelText, type LabelRow } from '@sentseg/label-bank';
 import { loadCheckpoint, type CheckpointState } from '../checkpoint.js';
 import { denseLabels, IGNORE } from '../data/load-sample.js';
 import { readMaskValues } from '@sentseg/dataset-tools';
@@ -31,6 +31,8 @@ export interface EvalReport extends IoUReport {
   images: number;
   skipped: { file: string; reason: string }[];
   classes: EvalClass[];
+  /** Classes that could not be predicted (no embedding for the checkpoint's encoder). */
+  neverPredicted: string[];
   confusion: number[];
   megapixels: number;
   seconds: number;
@@ -53,19 +55,34 @@ export function datasetClasses(reader: ManifestReader, dataset: string): { class
   return { classes: ids.map((id) => ({ labelId: id, name: names.get(id) ?? `label ${id}` })), lut };
 }
 
-/** Embeddings [K, D] of the given label names with the encoder and text kind a checkpoint was trained on. */
-export function labelEmbeddingsFor(bankFile: string, names: string[], state: CheckpointState): Float32Array {
+/**
+ * Embeddings [K, D] of the given label names with the encoder and text kind a checkpoint was trained on.
+ * A name that is not in the bank, or has no embedding of that encoder, is an error, or with
+ * `allowMissing` is returned in `missing` (its row stays zero).
+ */
+export function labelEmbeddingsFor(bankFile: string, names: string[], state: CheckpointState, allowMissing = false): Float32Array & { missing?: string[] } {
   if (!existsSync(bankFile)) throw new TrainerError(`label bank not found: ${bankFile}`);
   const bank = LabelBank.open(bankFile, { readonly: true });
   try {
     const rows = names.map((n) => {
       const row = bank.label(n);
-      if (!row) throw new TrainerError(`label "${n}" is not in ${bankFile} (label-bank add "${n}" ... adds it)`);
+      if (!row && !allowMissing) throw new TrainerError(`label "${n}" is not in ${bankFile} (label-bank add "${n}" ... adds it)`);
       return row;
     });
-    const matrix = bank.embeddingMatrix(state.labelText, state.encoderId, rows);
-    if (matrix.dim !== state.embedDim) throw new TrainerError(`${bankFile} gives ${matrix.dim}-d embeddings, the checkpoint was trained on ${state.embedDim}-d ones`);
-    return matrix.data;
+    const model = bank.resolveModel(state.encoderId);
+    if (model.dim !== state.embedDim) throw new TrainerError(`${bankFile} gives ${model.dim}-d embeddings, the checkpoint was trained on ${state.embedDim}-d ones`);
+    const has = rows.map((row) => row !== undefined && bank.embedding(model.modelId, labelText(row, state.labelText)) !== undefined);
+    const missing = names.filter((_, i) => !has[i]);
+    if (!allowMissing || missing.length === 0) return bank.embeddingMatrix(state.labelText, state.encoderId, rows as LabelRow[]).data;
+    const data: Float32Array & { missing?: string[] } = new Float32Array(names.length * model.dim);
+    const present = rows.filter((_, i) => has[i]) as LabelRow[];
+    const matrix = bank.embeddingMatrix(state.labelText, state.encoderId, present);
+    let k = 0;
+    has.forEach((h, i) => {
+      if (h) data.set(matrix.data.subarray(k * model.dim, ++k * model.dim), i * model.dim);
+    });
+    data.missing = missing;
+    return data;
   } catch (err) {
     if (err instanceof TrainerError) throw err;
     throw new TrainerError((err as Error).message);
@@ -82,6 +99,11 @@ export interface EvalOptions {
   split: string;
   infer: InferOptions;
   limit?: number;
+  /**
+   * A class whose label has no embedding of the checkpoint's encoder (a one-hot model asked for a
+   * name it was not built with): an error (default), or a class that is never predicted (IoU 0 where it occurs).
+   */
+  missingLabels?: 'error' | 'never-predicted';
   onImage?: (done: number, total: number) => void;
 }
 
@@ -97,7 +119,14 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
     const classOfLabel = new Map(classes.map((c, i) => [c.labelId, i]));
     // Source id → class index of this dataset (255 ignore).
     const classLut = Int32Array.from(lut, (labelId) => classOfLabel.get(labelId) ?? IGNORE);
-    const classEmb = tf.tensor2d(labelEmbeddingsFor(options.labelBank, classes.map((c) => c.name), state), [classes.length, state.embedDim]);
+    const allEmb = labelEmbeddingsFor(options.labelBank, classes.map((c) => c.name), state, options.missingLabels === 'never-predicted');
+    const neverPredicted = allEmb.missing ?? [];
+    // Candidates: the classes with an embedding; predictions index into them and map back to the class index.
+    const candidates = classes.map((c, i) => (neverPredicted.includes(c.name) ? -1 : i)).filter((i) => i >= 0);
+    if (candidates.length === 0) throw new TrainerError(`no class of ${options.dataset} has an embedding of ${state.encoderId}`);
+    const candidateEmb = new Float32Array(candidates.length * state.embedDim);
+    candidates.forEach((c, j) => candidateEmb.set(allEmb.subarray(c * state.embedDim, (c + 1) * state.embedDim), j * state.embedDim));
+    const classEmb = tf.tensor2d(candidateEmb, [candidates.length, state.embedDim]);
     const k = classes.length;
     const confusion = new Float64Array(k * k);
     const skipped: { file: string; reason: string }[] = [];
@@ -115,6 +144,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
         const probs = await classProbabilities(model, image, classEmb, options.infer);
         const pred = argmaxClasses(probs);
         probs.dispose();
+        if (candidates.length < k) for (let p = 0; p < pred.length; p++) pred[p] = candidates[pred[p] as number] as number;
         accumulateConfusion(confusion, pred, target, k, IGNORE);
         images += 1;
         pixels += image.width * image.height;
@@ -136,6 +166,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
       images,
       skipped,
       classes,
+      neverPredicted,
       confusion: Array.from(confusion),
       megapixels: pixels / 1e6,
       seconds,

@@ -1,0 +1,277 @@
+/**
+ * `sentseg demo` (npm run demo): the whole pipeline on bundled data, offline. A synthetic scene world
+ * in four dataset layouts → merge-datasets → label bank (WordNet descriptions, CLIP and lexical
+ * embeddings) → train three ways over several seeds → eval on every validation split → predict on
+ * held-out scenes → demo-out/report.html.
+ */
+import { ManifestReader, mergeDatasets, parseDatasetSpecs, readMaskValues, WORLD_DATASETS, writeSceneWorld, type DatasetSpec, type MergeSummary, type WrittenWorld } from '@sentseg/dataset-tools';
+import { cosineMatrix, heatmapPng, LabelBank, writeSimilarityReport } from '@sentseg/label-bank';
+import { labelColour, predict, selectBackend } from '@sentseg/trainer';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { CONDITIONS, summarizeExperiment, formatSpread, type Condition, type Measurement } from './experiment.js';
+import { runJobs, type EvalJob, type EvalResult, type Job, type TrainJob, type TrainResult } from './jobs.js';
+import { writeReport, type ReportData } from './report.js';
+import { addWorldLabels, chooseClip, embedOneHot, embedWithClip, embedWithLexical } from './world-bank.js';
+
+export interface DemoOptions {
+  out: string;
+  shared: string;
+  /** A CLIP text tower folder (default: a real one under shared/models, else a generated one). */
+  model?: string;
+  seeds?: number[];
+  steps?: number;
+  /** World size: 1 = the full demo world, less for quick runs. */
+  scale?: number;
+  /** Training / evaluation runs at a time (default: one per core, at most 2). */
+  jobs?: number;
+  /** Held-out images predicted for the report. */
+  predictImages?: number;
+  log?: (line: string) => void;
+}
+
+export interface DemoResult {
+  report: string;
+  wallSeconds: number;
+  stages: { name: string; seconds: number }[];
+  summary: ReturnType<typeof summarizeExperiment>;
+}
+
+export const DEMO_DEFAULTS = { seeds: [1, 2, 3], steps: 160, scale: 1, crop: 96, batchSize: 6, lr: 1e-3, model: 'tiny', worldSeed: 2022, lexicalDim: 512 };
+
+/** The real sample datasets of ../shared/datasets merged beside the world (not trained on). */
+function realSampleSpecs(shared: string): { spec: DatasetSpec; source: string }[] {
+  const samples = path.join(shared, 'datasets', 'mseg-api-samples');
+  const entries: [string, string, string][] = [
+    ['ade20k-sample', 'ade20k', path.join(samples, 'ADE20K_test_data', 'ADEChallengeData2016')],
+    ['coco-sample', 'coco-panoptic', path.join(samples, 'COCOPanoptic_test_data')],
+    ['sun-rgbd-sample', 'sun-rgbd', path.join(samples, 'SUNRGBD_test_data')],
+  ];
+  return entries.filter(([, , root]) => existsSync(root)).map(([name, format, root]) => ({ spec: parseDatasetSpecs([`${name}=${root}`], [`${name}=${format}`])[0] as DatasetSpec, source: path.relative(shared, root) }));
+}
+
+/** Held-out class names that no training dataset uses (one-hot models cannot reach them). */
+function unseenHeldOutNames(): string[] {
+  const trained = new Set(WORLD_DATASETS.filter((d) => !d.heldOut).flatMap((d) => d.classes.map((c) => c.name)));
+  return WORLD_DATASETS.filter((d) => d.heldOut).flatMap((d) => d.classes.map((c) => c.name)).filter((n) => !trained.has(n));
+}
+
+function worldSpecs(world: WrittenWorld, names: string[]): DatasetSpec[] {
+  const chosen = world.datasets.filter((d) => names.includes(d.spec.name));
+  return parseDatasetSpecs(
+    chosen.map((d) => `${d.spec.name}=${d.root}`),
+    chosen.map((d) => `${d.spec.name}=${d.spec.format}`),
+    [],
+    chosen.filter((d) => d.taxonomyFile).map((d) => `${d.spec.name}=${d.taxonomyFile}`),
+  );
+}
+
+/** Colours a class-index map (255 = ignored, grey) with the predict command's label colours. */
+async function colourise(file: string, values: ArrayLike<number>, width: number, height: number): Promise<void> {
+  const rgb = new Uint8Array(width * height * 3);
+  for (let p = 0; p < width * height; p++) {
+    const v = values[p] as number;
+    const c = v === 255 ? [128, 128, 128] : labelColour(v);
+    rgb.set(c, p * 3);
+  }
+  await sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } }).png().toFile(file);
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const started = performance.now();
+  const out = path.resolve(options.out);
+  const seeds = options.seeds ?? DEMO_DEFAULTS.seeds;
+  const steps = options.steps ?? DEMO_DEFAULTS.steps;
+  const scale = options.scale ?? DEMO_DEFAULTS.scale;
+  const jobs = Math.max(1, options.jobs ?? Math.min(2, os.cpus().length));
+  for (const sub of ['world', 'runs', 'jobs', 'assets', 'predict', 'label-report']) rmSync(path.join(out, sub), { recursive: true, force: true });
+  for (const f of ['manifest-a.sqlite', 'manifest-abc.sqlite', 'manifest-eval.sqlite', 'manifest.sqlite', 'label-bank.sqlite', 'report.html', 'report.json']) rmSync(path.join(out, f), { force: true });
+  for (const sub of ['jobs', 'assets']) mkdirSync(path.join(out, sub), { recursive: true });
+  const stages: ReportData['stages'] = [];
+  const stage = async <T>(name: string, note: string, work: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    log(`── ${name}: ${note}`);
+    const result = await work();
+    const seconds = (performance.now() - t) / 1000;
+    stages.push({ name, seconds, note });
+    log(`   ${name} done in ${seconds.toFixed(1)} s`);
+    return result;
+  };
+
+  // 1. The world.
+  const world = await stage('world', `synthetic scenes in four layouts, seed ${DEMO_DEFAULTS.worldSeed}`, () => writeSceneWorld(path.join(out, 'world'), { seed: DEMO_DEFAULTS.worldSeed, scale }));
+  for (const d of world.datasets) log(`   ${d.spec.name.padEnd(8)} ${d.spec.format.padEnd(14)} ${[...d.conceptPixels.keys()].length} images  names: ${d.spec.classes.map((c) => c.name).join(', ')}`);
+
+  // 2. Manifests: (a) city alone, (b)/(c) the three training sets, every world set for evaluation, and all with the real samples.
+  const manifests = { a: path.join(out, 'manifest-a.sqlite'), abc: path.join(out, 'manifest-abc.sqlite'), eval: path.join(out, 'manifest-eval.sqlite'), all: path.join(out, 'manifest.sqlite') };
+  const trainNames = WORLD_DATASETS.filter((d) => !d.heldOut).map((d) => d.name);
+  const merged = await stage('merge', 'merge-datasets --keep-unmapped: world datasets, and the real samples of ../shared/datasets', async () => {
+    const opts = { keepUnmapped: true, workers: Math.min(2, os.cpus().length) };
+    await mergeDatasets(manifests.a, worldSpecs(world, ['city']), opts);
+    await mergeDatasets(manifests.abc, worldSpecs(world, trainNames), opts);
+    await mergeDatasets(manifests.eval, worldSpecs(world, WORLD_DATASETS.map((d) => d.name)), opts);
+    const all = await mergeDatasets(manifests.all, worldSpecs(world, WORLD_DATASETS.map((d) => d.name)), opts);
+    const rows: ReportData['merge']['datasets'] = all.summaries.map((s: MergeSummary) => ({ dataset: s.dataset, format: s.format, images: s.images, problems: s.problems, source: 'synthetic world' }));
+    const skipped: ReportData['merge']['skipped'] = [];
+    for (const { spec, source } of realSampleSpecs(options.shared)) {
+      try {
+        const r = await mergeDatasets(manifests.all, [spec], opts);
+        for (const s of r.summaries) rows.push({ dataset: s.dataset, format: s.format, images: s.images, problems: s.problems, source: `../shared/${source}` });
+      } catch (err) {
+        skipped.push({ dataset: spec.name, reason: (err as Error).message });
+      }
+    }
+    for (const r of rows) log(`   ${r.dataset.padEnd(16)} ${r.format.padEnd(14)} ${String(r.images).padStart(4)} images ${r.problems} problems`);
+    for (const k of skipped) log(`   ${k.dataset}: not merged (${k.reason})`);
+    return { rows, skipped };
+  });
+
+  // 3. Label bank and embeddings.
+  const bankFile = path.join(out, 'label-bank.sqlite');
+  const clip = chooseClip(out, options.shared, options.model);
+  const banked = await stage('embed', 'label bank: WordNet descriptions of the world names; CLIP, lexical and one-hot embeddings', async () => {
+    const bank = LabelBank.open(bankFile);
+    try {
+      const labels = addWorldLabels(bank);
+      log(`   ${labels.length} world label names (${labels.filter((l) => !l.shipped).length} added to the 238 shipped), WordNet descriptions`);
+      const clipEmbed = await embedWithClip(bank, clip.folder);
+      log(`   CLIP ${clipEmbed.modelId}: ${clipEmbed.texts} texts in ${clipEmbed.seconds.toFixed(1)} s${clip.random ? ' (random weights: no meaning)' : ''}`);
+      const lexical = await embedWithLexical(bank, DEMO_DEFAULTS.lexicalDim);
+      log(`   lexical baseline ${lexical.modelId}: ${lexical.texts} texts in ${lexical.seconds.toFixed(1)} s`);
+      const onehotA = await embedOneHot(bank, manifests.a);
+      const onehotAbc = await embedOneHot(bank, manifests.abc);
+      log(`   one-hot: ${onehotA.dim} labels for (a), ${onehotAbc.dim} for (b)`);
+      const clipReport = writeSimilarityReport(bank, { outDir: path.join(out, 'label-report'), modelId: clipEmbed.modelId });
+      // The world's labels: cosine matrices of their sentence embeddings, lexical and CLIP.
+      const names = labels.map((l) => l.name);
+      const rows = names.map((n) => bank.requireLabel(n));
+      const similarity: ReportData['similarity'] = [];
+      for (const modelId of [lexical.modelId, clipEmbed.modelId]) {
+        const m = bank.embeddingMatrix('sentence', modelId, rows);
+        const sim = cosineMatrix(m.data, m.dim, names.map((_, i) => i));
+        const png = `assets/similarity-${modelId === lexical.modelId ? 'lexical' : 'clip'}.png`;
+        writeFileSync(path.join(out, png), heatmapPng(sim, names.length, { cellPx: 16, min: -0.2, max: 1, boundaries: [] }));
+        similarity.push({ png, names, modelId });
+      }
+      return { labels, clipEmbed, lexical, onehotA, onehotAbc, clipReport, similarity };
+    } finally {
+      bank.close();
+    }
+  });
+  const sentence = clip.random
+    ? { modelId: banked.lexical.modelId, kind: 'lexical' as const, why: 'no real CLIP text tower here, so the weight-free lexical baseline (TF-IDF over the description plus WordNet synonyms and hypernyms, seeded random projection to 512-d)' }
+    : { modelId: banked.clipEmbed.modelId, kind: 'clip' as const, why: `CLIP text tower (${clip.why})` };
+
+  // 4. Training: conditions × seeds, the same model and budget.
+  const backend = await selectBackend('auto');
+  const trainConfig = (condition: Condition, seed: number): TrainJob['config'] => ({
+    seed,
+    manifest: condition === 'a' ? manifests.a : manifests.abc,
+    labelBank: bankFile,
+    encoder: condition === 'a' ? banked.onehotA.modelId : condition === 'b' ? banked.onehotAbc.modelId : sentence.modelId,
+    labelText: condition === 'c' ? 'sentence' : 'word',
+    backend: 'auto',
+    steps,
+    checkpointEvery: steps,
+    keepCheckpoints: 1,
+    model: { variant: DEMO_DEFAULTS.model },
+    data: { shortEdge: DEMO_DEFAULTS.crop, crop: DEMO_DEFAULTS.crop, batchSize: DEMO_DEFAULTS.batchSize, workers: 0, prefetch: 2 },
+    optimizer: { lr: DEMO_DEFAULTS.lr, warmupSteps: Math.min(20, Math.floor(steps / 10)) },
+  });
+  const runs = CONDITIONS.flatMap((condition) => seeds.map((seed) => ({ condition, seed, run: path.join(out, 'runs', `${condition}-seed${seed}`) })));
+  const jobsDir = path.join(out, 'jobs');
+  const trainJobs: Job[] = runs.map((r) => ({ kind: 'train', id: `train-${r.condition}-seed${r.seed}`, run: r.run, config: trainConfig(r.condition, r.seed) }));
+  const trained = (await stage('train', `${runs.length} runs (3 conditions × ${seeds.length} seeds), ${steps} steps each, ${jobs} at a time on ${backend.name}`, () =>
+    runJobs(trainJobs, jobsDir, jobs, (job, result, done) => {
+      const r = result as TrainResult;
+      const last = r.metrics[r.metrics.length - 1];
+      log(`   [${done}/${trainJobs.length}] ${job.id}: loss ${r.metrics[0]?.loss.toFixed(3)} → ${last?.loss.toFixed(3)} in ${r.seconds.toFixed(0)} s`);
+    }),
+  )) as TrainResult[];
+
+  // 5. Evaluation: every run on every world validation split.
+  const targets = world.datasets.map((d) => ({ dataset: d.spec.name, split: Object.keys(d.spec.splits).find((s) => /^val/.test(s)) as string }));
+  const evalJobs: Job[] = runs.map((r) => ({ kind: 'eval', id: `eval-${r.condition}-seed${r.seed}`, run: r.run, manifest: manifests.eval, labelBank: bankFile, targets, shortEdge: DEMO_DEFAULTS.crop } satisfies EvalJob));
+  const evaluated = (await stage('eval', `${runs.length} runs × ${targets.length} validation splits, single scale ${DEMO_DEFAULTS.crop}`, () =>
+    runJobs(evalJobs, jobsDir, jobs, (job, result, done) => {
+      const r = result as EvalResult;
+      log(`   [${done}/${evalJobs.length}] ${job.id}: ${r.results.map((e) => `${e.dataset} ${(e.miou * 100).toFixed(1)}`).join(', ')}`);
+    }),
+  )) as EvalResult[];
+  const measurements: Measurement[] = runs.flatMap((r, i) => (evaluated[i] as EvalResult).results.map((e) => ({ condition: r.condition, seed: r.seed, dataset: e.dataset, miou: e.miou })));
+  const summary = summarizeExperiment(measurements, targets.map((t) => t.dataset));
+
+  // 6. Predict on held-out scenes with the main model, asked for the held-out dataset's own names.
+  const heldOut = world.datasets.find((d) => d.spec.heldOut);
+  const main = { condition: 'c' as Condition, seed: seeds[0] as number, run: runs.find((r) => r.condition === 'c' && r.seed === seeds[0])?.run as string };
+  const predicted = await stage('predict', `main model (c, seed ${main.seed}) on held-out scenes`, async () => {
+    if (!heldOut) return { predictions: [], legend: [] };
+    const reader = ManifestReader.open(manifests.eval);
+    try {
+      const samples = [...reader.samples(heldOut.spec.name)].slice(0, options.predictImages ?? 6);
+      const names = heldOut.spec.classes.map((c) => c.name);
+      const summaryPredict = await predict({ run: main.run, labelBank: bankFile, inputs: samples.map((s) => s.image), out: path.join(out, 'predict'), labels: names.map((name) => ({ name })), shortEdge: DEMO_DEFAULTS.crop, scores: 0 });
+      const predictions: ReportData['predictions'] = [];
+      for (const [i, p] of summaryPredict.images.entries()) {
+        const sample = samples.find((s) => s.image === p.input);
+        if (!sample?.mask) continue;
+        const mask = readMaskValues(sample.mask, 'gray');
+        const image = `assets/heldout-${i}.png`;
+        await sharp(sample.image).png().toFile(path.join(out, image));
+        const truth = `assets/heldout-${i}-truth.png`;
+        // Held-out class ids are 0..7 in the order of `names`, so ids and legend indices coincide.
+        await colourise(path.join(out, truth), mask.values, mask.width, mask.height);
+        const labelsPng = await sharp(p.labelsPng).raw().toBuffer({ resolveWithObject: true });
+        const prediction = `assets/heldout-${i}-prediction.png`;
+        await colourise(path.join(out, prediction), labelsPng.data.filter((_, k) => k % labelsPng.info.channels === 0), labelsPng.info.width, labelsPng.info.height);
+        predictions.push({ image, truth, prediction, present: p.legend.map((l) => l.name) });
+      }
+      return { predictions, legend: names.map((name, i) => ({ name, colour: labelColour(i) })) };
+    } finally {
+      reader.close();
+    }
+  });
+
+  // 7. The report.
+  const samplesOfWorld: ReportData['world'] = [];
+  for (const d of world.datasets) {
+    const first = [...d.conceptPixels.keys()][0];
+    let sample: string | null = null;
+    if (first) {
+      sample = `assets/world-${d.spec.name}.png`;
+      await sharp(path.join(d.root, first)).png().toFile(path.join(out, sample));
+    }
+    samplesOfWorld.push({ name: d.spec.name, format: d.spec.format, heldOut: d.spec.heldOut, splits: d.splitCounts, classes: d.spec.classes.map((c) => ({ concept: c.concept, name: c.name })), sample });
+  }
+  const wallSeconds = (performance.now() - started) / 1000;
+  const data: ReportData = {
+    generatedAt: new Date().toISOString(),
+    wallSeconds,
+    stages,
+    clip: { folder: clip.folder, random: clip.random, why: clip.why, modelId: banked.clipEmbed.modelId },
+    sentenceEncoder: sentence,
+    settings: { seeds, steps, crop: DEMO_DEFAULTS.crop, batchSize: DEMO_DEFAULTS.batchSize, model: DEMO_DEFAULTS.model, lr: DEMO_DEFAULTS.lr, worldSeed: DEMO_DEFAULTS.worldSeed, worldScale: scale, jobs },
+    world: samplesOfWorld,
+    merge: { manifest: manifests.all, datasets: merged.rows, skipped: merged.skipped },
+    labels: banked.labels,
+    similarity: banked.similarity,
+    clipReport: { html: path.relative(out, banked.clipReport.files.html), scores: banked.clipReport.scores },
+    runs: runs.map((r, i) => ({ ...r, train: trained[i] as TrainResult, eval: (evaluated[i] as EvalResult).results })),
+    measurements,
+    summary,
+    main,
+    predictions: predicted.predictions,
+    unseenNames: unseenHeldOutNames(),
+    legend: predicted.legend,
+  };
+  const report = writeReport(out, data);
+  log('── results: mIoU (%) mean ± std over seeds');
+  for (const c of CONDITIONS) log(`   (${c}) ${summary.datasets.map((d) => `${d} ${formatSpread(summary.cells[c][d] as never)}`).join('  ')}  | mean ${formatSpread(summary.overall[c])}`);
+  const o = summary.ordering['mean over datasets'];
+  log(`   (c) > (b) > (a) over the mean of the datasets: ${o?.holds ? 'holds' : 'does not hold'} ((c) > (b): ${o?.cOverB ? 'yes' : 'no'}, (b) > (a): ${o?.bOverA ? 'yes' : 'no'})`);
+  log(`report: ${report} (${wallSeconds.toFixed(0)} s in all)`);
+  return { report, wallSeconds, stages: stages.map((s) => ({ name: s.name, seconds: s.seconds })), summary };
+}
