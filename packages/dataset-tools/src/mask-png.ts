@@ -7,6 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { inflateSync, deflateSync, crc32 } from 'node:zlib';
 import { PNG } from 'pngjs';
+import { readIddPolygons } from './formats/idd.js';
+import type { MaskEncodingKind } from './formats/types.js';
 
 export interface MaskValues {
   width: number;
@@ -64,8 +66,12 @@ function paletteIndices(buf: Buffer, width: number, height: number): Int32Array 
   return values;
 }
 
-/** Reads a mask PNG's values: one-channel (gray or palette index) or panoptic RGB segment ids. */
-export function readMaskValues(file: string, encoding: 'gray' | 'panoptic-rgb'): MaskValues {
+/**
+ * Reads a mask's values: a one-channel PNG (gray or palette index), panoptic RGB segment ids, or
+ * IDD polygons rasterised to level3Ids.
+ */
+export function readMaskValues(file: string, encoding: MaskEncodingKind): MaskValues {
+  if (encoding === 'idd-polygons') return readIddPolygons(file);
   const buf = readFileSync(file);
   if (buf.length < 33 || !buf.subarray(0, 8).equals(SIGNATURE) || buf.toString('latin1', 12, 16) !== 'IHDR') throw new Error('not a PNG file');
   const width = buf.readUInt32BE(16);

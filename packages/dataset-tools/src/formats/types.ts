@@ -9,7 +9,11 @@ export type MaskEncoding =
   /** One channel: the value is the class id (ADE20K, Cityscapes, BDD100K, SUN RGB-D, generic). */
   | { kind: 'gray' }
   /** RGB: segment id = R + 256·G + 256²·B, class from the image's segments (COCO panoptic). */
-  | { kind: 'panoptic-rgb' };
+  | { kind: 'panoptic-rgb' }
+  /** IDD polygon JSON, rasterised to level3Ids (the toolkit's createLabels, when its PNGs are absent). */
+  | { kind: 'idd-polygons' };
+
+export type MaskEncodingKind = MaskEncoding['kind'];
 
 /** One image with a dense mask, paths relative to the dataset root. */
 export interface DenseSample {

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { readMaskValues } from '../mask-png.js';
+import { readIddPolygons } from '../formats/idd.js';
 import sharp from 'sharp';
 import type { MaskEncoding } from '../formats/types.js';
 
@@ -97,11 +98,14 @@ export async function inspectSample(task: InspectTask): Promise<InspectResult> {
       mw = mask.width;
       mh = mask.height;
       data = mask.values;
+    } else if (task.encoding.kind === 'idd-polygons') {
+      ({ width: mw, height: mh } = readIddPolygons(task.mask));
     } else {
       ({ width: mw, height: mh } = pngSize(task.mask));
     }
   } catch (err) {
-    return { ok: false, which: 'mask', reason: `corrupt or truncated PNG (${(err as Error).message})` };
+    const what = task.encoding.kind === 'idd-polygons' ? 'unreadable polygons' : 'corrupt or truncated PNG';
+    return { ok: false, which: 'mask', reason: `${what} (${(err as Error).message})` };
   }
   if (mw !== width || mh !== height) return { ok: false, which: 'mask', reason: `mask ${mw}×${mh} does not match image ${width}×${height}` };
   if (!data) return { ok: true, width, height, histogram: [], strays: [] };

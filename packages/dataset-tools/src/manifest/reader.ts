@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
+import type { MaskEncodingKind } from '../formats/types.js';
 import { MANIFEST_SCHEMA_VERSION } from './schema.js';
 
 /** The pixel value that means "no label" in remapped masks. */
@@ -15,7 +16,7 @@ export interface DatasetInfo {
   root: string;
   annotation: 'dense' | 'instance-masks' | 'boxes';
   loss: 'hd' | 'ld' | 'wd';
-  encoding: 'gray' | 'panoptic-rgb';
+  encoding: MaskEncodingKind;
   ignoreValues: number[];
   images: number;
   splits: string[];

@@ -180,3 +180,64 @@ export async function writeMapillaryVistas(root: string, perSplit: Record<string
   }
   return { root, counts };
 }
+
+/** One IDD polygon object as the synthetic writer draws it: an axis-aligned rectangle, corners inclusive. */
+export interface IddRect {
+  label: string;
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+  deleted?: boolean;
+}
+
+/**
+ * IDD layout: leftImg8bit/<split>/<seq>/<frame>_leftImg8bit.png + gtFine/<split>/<seq>/<frame>_gtFine_polygons.json,
+ * and with `level3Pngs` also the toolkit's _gtFine_labellevel3Ids.png (painted here rectangle by rectangle,
+ * in order, from the given level3 table). Returns the rectangles of each image.
+ */
+export async function writeIdd(
+  root: string,
+  perSplit: Record<string, number>,
+  size: [number, number],
+  options: { level3Pngs: boolean; level3Of?: Record<string, number>; seed?: number },
+): Promise<{ root: string; rects: Map<string, IddRect[]> }> {
+  const rand = seeded(options.seed ?? 6);
+  const [w, h] = size;
+  const labels = ['road', 'parking', 'sidewalk', 'person', 'animal', 'car', 'autorickshaw', 'polegroup', 'vegetation', 'sky', 'unlabeled', 'obs-str-bar-fallback'];
+  const rects = new Map<string, IddRect[]>();
+  for (const [split, n] of Object.entries(perSplit)) {
+    for (let i = 0; i < n; i++) {
+      const seq = String(100 + (i % 2));
+      const frame = `frame${String(i).padStart(4, '0')}`;
+      const image = `leftImg8bit/${split}/${seq}/${frame}_leftImg8bit.png`;
+      await writeImage(path.join(root, image), w, h, i);
+      const list: IddRect[] = [{ label: 'sky', x0: 0, y0: 0, x1: w - 1, y1: Math.floor(h / 2) }];
+      for (let k = 0; k < 5; k++) {
+        const x0 = Math.floor(rand() * w * 0.8);
+        const y0 = Math.floor(rand() * h * 0.8);
+        list.push({ label: labels[Math.floor(rand() * labels.length)] as string, x0, y0, x1: Math.min(w + 2, x0 + 2 + Math.floor(rand() * w * 0.5)), y1: Math.min(h - 1, y0 + 1 + Math.floor(rand() * h * 0.5)), deleted: k === 4 });
+      }
+      rects.set(image, list);
+      const polygons = {
+        imgHeight: h,
+        imgWidth: w,
+        objects: list.map((r) => ({ label: r.label, polygon: [[r.x0, r.y0], [r.x1, r.y0], [r.x1, r.y1], [r.x0, r.y1]], ...(r.deleted ? { deleted: 1 } : {}) })),
+      };
+      const base = path.join(root, 'gtFine', split, seq, frame);
+      mkdirSync(path.dirname(base), { recursive: true });
+      writeFileSync(`${base}_gtFine_polygons.json`, JSON.stringify(polygons));
+      if (options.level3Pngs) {
+        const table = options.level3Of ?? {};
+        const mask = new Uint8Array(w * h).fill(255);
+        for (const r of list) {
+          if (r.deleted) continue;
+          const v = table[r.label.endsWith('group') ? r.label.slice(0, -5) : r.label] ?? 255;
+          for (let y = Math.max(0, r.y0); y <= Math.min(h - 1, r.y1); y++) for (let x = Math.max(0, r.x0); x <= Math.min(w - 1, r.x1); x++) mask[y * w + x] = v;
+        }
+        writeGrayPng(`${base}_gtFine_labellevel3Ids.png`, w, h, mask);
+      }
+    }
+  }
+  return { root, rects };
+}

@@ -4,7 +4,7 @@
  * rewritten on disk); boxes moved with the crop. Runs on a loader worker thread or inline.
  */
 import { existsSync } from 'node:fs';
-import { imageSize, readMaskValues, type MaskValues } from '@sentseg/dataset-tools';
+import { imageSize, readMaskValues, type MaskEncodingKind, type MaskValues } from '@sentseg/dataset-tools';
 import sharp from 'sharp';
 import { colourAndNormalise, cropLabels, planAugment, transformBox, type AugmentConfig } from './augment.js';
 
@@ -16,7 +16,7 @@ export interface LoadTask {
   image: string;
   /** Dense datasets: the mask file; its values are source ids (gray) or segment ids (panoptic RGB). */
   mask: string | null;
-  encoding: 'gray' | 'panoptic-rgb';
+  encoding: MaskEncodingKind;
   /** Panoptic: segment id → source id. */
   segments: [number, number][];
   /** Source id → label id (255 = ignore). */
@@ -52,7 +52,7 @@ function lookup(lut: Int32Array, id: number): number {
  * masks' values through the lookup table, COCO panoptic segment ids through the image's segments
  * then the lookup table.
  */
-export function denseLabels(values: Int32Array, encoding: 'gray' | 'panoptic-rgb', segments: [number, number][], lut: Int32Array): Int32Array {
+export function denseLabels(values: Int32Array, encoding: MaskEncodingKind, segments: [number, number][], lut: Int32Array): Int32Array {
   const labels = new Int32Array(values.length);
   if (encoding === 'panoptic-rgb') {
     const category = new Map(segments);

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ManifestReader } from '@sentseg/dataset-tools';
+import type { ManifestReader, MaskEncodingKind } from '@sentseg/dataset-tools';
 import type { AugmentConfig } from './augment.js';
 import { loadSample, type LoadResult, type LoadTask, type LoadedBox } from './load-sample.js';
 import { mixSeed, type BalancedSampler } from './sampler.js';
@@ -17,7 +17,7 @@ export type AnnotationKind = 'dense' | 'instance-masks' | 'boxes';
 export interface LoaderDataset {
   name: string;
   annotation: AnnotationKind;
-  encoding: 'gray' | 'panoptic-rgb';
+  encoding: MaskEncodingKind;
   lut: Int32Array;
 }
 
