@@ -28,6 +28,7 @@ describe('manifests/taxonomy', () => {
     expect(count('bdd100k')).toBe(19);
     expect(count('sun-rgbd')).toBe(37);
     expect(count('mapillary-vistas')).toBe(66);
+    expect(count('idd')).toBe(26);
   });
 
   it('maps classes by meaning, not by position', () => {
@@ -35,6 +36,9 @@ describe('manifests/taxonomy', () => {
     expect(find('ade20k', 'car')).toEqual({ kind: 'label', label: 'car' });
     expect(find('cityscapes', 'rider')).toEqual({ kind: 'label', label: 'rider other' });
     expect(find('cityscapes', 'ego vehicle')).toEqual({ kind: 'ignore' });
+    expect(find('idd', 'curb')).toEqual({ kind: 'label', label: 'sidewalk pavement' });
+    expect(find('idd', 'drivable fallback')).toEqual({ kind: 'label', label: 'road' });
+    expect(find('idd', 'vehicle fallback')).toEqual({ kind: 'unmapped' });
     expect(find('coco-panoptic', 'building-other-merged')).toEqual({ kind: 'label', label: 'building' });
     expect(find('mapillary-vistas', 'Ground Animal')).toEqual({ kind: 'label', label: 'animal other' });
     expect(find('ade20k', 'computer')).toEqual({ kind: 'unmapped' });
