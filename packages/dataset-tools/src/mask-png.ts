@@ -72,6 +72,7 @@ function paletteIndices(buf: Buffer, width: number, height: number): Int32Array 
  */
 export function readMaskValues(file: string, encoding: MaskEncodingKind): MaskValues {
   if (encoding === 'idd-polygons') return readIddPolygons(file);
+  if (encoding === 'none') throw new Error('a box-only dataset has no masks');
   const buf = readFileSync(file);
   if (buf.length < 33 || !buf.subarray(0, 8).equals(SIGNATURE) || buf.toString('latin1', 12, 16) !== 'IHDR') throw new Error('not a PNG file');
   const width = buf.readUInt32BE(16);

@@ -29,6 +29,7 @@ describe('manifests/taxonomy', () => {
     expect(count('sun-rgbd')).toBe(37);
     expect(count('mapillary-vistas')).toBe(66);
     expect(count('idd')).toBe(26);
+    expect(count('objects365')).toBe(365);
   });
 
   it('maps classes by meaning, not by position', () => {
@@ -39,6 +40,9 @@ describe('manifests/taxonomy', () => {
     expect(find('idd', 'curb')).toEqual({ kind: 'label', label: 'sidewalk pavement' });
     expect(find('idd', 'drivable fallback')).toEqual({ kind: 'label', label: 'road' });
     expect(find('idd', 'vehicle fallback')).toEqual({ kind: 'unmapped' });
+    expect(find('objects365', 'SUV')).toEqual({ kind: 'label', label: 'car' });
+    expect(find('objects365', 'Moniter/TV')).toEqual({ kind: 'label', label: 'television' });
+    expect(find('objects365', 'Sneakers')).toEqual({ kind: 'unmapped' });
     expect(find('coco-panoptic', 'building-other-merged')).toEqual({ kind: 'label', label: 'building' });
     expect(find('mapillary-vistas', 'Ground Animal')).toEqual({ kind: 'label', label: 'animal other' });
     expect(find('ade20k', 'computer')).toEqual({ kind: 'unmapped' });

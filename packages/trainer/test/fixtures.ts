@@ -5,7 +5,7 @@ import { seededRandom } from '@sentseg/common';
 import { LabelBank, labelText } from '@sentseg/label-bank';
 import { afterAll } from 'vitest';
 import { mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
-import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, writeImage } from '@sentseg/dataset-tools';
+import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, writeImage, writeObjects365 } from '@sentseg/dataset-tools';
 import Database from 'better-sqlite3';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 
@@ -121,31 +121,19 @@ export async function addInstanceMaskDataset(manifest: string, root: string, cla
  * COCO-style), written straight into the manifest tables of the contract (dataset-tools has no
  * Objects365 reader yet). Each image has two boxes. Returns the dataset's name.
  */
-export async function addBoxDataset(manifest: string, root: string, classes: { sourceId: number; label: string }[], images = 4, size: [number, number] = [48, 40]): Promise<string> {
+/**
+ * A box-only dataset in the real Objects365 v2 layout (JSON + images), merged into `manifest` by
+ * dataset-tools as "o365-fixture". Returns the number of boxes the manifest holds for it.
+ */
+export async function addBoxDataset(manifest: string, root: string, categories: { id: number; name: string }[], images = 4, size: [number, number] = [48, 40]): Promise<{ name: string; boxes: number }> {
   const name = 'o365-fixture';
-  const db = new Database(manifest);
+  await writeObjects365(root, { train: images }, size, { version: 'v2', categories, seed: 12 });
+  await mergeDatasets(manifest, parseDatasetSpecs([`${name}=${root}`], [`${name}=objects365`]), { workers: 0 });
+  const db = new Database(manifest, { readonly: true });
   try {
-    const labelId = (label: string) => (db.prepare('SELECT id FROM labels WHERE name = ?').get(label) as { id: number }).id;
-    const [w, h] = size;
-    const files: string[] = [];
-    for (let i = 0; i < images; i++) {
-      const image = `images/train/obj_${String(i).padStart(4, '0')}.jpg`;
-      await writeImage(path.join(root, image), w, h, 70 + i);
-      files.push(image);
-    }
-    db.transaction(() => {
-      db.prepare(`INSERT INTO datasets VALUES (?, 'objects365', 'v2', NULL, ?, 'boxes', 'wd', 'gray', '[]', ?)`).run(name, root, new Date().toISOString());
-      for (const c of classes) db.prepare(`INSERT INTO dataset_classes VALUES (?, ?, ?, 'mapped', ?)`).run(name, c.sourceId, c.label, labelId(c.label));
-      files.forEach((image, i) => {
-        const id = 8_000_000 + i;
-        db.prepare(`INSERT INTO images VALUES (?, ?, 'train', ?, NULL, ?, ?)`).run(id, name, image, w, h);
-        const insert = db.prepare(`INSERT INTO boxes (image_id, source_id, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?)`);
-        insert.run(id, (classes[0] as { sourceId: number }).sourceId, 2 + i, 3, 20, 16.5);
-        insert.run(id, (classes[classes.length - 1] as { sourceId: number }).sourceId, 24, 10 + i, 18, 22);
-      });
-    })();
+    const boxes = (db.prepare(`SELECT COUNT(*) AS n FROM boxes WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).get(name) as { n: number }).n;
+    return { name, boxes };
   } finally {
     db.close();
   }
-  return name;
 }

@@ -11,7 +11,9 @@ export type MaskEncoding =
   /** RGB: segment id = R + 256·G + 256²·B, class from the image's segments (COCO panoptic). */
   | { kind: 'panoptic-rgb' }
   /** IDD polygon JSON, rasterised to level3Ids (the toolkit's createLabels, when its PNGs are absent). */
-  | { kind: 'idd-polygons' };
+  | { kind: 'idd-polygons' }
+  /** No mask at all: box-only datasets (Objects365). */
+  | { kind: 'none' };
 
 export type MaskEncodingKind = MaskEncoding['kind'];
 
@@ -24,7 +26,26 @@ export interface DenseSample {
   segments?: [number, number][];
 }
 
-export type SampleOrProblem = { sample: DenseSample } | { problem: Problem };
+/** One box, in image pixels (x, y = top-left corner), with its source class (category id). */
+export interface SourceBox {
+  sourceId: number;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** One image of a box-only dataset, paths relative to the dataset root. */
+export interface BoxSample {
+  split: string;
+  image: string;
+  /** Size from the annotation file (checked against the image header when histograms are on), or null. */
+  width: number | null;
+  height: number | null;
+  boxes: SourceBox[];
+}
+
+export type SampleOrProblem = { sample: DenseSample } | { boxSample: BoxSample } | { problem: Problem };
 
 /** A dataset opened for reading: its classes and its samples in a stable order. */
 export interface OpenedDataset {
@@ -39,7 +60,7 @@ export interface OpenedDataset {
   /** Mask values that mean "no label". */
   ignoreValues: number[];
   /** Samples sorted by split then image path, with problems found while listing. */
-  samples(): Iterable<SampleOrProblem>;
+  samples(): Iterable<SampleOrProblem> | AsyncIterable<SampleOrProblem>;
 }
 
 export interface OpenOptions {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { imageSize } from './inspect.js';
 import { InspectPool } from './pool.js';
 import type { ManifestReader } from './reader.js';
 
@@ -22,7 +23,16 @@ export async function validateManifest(reader: ManifestReader, options: { worker
       for (const s of reader.samples(d.name)) {
         const check = async () => {
           if (!existsSync(s.image)) return void problems.push({ dataset: d.name, file: s.image, reason: 'image missing' });
-          if (s.mask === null) return;
+          if (s.mask === null) {
+            // Box-only images: the header's size must still be the manifest's (boxes are in its pixels).
+            try {
+              const size = await imageSize(s.image);
+              if (size.width !== s.width || size.height !== s.height) problems.push({ dataset: d.name, file: s.image, reason: `image is ${size.width}×${size.height}, the manifest says ${s.width}×${s.height}` });
+            } catch (err) {
+              problems.push({ dataset: d.name, file: s.image, reason: `unreadable image (${(err as Error).message})` });
+            }
+            return;
+          }
           if (!existsSync(s.mask)) return void problems.push({ dataset: d.name, file: s.mask, reason: 'mask missing' });
           const segments = d.encoding === 'panoptic-rgb' ? [...reader.segments(s.id)] : undefined;
           const result = await pool.run({ image: s.image, mask: s.mask, encoding: { kind: d.encoding }, segments, histogram: true });

@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError, type Problem } from '../errors.js';
-import type { DenseSample, OpenedDataset } from '../formats/types.js';
+import type { BoxSample, DenseSample, OpenedDataset } from '../formats/types.js';
+import { existsSync as fileExists } from 'node:fs';
+import { imageSize } from './inspect.js';
 import { MANIFEST_SCHEMA_VERSION, MANIFEST_SQL } from './schema.js';
 import type { InspectResult } from './inspect.js';
 import { InspectPool } from './pool.js';
@@ -35,6 +37,23 @@ export interface MergeSummary {
 }
 
 const IGNORE = -1;
+
+type BoxCheck = { ok: true; width: number; height: number } | { ok: false; reason: string };
+
+/** A box image exists; its size is the annotation's, checked against the header unless `verify` is off. */
+async function checkBoxImage(file: string, sample: BoxSample, verify: boolean): Promise<BoxCheck> {
+  if (!fileExists(file)) return { ok: false, reason: 'image missing' };
+  if (!verify && sample.width && sample.height) return { ok: true, width: sample.width, height: sample.height };
+  try {
+    const size = await imageSize(file);
+    if (sample.width && sample.height && (sample.width !== size.width || sample.height !== size.height)) {
+      return { ok: false, reason: `image ${size.width}×${size.height} does not match the annotation's ${sample.width}×${sample.height}` };
+    }
+    return { ok: true, ...size };
+  } catch (err) {
+    return { ok: false, reason: `unreadable image (${(err as Error).message})` };
+  }
+}
 
 /** A manifest being written: created in a temp file and renamed, or an existing one changed one dataset per transaction. */
 export class ManifestWriter {
@@ -125,24 +144,67 @@ export class ManifestWriter {
         options.onProgress?.(images, name);
       };
 
+      const insertBox = db.prepare(`INSERT INTO boxes (image_id, source_id, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?)`);
+      // Box-only images: boxes clipped to the image; per label the summed box area stands for its pixels.
+      const writeBoxes = (sample: BoxSample, size: BoxCheck) => {
+        if (!size.ok) {
+          problem({ file: sample.image, reason: size.reason });
+          return;
+        }
+        const { width, height } = size;
+        const id = imageId(name, sample.split, sample.image);
+        insertImage.run(id, name, sample.split, sample.image, null, width, height);
+        images += 1;
+        const perLabel = new Map<number, number>();
+        const unknown = new Set<number>();
+        const bad: string[] = [];
+        sample.boxes.forEach((b, k) => {
+          const x0 = Math.max(0, b.x);
+          const y0 = Math.max(0, b.y);
+          const x1 = Math.min(width, b.x + b.w);
+          const y1 = Math.min(height, b.y + b.h);
+          if (!(x1 > x0 && y1 > y0)) {
+            bad.push(`#${k} [${b.x}, ${b.y}, ${b.w}, ${b.h}]`);
+            return;
+          }
+          const label = lut.get(b.sourceId);
+          if (label === undefined) {
+            if (!ignore.has(b.sourceId)) unknown.add(b.sourceId);
+            return;
+          }
+          insertBox.run(id, b.sourceId, x0, y0, x1 - x0, y1 - y0);
+          if (label !== IGNORE) perLabel.set(label, (perLabel.get(label) ?? 0) + Math.round((x1 - x0) * (y1 - y0)));
+        });
+        for (const [label, pixels] of [...perLabel].sort((a, c) => a[0] - c[0])) insertLabel.run(id, label, pixels);
+        if (bad.length > 0) problem({ file: sample.image, reason: `boxes empty after clipping to ${width}×${height}, skipped: ${bad.join(', ')}` });
+        if (unknown.size > 0) problem({ file: sample.image, reason: `category ids not in the ${opened.format} taxonomy, boxes skipped: ${[...unknown].join(', ')}` });
+        options.onProgress?.(images, name);
+      };
+
       // Samples go to the pool in order; results (and listing problems) are written in the same order,
       // a bounded window ahead, so the manifest does not depend on which worker finishes first.
       const window = Math.max(8, (options.workers ?? 0) * 8);
-      type Entry = { problem: Problem } | { sample: DenseSample; result: Promise<InspectResult> };
+      type Entry = { problem: Problem } | { sample: DenseSample; result: Promise<InspectResult> } | { boxSample: BoxSample; size: Promise<BoxCheck> };
       const inFlight: Entry[] = [];
       const flush = async (entry: Entry) => {
         if ('problem' in entry) problem(entry.problem);
+        else if ('boxSample' in entry) writeBoxes(entry.boxSample, await entry.size);
         else write(entry.sample, await entry.result);
       };
       let queued = 0;
-      for (const item of opened.samples()) {
+      for await (const item of opened.samples()) {
         if ('problem' in item) {
           inFlight.push(item);
           continue;
         }
         if (options.limit !== undefined && queued >= options.limit) break;
-        const { sample } = item;
         queued += 1;
+        if ('boxSample' in item) {
+          inFlight.push({ boxSample: item.boxSample, size: checkBoxImage(path.join(root, item.boxSample.image), item.boxSample, options.histograms ?? true) });
+          if (inFlight.length >= window) await flush(inFlight.shift() as Entry);
+          continue;
+        }
+        const { sample } = item;
         inFlight.push({
           sample,
           result: pool.run({

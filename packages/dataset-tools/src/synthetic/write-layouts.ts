@@ -241,3 +241,49 @@ export async function writeIdd(
   }
   return { root, rects };
 }
+
+export interface WrittenBox {
+  category: number;
+  bbox: [number, number, number, number];
+}
+
+/**
+ * Objects365 layout. v2: annotations/zhiyuan_objv2_<split>.json naming "images/v2/patch0/objects365_v2_N.jpg",
+ * the images under <split>/images/v2/patch0/; v1: annotations/objects365_<split>.json naming a bare file in <split>/.
+ * Boxes are COCO [x, y, w, h]; some stick out of the image (the writer is asked to clip them).
+ */
+export async function writeObjects365(
+  root: string,
+  perSplit: Record<string, number>,
+  size: [number, number],
+  options: { version: 'v1' | 'v2'; categories: { id: number; name: string }[]; seed?: number },
+): Promise<{ root: string; boxes: Map<string, WrittenBox[]> }> {
+  const rand = seeded(options.seed ?? 8);
+  const [w, h] = size;
+  const boxes = new Map<string, WrittenBox[]>();
+  let imageId = 1000;
+  let annId = 1;
+  for (const [split, n] of Object.entries(perSplit)) {
+    const images: unknown[] = [];
+    const annotations: unknown[] = [];
+    for (let i = 0; i < n; i++) {
+      imageId += 7;
+      const fileName = options.version === 'v2' ? `images/v2/patch0/objects365_v2_${String(imageId).padStart(8, '0')}.jpg` : `obj365_${split}_${String(imageId).padStart(12, '0')}.jpg`;
+      const onDisk = options.version === 'v2' ? `${split}/${fileName}` : `${split}/${fileName}`;
+      await writeImage(path.join(root, onDisk), w, h, i);
+      images.push({ id: imageId, file_name: fileName, width: w, height: h });
+      const list: WrittenBox[] = [];
+      for (let k = 0; k < 1 + Math.floor(rand() * 4); k++) {
+        const category = (options.categories[Math.floor(rand() * options.categories.length)] as { id: number }).id;
+        const bbox: [number, number, number, number] = [Math.round(rand() * w * 0.8 * 10) / 10, Math.round(rand() * h * 0.8 * 10) / 10, 2 + Math.round(rand() * w * 0.6), 2 + Math.round(rand() * h * 0.6)];
+        list.push({ category, bbox });
+        annotations.push({ id: annId++, image_id: imageId, category_id: category, bbox, area: bbox[2] * bbox[3], iscrowd: 0 });
+      }
+      boxes.set(onDisk, list);
+    }
+    const name = options.version === 'v2' ? `zhiyuan_objv2_${split}.json` : `objects365_${split}.json`;
+    mkdirSync(path.join(root, 'annotations'), { recursive: true });
+    writeFileSync(path.join(root, 'annotations', name), JSON.stringify({ images, annotations, categories: options.categories }));
+  }
+  return { root, boxes };
+}
