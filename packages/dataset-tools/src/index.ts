@@ -1,7 +1,7 @@
 export { DatasetError, isDatasetError, type Problem } from './errors.js';
 export { readTaxonomy, readLabelNames, MANIFESTS_DIR, type Taxonomy, type SourceClass, type ClassTarget } from './taxonomy.js';
 export { FORMATS, detectFormat, formatByName } from './formats/index.js';
-export type { FormatAdapter, OpenedDataset, DenseSample, BoxSample, SourceBox, MaskEncoding, MaskEncodingKind, AnnotationKind, LossKind } from './formats/types.js';
+export type { FormatAdapter, OpenedDataset, DenseSample, BoxSample, SourceBox, InstanceSample, MaskEncoding, MaskEncodingKind, AnnotationKind, LossKind } from './formats/types.js';
 export { readIddPolygons, IDD_LEVEL3_OF_NAME } from './formats/idd.js';
 export { rasterizePolygons, type PolygonObject } from './polygons.js';
 export { ManifestReader, IGNORE_INDEX, type DatasetInfo, type ManifestSample } from './manifest/reader.js';
@@ -9,7 +9,7 @@ export { ManifestWriter, imageId, type MergeOptions, type MergeSummary } from '.
 export { mergeDatasets, parseDatasetSpecs, type DatasetSpec } from './merge.js';
 export { manifestStats, type ManifestStats } from './manifest/stats.js';
 export { validateManifest, type ValidationReport } from './manifest/validate.js';
-export { writeCityscapes, writeAde20k, writeCocoPanoptic, writeMapillaryVistas, writeIdd, writeObjects365, writeImage, writeGrayPng, type GeneratedSet, type IddRect, type WrittenBox } from './synthetic/write-layouts.js';
+export { writeCityscapes, writeAde20k, writeCocoPanoptic, writeMapillaryVistas, writeIdd, writeObjects365, writeOpenImages, writeImage, writeGrayPng, type GeneratedSet, type IddRect, type WrittenBox, type WrittenInstance } from './synthetic/write-layouts.js';
 export { streamJsonArrays } from './json-stream.js';
 export { mergeDatasetsOptions, runMergeDatasets } from './merge-command.js';
 export { manifestCommands } from './manifest-commands.js';

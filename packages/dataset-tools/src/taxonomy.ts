@@ -10,6 +10,8 @@ export interface SourceClass {
   /** The value in the mask (dense), the category id (COCO, Objects365) or the class id (OpenImages). */
   id: number;
   name: string;
+  /** The dataset's own code for the class, where it is not a number (OpenImages MIDs such as /m/0k4j). */
+  code?: string;
   target: ClassTarget;
 }
 
@@ -34,7 +36,7 @@ interface TaxonomyFile {
   dataset: string;
   description: string;
   ignoreValues?: number[];
-  classes: { id: number; name: string; label: string }[];
+  classes: { id: number; name: string; label: string; code?: string }[];
 }
 
 /**
@@ -55,10 +57,11 @@ export function readTaxonomy(name: string, labels: string[] = readLabelNames(), 
     if (!Number.isInteger(c.id)) throw new DatasetError('TAXONOMY', `class "${c.name}" has no integer id: ${file}`);
     if (ids.has(c.id)) throw new DatasetError('TAXONOMY', `class id ${c.id} appears twice: ${file}`);
     ids.add(c.id);
-    if (c.label === 'ignore') return { id: c.id, name: c.name, target: { kind: 'ignore' } };
-    if (c.label === 'unmapped') return { id: c.id, name: c.name, target: { kind: 'unmapped' } };
+    const code = typeof c.code === 'string' ? { code: c.code } : {};
+    if (c.label === 'ignore') return { id: c.id, name: c.name, ...code, target: { kind: 'ignore' } };
+    if (c.label === 'unmapped') return { id: c.id, name: c.name, ...code, target: { kind: 'unmapped' } };
     if (!known.has(c.label)) throw new DatasetError('TAXONOMY', `class "${c.name}" maps to "${c.label}", which is not a label of labels.json: ${file}`);
-    return { id: c.id, name: c.name, target: { kind: 'label', label: c.label } };
+    return { id: c.id, name: c.name, ...code, target: { kind: 'label', label: c.label } };
   });
   return { dataset: raw.dataset, description: raw.description, classes, ignoreValues: raw.ignoreValues ?? [] };
 }

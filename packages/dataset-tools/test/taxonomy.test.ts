@@ -30,6 +30,8 @@ describe('manifests/taxonomy', () => {
     expect(count('mapillary-vistas')).toBe(66);
     expect(count('idd')).toBe(26);
     expect(count('objects365')).toBe(365);
+    // The 601 boxable classes: a superset of the 350 that have segmentation masks.
+    expect(count('openimages')).toBe(601);
   });
 
   it('maps classes by meaning, not by position', () => {
@@ -43,6 +45,10 @@ describe('manifests/taxonomy', () => {
     expect(find('objects365', 'SUV')).toEqual({ kind: 'label', label: 'car' });
     expect(find('objects365', 'Moniter/TV')).toEqual({ kind: 'label', label: 'television' });
     expect(find('objects365', 'Sneakers')).toEqual({ kind: 'unmapped' });
+    // OpenImages' "Mouse" is the animal, not the computer mouse.
+    expect(find('openimages', 'Mouse')).toEqual({ kind: 'label', label: 'animal other' });
+    expect(find('openimages', 'Computer mouse')).toEqual({ kind: 'label', label: 'mouse' });
+    expect(readTaxonomy('openimages', labels).classes.find((c) => c.code === '/m/0k4j')?.target).toEqual({ kind: 'label', label: 'car' });
     expect(find('coco-panoptic', 'building-other-merged')).toEqual({ kind: 'label', label: 'building' });
     expect(find('mapillary-vistas', 'Ground Animal')).toEqual({ kind: 'label', label: 'animal other' });
     expect(find('ade20k', 'computer')).toEqual({ kind: 'unmapped' });

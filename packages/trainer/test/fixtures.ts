@@ -5,7 +5,7 @@ import { seededRandom } from '@sentseg/common';
 import { LabelBank, labelText } from '@sentseg/label-bank';
 import { afterAll } from 'vitest';
 import { mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
-import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, writeImage, writeObjects365 } from '@sentseg/dataset-tools';
+import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, writeImage, writeObjects365, writeOpenImages } from '@sentseg/dataset-tools';
 import Database from 'better-sqlite3';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 
@@ -121,6 +121,14 @@ export async function addInstanceMaskDataset(manifest: string, root: string, cla
  * COCO-style), written straight into the manifest tables of the contract (dataset-tools has no
  * Objects365 reader yet). Each image has two boxes. Returns the dataset's name.
  */
+/** An instance-mask dataset in the real OpenImages V6 layout (CSV + half-size masks), merged as "openimages-fixture". */
+export async function addOpenImagesDataset(manifest: string, root: string, mids: string[], images = 4, size: [number, number] = [48, 40]): Promise<string> {
+  const name = 'openimages-fixture';
+  await writeOpenImages(root, { train: images }, size, mids, 13);
+  await mergeDatasets(manifest, parseDatasetSpecs([`${name}=${root}`], [`${name}=openimages`]), { workers: 0 });
+  return name;
+}
+
 /**
  * A box-only dataset in the real Objects365 v2 layout (JSON + images), merged into `manifest` by
  * dataset-tools as "o365-fixture". Returns the number of boxes the manifest holds for it.

@@ -8,7 +8,7 @@ import { TrainerError } from '../src/errors.js';
 import { loadWeights } from '../src/model/weights-io.js';
 import { train, type TrainSummary } from '../src/train.js';
 import { tf } from '../src/tf.js';
-import { addBoxDataset, addInstanceMaskDataset, smallConfig, tempDir, writeBank, writeWorld, type World } from './fixtures.js';
+import { addBoxDataset, addInstanceMaskDataset, addOpenImagesDataset, smallConfig, tempDir, writeBank, writeWorld, type World } from './fixtures.js';
 import { copyFileSync } from 'node:fs';
 import { loadSample } from '../src/data/load-sample.js';
 import { writeTinyClipVisionModel } from '@sentseg/label-bank';
@@ -115,7 +115,7 @@ describe('three kinds of dataset: dense (L_HD), instance masks (L_LD), boxes (L_
   let boxes = 0;
   beforeAll(async () => {
     copyFileSync(world.manifest, manifest);
-    await addInstanceMaskDataset(manifest, path.join(dir, 'oi3'), [{ sourceId: 3, label: 'dog' }]);
+    await addOpenImagesDataset(manifest, path.join(dir, 'oi3'), ['/m/0bt9lr', '/m/0k4j']);
     ({ boxes } = await addBoxDataset(manifest, path.join(dir, 'o365'), [{ id: 6, name: 'Car' }, { id: 1, name: 'Person' }]));
     expect(boxes).toBeGreaterThanOrEqual(4);
   });
@@ -123,7 +123,7 @@ describe('three kinds of dataset: dense (L_HD), instance masks (L_LD), boxes (L_
   it('trains on all three; the CLIP box-crop embeddings are computed once and then read from the cache', async () => {
     const vision = path.join(dir, 'tiny-clip-vision');
     writeTinyClipVisionModel(vision, { seed: 3, projectionDim: 24 });
-    const config = smallConfig(world, { manifest, clipVision: vision, steps: 12, data: { datasets: ['cityscapes', 'oi-fixture', 'o365-fixture'] } });
+    const config = smallConfig(world, { manifest, clipVision: vision, steps: 12, data: { datasets: ['cityscapes', 'openimages-fixture', 'o365-fixture'] } });
     const lines: string[] = [];
     const summary = await train({ config, run: path.join(dir, 'three'), log: (l) => lines.push(l) });
     expect(lines).toContain('dataset o365-fixture: boxes → L_WD, split train, 4 images');

@@ -1,17 +1,14 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DatasetError, type Problem } from '../errors.js';
+import { streamJsonArrays } from '../json-stream.js';
 import { insideRoot } from '../paths.js';
 import { taxonomyFor } from '../taxonomy.js';
-import type { DenseSample, FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
+import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
 const JSON_NAME = /^panoptic_(\w+?)(\d{4})\.json$/;
-
-interface PanopticJson {
-  images?: { id: number; file_name: string }[];
-  annotations?: { image_id?: number; file_name: string; segments_info: { id: number; category_id: number }[] }[];
-  categories?: { id: number; name: string }[];
-}
 
 /** annotations/panoptic_<split><year>.json files, as [split, year, relative path]. */
 function annotationFiles(root: string): [string, string, string][] {
@@ -24,33 +21,85 @@ function annotationFiles(root: string): [string, string, string][] {
     .sort((a, b) => a[2].localeCompare(b[2]));
 }
 
-function splitSamples(root: string, split: string, year: string, jsonRel: string): { samples: DenseSample[]; problems: Problem[] } {
-  const problems: Problem[] = [];
-  let parsed: PanopticJson;
+/**
+ * One split's samples. The JSON (panoptic_train2017.json is ~0.4 GB) is streamed into a temporary
+ * SQLite index, never parsed whole; samples come out in image-path order.
+ */
+async function* splitSamples(root: string, split: string, year: string, jsonRel: string): AsyncIterable<SampleOrProblem> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'sentseg-coco-'));
+  const db = new Database(path.join(tmp, 'index.sqlite'));
   try {
-    parsed = JSON.parse(readFileSync(path.join(root, jsonRel), 'utf8')) as PanopticJson;
-  } catch (err) {
-    return { samples: [], problems: [{ file: jsonRel, reason: `malformed JSON: ${(err as Error).message}` }] };
+    db.pragma('journal_mode = OFF');
+    db.pragma('synchronous = OFF');
+    db.exec(`CREATE TABLE img (id INTEGER PRIMARY KEY, file TEXT NOT NULL);
+             CREATE TABLE ann (n INTEGER PRIMARY KEY, image_id INTEGER, file TEXT, segments TEXT)`);
+    const insertImage = db.prepare(`INSERT OR IGNORE INTO img (id, file) VALUES (?, ?)`);
+    const insertAnn = db.prepare(`INSERT INTO ann (n, image_id, file, segments) VALUES (?, ?, ?, ?)`);
+    let annotations = 0;
+    let sawAnnotations = false;
+    db.exec('BEGIN');
+    try {
+      await streamJsonArrays(path.join(root, jsonRel), ['images', 'annotations'], (array, value) => {
+        const v = value as Record<string, unknown>;
+        if (array === 'images') {
+          if (typeof v?.id === 'number' && typeof v.file_name === 'string') insertImage.run(v.id, v.file_name);
+          return;
+        }
+        sawAnnotations = true;
+        const ok = typeof v?.file_name === 'string' && Array.isArray(v.segments_info);
+        const segments = ok ? (v.segments_info as { id: number; category_id: number }[]).map((x) => [x.id, x.category_id]) : null;
+        insertAnn.run(annotations, typeof v?.image_id === 'number' ? v.image_id : null, ok ? (v.file_name as string) : null, segments ? JSON.stringify(segments) : null);
+        annotations += 1;
+      });
+      db.exec('COMMIT');
+    } catch (err) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      yield { problem: { file: jsonRel, reason: (err as Error).message } };
+      return;
+    }
+    if (!sawAnnotations) {
+      yield { problem: { file: jsonRel, reason: 'no "annotations" array' } };
+      return;
+    }
+    const imageOf = db.prepare(`SELECT file FROM img WHERE id = ?`).pluck();
+    const problems: Problem[] = [];
+    // Each annotation's image path (from "images", else the PNG's name as .jpg); problems for the rest.
+    db.exec(`ALTER TABLE ann ADD COLUMN image TEXT`);
+    const setImage = db.prepare(`UPDATE ann SET image = ? WHERE n = ?`);
+    db.exec('BEGIN');
+    const rows = db.prepare(`SELECT n, image_id AS imageId, file, segments IS NULL AS noSegments FROM ann ORDER BY n`).all() as { n: number; imageId: number | null; file: string | null; noSegments: number }[];
+    for (const row of rows) {
+      if (row.file === null || row.noSegments) {
+        problems.push({ file: jsonRel, reason: `annotation #${row.n} has no file_name or segments_info` });
+        continue;
+      }
+      const mask = `annotations/panoptic_${split}${year}/${row.file}`;
+      const imageName = (row.imageId !== null ? (imageOf.get(row.imageId) as string | undefined) : undefined) ?? row.file.replace(/\.png$/i, '.jpg');
+      const image = `${split}${year}/${imageName}`;
+      if (!insideRoot(root, mask) || !insideRoot(root, image)) {
+        problems.push({ file: jsonRel, reason: `annotation #${row.n} names a file outside the dataset root: ${row.file}` });
+        continue;
+      }
+      setImage.run(image, row.n);
+    }
+    db.exec('COMMIT');
+    for (const problem of problems) yield { problem };
+    db.exec(`CREATE INDEX ann_by_image ON ann (image)`);
+    const page = db.prepare(`SELECT n, image, file, segments FROM ann WHERE image IS NOT NULL AND (image, n) > (?, ?) ORDER BY image, n LIMIT 1000`);
+    let after: [string, number] = ['', -1];
+    for (;;) {
+      const batch = page.all(...after) as { n: number; image: string; file: string; segments: string }[];
+      if (batch.length === 0) break;
+      const last = batch[batch.length - 1] as { n: number; image: string };
+      after = [last.image, last.n];
+      for (const row of batch) {
+        yield { sample: { split, image: row.image, mask: `annotations/panoptic_${split}${year}/${row.file}`, segments: JSON.parse(row.segments) as [number, number][] } };
+      }
+    }
+  } finally {
+    db.close();
+    rmSync(tmp, { recursive: true, force: true });
   }
-  if (!Array.isArray(parsed.annotations)) return { samples: [], problems: [{ file: jsonRel, reason: 'no "annotations" array' }] };
-  const imageNames = new Map((parsed.images ?? []).map((i) => [i.id, i.file_name]));
-  const samples: DenseSample[] = [];
-  parsed.annotations.forEach((a, index) => {
-    if (typeof a?.file_name !== 'string' || !Array.isArray(a.segments_info)) {
-      problems.push({ file: jsonRel, reason: `annotation #${index} has no file_name or segments_info` });
-      return;
-    }
-    const mask = `annotations/panoptic_${split}${year}/${a.file_name}`;
-    const imageName = (a.image_id !== undefined ? imageNames.get(a.image_id) : undefined) ?? a.file_name.replace(/\.png$/i, '.jpg');
-    const image = `${split}${year}/${imageName}`;
-    if (!insideRoot(root, mask) || !insideRoot(root, image)) {
-      problems.push({ file: jsonRel, reason: `annotation #${index} names a file outside the dataset root: ${a.file_name}` });
-      return;
-    }
-    samples.push({ split, image, mask, segments: a.segments_info.map((s) => [s.id, s.category_id]) });
-  });
-  samples.sort((x, y) => x.image.localeCompare(y.image));
-  return { samples, problems };
 }
 
 /**
@@ -74,12 +123,8 @@ export const cocoPanoptic: FormatAdapter = {
       encoding: { kind: 'panoptic-rgb' },
       classes: taxonomy.classes,
       ignoreValues: [],
-      *samples(): Iterable<SampleOrProblem> {
-        for (const [split, year, jsonRel] of files) {
-          const { samples, problems } = splitSamples(root, split, year, jsonRel);
-          for (const problem of problems) yield { problem };
-          for (const sample of samples) yield { sample };
-        }
+      async *samples(): AsyncIterable<SampleOrProblem> {
+        for (const [split, year, jsonRel] of files) yield* splitSamples(root, split, year, jsonRel);
       },
     };
   },

@@ -7,12 +7,13 @@ import { cocoPanoptic } from './coco-panoptic.js';
 import { generic } from './generic.js';
 import { idd } from './idd.js';
 import { objects365 } from './objects365.js';
+import { openImages } from './openimages.js';
 import { mapillaryVistas } from './mapillary-vistas.js';
 import { sunRgbd } from './sun-rgbd.js';
 import type { FormatAdapter } from './types.js';
 
 /** Every format merge-datasets reads, in detection order (most specific first). */
-export const FORMATS: FormatAdapter[] = [ade20k, idd, cityscapes, cocoPanoptic, objects365, mapillaryVistas, bdd100k, sunRgbd, generic];
+export const FORMATS: FormatAdapter[] = [ade20k, idd, cityscapes, cocoPanoptic, objects365, openImages, mapillaryVistas, bdd100k, sunRgbd, generic];
 
 export function formatByName(name: string): FormatAdapter {
   const found = FORMATS.find((f) => f.name === name);

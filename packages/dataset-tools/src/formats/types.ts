@@ -45,7 +45,14 @@ export interface BoxSample {
   boxes: SourceBox[];
 }
 
-export type SampleOrProblem = { sample: DenseSample } | { boxSample: BoxSample } | { problem: Problem };
+/** One image of an instance-mask dataset: binary masks (any size, scaled to the image) with their classes. */
+export interface InstanceSample {
+  split: string;
+  image: string;
+  instances: { sourceId: number; mask: string }[];
+}
+
+export type SampleOrProblem = { sample: DenseSample } | { boxSample: BoxSample } | { instanceSample: InstanceSample } | { problem: Problem };
 
 /** A dataset opened for reading: its classes and its samples in a stable order. */
 export interface OpenedDataset {

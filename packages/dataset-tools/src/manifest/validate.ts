@@ -24,7 +24,8 @@ export async function validateManifest(reader: ManifestReader, options: { worker
         const check = async () => {
           if (!existsSync(s.image)) return void problems.push({ dataset: d.name, file: s.image, reason: 'image missing' });
           if (s.mask === null) {
-            // Box-only images: the header's size must still be the manifest's (boxes are in its pixels).
+            for (const inst of reader.instanceMasks(s.id, d.name)) if (!existsSync(inst.mask)) problems.push({ dataset: d.name, file: inst.mask, reason: 'instance mask missing' });
+            // Box and instance-mask images: the header's size must still be the manifest's.
             try {
               const size = await imageSize(s.image);
               if (size.width !== s.width || size.height !== s.height) problems.push({ dataset: d.name, file: s.image, reason: `image is ${size.width}×${size.height}, the manifest says ${s.width}×${s.height}` });

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError, type Problem } from '../errors.js';
-import type { BoxSample, DenseSample, OpenedDataset } from '../formats/types.js';
+import type { BoxSample, DenseSample, InstanceSample, OpenedDataset } from '../formats/types.js';
+import { readMaskValues } from '../mask-png.js';
 import { existsSync as fileExists } from 'node:fs';
 import { imageSize } from './inspect.js';
 import { MANIFEST_SCHEMA_VERSION, MANIFEST_SQL } from './schema.js';
@@ -39,6 +40,57 @@ export interface MergeSummary {
 const IGNORE = -1;
 
 type BoxCheck = { ok: true; width: number; height: number } | { ok: false; reason: string };
+
+type InstanceCheck =
+  | { ok: true; width: number; height: number; instances: { sourceId: number; mask: string }[]; problems: Problem[]; counts: Map<number, number> }
+  | { ok: false; reason: string };
+
+/**
+ * An instance-mask image: the image's size from its header; each binary mask read, scaled to the
+ * image (nearest neighbour) and painted in order, later masks over earlier ones, to count pixels per
+ * source class. A mask that cannot be read is a problem and is left out.
+ */
+async function checkInstanceImage(root: string, sample: InstanceSample, histograms: boolean): Promise<InstanceCheck> {
+  const file = path.join(root, sample.image);
+  if (!fileExists(file)) return { ok: false, reason: 'image missing' };
+  let size: { width: number; height: number };
+  try {
+    size = await imageSize(file);
+  } catch (err) {
+    return { ok: false, reason: `unreadable image (${(err as Error).message})` };
+  }
+  const { width, height } = size;
+  const instances: { sourceId: number; mask: string }[] = [];
+  const problems: Problem[] = [];
+  const painted = histograms ? new Int32Array(width * height).fill(-1) : null;
+  for (const inst of sample.instances) {
+    const maskFile = path.join(root, inst.mask);
+    if (!fileExists(maskFile)) {
+      problems.push({ file: inst.mask, reason: 'mask missing' });
+      continue;
+    }
+    if (painted) {
+      let mask: ReturnType<typeof readMaskValues>;
+      try {
+        mask = readMaskValues(maskFile, 'gray');
+      } catch (err) {
+        problems.push({ file: inst.mask, reason: `corrupt or truncated PNG (${(err as Error).message})` });
+        continue;
+      }
+      for (let y = 0; y < height; y++) {
+        const my = Math.min(mask.height - 1, Math.floor(((y + 0.5) * mask.height) / height));
+        for (let x = 0; x < width; x++) {
+          const mx = Math.min(mask.width - 1, Math.floor(((x + 0.5) * mask.width) / width));
+          if ((mask.values[my * mask.width + mx] as number) > 0) painted[y * width + x] = inst.sourceId;
+        }
+      }
+    }
+    instances.push(inst);
+  }
+  const counts = new Map<number, number>();
+  if (painted) for (const v of painted) if (v >= 0) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return { ok: true, width, height, instances, problems, counts };
+}
 
 /** A box image exists; its size is the annotation's, checked against the header unless `verify` is off. */
 async function checkBoxImage(file: string, sample: BoxSample, verify: boolean): Promise<BoxCheck> {
@@ -181,14 +233,44 @@ export class ManifestWriter {
         options.onProgress?.(images, name);
       };
 
+      const insertInstance = db.prepare(`INSERT INTO instance_masks (image_id, source_id, mask_path) VALUES (?, ?, ?)`);
+      const writeInstances = (sample: InstanceSample, check: InstanceCheck) => {
+        if (!check.ok) {
+          problem({ file: sample.image, reason: check.reason });
+          return;
+        }
+        for (const p of check.problems) problem(p);
+        const kept = check.instances.filter((inst) => lut.get(inst.sourceId) !== undefined);
+        if (kept.length === 0) {
+          if (check.instances.length > 0) problem({ file: sample.image, reason: 'no mask of a known class' });
+          return;
+        }
+        const id = imageId(name, sample.split, sample.image);
+        insertImage.run(id, name, sample.split, sample.image, null, check.width, check.height);
+        images += 1;
+        for (const inst of kept) insertInstance.run(id, inst.sourceId, inst.mask);
+        const perLabel = new Map<number, number>();
+        for (const [source, pixels] of check.counts) {
+          const label = lut.get(source);
+          if (label !== undefined && label !== IGNORE) perLabel.set(label, (perLabel.get(label) ?? 0) + pixels);
+        }
+        for (const [label, pixels] of [...perLabel].sort((a, c) => a[0] - c[0])) insertLabel.run(id, label, pixels);
+        options.onProgress?.(images, name);
+      };
+
       // Samples go to the pool in order; results (and listing problems) are written in the same order,
       // a bounded window ahead, so the manifest does not depend on which worker finishes first.
       const window = Math.max(8, (options.workers ?? 0) * 8);
-      type Entry = { problem: Problem } | { sample: DenseSample; result: Promise<InspectResult> } | { boxSample: BoxSample; size: Promise<BoxCheck> };
+      type Entry =
+        | { problem: Problem }
+        | { sample: DenseSample; result: Promise<InspectResult> }
+        | { boxSample: BoxSample; size: Promise<BoxCheck> }
+        | { instanceSample: InstanceSample; check: Promise<InstanceCheck> };
       const inFlight: Entry[] = [];
       const flush = async (entry: Entry) => {
         if ('problem' in entry) problem(entry.problem);
         else if ('boxSample' in entry) writeBoxes(entry.boxSample, await entry.size);
+        else if ('instanceSample' in entry) writeInstances(entry.instanceSample, await entry.check);
         else write(entry.sample, await entry.result);
       };
       let queued = 0;
@@ -199,6 +281,11 @@ export class ManifestWriter {
         }
         if (options.limit !== undefined && queued >= options.limit) break;
         queued += 1;
+        if ('instanceSample' in item) {
+          inFlight.push({ instanceSample: item.instanceSample, check: checkInstanceImage(root, item.instanceSample, options.histograms ?? true) });
+          if (inFlight.length >= window) await flush(inFlight.shift() as Entry);
+          continue;
+        }
         if ('boxSample' in item) {
           inFlight.push({ boxSample: item.boxSample, size: checkBoxImage(path.join(root, item.boxSample.image), item.boxSample, options.histograms ?? true) });
           if (inFlight.length >= window) await flush(inFlight.shift() as Entry);

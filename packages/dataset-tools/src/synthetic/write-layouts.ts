@@ -287,3 +287,48 @@ export async function writeObjects365(
   }
   return { root, boxes };
 }
+
+/** One OpenImages instance as written: its MID and a rectangle in mask pixels (the mask is half the image size). */
+export interface WrittenInstance {
+  mid: string;
+  maskPath: string;
+  rect: { x0: number; y0: number; x1: number; y1: number };
+}
+
+/**
+ * OpenImages V6 segmentation layout: <split>/<ImageID>.jpg, <split>-annotations-object-segmentation.csv and the
+ * binary mask PNGs (values 0/255) at half the image's size in masks/<split>/ (the extracted zips).
+ */
+export async function writeOpenImages(root: string, perSplit: Record<string, number>, size: [number, number], mids: string[], seed = 10): Promise<{ root: string; instances: Map<string, WrittenInstance[]> }> {
+  const rand = seeded(seed);
+  const [w, h] = size;
+  const mw = Math.floor(w / 2);
+  const mh = Math.floor(h / 2);
+  const instances = new Map<string, WrittenInstance[]>();
+  for (const [split, n] of Object.entries(perSplit)) {
+    const rows = ['MaskPath,ImageID,LabelName,BoxID,BoxXMin,BoxXMax,BoxYMin,BoxYMax,PredictedIoU,Clicks'];
+    for (let i = 0; i < n; i++) {
+      const imageId = `${(i * 7919 + 4096 * (split.length + 1)).toString(16).padStart(6, '0')}${split.slice(0, 2)}0000aa`;
+      const image = `${split}/${imageId}.jpg`;
+      await writeImage(path.join(root, image), w, h, 30 + i);
+      const list: WrittenInstance[] = [];
+      for (let k = 0; k < 1 + Math.floor(rand() * 3); k++) {
+        const mid = mids[Math.floor(rand() * mids.length)] as string;
+        const boxId = `${k}b${i}`;
+        const maskPath = `${imageId}_${mid.replace(/\//g, '')}_${boxId}.png`;
+        const x0 = Math.floor(rand() * mw * 0.7);
+        const y0 = Math.floor(rand() * mh * 0.7);
+        const rect = { x0, y0, x1: Math.min(mw - 1, x0 + 1 + Math.floor(rand() * mw * 0.5)), y1: Math.min(mh - 1, y0 + 1 + Math.floor(rand() * mh * 0.5)) };
+        const mask = new Uint8Array(mw * mh);
+        for (let y = rect.y0; y <= rect.y1; y++) for (let x = rect.x0; x <= rect.x1; x++) mask[y * mw + x] = 255;
+        writeGrayPng(path.join(root, 'masks', split, maskPath), mw, mh, mask);
+        list.push({ mid, maskPath, rect });
+        rows.push(`${maskPath},${imageId},${mid},${boxId},${rect.x0 / mw},${(rect.x1 + 1) / mw},${rect.y0 / mh},${(rect.y1 + 1) / mh},0.8,"0.1 0.2;0.3 0.4"`);
+      }
+      instances.set(image, list);
+    }
+    mkdirSync(root, { recursive: true });
+    writeFileSync(path.join(root, `${split}-annotations-object-segmentation.csv`), `${rows.join('\n')}\n`);
+  }
+  return { root, instances };
+}

@@ -1,0 +1,183 @@
+import Database from 'better-sqlite3';
+import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { DatasetError } from '../errors.js';
+import { insideRoot } from '../paths.js';
+import { taxonomyFor } from '../taxonomy.js';
+import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
+
+const SPLITS = ['train', 'validation', 'test'];
+const CSV_COLUMNS = ['MaskPath', 'ImageID', 'LabelName'];
+
+/** <split>-annotations-object-segmentation.csv, at the root or in annotations/ or labels/. */
+function segmentationCsv(root: string, split: string): string | null {
+  for (const dir of ['', 'annotations', 'labels', split]) {
+    const rel = path.posix.join(dir, `${split}-annotations-object-segmentation.csv`);
+    if (existsSync(path.join(root, rel))) return rel;
+  }
+  return null;
+}
+
+/** Folders the official mask zips are commonly extracted to, relative to the root. */
+function maskDirCandidates(split: string, imageId: string): string[] {
+  const c = imageId.charAt(0);
+  return [`masks/${split}`, `masks/${split}/${c}`, `${split}-masks`, `${split}-masks/${split}-masks-${c}`, `${split}-masks-${c}`, `${split}/labels/masks/${c}`, `labels/masks/${split}/${c}`];
+}
+
+/** Where images lie: <split>/<ImageID>.jpg, <split>/data/ (FiftyOne), or images/<split>/. */
+const IMAGE_DIRS = (split: string) => [split, `${split}/data`, `images/${split}`];
+
+/** One CSV line split on commas (the segmentation CSV has no quoted fields; quotes are still honoured). */
+export function csvFields(line: string): string[] {
+  if (!line.includes('"')) return line.split(',');
+  const out: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i] as string;
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        field += '"';
+        i += 1;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      out.push(field);
+      field = '';
+    } else field += ch;
+  }
+  out.push(field);
+  return out;
+}
+
+/**
+ * OpenImages V6 instance segmentation: <split>-annotations-object-segmentation.csv (MaskPath,
+ * ImageID, LabelName, BoxID, ...) + the binary mask PNGs of the <split>-masks-<c>.zip archives
+ * (smaller than their images: they are scaled to the image) + images <split>/<ImageID>.jpg.
+ * Classes are MIDs, matched through the taxonomy's "code". The CSV is streamed into a temporary
+ * SQLite index, so memory stays flat; images are yielded in ImageID order with their masks.
+ */
+export const openImages: FormatAdapter = {
+  name: 'openimages',
+  title: 'OpenImages V6 segmentation (annotations CSV + mask PNGs)',
+  detect: (root) => SPLITS.some((s) => segmentationCsv(root, s) !== null),
+  open(root: string, options: OpenOptions): OpenedDataset {
+    const splits = SPLITS.filter((s) => !options.splits || options.splits.includes(s)).filter((s) => segmentationCsv(root, s) !== null);
+    if (splits.length === 0) throw new DatasetError('NOT_A_DATASET', `not an OpenImages folder (no <split>-annotations-object-segmentation.csv): ${root}`);
+    const taxonomy = taxonomyFor('openimages', options);
+    const idOfCode = new Map(taxonomy.classes.filter((c) => c.code !== undefined).map((c) => [c.code as string, c.id]));
+    return {
+      format: 'openimages',
+      version: 'V6 segmentation',
+      variant: null,
+      annotation: 'instance-masks',
+      loss: 'ld',
+      encoding: { kind: 'gray' },
+      classes: taxonomy.classes,
+      ignoreValues: taxonomy.ignoreValues,
+      async *samples(): AsyncIterable<SampleOrProblem> {
+        for (const split of splits) yield* splitSamples(root, split, segmentationCsv(root, split) as string, idOfCode);
+      },
+    };
+  },
+};
+
+async function* splitSamples(root: string, split: string, csvRel: string, idOfCode: Map<string, number>): AsyncIterable<SampleOrProblem> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'sentseg-oi-'));
+  const db = new Database(path.join(tmp, 'index.sqlite'));
+  try {
+    db.pragma('journal_mode = OFF');
+    db.pragma('synchronous = OFF');
+    db.exec(`CREATE TABLE inst (image TEXT NOT NULL, class INTEGER NOT NULL, mask TEXT NOT NULL)`);
+    const insert = db.prepare(`INSERT INTO inst (image, class, mask) VALUES (?, ?, ?)`);
+    let header: string[] | null = null;
+    let columns: number[] = [];
+    let badRows = 0;
+    const unknownCodes = new Map<string, number>();
+    let pending = 0;
+    db.exec('BEGIN');
+    const lines = createInterface({ input: createReadStream(path.join(root, csvRel)), crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (line.trim() === '') continue;
+      const fields = csvFields(line);
+      if (header === null) {
+        header = fields.map((f) => f.trim());
+        columns = CSV_COLUMNS.map((c) => (header as string[]).indexOf(c));
+        if (columns.some((c) => c < 0)) {
+          db.exec('ROLLBACK');
+          yield { problem: { file: csvRel, reason: `not a segmentation CSV: the header lacks ${CSV_COLUMNS.filter((_, i) => columns[i] as number < 0).join(', ')}` } };
+          return;
+        }
+        continue;
+      }
+      const [mask, image, code] = columns.map((c) => (fields[c] ?? '').trim()) as [string, string, string];
+      if (mask === '' || image === '' || code === '') {
+        badRows += 1;
+        continue;
+      }
+      const id = idOfCode.get(code);
+      if (id === undefined) {
+        unknownCodes.set(code, (unknownCodes.get(code) ?? 0) + 1);
+        continue;
+      }
+      insert.run(image, id, mask);
+      if (++pending >= 50_000) {
+        db.exec('COMMIT');
+        db.exec('BEGIN');
+        pending = 0;
+      }
+    }
+    db.exec('COMMIT');
+    if (header === null) {
+      yield { problem: { file: csvRel, reason: 'empty CSV' } };
+      return;
+    }
+    if (badRows > 0) yield { problem: { file: csvRel, reason: `${badRows} rows without MaskPath, ImageID or LabelName, skipped` } };
+    for (const [code, n] of unknownCodes) yield { problem: { file: csvRel, reason: `class ${code} is not in the openimages taxonomy; its ${n} masks are skipped` } };
+    db.exec('CREATE INDEX inst_by_image ON inst (image)');
+    // Which extracted-zip layout this split uses, from its first mask that exists.
+    const layouts = new Map<string, string | null>();
+    const maskPath = (imageId: string, mask: string): string | null => {
+      const key = imageId.charAt(0);
+      const known = layouts.get(key);
+      if (known !== undefined && known !== null && existsSync(path.join(root, known, mask))) return `${known}/${mask}`;
+      for (const dir of maskDirCandidates(split, imageId)) {
+        if (existsSync(path.join(root, dir, mask))) {
+          layouts.set(key, dir);
+          return `${dir}/${mask}`;
+        }
+      }
+      return null;
+    };
+    const imageDirs = IMAGE_DIRS(split).filter((d) => existsSync(path.join(root, d)));
+    const page = db.prepare(`SELECT DISTINCT image FROM inst WHERE image > ? ORDER BY image LIMIT 1000`).pluck();
+    const instancesOf = db.prepare(`SELECT class AS sourceId, mask FROM inst WHERE image = ? ORDER BY rowid`);
+    let after = '';
+    for (;;) {
+      const batch = page.all(after) as string[];
+      if (batch.length === 0) break;
+      after = batch[batch.length - 1] as string;
+      for (const imageId of batch) {
+        const dir = imageDirs.find((d) => existsSync(path.join(root, d, `${imageId}.jpg`)));
+        const image = dir ? `${dir}/${imageId}.jpg` : null;
+        if (!image || !insideRoot(root, image)) {
+          yield { problem: { file: `${split}/${imageId}.jpg`, reason: 'image missing' } };
+          continue;
+        }
+        const instances: { sourceId: number; mask: string }[] = [];
+        for (const row of instancesOf.all(imageId) as { sourceId: number; mask: string }[]) {
+          const rel = insideRoot(root, row.mask) ? maskPath(imageId, row.mask) : null;
+          if (rel === null) yield { problem: { file: row.mask, reason: `mask of ${imageId} missing (looked in ${maskDirCandidates(split, imageId).join(', ')})` } };
+          else instances.push({ sourceId: row.sourceId, mask: rel });
+        }
+        if (instances.length > 0) yield { instanceSample: { split, image, instances } };
+      }
+    }
+  } finally {
+    db.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
