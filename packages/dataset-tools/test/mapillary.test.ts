@@ -61,7 +61,55 @@ describe('Mapillary Vistas v1.2', () => {
     const root = path.join(dir, 'vistas2');
     await writeMapillaryVistas(root, { training: 1 }, [8, 8], [...names(), ...Array.from({ length: 58 }, (_, i) => `extra ${i}`)]);
     await expect(mergeDatasets(path.join(dir, 'mv2.sqlite'), parseDatasetSpecs([`mapillary=${root}`]), { workers: 0 })).rejects.toThrow(
-      /lists 124 classes; the mapillary-vistas taxonomy covers v1\.2's 66 \(v2\.0's 124-class labels are not supported yet\)/,
+      /lists 124 classes; the v1\.2 taxonomy has 66 \(a v2\.0 list: use --variant NAME=v2\.0\)/,
     );
+  });
+});
+
+describe('Mapillary Vistas v2.0', () => {
+  const v2names = () => readTaxonomy('mapillary-vistas-v2').classes.map((c) => c.name);
+
+  it('reads config_v2.0.json and <split>/v2.0/labels: 124 classes, the void ones ignored, splits of v1.2 classes keep their label', async () => {
+    const root = path.join(dir, 'vistas-v20');
+    const written = await writeMapillaryVistas(root, { training: 4, validation: 2 }, [30, 22], v2names(), 5, 'v2.0');
+    expect(detectFormat(root).name).toBe('mapillary-vistas');
+    const out = path.join(dir, 'mv20.sqlite');
+    const run = await mergeDatasets(out, parseDatasetSpecs([`mv=${root}`]), { workers: 0 });
+    expect(run.summaries.map((s) => [s.images, s.problems])).toEqual([[6, 0]]);
+    const reader = ManifestReader.open(out);
+    try {
+      expect(reader.dataset('mv').version).toBe('v2.0');
+      const table = taxonomyTable('mapillary-vistas-v2');
+      for (const s of reader.samples('mv')) {
+        const rel = path.relative(root, s.image).split(path.sep).join('/');
+        expect(reader.imageLabels(s.id).map((r) => [r.labelId, r.pixels])).toEqual(expectedLabels(written.counts.get(rel)!, table));
+      }
+      expect(reader.lut('mv')[123]).toBe(255);
+    } finally {
+      reader.close();
+    }
+    const find = (name: string) => readTaxonomy('mapillary-vistas-v2').classes.find((c) => c.name === name)?.target;
+    expect(v2names()).toHaveLength(124);
+    expect(find('human--person--person-group')).toEqual({ kind: 'label', label: 'person' });
+    expect(find('object--traffic-light--pedestrians')).toEqual({ kind: 'label', label: 'traffic light' });
+    expect(find('void--static')).toEqual({ kind: 'ignore' });
+    expect(find('object--traffic-cone')).toEqual({ kind: 'unmapped' });
+  });
+
+  it('reads v1.2 from a v2.0 download by default and v2.0 with --variant, and refuses an unknown variant', async () => {
+    const root = path.join(dir, 'vistas-both');
+    await writeMapillaryVistas(root, { training: 2 }, [12, 10], v2names(), 6, 'v2.0');
+    await writeMapillaryVistas(root, { training: 2 }, [12, 10], names(), 7, 'v1.2');
+    const both = async (variant: string[]) => {
+      const out = path.join(dir, `both-${variant.join('')}.sqlite`);
+      await mergeDatasets(out, parseDatasetSpecs([`mv=${root}`], [], variant), { workers: 0 });
+      const reader = ManifestReader.open(out);
+      const version = reader.dataset('mv').version;
+      reader.close();
+      return version;
+    };
+    expect(await both([])).toBe('v1.2');
+    expect(await both(['mv=v2.0'])).toBe('v2.0');
+    await expect(both(['mv=v3'])).rejects.toThrow(/variant must be v1\.2 or v2\.0, not "v3"/);
   });
 });

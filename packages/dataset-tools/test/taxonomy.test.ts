@@ -28,6 +28,7 @@ describe('manifests/taxonomy', () => {
     expect(count('bdd100k')).toBe(19);
     expect(count('sun-rgbd')).toBe(37);
     expect(count('mapillary-vistas')).toBe(66);
+    expect(count('mapillary-vistas-v2')).toBe(124);
     expect(count('idd')).toBe(26);
     expect(count('objects365')).toBe(365);
     // The 601 boxable classes: a superset of the 350 that have segmentation masks.

@@ -7,29 +7,43 @@ import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedData
 
 const SPLITS = ['training', 'validation'];
 
-/** The v1.2 class list: config.json (the v1.2 download) or config_v1.2.json (the v2.0 download). */
-function configFile(root: string): string | null {
-  for (const name of ['config_v1.2.json', 'config.json']) if (existsSync(path.join(root, name))) return path.join(root, name);
+type Version = 'v1.2' | 'v2.0';
+
+/** The class list of a version: config.json or config_v1.2.json (v1.2), config_v2.0.json (v2.0). */
+function configFile(root: string, version: Version): string | null {
+  const names = version === 'v2.0' ? ['config_v2.0.json'] : ['config_v1.2.json', 'config.json'];
+  for (const name of names) if (existsSync(path.join(root, name))) return path.join(root, name);
   return null;
 }
 
-/** Label folder of a split: <split>/v1.2/labels (the v2.0 download) or <split>/labels (v1.2). */
-function labelsDir(root: string, split: string): string {
-  const nested = path.join(split, 'v1.2', 'labels');
+/** Label folder of a split: <split>/<version>/labels (the v2.0 download) or <split>/labels (v1.2). */
+function labelsDir(root: string, split: string, version: Version): string {
+  const nested = path.join(split, version, 'labels');
   return existsSync(path.join(root, nested)) ? nested : path.join(split, 'labels');
 }
 
+/** The version to read: --variant, else v1.2 where its config exists (the paper's 66 classes), else v2.0. */
+function chooseVersion(root: string, variant: string | undefined): Version {
+  if (variant !== undefined) {
+    if (variant !== 'v1.2' && variant !== 'v2.0') throw new DatasetError('BAD_ARGUMENT', `mapillary-vistas variant must be v1.2 or v2.0, not "${variant}"`);
+    return variant;
+  }
+  return configFile(root, 'v1.2') ? 'v1.2' : 'v2.0';
+}
+
 /**
- * Mapillary Vistas v1.2: <split>/images/*.jpg + <split>/labels/*.png, 8-bit palette PNGs whose
- * palette index is the class id in config.json order (66 classes, 65 = unlabeled).
+ * Mapillary Vistas v1.2 and v2.0: <split>/images/*.jpg + <split>/labels/*.png (or <split>/v1.2|v2.0/labels/
+ * in the v2.0 download), 8-bit palette PNGs whose palette index is the class id in config order
+ * (v1.2: 66 classes, v2.0: 124; the void classes are ignored).
  */
 export const mapillaryVistas: FormatAdapter = {
   name: 'mapillary-vistas',
-  title: 'Mapillary Vistas v1.2 (config.json + <split>/images + <split>/labels palette PNGs)',
-  detect: (root) => configFile(root) !== null && existsSync(path.join(root, 'training', 'images')),
+  title: 'Mapillary Vistas v1.2 / v2.0 (config + <split>/images + <split>/labels palette PNGs; --variant v2.0 for the 124 classes)',
+  detect: (root) => (configFile(root, 'v1.2') !== null || configFile(root, 'v2.0') !== null) && existsSync(path.join(root, 'training', 'images')),
   open(root: string, options: OpenOptions): OpenedDataset {
-    const config = configFile(root);
-    if (!config) throw new DatasetError('NOT_A_DATASET', `not a Mapillary Vistas folder (no config.json or config_v1.2.json): ${root}`);
+    const version = chooseVersion(root, options.variant);
+    const config = configFile(root, version);
+    if (!config) throw new DatasetError('NOT_A_DATASET', `not a Mapillary Vistas ${version} folder (no ${version === 'v2.0' ? 'config_v2.0.json' : 'config.json or config_v1.2.json'}): ${root}`);
     let classes: { readable?: string; name?: string }[];
     try {
       classes = (JSON.parse(readFileSync(config, 'utf8')) as { labels: { readable?: string; name?: string }[] }).labels;
@@ -37,19 +51,18 @@ export const mapillaryVistas: FormatAdapter = {
     } catch (err) {
       throw new DatasetError('NOT_A_DATASET', `unreadable Mapillary config (${(err as Error).message}): ${config}`);
     }
-    const taxonomy = taxonomyFor('mapillary-vistas', options);
+    const taxonomy = taxonomyFor(version === 'v2.0' ? 'mapillary-vistas-v2' : 'mapillary-vistas', options);
     if (classes.length !== taxonomy.classes.length) {
-      throw new DatasetError(
-        'NOT_A_DATASET',
-        `${config} lists ${classes.length} classes; the mapillary-vistas taxonomy covers v1.2's ${taxonomy.classes.length} (v2.0's 124-class labels are not supported yet)`,
-      );
+      throw new DatasetError('NOT_A_DATASET', `${config} lists ${classes.length} classes; the ${version} taxonomy has ${taxonomy.classes.length}${version === 'v1.2' && classes.length === 124 ? ' (a v2.0 list: use --variant NAME=v2.0)' : ''}`);
     }
-    const mismatch = classes.findIndex((c, i) => c.readable !== undefined && c.readable !== taxonomy.classes[i]?.name);
-    if (mismatch >= 0) throw new DatasetError('NOT_A_DATASET', `${config}: class ${mismatch} is "${classes[mismatch]?.readable}", the taxonomy expects "${taxonomy.classes[mismatch]?.name}"`);
+    // v1.2's taxonomy names are the readable names, v2.0's the machine names (animal--bird).
+    const nameOf = (c: { readable?: string; name?: string }) => (version === 'v2.0' ? c.name : c.readable);
+    const mismatch = classes.findIndex((c, i) => nameOf(c) !== undefined && nameOf(c) !== taxonomy.classes[i]?.name);
+    if (mismatch >= 0) throw new DatasetError('NOT_A_DATASET', `${config}: class ${mismatch} is "${nameOf(classes[mismatch] as { name?: string })}", the taxonomy expects "${taxonomy.classes[mismatch]?.name}"`);
     const splits = SPLITS.filter((s) => !options.splits || options.splits.includes(s)).filter((s) => existsSync(path.join(root, s, 'images')));
-    return grayDenseDataset('mapillary-vistas', 'v1.2', taxonomy, function* (): Iterable<SampleOrProblem> {
+    return grayDenseDataset('mapillary-vistas', version, taxonomy, function* (): Iterable<SampleOrProblem> {
       for (const split of splits) {
-        const labels = labelsDir(root, split);
+        const labels = labelsDir(root, split, version);
         const masks = new Set(listFiles(path.join(root, labels), (n) => n.endsWith('.png')).map(stem));
         for (const img of listFiles(path.join(root, split, 'images'), (n) => /\.jpe?g$/i.test(n))) {
           const image = `${split}/images/${img}`;

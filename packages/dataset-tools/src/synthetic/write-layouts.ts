@@ -153,28 +153,38 @@ export async function writeCocoPanoptic(root: string, perSplit: Record<string, n
 }
 
 /**
- * Mapillary Vistas v1.2 layout: config.json (66 classes, names from the taxonomy, generated
- * colours) + <split>/images/*.jpg + <split>/labels/*.png as 8-bit palette PNGs (index = class id).
+ * Mapillary Vistas layout. v1.2: config.json (66 classes, readable names from the taxonomy) + <split>/labels/;
+ * v2.0: config_v2.0.json (machine names such as animal--bird) + <split>/v2.0/labels/. Images in
+ * <split>/images/*.jpg; labels are 8-bit palette PNGs (index = class id), generated colours.
  */
-export async function writeMapillaryVistas(root: string, perSplit: Record<string, number>, size: [number, number], classNames: string[], seed = 4): Promise<GeneratedSet> {
+export async function writeMapillaryVistas(
+  root: string,
+  perSplit: Record<string, number>,
+  size: [number, number],
+  classNames: string[],
+  seed = 4,
+  version: 'v1.2' | 'v2.0' = 'v1.2',
+): Promise<GeneratedSet> {
   const rand = seeded(seed);
   const counts = new Map<string, Map<number, number>>();
   const [w, h] = size;
   const palette = classNames.map((_, i): [number, number, number] => [(i * 53) % 256, (i * 97 + 40) % 256, (i * 151 + 90) % 256]);
   mkdirSync(root, { recursive: true });
-  writeFileSync(
-    path.join(root, 'config.json'),
-    `${JSON.stringify({ labels: classNames.map((readable, i) => ({ color: palette[i], instances: false, readable, name: readable.toLowerCase().replace(/ /g, '-'), evaluate: true })) }, null, 2)}\n`,
-  );
-  const values = [2, 13, 15, 17, 27, 30, 45, 55, 65];
+  const labels =
+    version === 'v2.0'
+      ? classNames.map((name, i) => ({ color: palette[i], instances: false, readable: name.split('--').pop()?.replace(/-/g, ' ') ?? name, name, evaluate: true }))
+      : classNames.map((readable, i) => ({ color: palette[i], instances: false, readable, name: readable.toLowerCase().replace(/ /g, '-'), evaluate: true }));
+  writeFileSync(path.join(root, version === 'v2.0' ? 'config_v2.0.json' : 'config.json'), `${JSON.stringify({ labels }, null, 2)}\n`);
+  const values = version === 'v2.0' ? [0, 21, 30, 31, 45, 62, 66, 99, classNames.length - 1] : [2, 13, 15, 17, 27, 30, 45, 55, 65];
   for (const [split, n] of Object.entries(perSplit)) {
+    const labelDir = version === 'v2.0' ? path.join(root, split, 'v2.0', 'labels') : path.join(root, split, 'labels');
     for (let i = 0; i < n; i++) {
       const name = `mv_${split}_${String(i).padStart(4, '0')}`;
       const image = `${split}/images/${name}.jpg`;
       await writeImage(path.join(root, image), w, h, 90 + i);
       const mask = bandMask(w, h, values, rand);
-      mkdirSync(path.join(root, split, 'labels'), { recursive: true });
-      writeFileSync(path.join(root, split, 'labels', `${name}.png`), encodePalettePng(w, h, mask, palette));
+      mkdirSync(labelDir, { recursive: true });
+      writeFileSync(path.join(labelDir, `${name}.png`), encodePalettePng(w, h, mask, palette));
       counts.set(image, valueCounts(mask));
     }
   }
