@@ -19,16 +19,11 @@ export interface MaskValues {
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-function paeth(a: number, b: number, c: number): number {
-  const p = a + b - c;
-  const pa = Math.abs(p - a);
-  const pb = Math.abs(p - b);
-  const pc = Math.abs(p - c);
-  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-}
-
-/** The palette indices of an 8-bit, non-interlaced palette PNG. */
-function paletteIndices(buf: Buffer, width: number, height: number): Int32Array {
+/**
+ * The unfiltered pixel bytes (height × width × bpp) of an 8-bit, non-interlaced PNG: the IDAT
+ * stream inflated and each row's filter undone (none, sub, up, average, Paeth).
+ */
+function unfilteredBytes(buf: Buffer, width: number, height: number, bpp: number): Uint8Array {
   const idat: Buffer[] = [];
   for (let o = 8; o + 8 <= buf.length; ) {
     const length = buf.readUInt32BE(o);
@@ -39,37 +34,71 @@ function paletteIndices(buf: Buffer, width: number, height: number): Int32Array 
     o += 12 + length;
   }
   const raw = inflateSync(Buffer.concat(idat));
-  if (raw.length < height * (width + 1)) throw new Error(`image data holds ${raw.length} bytes, ${height * (width + 1)} expected`);
-  const values = new Int32Array(width * height);
-  const prev = new Uint8Array(width);
-  const row = new Uint8Array(width);
+  const stride = width * bpp;
+  if (raw.length < height * (stride + 1)) throw new Error(`image data holds ${raw.length} bytes, ${height * (stride + 1)} expected`);
+  const out = new Uint8Array(height * stride);
   for (let y = 0; y < height; y++) {
-    const base = y * (width + 1);
-    const filter = raw[base] as number;
-    for (let x = 0; x < width; x++) {
-      const v = raw[base + 1 + x] as number;
-      const a = x > 0 ? (row[x - 1] as number) : 0;
-      const b = prev[x] as number;
-      const c = x > 0 ? (prev[x - 1] as number) : 0;
-      let out: number;
-      if (filter === 0) out = v;
-      else if (filter === 1) out = v + a;
-      else if (filter === 2) out = v + b;
-      else if (filter === 3) out = v + ((a + b) >> 1);
-      else if (filter === 4) out = v + paeth(a, b, c);
-      else throw new Error(`unknown PNG filter ${filter} in row ${y}`);
-      row[x] = out & 255;
+    const src = y * (stride + 1) + 1;
+    const dst = y * stride;
+    const up = dst - stride;
+    const filter = raw[src - 1] as number;
+    const first = y > 0;
+    switch (filter) {
+      case 0:
+        out.set(raw.subarray(src, src + stride), dst);
+        break;
+      case 1:
+        for (let i = 0; i < bpp; i++) out[dst + i] = raw[src + i] as number;
+        for (let i = bpp; i < stride; i++) out[dst + i] = ((raw[src + i] as number) + (out[dst + i - bpp] as number)) & 255;
+        break;
+      case 2:
+        if (!first) out.set(raw.subarray(src, src + stride), dst);
+        else for (let i = 0; i < stride; i++) out[dst + i] = ((raw[src + i] as number) + (out[up + i] as number)) & 255;
+        break;
+      case 3:
+        for (let i = 0; i < bpp; i++) out[dst + i] = ((raw[src + i] as number) + ((first ? (out[up + i] as number) : 0) >> 1)) & 255;
+        for (let i = bpp; i < stride; i++) {
+          const b = first ? (out[up + i] as number) : 0;
+          out[dst + i] = ((raw[src + i] as number) + (((out[dst + i - bpp] as number) + b) >> 1)) & 255;
+        }
+        break;
+      case 4:
+        // Paeth: a = left, b = up, c = up-left; with no row above it is the sub filter.
+        for (let i = 0; i < bpp; i++) out[dst + i] = ((raw[src + i] as number) + (first ? (out[up + i] as number) : 0)) & 255;
+        for (let i = bpp; i < stride; i++) {
+          const a = out[dst + i - bpp] as number;
+          const b = first ? (out[up + i] as number) : 0;
+          const c = first ? (out[up + i - bpp] as number) : 0;
+          const pa = Math.abs(b - c);
+          const pb = Math.abs(a - c);
+          const pc = Math.abs(a + b - 2 * c);
+          out[dst + i] = ((raw[src + i] as number) + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
+        }
+        break;
+      default:
+        throw new Error(`unknown PNG filter ${filter} in row ${y}`);
     }
-    values.set(row, y * width);
-    prev.set(row);
   }
-  return values;
+  return out;
 }
 
 /**
  * Reads a mask's values: a one-channel PNG (gray or palette index), panoptic RGB segment ids, or
  * IDD polygons rasterised to level3Ids.
  */
+/**
+ * The bytes of a one-byte-per-pixel mask PNG (8-bit gray, or 8-bit palette indices), without
+ * widening them to Int32; null for any other PNG (read those with readMaskValues).
+ */
+export function readMaskBytes(file: string): { width: number; height: number; bytes: Uint8Array } | null {
+  const buf = readFileSync(file);
+  if (buf.length < 33 || !buf.subarray(0, 8).equals(SIGNATURE) || buf.toString('latin1', 12, 16) !== 'IHDR') throw new Error('not a PNG file');
+  const width = buf.readUInt32BE(16);
+  const height = buf.readUInt32BE(20);
+  if (buf[24] !== 8 || buf[28] !== 0 || (buf[25] !== 0 && buf[25] !== 3)) return null;
+  return { width, height, bytes: unfilteredBytes(buf, width, height, 1) };
+}
+
 export function readMaskValues(file: string, encoding: MaskEncodingKind): MaskValues {
   if (encoding === 'idd-polygons') return readIddPolygons(file);
   if (encoding === 'none') throw new Error('a box-only dataset has no masks');
@@ -82,7 +111,15 @@ export function readMaskValues(file: string, encoding: MaskEncodingKind): MaskVa
   const interlace = buf[28] as number;
   if (encoding === 'gray' && colorType === 3) {
     if (bitDepth !== 8 || interlace !== 0) throw new Error(`palette PNG with bit depth ${bitDepth}${interlace ? ', interlaced' : ''} is not supported for masks`);
-    return { width, height, values: paletteIndices(buf, width, height) };
+    return { width, height, values: Int32Array.from(unfilteredBytes(buf, width, height, 1)) };
+  }
+  // The common mask encodings, decoded directly: 8-bit gray (one value per pixel) and 8-bit RGB (panoptic ids).
+  if (bitDepth === 8 && interlace === 0 && encoding === 'gray' && colorType === 0) return { width, height, values: Int32Array.from(unfilteredBytes(buf, width, height, 1)) };
+  if (bitDepth === 8 && interlace === 0 && encoding === 'panoptic-rgb' && colorType === 2) {
+    const rgb = unfilteredBytes(buf, width, height, 3);
+    const values = new Int32Array(width * height);
+    for (let i = 0; i < values.length; i++) values[i] = (rgb[3 * i] as number) + 256 * (rgb[3 * i + 1] as number) + 65536 * (rgb[3 * i + 2] as number);
+    return { width, height, values };
   }
   const png = PNG.sync.read(buf);
   const values = new Int32Array(png.width * png.height);

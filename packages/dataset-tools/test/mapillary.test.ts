@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
+import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { detectFormat } from '../src/formats/index.js';
 import { ManifestReader } from '../src/manifest/reader.js';
@@ -28,6 +29,25 @@ describe('palette PNG masks', () => {
     // A generic decoder sees colours: the reason for reading indices ourselves.
     const rgba = PNG.sync.read(readFileSync(file)).data;
     expect(rgba[4 * 1]).toBe(255 - 11);
+  });
+
+  it('decodes 8-bit gray and RGB PNGs itself to the same values as pngjs, whatever filters the encoder chose', async () => {
+    const w = 53;
+    const h = 17;
+    const gray = Uint8Array.from({ length: w * h }, (_, i) => (i * 37 + (i >> 3) * 11) % 256);
+    const rgb = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 29 + (i % 7) * 13) % 256);
+    for (const [name, data] of [
+      ['gray-pngjs', PNG.sync.write(Object.assign(new PNG({ width: w, height: h, colorType: 0, inputColorType: 0, inputHasAlpha: false }), { data: Buffer.from(gray) }), { colorType: 0, inputColorType: 0, inputHasAlpha: false })],
+      ['gray-sharp', await sharp(Buffer.from(gray), { raw: { width: w, height: h, channels: 1 } }).png({ adaptiveFiltering: true }).toBuffer()],
+    ] as const) {
+      const file = path.join(dir, `${name}.png`);
+      writeFileSync(file, data);
+      expect(Array.from(readMaskValues(file, 'gray').values), name).toEqual(Array.from(gray));
+    }
+    const rgbFile = path.join(dir, 'rgb.png');
+    writeFileSync(rgbFile, await sharp(Buffer.from(rgb), { raw: { width: w, height: h, channels: 3 } }).png({ adaptiveFiltering: true }).toBuffer());
+    const ids = readMaskValues(rgbFile, 'panoptic-rgb').values;
+    expect(Array.from(ids)).toEqual(Array.from({ length: w * h }, (_, p) => (rgb[3 * p] as number) + 256 * (rgb[3 * p + 1] as number) + 65536 * (rgb[3 * p + 2] as number)));
   });
 
   it('says why a truncated palette PNG cannot be read', () => {

@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { readMaskValues } from '../mask-png.js';
+import { readMaskBytes, readMaskValues } from '../mask-png.js';
 import { readIddPolygons } from '../formats/idd.js';
 import sharp from 'sharp';
 import type { MaskEncoding } from '../formats/types.js';
@@ -39,11 +39,23 @@ export function pngSize(file: string): { width: number; height: number } {
   }
 }
 
-/** Counts pixels per value of a one-channel mask. */
+/** Counts pixels per byte value of a one-byte-per-pixel mask (kept apart from grayHistogram so each stays monomorphic). */
+export function byteHistogram(bytes: Uint8Array): [number, number][] {
+  const counts = new Uint32Array(256);
+  for (let i = 0; i < bytes.length; i++) {
+    const v = bytes[i] as number;
+    counts[v] = (counts[v] as number) + 1;
+  }
+  const out: [number, number][] = [];
+  counts.forEach((c, v) => c > 0 && out.push([v, c]));
+  return out;
+}
+
+/** Counts pixels per value of a one-channel mask (values 0..255). */
 export function grayHistogram(values: Int32Array): [number, number][] {
-  const counts = new Float64Array(256);
+  const counts = new Uint32Array(256);
   for (let i = 0; i < values.length; i++) {
-    const v = values[i] as number;
+    const v = (values[i] as number) & 255;
     counts[v] = (counts[v] as number) + 1;
   }
   const out: [number, number][] = [];
@@ -55,10 +67,20 @@ export function grayHistogram(values: Int32Array): [number, number][] {
 export function panopticHistogram(segmentIds: Int32Array, segments: [number, number][]): { histogram: [number, number][]; strays: [number, number][] } {
   const category = new Map(segments);
   const perSegment = new Map<number, number>();
+  // Segments come in runs along each row: one map update per run, not per pixel.
+  let run = segmentIds.length > 0 ? (segmentIds[0] as number) : 0;
+  let length = 0;
   for (let i = 0; i < segmentIds.length; i++) {
     const id = segmentIds[i] as number;
-    perSegment.set(id, (perSegment.get(id) ?? 0) + 1);
+    if (id === run) {
+      length += 1;
+      continue;
+    }
+    perSegment.set(run, (perSegment.get(run) ?? 0) + length);
+    run = id;
+    length = 1;
   }
+  if (length > 0) perSegment.set(run, (perSegment.get(run) ?? 0) + length);
   const perCategory = new Map<number, number>();
   const strays: [number, number][] = [];
   for (const [id, pixels] of perSegment) {
@@ -71,8 +93,63 @@ export function panopticHistogram(segmentIds: Int32Array, segments: [number, num
   return { histogram: [...perCategory].sort(sort), strays: strays.sort(sort) };
 }
 
-/** Width and height of an image from its header (sharp); throws when it cannot be read. */
+const SOF_MARKERS = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);
+
+/**
+ * A JPEG's stored width and height from its first SOF segment (the pixels as stored, as sharp's
+ * metadata reports them), reading only the header; null when the bytes do not get that far.
+ */
+export function jpegSize(head: Buffer): { width: number; height: number } | null {
+  if (head.length < 4 || head[0] !== 0xff || head[1] !== 0xd8) return null;
+  let at = 2;
+  while (at + 4 <= head.length) {
+    if (head[at] !== 0xff) return null;
+    const marker = head[at + 1] as number;
+    if (marker === 0xff) {
+      at += 1; // fill byte
+      continue;
+    }
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd9)) {
+      at += 2; // no length
+      continue;
+    }
+    const length = head.readUInt16BE(at + 2);
+    if (SOF_MARKERS.has(marker)) {
+      if (at + 9 > head.length) return null;
+      const height = head.readUInt16BE(at + 5);
+      const width = head.readUInt16BE(at + 7);
+      return width > 0 && height > 0 ? { width, height } : null;
+    }
+    at += 2 + length;
+  }
+  return null;
+}
+
+/**
+ * Width and height of an image from its header: PNG (IHDR) and JPEG (SOF) are read directly from
+ * the first bytes; other formats, or headers these readers cannot follow, through sharp. Throws
+ * when the image cannot be read.
+ */
 export async function imageSize(file: string): Promise<{ width: number; height: number }> {
+  // The first 4 KiB hold a PNG's IHDR and most JPEGs' SOF; a JPEG with large EXIF or ICC data gets 256 KiB.
+  const fd = openSync(file, 'r');
+  let head: Buffer;
+  let jpeg: { width: number; height: number } | null = null;
+  try {
+    head = Buffer.alloc(4096);
+    head = head.subarray(0, readSync(fd, head, 0, head.length, 0));
+    if (head.length >= 24 && head.readUInt32BE(0) === 0x89504e47 && head.toString('latin1', 12, 16) === 'IHDR') {
+      return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
+    }
+    jpeg = jpegSize(head);
+    if (!jpeg && head.length === 4096 && head[0] === 0xff && head[1] === 0xd8) {
+      const more = Buffer.alloc(262144);
+      jpeg = jpegSize(more.subarray(0, readSync(fd, more, 0, more.length, 0)));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (jpeg) return jpeg;
   const meta = await sharp(file).metadata();
   if (!meta.width || !meta.height) throw new Error('no size in header');
   return { width: meta.width, height: meta.height };
@@ -92,8 +169,13 @@ export async function inspectSample(task: InspectTask): Promise<InspectResult> {
   let mw: number;
   let mh: number;
   let data: Int32Array | null = null;
+  let bytes: { width: number; height: number; bytes: Uint8Array } | null = null;
   try {
-    if (task.histogram) {
+    if (task.histogram && task.encoding.kind === 'gray' && (bytes = readMaskBytes(task.mask)) !== null) {
+      // One byte per pixel: counted as stored, never widened.
+      mw = bytes.width;
+      mh = bytes.height;
+    } else if (task.histogram) {
       const mask = readMaskValues(task.mask, task.encoding.kind);
       mw = mask.width;
       mh = mask.height;
@@ -108,6 +190,7 @@ export async function inspectSample(task: InspectTask): Promise<InspectResult> {
     return { ok: false, which: 'mask', reason: `${what} (${(err as Error).message})` };
   }
   if (mw !== width || mh !== height) return { ok: false, which: 'mask', reason: `mask ${mw}×${mh} does not match image ${width}×${height}` };
+  if (bytes) return { ok: true, width, height, histogram: byteHistogram(bytes.bytes), strays: [] };
   if (!data) return { ok: true, width, height, histogram: [], strays: [] };
   if (task.encoding.kind === 'panoptic-rgb') return { ok: true, width, height, ...panopticHistogram(data, task.segments ?? []) };
   return { ok: true, width, height, histogram: grayHistogram(data), strays: [] };
