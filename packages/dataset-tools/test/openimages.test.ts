@@ -42,7 +42,7 @@ describe('OpenImages V6 segmentation', () => {
   it('reads the CSV and the half-size masks: instance rows, and per-label pixels of the masks scaled to the image', async () => {
     expect(detectFormat(oi.root).name).toBe('openimages');
     const out = path.join(dir, 'oi.sqlite');
-    const run = await mergeDatasets(out, parseDatasetSpecs([`oi=${oi.root}`]), { workers: 0 });
+    const run = await mergeDatasets(out, parseDatasetSpecs([`oi=${oi.root}`]), { workers: 2 });
     expect(run.summaries.map((s) => [s.format, s.images, s.problems])).toEqual([['openimages', 7, 0]]);
     const reader = ManifestReader.open(out);
     try {

@@ -2,7 +2,9 @@ import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { readMaskBytes, readMaskValues } from '../mask-png.js';
 import { readIddPolygons } from '../formats/idd.js';
 import sharp from 'sharp';
-import type { MaskEncoding } from '../formats/types.js';
+import type { InstanceSample, MaskEncoding } from '../formats/types.js';
+import type { Problem } from '../errors.js';
+import path from 'node:path';
 
 /** One image + mask to check and count, with absolute paths. */
 export interface InspectTask {
@@ -194,4 +196,63 @@ export async function inspectSample(task: InspectTask): Promise<InspectResult> {
   if (!data) return { ok: true, width, height, histogram: [], strays: [] };
   if (task.encoding.kind === 'panoptic-rgb') return { ok: true, width, height, ...panopticHistogram(data, task.segments ?? []) };
   return { ok: true, width, height, histogram: grayHistogram(data), strays: [] };
+}
+
+/** One instance-mask image to check and count: paths relative to `root`. */
+export interface InstanceTask {
+  root: string;
+  sample: InstanceSample;
+  histograms: boolean;
+}
+
+export type InstanceCheck =
+  | { ok: true; width: number; height: number; instances: { sourceId: number; mask: string }[]; problems: Problem[]; counts: Map<number, number> }
+  | { ok: false; reason: string };
+
+/**
+ * An instance-mask image: the image's size from its header; each binary mask read, scaled to the
+ * image (nearest neighbour) and painted in order, later masks over earlier ones, to count pixels per
+ * source class. A mask that cannot be read is a problem and is left out.
+ */
+export async function inspectInstances(task: InstanceTask): Promise<InstanceCheck> {
+  const { root, sample, histograms } = task;
+  const file = path.join(root, sample.image);
+  if (!existsSync(file)) return { ok: false, reason: 'image missing' };
+  let size: { width: number; height: number };
+  try {
+    size = await imageSize(file);
+  } catch (err) {
+    return { ok: false, reason: `unreadable image (${(err as Error).message})` };
+  }
+  const { width, height } = size;
+  const instances: { sourceId: number; mask: string }[] = [];
+  const problems: Problem[] = [];
+  const painted = histograms ? new Int32Array(width * height).fill(-1) : null;
+  for (const inst of sample.instances) {
+    const maskFile = path.join(root, inst.mask);
+    if (!existsSync(maskFile)) {
+      problems.push({ file: inst.mask, reason: 'mask missing' });
+      continue;
+    }
+    if (painted) {
+      let mask: ReturnType<typeof readMaskValues>;
+      try {
+        mask = readMaskValues(maskFile, 'gray');
+      } catch (err) {
+        problems.push({ file: inst.mask, reason: `corrupt or truncated PNG (${(err as Error).message})` });
+        continue;
+      }
+      for (let y = 0; y < height; y++) {
+        const my = Math.min(mask.height - 1, Math.floor(((y + 0.5) * mask.height) / height));
+        for (let x = 0; x < width; x++) {
+          const mx = Math.min(mask.width - 1, Math.floor(((x + 0.5) * mask.width) / width));
+          if ((mask.values[my * mask.width + mx] as number) > 0) painted[y * width + x] = inst.sourceId;
+        }
+      }
+    }
+    instances.push(inst);
+  }
+  const counts = new Map<number, number>();
+  if (painted) for (const v of painted) if (v >= 0) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return { ok: true, width, height, instances, problems, counts };
 }

@@ -4,11 +4,10 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError, type Problem } from '../errors.js';
 import type { BoxSample, DenseSample, InstanceSample, OpenedDataset } from '../formats/types.js';
-import { readMaskValues } from '../mask-png.js';
 import { existsSync as fileExists } from 'node:fs';
 import { imageSize } from './inspect.js';
 import { MANIFEST_SCHEMA_VERSION, MANIFEST_SQL } from './schema.js';
-import type { InspectResult } from './inspect.js';
+import type { InspectResult, InstanceCheck } from './inspect.js';
 import { InspectPool } from './pool.js';
 
 /** Stable image id: 52 bits of sha256(dataset, split, image path). Same input, same id. */
@@ -41,56 +40,6 @@ const IGNORE = -1;
 
 type BoxCheck = { ok: true; width: number; height: number } | { ok: false; reason: string };
 
-type InstanceCheck =
-  | { ok: true; width: number; height: number; instances: { sourceId: number; mask: string }[]; problems: Problem[]; counts: Map<number, number> }
-  | { ok: false; reason: string };
-
-/**
- * An instance-mask image: the image's size from its header; each binary mask read, scaled to the
- * image (nearest neighbour) and painted in order, later masks over earlier ones, to count pixels per
- * source class. A mask that cannot be read is a problem and is left out.
- */
-async function checkInstanceImage(root: string, sample: InstanceSample, histograms: boolean): Promise<InstanceCheck> {
-  const file = path.join(root, sample.image);
-  if (!fileExists(file)) return { ok: false, reason: 'image missing' };
-  let size: { width: number; height: number };
-  try {
-    size = await imageSize(file);
-  } catch (err) {
-    return { ok: false, reason: `unreadable image (${(err as Error).message})` };
-  }
-  const { width, height } = size;
-  const instances: { sourceId: number; mask: string }[] = [];
-  const problems: Problem[] = [];
-  const painted = histograms ? new Int32Array(width * height).fill(-1) : null;
-  for (const inst of sample.instances) {
-    const maskFile = path.join(root, inst.mask);
-    if (!fileExists(maskFile)) {
-      problems.push({ file: inst.mask, reason: 'mask missing' });
-      continue;
-    }
-    if (painted) {
-      let mask: ReturnType<typeof readMaskValues>;
-      try {
-        mask = readMaskValues(maskFile, 'gray');
-      } catch (err) {
-        problems.push({ file: inst.mask, reason: `corrupt or truncated PNG (${(err as Error).message})` });
-        continue;
-      }
-      for (let y = 0; y < height; y++) {
-        const my = Math.min(mask.height - 1, Math.floor(((y + 0.5) * mask.height) / height));
-        for (let x = 0; x < width; x++) {
-          const mx = Math.min(mask.width - 1, Math.floor(((x + 0.5) * mask.width) / width));
-          if ((mask.values[my * mask.width + mx] as number) > 0) painted[y * width + x] = inst.sourceId;
-        }
-      }
-    }
-    instances.push(inst);
-  }
-  const counts = new Map<number, number>();
-  if (painted) for (const v of painted) if (v >= 0) counts.set(v, (counts.get(v) ?? 0) + 1);
-  return { ok: true, width, height, instances, problems, counts };
-}
 
 /** A box image exists; its size is the annotation's, checked against the header unless `verify` is off. */
 async function checkBoxImage(file: string, sample: BoxSample, verify: boolean): Promise<BoxCheck> {
@@ -282,7 +231,7 @@ export class ManifestWriter {
         if (options.limit !== undefined && queued >= options.limit) break;
         queued += 1;
         if ('instanceSample' in item) {
-          inFlight.push({ instanceSample: item.instanceSample, check: checkInstanceImage(root, item.instanceSample, options.histograms ?? true) });
+          inFlight.push({ instanceSample: item.instanceSample, check: pool.runInstances({ root, sample: item.instanceSample, histograms: options.histograms ?? true }) });
           if (inFlight.length >= window) await flush(inFlight.shift() as Entry);
           continue;
         }
