@@ -17,7 +17,7 @@ const LABEL_OF_MID: Record<string, string> = { '/m/0k4j': 'car', '/m/0bt9lr': 'd
 let oi: Awaited<ReturnType<typeof writeOpenImages>>;
 
 beforeAll(async () => {
-  oi = await writeOpenImages(path.join(dir, 'oi'), { train: 5, validation: 2 }, SIZE, MIDS);
+  oi = await writeOpenImages(path.join(dir, 'oi'), { train: 5, validation: 2 }, SIZE, MIDS, 10, { '/m/0k4j': 'Car', '/m/0bt9lr': 'Dog', '/m/01g317': 'Person', '/m/07y_7': 'Violin' });
 });
 
 /** label name → pixels: each half-size mask rectangle doubled onto the image, later instances on top. */
@@ -66,7 +66,7 @@ describe('OpenImages V6 segmentation', () => {
 
   it('reports a missing mask, a missing image, an unknown MID and a bad row, and keeps the rest', async () => {
     const root = path.join(dir, 'oi-bad');
-    const bad = await writeOpenImages(root, { validation: 3 }, SIZE, MIDS, 11);
+    const bad = await writeOpenImages(root, { validation: 3 }, SIZE, MIDS, 11, { '/m/0k4j': 'Car', '/m/0bt9lr': 'Puppy' });
     const [first, second] = [...bad.instances.keys()];
     rmSync(path.join(root, first as string));
     const lost = (bad.instances.get(second as string) as WrittenInstance[])[0] as WrittenInstance;
@@ -84,14 +84,15 @@ describe('OpenImages V6 segmentation', () => {
           { file: 'validation-annotations-object-segmentation.csv', reason: 'class /m/notaclass is not in the openimages taxonomy; its 1 masks are skipped' },
           { file: first, reason: 'image missing' },
           { file: lost.maskPath, reason: expect.stringMatching(/^mask of \w+ missing \(looked in masks\/validation, /) },
+          { file: 'class-descriptions-boxable.csv', reason: 'class /m/0bt9lr is "Puppy" here and "Dog" in the openimages taxonomy (taken by MID)' },
         ]),
       );
-      expect(problems).toHaveLength(4);
+      expect(problems).toHaveLength(5);
     } finally {
       reader.close();
     }
     writeFileSync(path.join(root, 'validation-annotations-object-segmentation.csv'), 'ImageID,Foo\n1,2\n');
-    await expect(mergeDatasets(path.join(dir, 'never.sqlite'), parseDatasetSpecs([`bad=${root}`], ['bad=openimages']), { workers: 0 })).rejects.toThrow(/no usable images in openimages dataset "bad" .*\(1 problems\)/);
+    await expect(mergeDatasets(path.join(dir, 'never.sqlite'), parseDatasetSpecs([`bad=${root}`], ['bad=openimages']), { workers: 0 })).rejects.toThrow(/no usable images in openimages dataset "bad" .*\(2 problems\)/);
   });
   it('manifest validate names an instance mask that went missing after the merge', async () => {
     const out = path.join(dir, 'oi.sqlite');

@@ -79,11 +79,42 @@ export const openImages: FormatAdapter = {
       classes: taxonomy.classes,
       ignoreValues: taxonomy.ignoreValues,
       async *samples(): AsyncIterable<SampleOrProblem> {
+        yield* checkClassNames(root, taxonomy.classes);
         for (const split of splits) yield* splitSamples(root, split, segmentationCsv(root, split) as string, idOfCode);
       },
     };
   },
 };
+
+/** The class-descriptions CSV (MID,DisplayName) of the download, if present. */
+function classDescriptions(root: string): string | null {
+  for (const dir of ['', 'annotations', 'metadata']) {
+    for (const name of ['oidv6-class-descriptions.csv', 'class-descriptions-boxable.csv', 'class-descriptions.csv', 'classes.csv']) {
+      const rel = path.posix.join(dir, name);
+      if (existsSync(path.join(root, rel))) return rel;
+    }
+  }
+  return null;
+}
+
+/**
+ * Compares the download's class names with the taxonomy's, MID by MID: a MID named differently is
+ * a problem row (its masks still count by MID), so a renamed or misaligned class list is visible.
+ */
+async function* checkClassNames(root: string, classes: { code?: string; name: string }[]): AsyncIterable<SampleOrProblem> {
+  const file = classDescriptions(root);
+  if (!file) return;
+  const byCode = new Map(classes.filter((c) => c.code).map((c) => [c.code as string, c.name]));
+  const lines = createInterface({ input: createReadStream(path.join(root, file)), crlfDelay: Infinity });
+  for await (const line of lines) {
+    const [code, name] = csvFields(line).map((f) => f.trim());
+    if (!code || !name || !code.startsWith('/m/')) continue; // header or blank
+    const known = byCode.get(code);
+    if (known !== undefined && known.toLowerCase() !== name.toLowerCase()) {
+      yield { problem: { file, reason: `class ${code} is "${name}" here and "${known}" in the openimages taxonomy (taken by MID)` } };
+    }
+  }
+}
 
 async function* splitSamples(root: string, split: string, csvRel: string, idOfCode: Map<string, number>): AsyncIterable<SampleOrProblem> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'sentseg-oi-'));

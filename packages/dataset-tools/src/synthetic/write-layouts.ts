@@ -309,7 +309,14 @@ export interface WrittenInstance {
  * OpenImages V6 segmentation layout: <split>/<ImageID>.jpg, <split>-annotations-object-segmentation.csv and the
  * binary mask PNGs (values 0/255) at half the image's size in masks/<split>/ (the extracted zips).
  */
-export async function writeOpenImages(root: string, perSplit: Record<string, number>, size: [number, number], mids: string[], seed = 10): Promise<{ root: string; instances: Map<string, WrittenInstance[]> }> {
+export async function writeOpenImages(
+  root: string,
+  perSplit: Record<string, number>,
+  size: [number, number],
+  mids: string[],
+  seed = 10,
+  classNames?: Record<string, string>,
+): Promise<{ root: string; instances: Map<string, WrittenInstance[]> }> {
   const rand = seeded(seed);
   const [w, h] = size;
   const mw = Math.floor(w / 2);
@@ -340,5 +347,7 @@ export async function writeOpenImages(root: string, perSplit: Record<string, num
     mkdirSync(root, { recursive: true });
     writeFileSync(path.join(root, `${split}-annotations-object-segmentation.csv`), `${rows.join('\n')}\n`);
   }
+  // class-descriptions-boxable.csv: MID,DisplayName without a header, as the download ships it.
+  if (classNames) writeFileSync(path.join(root, 'class-descriptions-boxable.csv'), `${Object.entries(classNames).map(([mid, name]) => `${mid},${name}`).join('\n')}\n`);
   return { root, instances };
 }
