@@ -42,8 +42,9 @@ export function manifestCommands(y: Argv): Argv {
         out('label                    share     datasets');
         for (const l of [...stats.labels].sort((a, b) => b.pixels - a.pixels)) out(`${l.name.padEnd(24)} ${(100 * l.share).toFixed(3).padStart(7)}%  ${l.datasets.length} (${l.datasets.join(', ')})`);
         out();
-        out(`coverage (pixels per label and dataset): ${['label'.padEnd(22), ...stats.datasets.map((d) => d.name.slice(0, 12).padStart(12))].join(' ')}`);
-        for (const row of stats.coverage.filter((r) => r.pixels.some((p) => p > 0))) out(`${' '.repeat(41)}${[row.label.slice(0, 22).padEnd(22), ...row.pixels.map((p) => String(p).padStart(12))].join(' ')}`);
+        out('coverage (pixels per label and dataset):');
+        out(['label'.padEnd(22), ...stats.datasets.map((d) => d.name.slice(0, 12).padStart(12))].join(' '));
+        for (const row of stats.coverage.filter((r) => r.pixels.some((p) => p > 0))) out([row.label.slice(0, 22).padEnd(22), ...row.pixels.map((p) => String(p).padStart(12))].join(' '));
         if (args.html) out(`wrote ${args.html}`);
       },
     )
