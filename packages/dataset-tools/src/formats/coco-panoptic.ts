@@ -1,10 +1,9 @@
-import Database from 'better-sqlite3';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError, type Problem } from '../errors.js';
 import { streamJsonArrays } from '../json-stream.js';
 import { insideRoot } from '../paths.js';
+import { TempIndex } from '../temp-index.js';
 import { taxonomyFor } from '../taxonomy.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
@@ -26,23 +25,21 @@ function annotationFiles(root: string): [string, string, string][] {
  * SQLite index, never parsed whole; samples come out in image-path order.
  */
 async function* splitSamples(root: string, split: string, year: string, jsonRel: string): AsyncIterable<SampleOrProblem> {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'sentseg-coco-'));
-  const db = new Database(path.join(tmp, 'index.sqlite'));
+  const index = new TempIndex('coco', `CREATE TABLE img (id INTEGER PRIMARY KEY, file TEXT NOT NULL);
+    CREATE TABLE ann (n INTEGER PRIMARY KEY, image_id INTEGER, file TEXT, segments TEXT)`);
+  const db = index.db;
   try {
-    db.pragma('journal_mode = OFF');
-    db.pragma('synchronous = OFF');
-    db.exec(`CREATE TABLE img (id INTEGER PRIMARY KEY, file TEXT NOT NULL);
-             CREATE TABLE ann (n INTEGER PRIMARY KEY, image_id INTEGER, file TEXT, segments TEXT)`);
     const insertImage = db.prepare(`INSERT OR IGNORE INTO img (id, file) VALUES (?, ?)`);
     const insertAnn = db.prepare(`INSERT INTO ann (n, image_id, file, segments) VALUES (?, ?, ?, ?)`);
     let annotations = 0;
     let sawAnnotations = false;
-    db.exec('BEGIN');
+    index.begin();
     try {
       await streamJsonArrays(path.join(root, jsonRel), ['images', 'annotations'], (array, value) => {
         const v = value as Record<string, unknown>;
         if (array === 'images') {
           if (typeof v?.id === 'number' && typeof v.file_name === 'string') insertImage.run(v.id, v.file_name);
+          index.row();
           return;
         }
         sawAnnotations = true;
@@ -50,10 +47,11 @@ async function* splitSamples(root: string, split: string, year: string, jsonRel:
         const segments = ok ? (v.segments_info as { id: number; category_id: number }[]).map((x) => [x.id, x.category_id]) : null;
         insertAnn.run(annotations, typeof v?.image_id === 'number' ? v.image_id : null, ok ? (v.file_name as string) : null, segments ? JSON.stringify(segments) : null);
         annotations += 1;
+        index.row();
       });
-      db.exec('COMMIT');
+      index.commit();
     } catch (err) {
-      if (db.inTransaction) db.exec('ROLLBACK');
+      index.rollback();
       yield { problem: { file: jsonRel, reason: (err as Error).message } };
       return;
     }
@@ -97,8 +95,7 @@ async function* splitSamples(root: string, split: string, year: string, jsonRel:
       }
     }
   } finally {
-    db.close();
-    rmSync(tmp, { recursive: true, force: true });
+    index.close();
   }
 }
 

@@ -1,10 +1,9 @@
-import Database from 'better-sqlite3';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { streamJsonArrays } from '../json-stream.js';
 import { insideRoot } from '../paths.js';
+import { TempIndex } from '../temp-index.js';
 import { taxonomyFor } from '../taxonomy.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem, SourceBox } from './types.js';
 
@@ -82,21 +81,17 @@ export const objects365: FormatAdapter = {
 };
 
 async function* splitSamples(root: string, file: AnnotationFile, byId: Map<number, { name: string }>): AsyncIterable<SampleOrProblem> {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'sentseg-o365-'));
-  const db = new Database(path.join(tmp, 'index.sqlite'));
+  const index = new TempIndex('o365', `CREATE TABLE img (id INTEGER PRIMARY KEY, file TEXT NOT NULL, w INTEGER, h INTEGER);
+    CREATE TABLE box (image INTEGER NOT NULL, cat INTEGER NOT NULL, x REAL, y REAL, w REAL, h REAL);`);
+  const db = index.db;
   try {
-    db.pragma('journal_mode = OFF');
-    db.pragma('synchronous = OFF');
-    db.exec(`CREATE TABLE img (id INTEGER PRIMARY KEY, file TEXT NOT NULL, w INTEGER, h INTEGER);
-             CREATE TABLE box (image INTEGER NOT NULL, cat INTEGER NOT NULL, x REAL, y REAL, w REAL, h REAL);`);
     const insertImage = db.prepare(`INSERT OR IGNORE INTO img (id, file, w, h) VALUES (?, ?, ?, ?)`);
     const insertBox = db.prepare(`INSERT INTO box (image, cat, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?)`);
     const problems: { file: string; reason: string }[] = [];
     let badAnnotations = 0;
     let badImages = 0;
     const categories: { id: number; name: string }[] = [];
-    let pending = 0;
-    db.exec('BEGIN');
+    index.begin();
     try {
       await streamJsonArrays(path.join(root, file.rel), ['images', 'annotations', 'categories'], (array, value) => {
         const v = value as Record<string, unknown>;
@@ -108,15 +103,11 @@ async function* splitSamples(root: string, file: AnnotationFile, byId: Map<numbe
           if (typeof v.image_id !== 'number' || typeof v.category_id !== 'number' || !Array.isArray(bbox) || bbox.length !== 4 || !bbox.every((n) => typeof n === 'number' && Number.isFinite(n))) badAnnotations += 1;
           else insertBox.run(v.image_id, v.category_id, bbox[0], bbox[1], bbox[2], bbox[3]);
         } else if (typeof v.id === 'number' && typeof v.name === 'string') categories.push({ id: v.id, name: v.name });
-        if (++pending >= 50_000) {
-          db.exec('COMMIT');
-          db.exec('BEGIN');
-          pending = 0;
-        }
+        index.row();
       });
-      db.exec('COMMIT');
+      index.commit();
     } catch (err) {
-      if (db.inTransaction) db.exec('ROLLBACK');
+      index.rollback();
       yield { problem: { file: file.rel, reason: (err as Error).message } };
       return;
     }
@@ -157,7 +148,6 @@ async function* splitSamples(root: string, file: AnnotationFile, byId: Map<numbe
       yield { boxSample: { split: file.split, image, width: row.w, height: row.h, boxes: boxesOf.all(row.id) as SourceBox[] } };
     }
   } finally {
-    db.close();
-    rmSync(tmp, { recursive: true, force: true });
+    index.close();
   }
 }

@@ -1,10 +1,9 @@
-import Database from 'better-sqlite3';
-import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { createReadStream, existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { DatasetError } from '../errors.js';
 import { insideRoot } from '../paths.js';
+import { TempIndex } from '../temp-index.js';
 import { taxonomyFor } from '../taxonomy.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
@@ -117,19 +116,15 @@ async function* checkClassNames(root: string, classes: { code?: string; name: st
 }
 
 async function* splitSamples(root: string, split: string, csvRel: string, idOfCode: Map<string, number>): AsyncIterable<SampleOrProblem> {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'sentseg-oi-'));
-  const db = new Database(path.join(tmp, 'index.sqlite'));
+  const index = new TempIndex('oi', `CREATE TABLE inst (image TEXT NOT NULL, class INTEGER NOT NULL, mask TEXT NOT NULL)`);
+  const db = index.db;
   try {
-    db.pragma('journal_mode = OFF');
-    db.pragma('synchronous = OFF');
-    db.exec(`CREATE TABLE inst (image TEXT NOT NULL, class INTEGER NOT NULL, mask TEXT NOT NULL)`);
     const insert = db.prepare(`INSERT INTO inst (image, class, mask) VALUES (?, ?, ?)`);
     let header: string[] | null = null;
     let columns: number[] = [];
     let badRows = 0;
     const unknownCodes = new Map<string, number>();
-    let pending = 0;
-    db.exec('BEGIN');
+    index.begin();
     const lines = createInterface({ input: createReadStream(path.join(root, csvRel)), crlfDelay: Infinity });
     for await (const line of lines) {
       if (line.trim() === '') continue;
@@ -138,7 +133,7 @@ async function* splitSamples(root: string, split: string, csvRel: string, idOfCo
         header = fields.map((f) => f.trim());
         columns = CSV_COLUMNS.map((c) => (header as string[]).indexOf(c));
         if (columns.some((c) => c < 0)) {
-          db.exec('ROLLBACK');
+          index.rollback();
           yield { problem: { file: csvRel, reason: `not a segmentation CSV: the header lacks ${CSV_COLUMNS.filter((_, i) => columns[i] as number < 0).join(', ')}` } };
           return;
         }
@@ -155,13 +150,9 @@ async function* splitSamples(root: string, split: string, csvRel: string, idOfCo
         continue;
       }
       insert.run(image, id, mask);
-      if (++pending >= 50_000) {
-        db.exec('COMMIT');
-        db.exec('BEGIN');
-        pending = 0;
-      }
+      index.row();
     }
-    db.exec('COMMIT');
+    index.commit();
     if (header === null) {
       yield { problem: { file: csvRel, reason: 'empty CSV' } };
       return;
@@ -208,7 +199,6 @@ async function* splitSamples(root: string, split: string, csvRel: string, idOfCo
       }
     }
   } finally {
-    db.close();
-    rmSync(tmp, { recursive: true, force: true });
+    index.close();
   }
 }

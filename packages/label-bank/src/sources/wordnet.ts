@@ -69,6 +69,7 @@ function dictDir(): string {
 export class WordNet {
   private readonly dataFile: string;
   private readonly index = new Map<string, number[]>();
+  private readonly synsets = new Map<number, Omit<WordNetGloss, 'lemma'> & { hypernyms: number[] }>();
 
   constructor(dir: string = dictDir()) {
     this.dataFile = path.join(dir, 'data.noun');
@@ -111,9 +112,14 @@ export class WordNet {
     return null;
   }
 
-  /** One noun synset by its byte offset in data.noun: words, gloss definition and hypernym offsets. */
+  /** One noun synset by its byte offset in data.noun: words, gloss definition and hypernym offsets (read once, then cached). */
   synset(offset: number): Omit<WordNetGloss, 'lemma'> & { hypernyms: number[] } {
-    return parseSynsetLine(this.readLine(offset));
+    let parsed = this.synsets.get(offset);
+    if (!parsed) {
+      parsed = parseSynsetLine(this.readLine(offset));
+      this.synsets.set(offset, parsed);
+    }
+    return parsed;
   }
 
   /** Every noun synset line of data.noun, in file order (the license header skipped). */
