@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { imageSize, jpegSize } from '../src/manifest/inspect.js';
+import { byteHistogram, imageSize, jpegSize } from '../src/manifest/inspect.js';
 import { tempDir } from './helpers.js';
 
 const dir = tempDir();
@@ -32,5 +32,30 @@ describe('image sizes from headers', () => {
     const file = path.join(dir, 'not-an-image.jpg');
     writeFileSync(file, 'hello');
     await expect(imageSize(file)).rejects.toThrow();
+  });
+});
+
+describe('byte histograms', () => {
+  it('counts every value of runs, noise and unaligned views exactly as a plain count does', () => {
+    const plain = (b: Uint8Array) => {
+      const c = new Map<number, number>();
+      for (const v of b) c.set(v, (c.get(v) ?? 0) + 1);
+      return [...c].sort((x, y) => x[0] - y[0]);
+    };
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
+    const cases: Uint8Array[] = [new Uint8Array(0), Uint8Array.of(5), Uint8Array.of(1, 1, 1, 2, 2, 9, 9, 9, 9)];
+    for (const len of [7, 8, 64, 1001, 4096]) {
+      // Runs of random lengths, and pure noise.
+      const runs = new Uint8Array(len);
+      for (let i = 0, v = 0; i < len; i++) {
+        if (rand() < 0.05) v = Math.floor(rand() * 256);
+        runs[i] = v;
+      }
+      cases.push(runs, Uint8Array.from({ length: len }, () => Math.floor(rand() * 4)));
+    }
+    const big = new Uint8Array(1003).map((_, i) => (i < 500 ? 3 : 200));
+    cases.push(big.subarray(1), big.subarray(2, 999));
+    for (const b of cases) expect(byteHistogram(b), `length ${b.length}, offset ${b.byteOffset}`).toEqual(plain(b));
   });
 });

@@ -41,12 +41,41 @@ export function pngSize(file: string): { width: number; height: number } {
   }
 }
 
-/** Counts pixels per byte value of a one-byte-per-pixel mask (kept apart from grayHistogram so each stays monomorphic). */
+/**
+ * Counts pixels per byte value of a one-byte-per-pixel mask. Masks are long runs of one value, so
+ * runs are measured and added once each, and where the bytes are 4-aligned a whole 32-bit word
+ * equal to four copies of the run's value is skipped at once.
+ */
 export function byteHistogram(bytes: Uint8Array): [number, number][] {
-  const counts = new Uint32Array(256);
-  for (let i = 0; i < bytes.length; i++) {
-    const v = bytes[i] as number;
-    counts[v] = (counts[v] as number) + 1;
+  const counts = new Float64Array(256);
+  const n = bytes.length;
+  if (n > 0) {
+    let run = bytes[0] as number;
+    let start = 0;
+    const step = (i: number) => {
+      const v = bytes[i] as number;
+      if (v !== run) {
+        counts[run] = (counts[run] as number) + (i - start);
+        run = v;
+        start = i;
+      }
+    };
+    let i = 1;
+    if (bytes.byteOffset % 4 === 0 && n >= 8) {
+      for (; i < 4; i++) step(i);
+      const words = new Uint32Array(bytes.buffer, bytes.byteOffset, n >> 2);
+      for (let w = 1; w < words.length; w++) {
+        if (words[w] === Math.imul(run, 0x01010101) >>> 0) continue;
+        const at = w << 2;
+        step(at);
+        step(at + 1);
+        step(at + 2);
+        step(at + 3);
+      }
+      i = (n >> 2) << 2;
+    }
+    for (; i < n; i++) step(i);
+    counts[run] = (counts[run] as number) + (n - start);
   }
   const out: [number, number][] = [];
   counts.forEach((c, v) => c > 0 && out.push([v, c]));
