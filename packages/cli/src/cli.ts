@@ -22,11 +22,10 @@ const parser = yargs(hideBin(process.argv))
       y
         .usage(
           '$0 demo [--out demo-out]\n\n' +
-            'Writes a synthetic scene world in four dataset layouts (Cityscapes, ADE20K, COCO panoptic, generic) with\n' +
-            'different class names, merges it (plus the real samples under <shared>/datasets), builds a label bank\n' +
-            '(WordNet descriptions; CLIP and lexical-baseline embeddings), trains SegFormer-tiny three ways — (a) one\n' +
-            'dataset one-hot, (b) merged one-hot, (c) merged sentence embeddings — over several seeds, evaluates every\n' +
-            'run on every validation split and a held-out dataset, predicts held-out scenes, and writes report.html.',
+            'Writes a synthetic scene world in four dataset layouts (Cityscapes, ADE20K, COCO panoptic, generic) with different class names, ' +
+            'merges it (plus the real samples under <shared>/datasets), builds a label bank (WordNet descriptions; CLIP and lexical-baseline embeddings), ' +
+            'trains SegFormer-tiny three ways — (a) one dataset one-hot, (b) merged one-hot, (c) merged sentence embeddings — over several seeds, ' +
+            'evaluates every run on every validation split and a held-out dataset, predicts held-out scenes, and writes report.html.',
         )
         .option('out', { type: 'string', default: 'demo-out', describe: 'output folder (its demo files are replaced)' })
         .option('shared', { type: 'string', default: defaultSharedDir(), describe: 'the shared folder with models/ and datasets/' })
