@@ -22,6 +22,7 @@ interface Report {
   merge: { datasets: { dataset: string; images: number; problems: number }[]; skipped: { dataset: string; reason: string }[] };
   labels: { name: string; description: string }[];
   predictions: { image: string; truth: string; prediction: string }[];
+  similarity: { names: string[]; cosines: number[] }[];
 }
 
 let result: { code: number | null; stdout: string; stderr: string };
@@ -94,5 +95,13 @@ describe.runIf(HAS_TOKENIZER)('sentseg demo, shortened', () => {
     expect(described.get('lawn')).toBe('An image of lawn. A field of cultivated and mowed grass.');
     expect(described.get('sky-other-merged')).toMatch(/^An image of sky-other-merged\. The atmosphere/);
     expect(report.predictions.length).toBeGreaterThan(0);
+    // The lexical matrix of the world's names: symmetric, 1 on the diagonal, car and automobile close.
+    const sim = report.similarity[0] as { names: string[]; cosines: number[] };
+    const n = sim.names.length;
+    expect(sim.cosines).toHaveLength(n * n);
+    const at = (a: string, b: string) => sim.cosines[sim.names.indexOf(a) * n + sim.names.indexOf(b)] as number;
+    for (const name of sim.names) expect(at(name, name)).toBeCloseTo(1, 2);
+    expect(at('car', 'automobile')).toBeCloseTo(at('automobile', 'car'), 3);
+    expect(at('car', 'automobile')).toBeGreaterThan(0.9);
   });
 });

@@ -154,7 +154,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         const sim = cosineMatrix(m.data, m.dim, names.map((_, i) => i));
         const png = `assets/similarity-${modelId === lexical.modelId ? 'lexical' : 'clip'}.png`;
         writeFileSync(path.join(out, png), heatmapPng(sim, names.length, { cellPx: 16, min: -0.2, max: 1, boundaries: [] }));
-        similarity.push({ png, names, modelId });
+        similarity.push({ png, names, modelId, cosines: Array.from(sim, (v) => Math.round(v * 1000) / 1000) });
       }
       return { labels, clipEmbed, lexical, onehotA, onehotAbc, clipReport, similarity };
     } finally {

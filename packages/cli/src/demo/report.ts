@@ -7,6 +7,7 @@ import path from 'node:path';
 import { CONDITIONS, formatSpread, type Condition, type ExperimentSummary, type Measurement } from './experiment.js';
 import type { EvalTargetResult, TrainResult } from './jobs.js';
 import type { WorldLabel } from './world-bank.js';
+import { viridis } from '@sentseg/label-bank';
 
 export interface ReportData {
   generatedAt: string;
@@ -18,7 +19,7 @@ export interface ReportData {
   world: { name: string; format: string; heldOut: boolean; splits: Record<string, number>; classes: { concept: string; name: string }[]; sample: string | null }[];
   merge: { manifest: string; datasets: { dataset: string; format: string; images: number; problems: number; source: string }[]; skipped: { dataset: string; reason: string }[] };
   labels: WorldLabel[];
-  similarity: { png: string; names: string[]; modelId: string }[];
+  similarity: { png: string; names: string[]; modelId: string; /** names × names cosines, row-major. */ cosines: number[] }[];
   clipReport: { html: string; scores: Record<string, { score: number; within: number; across: number }> } | null;
   runs: { condition: Condition; seed: number; run: string; train: TrainResult; eval: EvalTargetResult[] }[];
   measurements: Measurement[];
@@ -163,6 +164,22 @@ export function reportHtml(data: ReportData): string {
   const similarity = data.similarity
     .map((m) => `<figure><img src="${esc(m.png)}" alt="similarity ${esc(m.modelId)}" class="matrix"><figcaption>${esc(m.modelId)}</figcaption></figure>`)
     .join('');
+  // The first encoder's matrix as a table: names on both axes, the cosine in each cell.
+  const first = data.similarity[0];
+  const cosineTable = first
+    ? `<table class="cos"><thead><tr><th></th>${first.names.map((n) => `<th class="v">${esc(n)}</th>`).join('')}</tr></thead><tbody>${first.names
+        .map(
+          (row, i) =>
+            `<tr><th>${esc(row)}</th>${first.names
+              .map((_, j) => {
+                const c = first.cosines[i * first.names.length + j] as number;
+                const [r, g, b] = viridis((c + 0.2) / 1.2);
+                return `<td style="background:rgb(${r},${g},${b});color:${c > 0.6 ? '#000' : '#fff'}">${c.toFixed(2)}</td>`;
+              })
+              .join('')}</tr>`,
+        )
+        .join('')}</tbody></table>`
+    : '';
   const simNames = data.similarity[0]?.names ?? [];
   const randomNote = data.clip.random
     ? '<p class="warn">No real CLIP weights were found, so the CLIP text tower is a generated random-weight model: its similarities carry no meaning. The experiment therefore uses the lexical baseline encoder for the sentence embeddings of (c). Rerun with <code>npm run demo -- --model ./clip-vit-base-patch32</code> (a CLIP text tower in transformers.js layout) to use CLIP instead.</p>'
@@ -175,6 +192,7 @@ body{font-family:system-ui,sans-serif;margin:24px;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}.thumb{height:72px;image-rendering:pixelated}.matrix{width:360px;image-rendering:pixelated}
 figure{display:inline-block;margin:6px}figure img{height:144px;margin-right:2px;image-rendering:pixelated}figcaption{font-size:12px}
+.cos td{font-size:10px;padding:1px 3px;text-align:right}.cos th{font-size:10px}th.v{writing-mode:vertical-rl;transform:rotate(180deg)}
 .warn{background:#fff4e0;border:1px solid #e0b060;padding:8px}.swatch{display:inline-block;width:12px;height:12px;margin:0 4px 0 10px;vertical-align:middle}
 code{background:#f3f3f3;padding:0 3px}
 </style></head><body>
@@ -194,6 +212,7 @@ ${table(['dataset', 'format', 'images', 'problems', 'from'], mergeRows)}
 ${data.merge.skipped.map((k) => `<p>${esc(k.dataset)}: not merged — ${esc(k.reason)}</p>`).join('')}
 <h2>Label bank</h2>${table(['label', 'group', 'origin', 'description'], labelRows)}
 <p>Cosine similarity of the sentence embeddings of the world's labels (${esc(simNames.join(', '))}, in that order):</p>${similarity}
+${first ? `<details open><summary>${esc(first.modelId)}, with values</summary>${cosineTable}</details>` : ''}
 ${data.clipReport ? `<p>All ${'238+'} labels, word-only beside sentence, CLIP: <a href="${esc(data.clipReport.html)}">label-similarity report</a> (block score sentence ${data.clipReport.scores.sentence?.score.toFixed(4) ?? '–'}, word ${data.clipReport.scores.word?.score.toFixed(4) ?? '–'}).</p>` : ''}
 <h2>Training</h2>
 <p>Same model and budget for every run: SegFormer-${esc(data.settings.model)}, ${data.settings.steps} steps, batch ${data.settings.batchSize} (dataset-balanced), crops ${data.settings.crop}×${data.settings.crop}, AdamW lr ${data.settings.lr}, seeds ${data.settings.seeds.join(', ')}.
