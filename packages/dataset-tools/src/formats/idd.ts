@@ -40,9 +40,10 @@ interface PolygonFile {
  * no polygon covers void (255). An unknown label or a malformed file is an error naming it.
  */
 export function readIddPolygons(file: string): { width: number; height: number; values: Int32Array } {
+  const text = readFileSync(file, 'utf8');
   let parsed: PolygonFile;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8')) as PolygonFile;
+    parsed = JSON.parse(text) as PolygonFile;
   } catch (err) {
     throw new Error(`malformed polygon JSON (${(err as Error).message})`);
   }

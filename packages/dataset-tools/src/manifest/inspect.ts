@@ -188,14 +188,14 @@ export async function imageSize(file: string): Promise<{ width: number; height: 
 
 /** Checks one sample: image readable, mask readable and the same size, and (optionally) its histogram. */
 export async function inspectSample(task: InspectTask): Promise<InspectResult> {
-  if (!existsSync(task.image)) return { ok: false, which: 'image', reason: 'image missing' };
-  if (!existsSync(task.mask)) return { ok: false, which: 'mask', reason: 'mask missing' };
+  // No separate existence checks: a missing file is the read's ENOENT.
+  const missing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
   let width: number;
   let height: number;
   try {
     ({ width, height } = await imageSize(task.image));
   } catch (err) {
-    return { ok: false, which: 'image', reason: `unreadable image (${(err as Error).message})` };
+    return { ok: false, which: 'image', reason: missing(err) ? 'image missing' : `unreadable image (${(err as Error).message})` };
   }
   let mw: number;
   let mh: number;
@@ -217,6 +217,7 @@ export async function inspectSample(task: InspectTask): Promise<InspectResult> {
       ({ width: mw, height: mh } = pngSize(task.mask));
     }
   } catch (err) {
+    if (missing(err)) return { ok: false, which: 'mask', reason: 'mask missing' };
     const what = task.encoding.kind === 'idd-polygons' ? 'unreadable polygons' : 'corrupt or truncated PNG';
     return { ok: false, which: 'mask', reason: `${what} (${(err as Error).message})` };
   }
