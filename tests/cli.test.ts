@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAS_TOKENIZER, REPO, SHARED, TOKENIZER_JSON, tempDir } from '../packages/label-bank/test/helpers.js';
+import { HAS_TOKENIZER, REPO, TOKENIZER_JSON, tempDir } from '../packages/label-bank/test/helpers.js';
 import { startFakeWiki, type FakeWiki } from '../packages/label-bank/test/mediawiki-server.js';
 
 const LABEL_BANK = path.join(REPO, 'packages', 'label-bank', 'dist', 'cli.js');

@@ -187,9 +187,10 @@ export async function imageSize(file: string): Promise<{ width: number; height: 
 }
 
 /** Checks one sample: image readable, mask readable and the same size, and (optionally) its histogram. */
+/** A read that failed because the file is not there (checked this way rather than with an extra stat per file). */
+const missing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+
 export async function inspectSample(task: InspectTask): Promise<InspectResult> {
-  // No separate existence checks: a missing file is the read's ENOENT.
-  const missing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
   let width: number;
   let height: number;
   try {
@@ -247,12 +248,11 @@ export type InstanceCheck =
 export async function inspectInstances(task: InstanceTask): Promise<InstanceCheck> {
   const { root, sample, histograms } = task;
   const file = path.join(root, sample.image);
-  if (!existsSync(file)) return { ok: false, reason: 'image missing' };
   let size: { width: number; height: number };
   try {
     size = await imageSize(file);
   } catch (err) {
-    return { ok: false, reason: `unreadable image (${(err as Error).message})` };
+    return { ok: false, reason: missing(err) ? 'image missing' : `unreadable image (${(err as Error).message})` };
   }
   const { width, height } = size;
   const instances: { sourceId: number; mask: string }[] = [];

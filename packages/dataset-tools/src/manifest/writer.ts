@@ -4,7 +4,6 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError, type Problem } from '../errors.js';
 import type { BoxSample, DenseSample, InstanceSample, OpenedDataset } from '../formats/types.js';
-import { existsSync as fileExists } from 'node:fs';
 import { imageSize } from './inspect.js';
 import { MANIFEST_SCHEMA_VERSION, MANIFEST_SQL } from './schema.js';
 import type { InspectResult, InstanceCheck } from './inspect.js';
@@ -40,10 +39,9 @@ const IGNORE = -1;
 
 type BoxCheck = { ok: true; width: number; height: number } | { ok: false; reason: string };
 
-
 /** A box image exists; its size is the annotation's, checked against the header unless `verify` is off. */
 async function checkBoxImage(file: string, sample: BoxSample, verify: boolean): Promise<BoxCheck> {
-  if (!fileExists(file)) return { ok: false, reason: 'image missing' };
+  if (!existsSync(file)) return { ok: false, reason: 'image missing' };
   if (!verify && sample.width && sample.height) return { ok: true, width: sample.width, height: sample.height };
   try {
     const size = await imageSize(file);

@@ -6,7 +6,6 @@
  */
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { CONFUSION_COSINE, LabelBank, embedTexts, labelText, loadTextEncoder, type SentenceEncoder } from '@sentseg/label-bank';
 import type { CheckpointState } from '../checkpoint.js';
