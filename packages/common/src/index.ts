@@ -1,2 +1,4 @@
-export { runCommandLine } from './run-command-line.js';
+export { EXIT, runCommandLine } from './run-command-line.js';
+export { flushAndExit } from './exit.js';
 export { seededRandom } from './rng.js';
+export { describeSqliteKind, identifySqliteFile, sqliteKindMismatch, type SqliteFileKind } from './sqlite-kind.js';

@@ -1,8 +1,22 @@
 import type { Argv } from 'yargs';
+import { flushAndExit } from './exit.js';
+
+/** The one exit-code rule of every sentseg command. */
+export const EXIT = {
+  /** The command did all it was asked. */
+  ok: 0,
+  /** A bug: the stack is printed. */
+  bug: 1,
+  /** Bad input or usage, or a run that skipped inputs: one line saying what, never a stack. */
+  badInput: 2,
+  /** Stopped by Ctrl-C (128 + SIGINT) after saving what can be resumed. */
+  interrupted: 130,
+} as const;
 
 /**
  * Runs a sentseg command line: help, usage errors (exit 2), the package's own typed errors
  * (`isUserError`: exit 2 with the message), anything else (a bug: exit 1 with the stack).
+ * The process ends only after stdout and stderr have drained, so piped output is never cut.
  */
 export async function runCommandLine(
   parser: Argv,
@@ -10,6 +24,12 @@ export async function runCommandLine(
   isUserError: (err: unknown) => boolean,
   options: { requireCommand?: boolean } = {},
 ): Promise<never> {
+  // `sentseg ... | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT.ok);
+    throw err;
+  });
+  let usageError: string | undefined;
   const withCommand = options.requireCommand === false ? parser : parser.demandCommand(1, 'name a command');
   const configured = withCommand
     .strict()
@@ -17,20 +37,26 @@ export async function runCommandLine(
     .alias('h', 'help')
     .version(false)
     .wrap(Math.min(110, process.stdout.columns ?? 100))
-    .fail((msg, err) => {
-      if (err) throw err;
-      process.stderr.write(`error: ${msg}\nrun ${name} --help for usage\n`);
-      process.exit(2);
+    // yargs hands usage mistakes (unknown option, a failed .check) over with a message, and an error
+    // thrown by a command's handler with none: only the latter can be a bug.
+    .fail((msg: string | null, err: Error | undefined) => {
+      if (msg === null || msg === undefined) throw err;
+      usageError = msg;
+      throw err ?? new Error(msg);
     });
   try {
     await configured.parseAsync();
-    process.exit(0);
+    return await flushAndExit(EXIT.ok);
   } catch (err) {
+    if (usageError !== undefined) {
+      process.stderr.write(`error: ${usageError}\nrun ${name} --help for usage\n`);
+      return await flushAndExit(EXIT.badInput);
+    }
     if (isUserError(err)) {
       process.stderr.write(`error: ${(err as Error).message}\n`);
-      process.exit(2);
+      return await flushAndExit(EXIT.badInput);
     }
     process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
-    process.exit(1);
+    return await flushAndExit(EXIT.bug);
   }
 }
