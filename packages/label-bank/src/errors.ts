@@ -2,6 +2,7 @@
 export type LabelBankErrorCode =
   | 'LABELS_FILE'
   | 'BANK_MISSING'
+  | 'NOT_A_BANK'
   | 'BANK_CORRUPT'
   | 'BANK_VERSION'
   | 'UNKNOWN_LABEL'

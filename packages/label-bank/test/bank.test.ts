@@ -103,7 +103,7 @@ describe('opening a bad bank', () => {
     const file = path.join(dir, 'garbage.sqlite');
     writeFileSync(file, 'this is not a database at all, just some text that is long enough');
     const before = readFileSync(file);
-    expectCode(() => LabelBank.open(file), 'BANK_CORRUPT', /not a SQLite database.*garbage\.sqlite/);
+    expectCode(() => LabelBank.open(file), 'NOT_A_BANK', /garbage\.sqlite is not a SQLite database, not a sentseg label bank/);
     expect(readFileSync(file)).toEqual(before);
   });
 
@@ -122,7 +122,7 @@ describe('opening a bad bank', () => {
     const db = new Database(other);
     db.exec('CREATE TABLE t (x)');
     db.close();
-    expectCode(() => LabelBank.open(other), 'BANK_CORRUPT', /no meta table/);
+    expectCode(() => LabelBank.open(other), 'NOT_A_BANK', /other\.sqlite is a SQLite database of another program, not a sentseg label bank/);
     const future = path.join(dir, 'future.sqlite');
     copyFileSync(path.join(dir, 'good.sqlite'), future);
     const f = new Database(future);

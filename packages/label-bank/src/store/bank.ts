@@ -1,6 +1,7 @@
+import { identifySqliteFile, sqliteKindMismatch } from '@sentseg/common';
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { LabelBankError } from '../errors.js';
 import { readLabelsFile, type LabelSpec } from '../labels-file.js';
@@ -87,17 +88,6 @@ function bufferToVector(buf: Buffer): Float32Array {
   return new Float32Array(copy.buffer);
 }
 
-function looksLikeSqlite(file: string): boolean {
-  const fd = openSync(file, 'r');
-  try {
-    const header = Buffer.alloc(16);
-    const read = readSync(fd, header, 0, 16, 0);
-    return read === 16 && header.toString('latin1') === 'SQLite format 3\u0000';
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Writes a fresh bank seeded from the labels file to a temp file, then renames it into place. */
 function createBank(file: string, labels: LabelSpec[]): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
@@ -141,22 +131,29 @@ export class LabelBank {
     this.db = db;
   }
 
-  /** Opens a bank, creating it from the shipped labels when the file does not exist yet. */
+  /**
+   * Opens a bank, creating it from the shipped labels when the file does not exist yet. What the
+   * file is (its tables) is read before it is opened for writing: a manifest also has a meta table
+   * with schema_version 1, and opening it read-write would leave -wal/-shm files beside it.
+   */
   static open(file: string, options: OpenBankOptions = {}): LabelBank {
     const resolved = path.resolve(file);
     if (!existsSync(resolved)) {
       if (options.readonly) throw new LabelBankError('BANK_MISSING', `label bank not found: ${resolved} (label-bank embed creates one)`);
       createBank(resolved, readLabelsFile(options.labelsFile).labels);
     }
-    if (!looksLikeSqlite(resolved)) {
-      throw new LabelBankError('BANK_CORRUPT', `not a label bank (not a SQLite database): ${resolved}`);
+    const mismatch = sqliteKindMismatch(resolved, 'label-bank');
+    if (mismatch !== null) {
+      const code = identifySqliteFile(resolved) === 'damaged' ? 'BANK_CORRUPT' : 'NOT_A_BANK';
+      throw new LabelBankError(code, `not a label bank: ${mismatch}; it was left unchanged`);
     }
-    let db: Database.Database;
+    let db: Database.Database | undefined;
     try {
       db = new Database(resolved, { readonly: options.readonly ?? false, fileMustExist: true });
       const check = db.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new Error(String(check));
     } catch (err) {
+      db?.close();
       throw new LabelBankError('BANK_CORRUPT', `label bank is damaged (${(err as Error).message}): ${resolved}`, { cause: err });
     }
     let version: string | undefined;
@@ -164,7 +161,7 @@ export class LabelBank {
       version = (db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined)?.value;
     } catch {
       db.close();
-      throw new LabelBankError('BANK_CORRUPT', `not a label bank (no meta table): ${resolved}`);
+      throw new LabelBankError('BANK_CORRUPT', `label bank is damaged (no readable meta table): ${resolved}`);
     }
     if (version !== String(SCHEMA_VERSION)) {
       db.close();
