@@ -3,7 +3,7 @@
  * `npm run demo` runs, from raw datasets to report.html.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HAS_TOKENIZER, REPO, SHARED, tempDir } from '../packages/label-bank/test/helpers.js';
@@ -46,6 +46,11 @@ describe.runIf(HAS_TOKENIZER)('sentseg demo, shortened', () => {
     expect(result.stdout).toMatch(/\(a\) city [\d.]+ ± [\d.]+ {2}ade/);
     expect(result.stdout).toMatch(/\(c\) > \(b\) > \(a\) over the mean of the datasets: (holds|does not hold)/);
     expect(result.stdout).toMatch(/report: .*report\.html/);
+  });
+
+  it('closes every SQLite file it opened: no -wal, -shm or .partial files are left in its output', () => {
+    const left = (readdirSync(out, { recursive: true }) as string[]).filter((f) => /-(wal|shm|journal)$|\.partial-\d+/.test(f));
+    expect(left).toEqual([]);
   });
 
   it('writes a report whose every picture and link is a file beside it', () => {

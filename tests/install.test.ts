@@ -1,0 +1,61 @@
+// What a first `npm ci` on a fresh clone must give a user: every bin the README names linked and
+// runnable, and npm itself quiet about the project's config. CI runs this right after one `npm ci`
+// on a fresh clone, which is the case that used to fail (bins pointing into dist/ were skipped).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO } from '../packages/label-bank/test/helpers.js';
+
+const WORKSPACES = ['common', 'label-bank', 'dataset-tools', 'trainer', 'cli'];
+const bins: { bin: string; pkg: string; target: string }[] = WORKSPACES.flatMap((pkg) => {
+  const json = JSON.parse(readFileSync(path.join(REPO, 'packages', pkg, 'package.json'), 'utf8')) as { bin?: Record<string, string> };
+  return Object.entries(json.bin ?? {}).map(([bin, target]) => ({ bin, pkg, target: path.join('packages', pkg, target) }));
+});
+const tracked = new Set(execFileSync('git', ['ls-files'], { cwd: REPO, encoding: 'utf8' }).split('\n'));
+
+describe('the bins the README names', () => {
+  it('are the five commands', () => {
+    expect(bins.map((b) => b.bin).sort()).toEqual(['label-bank', 'manifest', 'merge-datasets', 'sentseg', 'sentseg-train']);
+  });
+
+  it.each(bins)('$bin is a committed, executable launcher outside dist/ (npm links bins before prepare builds dist/)', ({ target }) => {
+    expect(target.split(path.sep)).not.toContain('dist');
+    expect(tracked.has(target.split(path.sep).join('/'))).toBe(true);
+    expect(readFileSync(path.join(REPO, target), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    accessSync(path.join(REPO, target), constants.X_OK);
+  });
+
+  it.each(bins)('node_modules/.bin/$bin is linked by npm ci and prints its help', ({ bin, target }) => {
+    const link = path.join(REPO, 'node_modules', '.bin', bin);
+    expect(existsSync(link), `${link} missing: npm did not link the bin`).toBe(true);
+    expect(realpathSync(link)).toBe(realpathSync(path.join(REPO, target)));
+    const r = spawnSync(link, ['--help'], { cwd: REPO, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^${bin} `));
+  });
+
+  it('a launcher whose build is missing says how to build, exit 2', () => {
+    const script = `import('@sentseg/common/launch').then((m) => m.launch(new URL('file:///nowhere/sentseg/packages/x/dist/cli.js'), 'label-bank'))`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^error: label-bank is not built \(\/nowhere\/sentseg\/packages\/x\/dist\/cli\.js is missing\): run `npm run build` in \/nowhere\/sentseg\/\n$/);
+  });
+});
+
+describe('npm with this project', () => {
+  it('prints no warning about the project config on every command', () => {
+    const r = spawnSync('npm', ['pkg', 'get', 'name'], { cwd: REPO, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).not.toMatch(/warn/i);
+  });
+
+  it('has reviewed every dependency install script (onnxruntime-node’s CUDA download is denied)', () => {
+    const r = spawnSync('npm', ['install-scripts', 'ls'], { cwd: REPO, encoding: 'utf8' });
+    if (r.status !== 0 && /Unknown command|not a valid command/i.test(r.stderr + r.stdout)) return; // npm < 11.16 has no install-scripts
+    expect(r.stdout).toContain('No packages with unreviewed install scripts');
+    const cudaLib = path.join(REPO, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime_providers_cuda.so');
+    expect(existsSync(cudaLib)).toBe(false);
+  });
+});
