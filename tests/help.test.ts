@@ -1,0 +1,81 @@
+// Every command's --help, read the way a new user reads it: each option says what it does, and the
+// text is wrapped by yargs alone (a '\n' inside a sentence made lines like "given)," or an example
+// broken over four lines). Walks every bin and every subcommand its help lists.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO } from '../packages/label-bank/test/helpers.js';
+
+/** yargs wraps at min(110, columns); a pipe has no columns, so 100 here (see runCommandLine). */
+const WIDTH = 100;
+const BINS = ['sentseg', 'label-bank', 'merge-datasets', 'manifest', 'sentseg-train'];
+const SECTION = /^(Commands|Options|Positionals|Examples):$/;
+
+function help(command: string[]): string {
+  const r = spawnSync(path.join(REPO, 'node_modules', '.bin', command[0] as string), [...command.slice(1), '--help'], { cwd: REPO, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  expect(r.status, `${command.join(' ')} --help: ${r.stderr}`).toBe(0);
+  return r.stdout;
+}
+
+/** Every command path reachable from the bins, with its help text. */
+function allHelps(): { command: string; text: string }[] {
+  const out: { command: string; text: string }[] = [];
+  const visit = (command: string[]) => {
+    const text = help(command);
+    out.push({ command: command.join(' '), text });
+    const commands = section(text, 'Commands');
+    for (const line of commands) {
+      const m = new RegExp(`^  ${command.join(' ')} ([a-z][\\w-]*)`).exec(line);
+      if (m && m[1] !== undefined) visit([...command, m[1]]);
+    }
+  };
+  for (const bin of BINS) visit([bin]);
+  return out;
+}
+
+function section(text: string, name: string): string[] {
+  const lines = text.split('\n');
+  const start = lines.indexOf(`${name}:`);
+  if (start < 0) return [];
+  const rest = lines.slice(start + 1);
+  const end = rest.findIndex((l) => SECTION.test(l));
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
+const helps = allHelps();
+
+describe('--help of every command', () => {
+  it('covers the bins and their subcommands', () => {
+    const names = helps.map((h) => h.command);
+    for (const c of ['sentseg demo', 'sentseg train', 'sentseg eval', 'sentseg predict', 'sentseg label-bank embed', 'sentseg manifest stats', 'label-bank fetch', 'manifest validate', 'merge-datasets']) expect(names).toContain(c);
+  });
+
+  it.each(helps)('$command: every option has a description', ({ text }) => {
+    const undescribed = [...section(text, 'Options'), ...section(text, 'Positionals')]
+      .map((line) => /^\s+(?:-\w, )?(--?[\w-]+|[a-z][\w-]*)\s+(.*)$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null && /^\s{0,8}(-|[a-z])/.test(m.input))
+      .filter((m) => (m[2] as string).replace(/\[[^\]]*\]/g, '').trim() === '')
+      .map((m) => m[1]);
+    expect(undescribed).toEqual([]);
+  });
+
+  it.each(helps)('$command: the text before the option table is wrapped by yargs alone (no line broken early)', ({ text }) => {
+    const lines = text.split('\n');
+    const head = lines.slice(0, Math.max(0, lines.findIndex((l) => SECTION.test(l))));
+    const early: string[] = [];
+    head.forEach((line, i) => {
+      const next = head[i + 1];
+      if (line === '' || next === undefined || next === '') return;
+      const nextWord = next.trimStart().split(' ')[0] as string;
+      // A greedy wrapper breaks a line only when the next word does not fit on it.
+      if (line.length + 1 + nextWord.length <= WIDTH) early.push(`${line} ⏎ ${nextWord}`);
+    });
+    expect(early).toEqual([]);
+  });
+
+  it.each(helps.filter((h) => section(h.text, 'Examples').length > 0))('$command: every example is one line that can be copied', ({ command, text }) => {
+    const bin = command.split(' ')[0] as string;
+    const broken = section(text, 'Examples').filter((l) => l.trim() !== '' && !l.startsWith(`  ${bin} `));
+    expect(broken).toEqual([]);
+  });
+});
