@@ -5,7 +5,7 @@ import { createWikiClient } from '../src/sources/wikipedia/client.js';
 import { fetchLeadSentence } from '../src/sources/wikipedia/fetch-lead.js';
 import { LabelBank } from '../src/store/bank.js';
 import { tempDir } from './helpers.js';
-import { closedApiUrl, startFakeWiki, type FakeWiki } from './mediawiki-server.js';
+import { closedApiUrl, eventually, startFakeWiki, startSilentServer, type FakeWiki } from './mediawiki-server.js';
 
 const dir = tempDir();
 const policy = { timeoutMs: 300, retries: 2, backoffMs: 20, concurrency: 2 };
@@ -28,7 +28,7 @@ beforeAll(async () => {
 });
 afterAll(async () => wiki.close());
 
-describe('fetchLeadSentence over real wikijs and HTTP', () => {
+describe('fetchLeadSentence over real HTTP', () => {
   const client = () => createWikiClient(wiki.apiUrl);
 
   it('takes the first sentence of a normal article, parentheticals removed', async () => {
@@ -57,6 +57,18 @@ describe('fetchLeadSentence over real wikijs and HTTP', () => {
     expect(outcome).toMatchObject({ status: 'failed', attempts: 3 });
     expect((outcome as { reason: string }).reason).toMatch(/no answer within 300 ms/);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('cancels each request at --timeout on a server that accepts the connection and never answers', async () => {
+    const silent = await startSilentServer();
+    const started = Date.now();
+    const outcome = await fetchLeadSentence(createWikiClient(silent.apiUrl), 'Bus', { timeoutMs: 200, retries: 1, backoffMs: 10 });
+    expect(outcome).toEqual({ status: 'failed', title: 'Bus', reason: 'no answer within 200 ms', attempts: 2 });
+    expect(Date.now() - started).toBeLessThan(2000);
+    // The requests were cancelled, not abandoned with their sockets open.
+    expect(await eventually(() => silent.cancelled === 2)).toBe(true);
+    expect(silent.received).toBe(2);
+    await silent.close();
   });
 
   it('retries HTTP 503 a bounded number of times, then fails', async () => {
@@ -111,6 +123,34 @@ describe('label-bank fetch (refreshFromWikipedia)', () => {
     expect(report.notRefreshed).toHaveLength(238);
     expect(report.notRefreshed[0]?.reason).toMatch(/no network \(.*ECONNREFUSED/);
     expect(bank.labels()).toEqual(before);
+    bank.close();
+  });
+
+  it('a signal stops the refresh: the request in flight is cancelled, what finished is kept, the rest is listed', async () => {
+    const bank = LabelBank.open(path.join(dir, 'stopped.sqlite'));
+    const before = new Map(bank.labels().map((l) => [l.name, l.description]));
+    const stop = new AbortController();
+    const statuses: string[] = [];
+    const hangingBefore = wiki.hangingClosed;
+    const timer = setTimeout(() => stop.abort(new Error('the --deadline of 0.5 s passed')), 500);
+    const started = Date.now();
+    // One at a time: bus answers, tie ("Necktie") hangs until the signal, crib never starts.
+    const report = await refreshFromWikipedia(bank, createWikiClient(wiki.apiUrl), { ...policy, timeoutMs: 60_000, concurrency: 1 }, {
+      labels: ['bus', 'tie', 'crib'],
+      signal: stop.signal,
+      onProgress: (_d, _t, name, status) => statuses.push(`${name}: ${status}`),
+    });
+    clearTimeout(timer);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(statuses).toEqual(['bus: updated', 'tie: not refreshed', 'crib: not refreshed']);
+    expect(report.updated.map((u) => u.name)).toEqual(['bus']);
+    expect(report.notRefreshed).toEqual([
+      { name: 'tie', reason: 'the --deadline of 0.5 s passed' },
+      { name: 'crib', reason: 'the --deadline of 0.5 s passed' },
+    ]);
+    expect(bank.label('tie')?.description).toBe(before.get('tie'));
+    expect(bank.label('crib')?.description).toBe(before.get('crib'));
+    expect(await eventually(() => wiki.hangingClosed === hangingBefore + 1)).toBe(true);
     bank.close();
   });
 

@@ -23,12 +23,14 @@ export interface FakeWiki {
   apiUrl: string;
   requests: URLSearchParams[];
   maxInFlight: number;
+  /** Hanging requests whose connection the client has closed (cancelled). */
+  hangingClosed: number;
   resetStats(): void;
   close(): Promise<void>;
 }
 
 /**
- * A small MediaWiki-compatible api.php on 127.0.0.1 answering the queries wikijs sends, in the real
+ * A small MediaWiki-compatible api.php on 127.0.0.1 answering the queries label-bank sends, in the real
  * API's JSON shapes (formatversion 1): page info with pageprops, redirects, missing pages, extracts.
  */
 export async function startFakeWiki(setup: FakeWikiSetup): Promise<FakeWiki> {
@@ -36,6 +38,7 @@ export async function startFakeWiki(setup: FakeWikiSetup): Promise<FakeWiki> {
   const throttled = { ...(setup.throttled ?? {}) };
   let inFlight = 0;
   let maxInFlight = 0;
+  let hangingClosed = 0;
   const byId = new Map(Object.entries(setup.articles).map(([title, a]) => [String(a.pageid), { title, ...a }]));
 
   const info = (title: string, a: FakeArticle) => ({
@@ -61,7 +64,10 @@ export async function startFakeWiki(setup: FakeWikiSetup): Promise<FakeWiki> {
     requests.push(q);
     const titles = q.get('titles');
     // A hanging request is abandoned by the client's timeout; it is not counted as in flight.
-    if (titles !== null && setup.hanging?.includes(titles)) return;
+    if (titles !== null && setup.hanging?.includes(titles)) {
+      res.on('close', () => (hangingClosed += 1));
+      return;
+    }
     inFlight += 1;
     maxInFlight = Math.max(maxInFlight, inFlight);
     const reply = (status: number, body: unknown, delayMs = 15) => {
@@ -104,6 +110,9 @@ export async function startFakeWiki(setup: FakeWikiSetup): Promise<FakeWiki> {
     get maxInFlight() {
       return maxInFlight;
     },
+    get hangingClosed() {
+      return hangingClosed;
+    },
     resetStats() {
       maxInFlight = inFlight;
     },
@@ -122,4 +131,49 @@ export async function closedApiUrl(): Promise<string> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}/w/api.php`;
+}
+
+/** A server on 127.0.0.1 that accepts every connection and request and never answers any. */
+export interface SilentServer {
+  apiUrl: string;
+  /** Requests received so far. */
+  received: number;
+  /** Requests whose connection the client closed without an answer (cancelled). */
+  cancelled: number;
+  close(): Promise<void>;
+}
+
+export async function startSilentServer(): Promise<SilentServer> {
+  let received = 0;
+  let cancelled = 0;
+  const server = http.createServer((_req, res) => {
+    received += 1;
+    res.on('close', () => (cancelled += 1));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    apiUrl: `http://127.0.0.1:${port}/w/api.php`,
+    get received() {
+      return received;
+    },
+    get cancelled() {
+      return cancelled;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Waits until `condition` holds, up to `ms`; returns whether it did. */
+export async function eventually(condition: () => boolean, ms = 2000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
 }
