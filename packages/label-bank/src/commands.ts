@@ -3,13 +3,11 @@ import type { Argv } from 'yargs';
 import { addLabel } from './add-label.js';
 import { embedLabels } from './embed.js';
 import type { SentenceEncoder } from './encoder/clip-text.js';
-import { loadTextEncoder } from './encoder/load.js';
-import { writeTinyClipTextModel } from './encoder/tiny-clip.js';
 import { LabelBankError } from './errors.js';
 import { nearestLabels } from './neighbours.js';
 import { Progress } from './progress.js';
 import { writeSimilarityReport } from './report/index.js';
-import { refreshFromWikipedia, refreshFromWordNet, type RefreshReport } from './sources/refresh.js';
+import { refreshFromWikipedia, refreshFromWordNet, skippedLabels, type LabelRefreshStatus, type RefreshReport } from './sources/refresh.js';
 import { createWikiClient, DEFAULT_API_URL } from './sources/wikipedia/client.js';
 import { fetchLeadSentence } from './sources/wikipedia/fetch-lead.js';
 import { LabelBank, type DescriptionSource } from './store/bank.js';
@@ -20,12 +18,22 @@ interface GlobalArgs {
   json: boolean;
 }
 
+// The encoder modules load @huggingface/transformers and onnxruntime (about 0.3 s of every start,
+// measured with node --cpu-prof): only the commands that encode import them.
+const loadTextEncoder = async (model: string) => (await import('./encoder/load.js')).loadTextEncoder(model);
+
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const warn = (line: string) => process.stderr.write(`warning: ${line}\n`);
 const printJson = (value: unknown) => out(JSON.stringify(value, null, 2));
 
-function openBank(args: GlobalArgs): LabelBank {
-  return LabelBank.open(args.bank, { labelsFile: args['labels-file'] });
+/** Opens the bank, runs `work`, and closes the bank on every way out (a thrown error included). */
+async function withBank<T>(args: GlobalArgs, work: (bank: LabelBank) => T | Promise<T>, readonly = false): Promise<T> {
+  const bank = LabelBank.open(args.bank, readonly ? { readonly } : { labelsFile: args['labels-file'] });
+  try {
+    return await work(bank);
+  } finally {
+    bank.close();
+  }
 }
 
 function splitList(value: string | undefined): string[] | undefined {
@@ -48,13 +56,57 @@ function printRefresh(report: RefreshReport, total: number): void {
   out(`  unchanged   ${report.unchanged.length}`);
   out(`  kept        ${report.kept.length}`);
   out(`  failed      ${report.failed.length}`);
-  out(`  not refreshed (no network) ${report.notRefreshed.length}`);
+  out(`  not refreshed ${report.notRefreshed.length}`);
   for (const k of report.kept) out(`  kept ${k.name}: ${k.reason}`);
   for (const f of report.failed) out(`  FAILED ${f.name}: ${f.reason}`);
-  if (report.notRefreshed.length > 0) {
-    out(`  not refreshed: ${report.notRefreshed.map((n) => n.name).join(', ')}`);
-    out(`  (${report.notRefreshed[0]?.reason}); their descriptions are unchanged`);
-  }
+  const byReason = new Map<string, string[]>();
+  for (const n of report.notRefreshed) byReason.set(n.reason, [...(byReason.get(n.reason) ?? []), n.name]);
+  for (const [reason, names] of byReason) out(`  NOT REFRESHED (${reason}; descriptions unchanged): ${names.join(', ')}`);
+}
+
+/**
+ * One report per finished label on stderr (stdout stays the result): a progress bar on a terminal,
+ * a line per label elsewhere, so a fetch that waits on a slow server is never silent.
+ */
+function fetchProgress(source: string, total: number) {
+  const tty = process.stderr.isTTY === true;
+  const bar = new Progress(`fetch ${source}`, total, tty);
+  const log = (line: string) => process.stderr.write(`fetch: ${line}\n`);
+  return {
+    label(done: number, _total: number, name: string, status: LabelRefreshStatus, reason?: string) {
+      if (tty) bar.update(done, `${name}: ${status}`);
+      else log(`[${done}/${total}] ${name}: ${status}${reason ? ` (${reason})` : ''}`);
+    },
+    retry({ title, attempt, reason, delayMs }: { title: string; attempt: number; reason: string; delayMs: number }) {
+      if (!tty) log(`"${title}": ${reason}; try ${attempt + 1} in ${delayMs} ms`);
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+/** The names of `items`, the first `max` of them and a count of the rest. */
+function someNames(items: { name: string }[], max = 10): string {
+  const shown = items.slice(0, max).map((i) => i.name).join(', ');
+  return items.length > max ? `${shown} and ${items.length - max} more` : shown;
+}
+
+/** A fetch that skipped labels exits 2 after its report: what it did refresh is kept. */
+function failOnSkipped(report: RefreshReport, total: number): void {
+  const skipped = skippedLabels(report);
+  if (skipped.length === 0) return;
+  throw new LabelBankError(
+    'FETCH_FAILED',
+    `${skipped.length} of ${total} labels not refreshed (${report.failed.length} failed, ${report.notRefreshed.length} not looked up or cut short); ` +
+      `their descriptions are unchanged: ${someNames(skipped)}`,
+  );
+}
+
+/** A usage check: `value` (when given) is a number of at least `min` (above it when `strict`), whole when `integer`. */
+function atLeast(name: string, value: number | undefined, min: number, { strict = false, integer = false } = {}): true {
+  if (value === undefined) return true;
+  const ok = Number.isFinite(value) && (strict ? value > min : value >= min) && (!integer || Number.isInteger(value));
+  if (!ok) throw new Error(`--${name} must be a ${integer ? 'whole ' : ''}number ${strict ? 'above' : 'of at least'} ${min}, got ${value}`);
+  return true;
 }
 
 /** Adds the label-bank commands and options to a yargs instance (the label-bank bin, or `sentseg label-bank`). */
@@ -67,13 +119,12 @@ export function labelBankCommands(y: Argv): Argv {
       'list',
       'list the labels with their group and description source',
       (c) => c,
-      (args) => {
-        const bank = openBank(args as unknown as GlobalArgs);
-        const labels = bank.labels();
-        if (args.json) printJson(labels);
-        else for (const l of labels) out(`${String(l.id).padStart(3)}  ${l.name.padEnd(22)} ${l.group.padEnd(26)} ${l.source}`);
-        bank.close();
-      },
+      (args) =>
+        withBank(args as unknown as GlobalArgs, (bank) => {
+          const labels = bank.labels();
+          if (args.json) printJson(labels);
+          else for (const l of labels) out(`${String(l.id).padStart(3)}  ${l.name.padEnd(22)} ${l.group.padEnd(26)} ${l.source}`);
+        }),
     )
     .command(
       'fetch',
@@ -84,72 +135,96 @@ export function labelBankCommands(y: Argv): Argv {
           .option('api-url', { type: 'string', default: DEFAULT_API_URL, describe: 'MediaWiki API endpoint' })
           .option('labels', { type: 'string', describe: 'comma-separated subset of label names' })
           .option('concurrency', { type: 'number', default: 4, describe: 'requests in flight at once' })
-          .option('timeout', { type: 'number', default: 10_000, describe: 'per-request timeout (ms)' })
+          .option('timeout', { type: 'number', default: 10_000, describe: 'per-request timeout (ms): an unanswered request is cancelled then' })
           .option('retries', { type: 'number', default: 3, describe: 'retries on timeout, HTTP 429 and 5xx' })
           .option('backoff', { type: 'number', default: 1000, describe: 'first retry delay (ms), doubled each retry' })
+          .option('deadline', { type: 'number', describe: 'stop the whole fetch after this many seconds: requests in flight are cancelled, what finished is kept, the rest is listed' })
+          .check(
+            (a) =>
+              atLeast('concurrency', a.concurrency, 1, { integer: true }) &&
+              atLeast('timeout', a.timeout, 0, { strict: true }) &&
+              atLeast('retries', a.retries, 0, { integer: true }) &&
+              atLeast('backoff', a.backoff, 0) &&
+              atLeast('deadline', a.deadline, 0, { strict: true }),
+          )
           .example('$0 fetch --labels bus,car', 'refresh two labels from English Wikipedia')
-          .example('$0 fetch --source wordnet', 'take every label\'s first WordNet noun gloss'),
-      async (args) => {
-        const bank = openBank(args as unknown as GlobalArgs);
-        try {
+          .example('$0 fetch --deadline 120', 'give up after two minutes, keeping what was fetched')
+          .example('$0 fetch --source wordnet', "take every label's first WordNet noun gloss")
+          .epilogue(
+            'Each label is reported on stderr as it finishes (updated, unchanged, kept, failed or not refreshed). ' +
+              'A label whose lookup failed, or that was not looked up because there is no network or the deadline passed, keeps its description; ' +
+              'the command then exits with status 2 after its report. A disambiguation page, a missing article or an empty lead keeps the label\'s text without failing.',
+          ),
+      (args) =>
+        withBank(args as unknown as GlobalArgs, async (bank) => {
           const labels = splitList(args.labels);
           const total = labels?.length ?? bank.labels().length;
-          const bar = new Progress(`fetch ${args.source}`, total, !args.json && process.stderr.isTTY === true);
-          const onProgress = (done: number, _t: number, name: string) => bar.update(done, name);
-          const report =
-            args.source === 'wordnet'
-              ? await refreshFromWordNet(bank, undefined, { labels, onProgress })
-              : await refreshFromWikipedia(
-                  bank,
-                  createWikiClient(args['api-url']),
-                  { timeoutMs: args.timeout, retries: args.retries, backoffMs: args.backoff, concurrency: args.concurrency },
-                  { labels, onProgress },
-                );
-          bar.stop();
+          const progress = fetchProgress(args.source, total);
+          const stop = new AbortController();
+          const deadline =
+            args.deadline === undefined ? undefined : setTimeout(() => stop.abort(new Error(`the --deadline of ${args.deadline} s passed`)), args.deadline * 1000);
+          let report: RefreshReport;
+          try {
+            report =
+              args.source === 'wordnet'
+                ? await refreshFromWordNet(bank, undefined, { labels, onProgress: progress.label })
+                : await refreshFromWikipedia(
+                    bank,
+                    createWikiClient(args['api-url']),
+                    { timeoutMs: args.timeout, retries: args.retries, backoffMs: args.backoff, concurrency: args.concurrency },
+                    { labels, onProgress: progress.label, onRetry: progress.retry, signal: stop.signal },
+                  );
+          } finally {
+            clearTimeout(deadline);
+            progress.stop();
+          }
           if (args.json) printJson(report);
           else printRefresh(report, total);
-        } finally {
-          bank.close();
-        }
-      },
+          failOnSkipped(report, total);
+        }),
     )
     .command(
       'embed',
-      'encode every label\'s sentence and word-only text with a CLIP text encoder (cached)',
+      "encode every label's sentence and word-only text with a CLIP text encoder (cached)",
       (c) =>
         c
-          .option('model', { type: 'string', describe: 'CLIP text tower: a local folder in transformers.js layout or a hub id; or "lexical" for the weight-free lexical baseline (TF-IDF + WordNet hypernyms, lexical:dim=512,seed=0,depth=4); default: the bank\'s only encoder' })
+          .option('model', {
+            type: 'string',
+            describe:
+              'CLIP text tower: a local folder in transformers.js layout or a hub id; or "lexical" for the weight-free lexical baseline ' +
+              "(TF-IDF + WordNet hypernyms, lexical:dim=512,seed=0,depth=4); default: the bank's only encoder",
+          })
           .option('labels', { type: 'string', describe: 'comma-separated subset of label names' })
-          .example('$0 embed --model ./models/clip-vit-base-patch32', 'embed all labels with a local CLIP')
+          .example('$0 embed --model ./clip-b32', 'embed all labels with a local CLIP folder')
           .example('$0 embed --model lexical', 'no CLIP weights: the lexical baseline (word overlap and WordNet hypernyms, no vision)'),
       async (args) => {
         // A bad --model fails before the bank is opened (or created).
         const named = args.model !== undefined ? await loadTextEncoder(args.model) : undefined;
-        const bank = openBank(args as unknown as GlobalArgs);
-        try {
+        await withBank(args as unknown as GlobalArgs, async (bank) => {
           const encoder = named ?? (await resolveEncoder(bank, undefined));
-          const names = splitList(args.labels);
-          const labels = names ? names.map((n) => bank.requireLabel(n)) : undefined;
-          const bar = new Progress('embed', 1, !args.json && process.stderr.isTTY === true);
-          const result = await embedLabels(bank, encoder, {
-            labels,
-            onProgress: (p) => {
-              bar.setTotal(p.total);
-              bar.update(p.done);
-            },
-          });
-          bar.stop();
-          await encoder.dispose();
-          for (const t of result.truncated) warn(`${t.kind} text of "${t.name}" is ${t.tokens} tokens; truncated to ${encoder.maxTokens}`);
-          if (args.json) printJson(result);
-          else {
-            out(`model ${result.modelId}`);
-            out(`${result.labels} labels, ${result.texts} texts: ${result.encoded} encoded, ${result.cached} from cache`);
-            out(`${result.seconds.toFixed(2)} s, ${result.labelsPerSecond.toFixed(1)} labels/s`);
+          try {
+            const names = splitList(args.labels);
+            const labels = names ? names.map((n) => bank.requireLabel(n)) : undefined;
+            const bar = new Progress('embed', 1, !args.json && process.stderr.isTTY === true);
+            const result = await embedLabels(bank, encoder, {
+              labels,
+              onProgress: (p) => {
+                bar.setTotal(p.total);
+                bar.update(p.done);
+              },
+            });
+            bar.stop();
+            for (const t of result.truncated) warn(`${t.kind} text of "${t.name}" is ${t.tokens} tokens; truncated to ${encoder.maxTokens}`);
+            if (args.json) printJson(result);
+            else {
+              out(`model ${result.modelId}`);
+              out(`${result.labels} labels, ${result.texts} texts: ${result.encoded} encoded, ${result.cached} from cache`);
+              out(`${result.seconds.toFixed(2)} s, ${result.labelsPerSecond.toFixed(1)} labels/s`);
+            }
+          } finally {
+            await encoder.dispose();
           }
-        } finally {
-          bank.close();
-        }
+        });
       },
     )
     .command(
@@ -160,23 +235,23 @@ export function labelBankCommands(y: Argv): Argv {
           .option('model', { type: 'string', describe: 'model id in the bank (default: the only one)' })
           .option('out', { type: 'string', default: 'label-report', describe: 'output folder' })
           .option('cell', { type: 'number', default: 3, describe: 'pixels per matrix cell in the PNGs' }),
-      (args) => {
-        const bank = LabelBank.open(args.bank, { readonly: true });
-        try {
-          const report = writeSimilarityReport(bank, { outDir: path.resolve(args.out), modelId: args.model, cellPx: args.cell });
-          if (args.json) printJson(report);
-          else {
-            out(`model ${report.modelId}, ${report.labels} labels`);
-            for (const kind of ['word', 'sentence'] as const) {
-              const s = report.scores[kind];
-              out(`block score ${kind.padEnd(8)} ${s.score.toFixed(4)}  (within ${s.within.toFixed(4)}, across ${s.across.toFixed(4)})`);
+      (args) =>
+        withBank(
+          args as unknown as GlobalArgs,
+          (bank) => {
+            const report = writeSimilarityReport(bank, { outDir: path.resolve(args.out), modelId: args.model, cellPx: args.cell });
+            if (args.json) printJson(report);
+            else {
+              out(`model ${report.modelId}, ${report.labels} labels`);
+              for (const kind of ['word', 'sentence'] as const) {
+                const s = report.scores[kind];
+                out(`block score ${kind.padEnd(8)} ${s.score.toFixed(4)}  (within ${s.within.toFixed(4)}, across ${s.across.toFixed(4)})`);
+              }
+              out(`wrote ${report.files.html}`);
             }
-            out(`wrote ${report.files.html}`);
-          }
-        } finally {
-          bank.close();
-        }
-      },
+          },
+          true,
+        ),
     )
     .command(
       'add <name>',
@@ -185,12 +260,13 @@ export function labelBankCommands(y: Argv): Argv {
         c
           .positional('name', { type: 'string', demandOption: true, describe: 'the new label' })
           .option('description', { type: 'string', describe: 'its description ("An image of {name}. " is prefixed when missing)' })
-          .option('wikipedia', { type: 'string', describe: 'take the description from this article\'s first sentence' })
+          .option('wikipedia', { type: 'string', describe: "take the description from this article's first sentence" })
           .option('api-url', { type: 'string', default: DEFAULT_API_URL, describe: 'MediaWiki API endpoint for --wikipedia' })
           .option('group', { type: 'string', default: 'added', describe: 'semantic group' })
-          .option('model', { type: 'string', describe: 'text encoder (default: the bank\'s only encoder)' })
+          .option('model', { type: 'string', describe: "text encoder (default: the bank's only encoder)" })
           .conflicts('description', 'wikipedia')
-          .example('$0 add "zebra crossing" --description "A zebra crossing is a road crossing marked with white stripes."', ''),
+          .example('$0 add crosswalk --description TEXT', 'a label described in your own words')
+          .example('$0 add tram --wikipedia Tram', "a label described by the article's first sentence"),
       async (args) => {
         const name = String(args.name);
         let description = args.description;
@@ -208,11 +284,14 @@ export function labelBankCommands(y: Argv): Argv {
           source = 'wikipedia';
         }
         const named = args.model !== undefined ? await loadTextEncoder(args.model) : undefined;
-        const bank = openBank(args as unknown as GlobalArgs);
-        try {
+        await withBank(args as unknown as GlobalArgs, async (bank) => {
           const encoder = named ?? (await resolveEncoder(bank, undefined));
-          const result = await addLabel(bank, encoder, { name, description: description ?? '', source, group: args.group, wikipediaTitle: args.wikipedia });
-          await encoder.dispose();
+          let result;
+          try {
+            result = await addLabel(bank, encoder, { name, description: description ?? '', source, group: args.group, wikipediaTitle: args.wikipedia });
+          } finally {
+            await encoder.dispose();
+          }
           for (const c of result.confusable) {
             warn(`"${name}" is ${c.cosine.toFixed(3)} cosine from "${c.name}": the two will likely be confused`);
           }
@@ -222,21 +301,18 @@ export function labelBankCommands(y: Argv): Argv {
             out('nearest labels:');
             for (const n of result.neighbours) out(`  ${n.cosine.toFixed(4)}  ${n.name}`);
           }
-        } finally {
-          bank.close();
-        }
+        });
       },
     )
     .command(
       'show <name>',
-      'print a label\'s description, source and nearest labels',
+      "print a label's description, source and nearest labels",
       (c) =>
         c
-          .positional('name', { type: 'string', demandOption: true })
+          .positional('name', { type: 'string', demandOption: true, describe: 'the label' })
           .option('model', { type: 'string', describe: 'model id in the bank for neighbours (default: the only one)' }),
-      (args) => {
-        const bank = openBank(args as unknown as GlobalArgs);
-        try {
+      (args) =>
+        withBank(args as unknown as GlobalArgs, (bank) => {
           const label = bank.requireLabel(String(args.name));
           const descriptions = bank.descriptions(label.name);
           let neighbours: { name: string; cosine: number }[] = [];
@@ -256,42 +332,36 @@ export function labelBankCommands(y: Argv): Argv {
               for (const n of neighbours) out(`  ${n.cosine.toFixed(4)}  ${n.name}`);
             } else out('nearest labels: none yet (run label-bank embed)');
           }
-        } finally {
-          bank.close();
-        }
-      },
+        }),
     )
     .command(
       'use',
       'make the stored description of one source active (e.g. back to the shipped texts)',
       (c) =>
         c
-          .option('source', { choices: ['shipped', 'wikipedia', 'wordnet', 'manual'] as const, demandOption: true })
+          .option('source', { choices: ['shipped', 'wikipedia', 'wordnet', 'manual'] as const, demandOption: true, describe: 'whose stored description becomes active' })
           .option('labels', { type: 'string', describe: 'comma-separated subset of label names' }),
-      (args) => {
-        const bank = openBank(args as unknown as GlobalArgs);
-        try {
+      (args) =>
+        withBank(args as unknown as GlobalArgs, (bank) => {
           const result = bank.useSource(args.source, splitList(args.labels));
           if (args.json) printJson(result);
           else {
             out(`${result.switched.length} labels now use their ${args.source} description`);
             if (result.without.length > 0) out(`no ${args.source} description (unchanged): ${result.without.join(', ')}`);
           }
-        } finally {
-          bank.close();
-        }
-      },
+        }),
     )
     .command(
       'tiny-encoder <dir>',
       'write a random-weight CLIP-architecture text encoder (for tests and demos without real weights)',
       (c) =>
         c
-          .positional('dir', { type: 'string', demandOption: true })
+          .positional('dir', { type: 'string', demandOption: true, describe: 'folder to write the model to (transformers.js layout)' })
           .option('tokenizer', { type: 'string', demandOption: true, describe: 'the CLIP tokenizer.json to use' })
-          .option('seed', { type: 'number', default: 0 })
-          .option('projection-dim', { type: 'number', default: 64 }),
-      (args) => {
+          .option('seed', { type: 'number', default: 0, describe: 'seed of the random weights' })
+          .option('projection-dim', { type: 'number', default: 64, describe: 'size of the output embeddings' }),
+      async (args) => {
+        const { writeTinyClipTextModel } = await import('./encoder/tiny-clip.js');
         const written = writeTinyClipTextModel(path.resolve(String(args.dir)), { tokenizerJson: args.tokenizer, seed: args.seed, projectionDim: args['projection-dim'] });
         if (args.json) printJson(written);
         else out(`wrote a random-weight CLIP text encoder (${written.projectionDim}-d) to ${written.dir}`);
