@@ -9,6 +9,7 @@ import path from 'node:path';
 import { AutoProcessor, CLIPVisionModelWithProjection, RawImage, env, type Processor, type PreTrainedModel } from '@huggingface/transformers';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
+import { sqliteKindMismatch } from '@sentseg/common';
 import type { ManifestReader } from '@sentseg/dataset-tools';
 import { TrainerError } from '../errors.js';
 
@@ -51,14 +52,46 @@ export async function loadClipVisionEncoder(folder: string): Promise<VisionEncod
   };
 }
 
-/** (model, box key) → vector, in one SQLite file. */
+/** Version of the box-embedding cache's tables; a file of another version is refused. */
+export const BOX_CACHE_SCHEMA_VERSION = 1;
+
+const BOX_CACHE_SQL = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS box_embeddings (model_id TEXT NOT NULL, box_key TEXT NOT NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model_id, box_key));
+`;
+
+/**
+ * (model, box key) → vector, in one SQLite file with a `meta` table holding its `schema_version`,
+ * like the manifest and the label bank. The file's kind is read before it is opened for writing:
+ * a manifest or a label bank named as the cache is refused and left byte-identical. A cache of
+ * version 1 written before the meta table existed has the same rows and gets the table. The
+ * handle is closed by close(), or at process exit if a command ends without it (a second Ctrl-C),
+ * so no -wal/-shm files are left beside the cache.
+ */
 export class BoxEmbeddingCache {
   private readonly db: Database.Database;
+  private readonly closeAtExit = () => this.close();
 
   constructor(readonly file: string) {
+    const mismatch = sqliteKindMismatch(file, 'box-embeddings', true);
+    if (mismatch !== null) throw new TrainerError(`box-embedding cache (boxCache): ${mismatch}; name another file with --set boxCache=FILE`);
     this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS box_embeddings (model_id TEXT NOT NULL, box_key TEXT NOT NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model_id, box_key))`);
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.transaction(() => {
+        const hasMeta = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get() !== undefined;
+        const version = hasMeta ? (this.db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined)?.value : undefined;
+        if (version !== undefined && version !== String(BOX_CACHE_SCHEMA_VERSION)) {
+          throw new TrainerError(`box-embedding cache ${file} has schema ${version}, this trainer reads ${BOX_CACHE_SCHEMA_VERSION}: delete it (it is recomputed) or name another file with --set boxCache=FILE`);
+        }
+        this.db.exec(BOX_CACHE_SQL);
+        if (version === undefined) this.db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('created_at', ?)`).run(String(BOX_CACHE_SCHEMA_VERSION), new Date().toISOString());
+      })();
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    process.on('exit', this.closeAtExit);
   }
 
   get(modelId: string, key: string): Float32Array | undefined {
@@ -78,7 +111,8 @@ export class BoxEmbeddingCache {
   }
 
   close(): void {
-    this.db.close();
+    process.off('exit', this.closeAtExit);
+    if (this.db.open) this.db.close();
   }
 }
 
