@@ -1,18 +1,20 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { EXIT, flushAndExit } from '@sentseg/common';
 import { isDatasetError } from '@sentseg/dataset-tools';
 import { LabelBankError } from '@sentseg/label-bank';
 import { BackendError, selectBackend, type BackendChoice } from './backend/select.js';
 import { CheckpointError } from './checkpoint.js';
 import { ConfigError, parseOverride, readConfigFile, resolveConfig, type TrainConfig } from './config.js';
 import { TrainerError } from './errors.js';
-import { train } from './train.js';
+import { train, type TrainSummary } from './train.js';
 import { listInputs, predict, type LabelRequest } from './predict/predict.js';
 import cliProgress from 'cli-progress';
 import { evaluate, unseenLabels } from './eval/evaluate.js';
 import { modeName, textTable, writeEvalOutputs } from './eval/report.js';
 import { ManifestReader } from '@sentseg/dataset-tools';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { checkInferenceInputs, checkOutputFolder, checkSqliteKind, runConfigFile } from './run-folder.js';
 
 /** Errors that are the user's input, not a bug: printed without a stack, exit 2. */
 export function isTrainerUserError(err: unknown): boolean {
@@ -29,6 +31,7 @@ interface TrainArgs {
   backend?: string;
   'clip-vision'?: string;
   resume?: string;
+  overwrite?: boolean;
   progress?: boolean;
 }
 
@@ -55,8 +58,10 @@ export function trainCommand(y: Argv): Argv {
       c
         .usage(
           '$0 train --config run.yaml --out runs/first\n\n' +
-            'Settings come from the defaults, then --config (JSON or YAML), then the flags below, then --set.\n' +
-            'Every setting has a --set name (e.g. --set optimizer.lr=1e-4 --set data.crop=256); an unknown one is an error.',
+            'Settings come from the defaults, then --config (JSON or YAML), then the flags below, then --set. ' +
+            'Every setting has a --set name (e.g. --set optimizer.lr=1e-4 --set data.crop=256); an unknown one is an error. ' +
+            'Relative paths are taken from the working directory and stored absolute in the run\'s config.json, so eval, predict and --resume work from anywhere.\n\n' +
+            'A folder that already holds a run (config.json, metrics.jsonl, checkpoints/) is refused: continue it with --resume DIR, or start it over with --out DIR --overwrite.',
         )
         .option('config', { type: 'string', describe: 'run config, JSON or YAML' })
         .option('set', { type: 'string', array: true, describe: 'override one setting: key.path=value (repeatable)' })
@@ -65,10 +70,12 @@ export function trainCommand(y: Argv): Argv {
         .option('steps', { type: 'number', describe: 'training steps in all (with --resume: continue up to this many)' })
         .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], describe: 'TensorFlow.js backend (auto: native TensorFlow if installed, else wasm)' })
         .option('clip-vision', { type: 'string', describe: 'CLIP vision tower folder (transformers.js layout): box-crop embeddings for box-only datasets (L_WD)' })
-        .option('out', { type: 'string', describe: 'run folder: config.json, metrics.jsonl, checkpoints/' })
+        .option('out', { type: 'string', describe: 'run folder to create: config.json, metrics.jsonl, checkpoints/' })
+        .option('overwrite', { type: 'boolean', describe: 'with --out: the folder holds a run; remove its config.json, metrics.jsonl and checkpoints/ and start over' })
         .option('resume', { type: 'string', describe: 'continue the run in this folder from its latest checkpoint (uses its config.json)' })
         .option('progress', { type: 'boolean', describe: 'progress bar (default: when stderr is a terminal)' })
         .check((a) => {
+          if (a.overwrite && a.resume) throw new Error('--overwrite starts a run over and --resume continues it; give one (with --out DIR for --overwrite)');
           if (!a.out && !a.resume) throw new Error('name the run folder: --out DIR (or --resume DIR)');
           if (a.out && a.resume) throw new Error('--out and --resume both name the run folder; give one');
           return true;
@@ -79,21 +86,21 @@ export function trainCommand(y: Argv): Argv {
       let run: string;
       if (a.resume) {
         run = a.resume;
-        const saved = path.join(run, 'config.json');
-        config = configFromArgs({ ...a, config: saved });
+        config = configFromArgs({ ...a, config: runConfigFile(run) });
       } else {
         run = a.out as string;
         config = configFromArgs(a);
       }
       let stopRequested = false;
+      let summary: TrainSummary;
       const onSigint = () => {
-        if (stopRequested) process.exit(130);
+        if (stopRequested) void flushAndExit(EXIT.interrupted);
         stopRequested = true;
         process.stderr.write('\ninterrupt: finishing this step and saving a checkpoint (Ctrl-C again to quit at once)\n');
       };
       process.on('SIGINT', onSigint);
       try {
-        const summary = await train({ config, run, resume: Boolean(a.resume), progress: a.progress, stopRequested: () => stopRequested });
+        summary = await train({ config, run, resume: Boolean(a.resume), overwrite: a.overwrite === true, progress: a.progress, stopRequested: () => stopRequested });
         const last = summary.metrics[summary.metrics.length - 1];
         const first = summary.metrics[0];
         const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -103,31 +110,29 @@ export function trainCommand(y: Argv): Argv {
         const ips = summary.metrics.length > 1 ? summary.metrics.slice(1).reduce((s, m) => s + m.imagesPerSec, 0) / (summary.metrics.length - 1) : (first?.imagesPerSec ?? 0);
         out(`${ips.toFixed(2)} images/s on ${summary.backend.name}; ${summary.skippedImages} unreadable image(s) skipped`);
         if (summary.lastCheckpoint) out(`checkpoint: ${summary.lastCheckpoint}`);
-        if (summary.interrupted) {
-          out(`resume with: train --resume ${run}`);
-          process.exit(130);
-        }
+        if (summary.interrupted) out(`resume with: train --resume ${run}`);
       } finally {
         process.off('SIGINT', onSigint);
       }
+      if (summary.interrupted) await flushAndExit(EXIT.interrupted);
+      // A run that skipped inputs is not a success (the exit-code rule): its checkpoint is kept all the same.
+      const trained = summary.metrics.reduce((n, m) => n + m.images, 0);
+      if (trained === 0) throw new TrainerError(`no image could be read in ${summary.endStep - summary.startStep} step(s): every one was skipped (listed above)`);
+      if (summary.skippedImages > 0) throw new TrainerError(`${summary.skippedImages} unreadable image(s) skipped (listed above); the steps trained on the others and the checkpoint is saved`);
     },
   );
 }
 
-/** eval and predict: the backend (printed) and the label bank (--label-bank, else the run's). */
-async function startInference(choice: BackendChoice, run: string, labelBank: string | undefined): Promise<{ bank: string; runConfig: string }> {
+/** eval and predict: the backend, named on stderr. Called once every input has been checked. */
+async function announceBackend(choice: BackendChoice): Promise<void> {
   const backend = await selectBackend(choice);
   process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
-  const runConfig = path.join(run, 'config.json');
-  const bank = labelBank ?? (existsSync(runConfig) ? (JSON.parse(readFileSync(runConfig, 'utf8')) as TrainConfig).labelBank : undefined);
-  if (!bank) throw new TrainerError('name the label bank: --label-bank FILE (the run folder has no config.json to take it from)');
-  return { bank, runConfig };
 }
 
 /** Options eval and predict share. */
 function inferenceOptions<T>(c: Argv<T>) {
   return c
-    .option('run', { type: 'string', demandOption: true, describe: 'run folder (its latest checkpoint) or a checkpoint folder' })
+    .option('run', { type: 'string', demandOption: true, describe: 'run folder (its latest checkpoint), or one checkpoint' })
     .option('label-bank', { type: 'string', describe: 'label bank (default: the run\'s)' })
     .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], default: 'auto', describe: 'TensorFlow.js backend' });
 }
@@ -146,10 +151,10 @@ export function evalCommand(y: Argv): Argv {
       inferenceOptions(c)
         .usage(
           '$0 eval --run runs/first --manifest manifest.sqlite --dataset cityscapes --split val\n\n' +
-            'Each class of the dataset is represented by the embedding of its label\'s text (the encoder and text kind\n' +
-            'the checkpoint was trained with); pixels are assigned the most similar class, 255 is ignored.\n' +
-            'mIoU is the mean IoU over the classes that occur in the targets or in the predictions: a class\n' +
-            'never in the targets and never predicted has no IoU and is left out of the mean.',
+            'Each class of the dataset is represented by the embedding of its label\'s text (the encoder and text kind the checkpoint was trained with); ' +
+            'pixels are assigned the most similar class, 255 is ignored. ' +
+            'mIoU is the mean IoU over the classes that occur in the targets or in the predictions: a class never in the targets and never predicted has no IoU and is left out of the mean.\n\n' +
+            'An image that cannot be read is skipped and listed; the report covers the others and the command then exits 2.',
         )
         .option('manifest', { type: 'string', demandOption: true, describe: 'manifest.sqlite holding the dataset' })
         .option('dataset', { type: 'string', demandOption: true, describe: 'dataset name in the manifest' })
@@ -168,7 +173,12 @@ export function evalCommand(y: Argv): Argv {
         .option('zero-shot-from', { type: 'string', describe: 'manifest of the training sets: list the labels of this dataset none of them has' })
         .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' }),
     async (args) => {
-      const { bank, runConfig } = await startInference(args.backend as BackendChoice, args.run, args['label-bank']);
+      // Every input and output is checked before the backend starts and the images are read.
+      if (args.out !== undefined) checkOutputFolder('--out', args.out);
+      checkSqliteKind('manifest', args.manifest, 'manifest');
+      if (args['zero-shot-from'] !== undefined) checkSqliteKind('--zero-shot-from', args['zero-shot-from'], 'manifest');
+      const { bank, runConfig } = checkInferenceInputs(args.run, args['label-bank']);
+      await announceBackend(args.backend as BackendChoice);
       const scales = args.scales ? parseScales(args.scales) : [args['short-edge']];
       const report = await evaluate({
         run: args.run,
@@ -185,11 +195,15 @@ export function evalCommand(y: Argv): Argv {
       });
       if (process.stderr.isTTY) process.stderr.write('\n');
       for (const s of report.skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
+      if (report.images === 0) {
+        const why = report.skipped.length === 0 ? 'it has none' : `all ${report.skipped.length} were skipped (listed above)`;
+        throw new TrainerError(`no image of ${args.dataset} ${args.split} could be evaluated: ${why}`);
+      }
       let unseen: string[] | null = null;
       if (args['zero-shot-from']) {
         const reader = ManifestReader.open(args.manifest);
         try {
-          const trained = existsSync(runConfig) ? (JSON.parse(readFileSync(runConfig, 'utf8')) as TrainConfig).data.datasets : null;
+          const trained = runConfig?.data.datasets ?? null;
           unseen = unseenLabels(reader, args.dataset, args['zero-shot-from'], trained);
         } finally {
           reader.close();
@@ -203,13 +217,15 @@ export function evalCommand(y: Argv): Argv {
       if (args.json) {
         const { confusion: _c, ...rest } = report;
         out(JSON.stringify({ ...rest, mode: modeName(report), unseenLabels: unseen }, null, 2));
-        return;
+      } else {
+        out(textTable(report));
+        out(`${report.megapixels.toFixed(2)} megapixels in ${report.seconds.toFixed(1)} s`);
+        if (report.neverPredicted.length > 0) out(`never predicted (no ${report.neverPredicted.length === 1 ? 'embedding' : 'embeddings'} for this checkpoint's encoder): ${report.neverPredicted.join(', ')}`);
+        if (unseen) out(unseen.length > 0 ? `labels never seen in training (zero-shot): ${unseen.join(', ')}` : 'every label of this dataset was seen in training');
+        if (args.out) out(`wrote eval.json, eval.md, confusion.json, confusion.png to ${args.out}`);
       }
-      out(textTable(report));
-      out(`${report.megapixels.toFixed(2)} megapixels in ${report.seconds.toFixed(1)} s`);
-      if (report.neverPredicted.length > 0) out(`never predicted (no ${report.neverPredicted.length === 1 ? 'embedding' : 'embeddings'} for this checkpoint's encoder): ${report.neverPredicted.join(', ')}`);
-      if (unseen) out(unseen.length > 0 ? `labels never seen in training (zero-shot): ${unseen.join(', ')}` : 'every label of this dataset was seen in training');
-      if (args.out) out(`wrote eval.json, eval.md, confusion.json, confusion.png to ${args.out}`);
+      const total = report.images + report.skipped.length;
+      if (report.skipped.length > 0) throw new TrainerError(`${report.skipped.length} of ${total} images skipped (listed above): the mIoU covers the other ${report.images}`);
     },
   );
 }
@@ -241,10 +257,12 @@ export function predictCommand(y: Argv): Argv {
     (c) =>
       inferenceOptions(c)
         .usage(
-          '$0 predict --run runs/first --input photos/ --out preds/ --labels "road,car,sky" --describe "lawn=An image of lawn. A lawn is an area of mown grass."\n\n' +
-            'Writes per image: NAME_labels.png (8-bit: the index of the label in the list of labels, in the order given),\n' +
-            'NAME_overlay.png (colours over the image, legend of the labels present below), NAME_legend.json, and with\n' +
-            '--scores K the cosine scores of the K largest labels (NAME_scores.f32 + NAME_scores.json).',
+          '$0 predict --run runs/first --input photos/ --out preds/ --labels "road,car,sky"\n\n' +
+            'A label the bank does not have is described in a sentence and encoded on the fly: --describe "lawn=An image of lawn. A lawn is an area of mown grass." ' +
+            'Writes per image: NAME_labels.png (8-bit: the index of the label in the list of labels, in the order given), ' +
+            'NAME_overlay.png (colours over the image, legend of the labels present below), NAME_legend.json, ' +
+            'and with --scores K the cosine scores of the K largest labels (NAME_scores.f32 + NAME_scores.json).\n\n' +
+            'An input that cannot be read as an image is skipped and listed; the others are written and the command then exits 2 (no image at all: nothing is written).',
         )
         .option('input', { type: 'string', demandOption: true, describe: 'an image, or a folder of images' })
         .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
@@ -254,8 +272,11 @@ export function predictCommand(y: Argv): Argv {
         .option('short-edge', { type: 'number', default: 512, describe: 'resize the short edge to this before predicting' })
         .option('scores', { type: 'number', default: 0, describe: 'also write the raw cosine scores of the top K labels' }),
     async (args) => {
-      const { bank } = await startInference(args.backend as BackendChoice, args.run, args['label-bank']);
+      checkOutputFolder('--out', args.out);
+      const { bank } = checkInferenceInputs(args.run, args['label-bank']);
       const inputs = listInputs(args.input);
+      const labels = labelRequests(args.labels, args['labels-file'], args.describe);
+      await announceBackend(args.backend as BackendChoice);
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar({ format: 'predict [{bar}] {value}/{total} | ETA {eta_formatted} | {file}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
         : null;
@@ -265,7 +286,7 @@ export function predictCommand(y: Argv): Argv {
         labelBank: bank,
         inputs,
         out: args.out,
-        labels: labelRequests(args.labels, args['labels-file'], args.describe),
+        labels,
         shortEdge: args['short-edge'],
         scores: args.scores,
         onImage: (done, total, file) => {
@@ -280,7 +301,10 @@ export function predictCommand(y: Argv): Argv {
       for (const p of summary.confusable) process.stderr.write(`warning: "${p.a}" and "${p.b}" are likely to be confused (cosine ${p.cosine.toFixed(3)} ≥ 0.95)\n`);
       for (const s of summary.skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
       for (const img of summary.images) out(`${img.input}: ${img.legend.slice(0, 5).map((e) => `${e.name} ${((100 * e.pixels) / img.legend.reduce((a, b) => a + b.pixels, 0)).toFixed(1)}%`).join(', ')}`);
+      const n = inputs.length;
+      if (summary.images.length === 0) throw new TrainerError(`no image was segmented: ${n === 1 ? 'the 1 input was' : `all ${n} inputs were`} skipped (listed above)`);
       out(`${summary.images.length} image(s) segmented with ${summary.labels.names.length} labels in ${summary.seconds.toFixed(1)} s (${(summary.images.length / Math.max(summary.seconds, 1e-9)).toFixed(2)} images/s); ${summary.skipped.length} skipped; wrote ${args.out}`);
+      if (summary.skipped.length > 0) throw new TrainerError(`${summary.skipped.length} of ${n} inputs skipped (listed above); the other ${summary.images.length} segmented into ${args.out}`);
     },
   );
 }

@@ -3,6 +3,7 @@
  * overrides on top of that. Any key the trainer does not know is an error that names it.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import YAML from 'yaml';
 import type { AugmentConfig } from './data/augment.js';
 import { SEGFORMER_VARIANTS, INPUT_MULTIPLE } from './model/segformer.js';
@@ -98,6 +99,23 @@ export const DEFAULT_CONFIG: TrainConfig = {
   clipVision: null,
   boxCache: null,
 };
+
+/** Settings that name files or folders. */
+export const CONFIG_PATH_KEYS = ['manifest', 'labelBank', 'clipVision', 'boxCache'] as const;
+
+/**
+ * The config with every path setting absolute, resolved against `base` (the working directory by
+ * default, where relative paths of the command line and of --config files are meant): what a run
+ * folder's config.json keeps, so eval, predict and --resume work from any working directory.
+ */
+export function withAbsolutePaths(config: TrainConfig, base = process.cwd()): TrainConfig {
+  const resolved = structuredClone(config);
+  for (const key of CONFIG_PATH_KEYS) {
+    const value = resolved[key];
+    if (value !== null) resolved[key] = path.resolve(base, value);
+  }
+  return resolved;
+}
 
 /** The HRNet recipe's optimizer, for `--set optimizer.kind=sgd` users who want its defaults. */
 export const SGD_DEFAULTS = { lr: 0.01, weightDecay: 5e-4, momentum: 0.9, polyPower: 0.9 };

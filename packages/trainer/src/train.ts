@@ -2,20 +2,22 @@
  * The training loop: dataset-balanced batches from the manifest, one forward pass per batch,
  * each image's loss chosen by its dataset's annotation kind (dense → L_HD, instance masks →
  * L_LD, boxes → L_WD against cached CLIP embeddings of the box crops), the sum minimised with
- * AdamW or SGD under warm-up + poly decay. Writes the run folder: config.json (resolved),
- * metrics.jsonl, checkpoints/.
+ * AdamW or SGD under warm-up + poly decay. Writes the run folder: config.json (resolved, paths
+ * absolute), metrics.jsonl, checkpoints/. A folder that already holds a run is refused unless the
+ * run is resumed or overwritten; every input is checked before any work starts.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { ManifestReader, type DatasetInfo } from '@sentseg/dataset-tools';
 import { selectBackend, type ChosenBackend } from './backend/select.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
-import type { TrainConfig } from './config.js';
+import { loadCheckpoint, resolveCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { withAbsolutePaths, type TrainConfig } from './config.js';
 import { BatchLoader, type LoadedBatch, type LoaderDataset } from './data/loader.js';
 import { BalancedSampler } from './data/sampler.js';
 import { TrainerError } from './errors.js';
 import { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
+import { checkNewRun, checkTrainInputs, clearRun, readRunConfig, runConfigFile } from './run-folder.js';
 import { lossHD } from './losses/hd.js';
 import { lossLD } from './losses/ld.js';
 import { lossWD, type MapBox } from './losses/wd.js';
@@ -56,6 +58,8 @@ export interface TrainOptions {
   run: string;
   /** Continue the run in `run` from its latest checkpoint. */
   resume?: boolean;
+  /** Start over in a folder that holds a run: its config.json, metrics.jsonl and checkpoints/ are removed first. */
+  overwrite?: boolean;
   /** Lines for the user (start-up, skipped files, summary). */
   log?: (line: string) => void;
   /** A progress bar on stderr (default: when stderr is a terminal). */
@@ -110,8 +114,25 @@ function truncateMetrics(file: string, upToStep: number): void {
   writeFileSync(file, kept.map((l) => `${l}\n`).join(''));
 }
 
+/**
+ * Refuses, before any work, what would fail later or damage a file: a run folder that holds a run
+ * (neither resumed nor overwritten), a resumed run without a checkpoint, an input that is missing
+ * or of the wrong kind. A path that config.json of a resumed run names and that is gone has moved:
+ * the message says which setting.
+ */
+function checkBeforeWork(config: TrainConfig, run: string, options: TrainOptions): void {
+  if (options.resume && options.overwrite) throw new TrainerError('resume and overwrite both given: resume continues the run, overwrite starts it over; give one');
+  if (options.resume) {
+    runConfigFile(run);
+    resolveCheckpoint(run);
+  } else checkNewRun(run, options.overwrite === true);
+  checkTrainInputs(config, options.resume ? readRunConfig(run) : null);
+}
+
 export async function train(options: TrainOptions): Promise<TrainSummary> {
-  const { config, run } = options;
+  const { run } = options;
+  const config = withAbsolutePaths(options.config);
+  checkBeforeWork(config, run, options);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const backend = await selectBackend(config.backend);
   log(`backend: ${backend.name} (${backend.reason})`);
@@ -133,9 +154,10 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     let boxTargets: BoxEmbeddings | null = null;
     const boxDatasets = infos.filter((d) => d.annotation === 'boxes');
     if (boxDatasets.length > 0) {
-      const encoder = await loadClipVisionEncoder(config.clipVision as string);
+      // The cache's kind is checked before the (slow) encoder loads and before anything writes to it.
       const cache = new BoxEmbeddingCache(config.boxCache ?? `${config.manifest}.box-embeddings.sqlite`);
       try {
+        const encoder = await loadClipVisionEncoder(config.clipVision as string);
         const images = boxDatasets.flatMap((d) => (datasets.find((x) => x.name === d.name)?.ids ?? []).map((imageId) => ({ dataset: d.name, imageId })));
         boxTargets = await boxEmbeddings(reader, images, encoder, cache);
       } finally {
@@ -145,6 +167,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       if (boxTargets.vectors.size === 0) throw new TrainerError(`no box of ${boxDatasets.map((d) => d.name).join(', ')} could be embedded`);
     }
 
+    if (options.overwrite && !options.resume && clearRun(run)) log(`overwrite: removed the previous run in ${run} (config.json, metrics.jsonl, checkpoints/)`);
     mkdirSync(run, { recursive: true });
     const metricsFile = path.join(run, 'metrics.jsonl');
     model = new SegFormer({ ...segformerConfig(config.model.variant, labels.dim), ...(boxTargets ? { boxProjectionDim: boxTargets.dim } : {}) }, config.seed);

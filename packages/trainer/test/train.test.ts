@@ -140,6 +140,8 @@ describe('three kinds of dataset: dense (L_HD), instance masks (L_LD), boxes (L_
     const losses = summary.metrics.map((m) => m.loss);
     expect(mean(losses.slice(-3))).toBeLessThan(0.8 * mean(losses.slice(0, 3)));
     expect(readdirSync(path.join(dir, 'three', 'checkpoints'))).toContain('latest.json');
+    // Closed on the way out: no -wal/-shm beside it (checked before this test's own read-only look leaves them).
+    for (const suffix of ['-wal', '-shm']) expect(existsSync(`${manifest}.box-embeddings.sqlite${suffix}`)).toBe(false);
     const cache = new Database(`${manifest}.box-embeddings.sqlite`, { readonly: true });
     expect((cache.prepare('SELECT COUNT(*) AS n FROM box_embeddings').get() as { n: number }).n).toBe(boxes);
     cache.close();
@@ -216,6 +218,30 @@ describe('bad input', () => {
       `manifest and label bank were built with different label sets: ${extra.length} label(s) of ${kept} are not in ${world.bank}: ${extra.slice(0, 8).join(', ')}`,
     );
   });
+
+  it('refuses a folder that holds a run unless resumed or overwritten, before any work', async () => {
+    const run = path.join(dir, 'straight');
+    const before = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8');
+    const lines: string[] = [];
+    await expect(train({ config: smallConfig(world), run, log: (l) => lines.push(l) })).rejects.toThrow(
+      new TrainerError(`${run} already holds a run (config.json, metrics.jsonl, checkpoints/): continue it with --resume ${run}, or start it over with --overwrite`),
+    );
+    expect(lines).toEqual([]);
+    expect(readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')).toBe(before);
+  });
+
+  it('writes config.json with absolute paths, whatever the working directory it was given relative ones in', async () => {
+    const run = path.join(dir, 'relative');
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      await train({ config: smallConfig(world, { manifest: path.basename(world.manifest), labelBank: path.basename(world.bank), steps: 1 }), run, log: () => {} });
+    } finally {
+      process.chdir(cwd);
+    }
+    const saved = JSON.parse(readFileSync(path.join(run, 'config.json'), 'utf8'));
+    expect(saved).toMatchObject({ manifest: world.manifest, labelBank: world.bank, clipVision: null, boxCache: null });
+  }, 60_000);
 
   it('refuses to resume a run with label embeddings of another dimension', async () => {
     const bank16 = path.join(dir, 'bank16.sqlite');

@@ -10,6 +10,7 @@ import { loadCheckpoint, type CheckpointState } from '../checkpoint.js';
 import { denseLabels, IGNORE } from '../data/load-sample.js';
 import { readMaskValues } from '@sentseg/dataset-tools';
 import { TrainerError } from '../errors.js';
+import { checkSqliteKind } from '../run-folder.js';
 import { accumulateConfusion, meanIoU, type IoUReport } from '../metrics/iou.js';
 import { SegFormer } from '../model/segformer.js';
 import { tf } from '../tf.js';
@@ -108,9 +109,12 @@ export interface EvalOptions {
 }
 
 export async function evaluate(options: EvalOptions): Promise<EvalReport> {
-  const reader = ManifestReader.open(options.manifest);
+  checkSqliteKind('manifest', options.manifest, 'manifest');
+  checkSqliteKind('label bank', options.labelBank, 'label-bank');
   const { model, state, dir } = loadModel(options.run);
+  let reader: ManifestReader | null = null;
   try {
+    reader = ManifestReader.open(options.manifest);
     const info = reader.dataset(options.dataset);
     if (info.annotation !== 'dense') throw new TrainerError(`eval needs dense masks; ${options.dataset} has ${info.annotation}`);
     if (!info.splits.includes(options.split)) throw new TrainerError(`dataset ${options.dataset} has no split "${options.split}" (it has: ${info.splits.join(', ')})`);
@@ -174,7 +178,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
     };
   } finally {
     model.params.dispose();
-    reader.close();
+    reader?.close();
   }
 }
 

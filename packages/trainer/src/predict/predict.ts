@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { CONFUSION_COSINE, LabelBank, embedTexts, labelText, loadTextEncoder, type SentenceEncoder } from '@sentseg/label-bank';
 import type { CheckpointState } from '../checkpoint.js';
 import { TrainerError } from '../errors.js';
+import { checkSqliteKind } from '../run-folder.js';
 import { loadModel } from '../eval/evaluate.js';
 import { argmaxClasses, classProbabilities, decodeImage } from '../eval/infer.js';
 import { tf } from '../tf.js';
@@ -177,6 +178,7 @@ export function listInputs(input: string): string[] {
 }
 
 export async function predict(options: PredictOptions): Promise<PredictSummary> {
+  checkSqliteKind('label bank', options.labelBank, 'label-bank');
   const { model, state } = loadModel(options.run);
   try {
     const requests = options.labels ?? state.labels.map((name) => ({ name }));
@@ -185,7 +187,6 @@ export async function predict(options: PredictOptions): Promise<PredictSummary> 
     const labels = await resolveLabels(options.labelBank, requests, state);
     const confusable = confusablePairs(labels);
     const classEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
-    mkdirSync(options.out, { recursive: true });
     const images: PredictedImage[] = [];
     const skipped: { file: string; reason: string }[] = [];
     const started = performance.now();
@@ -196,6 +197,8 @@ export async function predict(options: PredictOptions): Promise<PredictSummary> 
         // wins (the paper's rule), and --scores reads its planes from the same maps.
         const cos = await classProbabilities(model, image, classEmb, { scales: [options.shortEdge], flip: false, output: 'cosine' });
         const pred = argmaxClasses(cos);
+        // The output folder is made with the first image's outputs: a run that segments nothing leaves none.
+        mkdirSync(options.out, { recursive: true });
         const stem = path.join(options.out, path.basename(input).replace(/\.[^.]+$/, ''));
         const counts = new Map<number, number>();
         for (const p of pred) counts.set(p, (counts.get(p) ?? 0) + 1);
