@@ -81,7 +81,7 @@ describe('Mapillary Vistas v1.2', () => {
     const root = path.join(dir, 'vistas2');
     await writeMapillaryVistas(root, { training: 1 }, [8, 8], [...names(), ...Array.from({ length: 58 }, (_, i) => `extra ${i}`)]);
     await expect(mergeDatasets(path.join(dir, 'mv2.sqlite'), parseDatasetSpecs([`mapillary=${root}`]), { workers: 0 })).rejects.toThrow(
-      /lists 124 classes; the v1\.2 taxonomy has 66 \(a v2\.0 list: use --variant NAME=v2\.0\)/,
+      /lists 124 classes; the v1\.2 taxonomy has 66 \(a v2\.0 list: use --variant mapillary=v2\.0\)/,
     );
   });
 });
@@ -130,6 +130,6 @@ describe('Mapillary Vistas v2.0', () => {
     };
     expect(await both([])).toBe('v1.2');
     expect(await both(['mv=v2.0'])).toBe('v2.0');
-    await expect(both(['mv=v3'])).rejects.toThrow(/variant must be v1\.2 or v2\.0, not "v3"/);
+    await expect(both(['mv=v3'])).rejects.toThrow(/variant must be v1\.2 or v2\.0 \(--variant mv=v1\.2 or --variant mv=v2\.0\), not "v3"/);
   });
 });

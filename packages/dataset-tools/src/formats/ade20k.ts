@@ -7,17 +7,19 @@ import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedData
 
 const SPLITS = ['training', 'validation'];
 
+/** Splits present: images/<split> with annotations/<split> (an evaluation-only download has validation alone). */
+const presentSplits = (root: string) => SPLITS.filter((s) => existsSync(path.join(root, 'images', s)) && existsSync(path.join(root, 'annotations', s)));
+
 /** ADE20K SceneParsing (ADEChallengeData2016): images/<split>/*.jpg + annotations/<split>/*.png, 0 = other. */
 export const ade20k: FormatAdapter = {
   name: 'ade20k',
   title: 'ADE20K SceneParsing (ADEChallengeData2016)',
-  detect: (root) => existsSync(path.join(root, 'images', 'training')) && existsSync(path.join(root, 'annotations', 'training')),
+  detect: (root) => presentSplits(root).length > 0,
   open(root: string, options: OpenOptions): OpenedDataset {
-    if (!ade20k.detect(root) && !existsSync(path.join(root, 'annotations', 'validation'))) {
-      throw new DatasetError('NOT_A_DATASET', `not an ADE20K folder (no images/training and annotations/training): ${root}`);
-    }
+    const present = presentSplits(root);
+    if (present.length === 0) throw new DatasetError('NOT_A_DATASET', `not an ADE20K folder (no images/<split> with annotations/<split> for training or validation): ${root}`);
     const taxonomy = taxonomyFor('ade20k', options);
-    const splits = SPLITS.filter((s) => !options.splits || options.splits.includes(s));
+    const splits = present.filter((s) => !options.splits || options.splits.includes(s));
     return grayDenseDataset('ade20k', 'ADEChallengeData2016', taxonomy, function* (): Iterable<SampleOrProblem> {
       for (const split of splits) {
         const masks = new Set(listFiles(path.join(root, 'annotations', split), (n) => n.endsWith('.png')).map(stem));

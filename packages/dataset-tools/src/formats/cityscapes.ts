@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { listFiles } from '../paths.js';
@@ -20,6 +20,11 @@ export const cityscapes: FormatAdapter = {
     if (!cityscapes.detect(root)) throw new DatasetError('NOT_A_DATASET', `not a Cityscapes folder (no leftImg8bit/ and gtFine/): ${root}`);
     const taxonomy = taxonomyFor('cityscapes', options);
     const splits = (options.splits ?? SPLITS).filter((s) => existsSync(path.join(root, 'leftImg8bit', s)));
+    if (splits.length === 0 && options.splits === undefined) {
+      const found = readdirSync(path.join(root, 'leftImg8bit')).filter((s) => existsSync(path.join(root, 'gtFine', s)));
+      // The test split's gtFine masks are placeholders (all "unlabeled"): read only when asked for.
+      throw new DatasetError('NOT_A_DATASET', `no train or val split in ${root} (found: ${found.join(', ') || 'none'}${found.includes('test') ? '; the test labels are placeholders, --split test reads them anyway' : ''})`);
+    }
     return grayDenseDataset('cityscapes', 'gtFine', taxonomy, function* (): Iterable<SampleOrProblem> {
       for (const split of splits) {
         for (const rel of listFiles(path.join(root, 'leftImg8bit', split), (n) => n.endsWith(SUFFIX))) {

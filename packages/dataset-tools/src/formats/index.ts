@@ -21,11 +21,11 @@ export function formatByName(name: string): FormatAdapter {
   return found;
 }
 
-/** The format of a dataset folder, or a clear error naming the folder. */
-export function detectFormat(root: string): FormatAdapter {
+/** The format of a dataset folder, or a clear error naming the folder (and the --format flag for dataset `name`). */
+export function detectFormat(root: string, name = 'NAME'): FormatAdapter {
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new DatasetError('NOT_A_DATASET', `dataset folder not found: ${root}`);
   if (readdirSync(root).length === 0) throw new DatasetError('NOT_A_DATASET', `dataset folder is empty: ${root}`);
   const found = FORMATS.find((f) => f.detect(root));
-  if (!found) throw new DatasetError('UNKNOWN_FORMAT', `cannot tell the format of ${root}; name it (name=format:path) — known formats: ${FORMATS.map((f) => f.name).join(', ')}`);
+  if (!found) throw new DatasetError('UNKNOWN_FORMAT', `cannot tell the format of ${root}; name it with --format ${name}=FORMAT (formats: ${FORMATS.map((f) => f.name).join(', ')})`);
   return found;
 }

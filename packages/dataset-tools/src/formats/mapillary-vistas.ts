@@ -23,9 +23,9 @@ function labelsDir(root: string, split: string, version: Version): string {
 }
 
 /** The version to read: --variant, else v1.2 where its config exists (the paper's 66 classes), else v2.0. */
-function chooseVersion(root: string, variant: string | undefined): Version {
+function chooseVersion(root: string, variant: string | undefined, name = 'NAME'): Version {
   if (variant !== undefined) {
-    if (variant !== 'v1.2' && variant !== 'v2.0') throw new DatasetError('BAD_ARGUMENT', `mapillary-vistas variant must be v1.2 or v2.0, not "${variant}"`);
+    if (variant !== 'v1.2' && variant !== 'v2.0') throw new DatasetError('BAD_ARGUMENT', `mapillary-vistas variant must be v1.2 or v2.0 (--variant ${name}=v1.2 or --variant ${name}=v2.0), not "${variant}"`);
     return variant;
   }
   return configFile(root, 'v1.2') ? 'v1.2' : 'v2.0';
@@ -38,10 +38,11 @@ function chooseVersion(root: string, variant: string | undefined): Version {
  */
 export const mapillaryVistas: FormatAdapter = {
   name: 'mapillary-vistas',
-  title: 'Mapillary Vistas v1.2 / v2.0 (config + <split>/images + <split>/labels palette PNGs; --variant v2.0 for the 124 classes)',
-  detect: (root) => (configFile(root, 'v1.2') !== null || configFile(root, 'v2.0') !== null) && existsSync(path.join(root, 'training', 'images')),
+  title: 'Mapillary Vistas v1.2 / v2.0 (config + <split>/images + <split>/labels palette PNGs; --variant NAME=v2.0 for the 124 classes)',
+  // Either split alone will do (an evaluation-only copy has validation/ only).
+  detect: (root) => (configFile(root, 'v1.2') !== null || configFile(root, 'v2.0') !== null) && SPLITS.some((s) => existsSync(path.join(root, s, 'images'))),
   open(root: string, options: OpenOptions): OpenedDataset {
-    const version = chooseVersion(root, options.variant);
+    const version = chooseVersion(root, options.variant, options.datasetName);
     const config = configFile(root, version);
     if (!config) throw new DatasetError('NOT_A_DATASET', `not a Mapillary Vistas ${version} folder (no ${version === 'v2.0' ? 'config_v2.0.json' : 'config.json or config_v1.2.json'}): ${root}`);
     let classes: { readable?: string; name?: string }[];
@@ -53,7 +54,7 @@ export const mapillaryVistas: FormatAdapter = {
     }
     const taxonomy = taxonomyFor(version === 'v2.0' ? 'mapillary-vistas-v2' : 'mapillary-vistas', options);
     if (classes.length !== taxonomy.classes.length) {
-      throw new DatasetError('NOT_A_DATASET', `${config} lists ${classes.length} classes; the ${version} taxonomy has ${taxonomy.classes.length}${version === 'v1.2' && classes.length === 124 ? ' (a v2.0 list: use --variant NAME=v2.0)' : ''}`);
+      throw new DatasetError('NOT_A_DATASET', `${config} lists ${classes.length} classes; the ${version} taxonomy has ${taxonomy.classes.length}${version === 'v1.2' && classes.length === 124 ? ` (a v2.0 list: use --variant ${options.datasetName ?? 'NAME'}=v2.0)` : ''}`);
     }
     // v1.2's taxonomy names are the readable names, v2.0's the machine names (animal--bird).
     const nameOf = (c: { readable?: string; name?: string }) => (version === 'v2.0' ? c.name : c.readable);

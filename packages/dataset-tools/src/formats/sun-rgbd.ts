@@ -46,11 +46,11 @@ export const sunRgbd: FormatAdapter = {
     const maskFiles = splits.flatMap((s) => listFiles(path.join(root, 'semseg-label37', s), (n) => n.endsWith('.png')).map((f) => path.join(root, 'semseg-label37', s, f)));
     let variant: SunRgbdVariant;
     if (options.variant !== undefined) {
-      if (options.variant !== 'mseg' && options.variant !== 'official') throw new DatasetError('BAD_ARGUMENT', `SUN RGB-D variant must be mseg or official, not "${options.variant}"`);
+      if (options.variant !== 'mseg' && options.variant !== 'official') throw new DatasetError('BAD_ARGUMENT', `SUN RGB-D variant must be mseg or official (--variant ${options.datasetName ?? 'NAME'}=mseg), not "${options.variant}"`);
       variant = options.variant;
     } else {
       const found = detectSunVariant(maskFiles);
-      if (!found) throw new DatasetError('BAD_ARGUMENT', `cannot tell the SUN RGB-D label encoding from the masks; pass --variant mseg (0..36, 255 unlabeled) or official (1..37, 0 unlabeled): ${root}`);
+      if (!found) throw new DatasetError('BAD_ARGUMENT', `cannot tell the SUN RGB-D label encoding from the masks; pass --variant ${options.datasetName ?? 'NAME'}=mseg (0..36, 255 unlabeled) or --variant ${options.datasetName ?? 'NAME'}=official (1..37, 0 unlabeled): ${root}`);
       variant = found;
     }
     const taxonomy = taxonomyFor('sun-rgbd', options);

@@ -79,6 +79,8 @@ export interface OpenOptions {
   labels: string[];
   /** A taxonomy file that replaces the format's built-in one (same form as manifests/taxonomy/*.json). */
   taxonomyFile?: string;
+  /** The --dataset NAME, for hints that name a flag (`--variant NAME=...`). */
+  datasetName?: string;
 }
 
 /** One dataset format: how to recognise it and how to read it. */
