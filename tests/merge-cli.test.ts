@@ -61,12 +61,13 @@ describe('merge-datasets and manifest commands', () => {
     expect(ok.stdout).toMatch(/9 images checked, 0 problems/);
   });
 
-  it('validate exits 1 and names the file when one goes missing', async () => {
+  it('validate exits 2 (bad input, not a bug) and names the file when one goes missing', async () => {
     const out = path.join(dir, 'v.sqlite');
     await run(MERGE, ['--dataset', `ade=${path.join(dir, 'ade')}`, '--out', out]);
     rmSync(path.join(dir, 'ade', 'annotations', 'training', 'ADE_train_00000003.png'));
     const bad = await run(MANIFEST, ['validate', out]);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: .*v\.sqlite: 1 problem found on disk \(listed above\)\n$/);
     expect(bad.stdout).toMatch(/ade: .*ADE_train_00000003\.png: mask missing/);
   });
 

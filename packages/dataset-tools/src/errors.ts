@@ -1,6 +1,7 @@
 /** A whole dataset (or the command) cannot be used; per-file trouble becomes a problems row instead. */
 export class DatasetError extends Error {
-  readonly code: 'NOT_A_DATASET' | 'UNKNOWN_FORMAT' | 'TAXONOMY' | 'MANIFEST' | 'BAD_ARGUMENT';
+  /** PROBLEMS: the command finished but recorded or found problems (files skipped or suspect). */
+  readonly code: 'NOT_A_DATASET' | 'UNKNOWN_FORMAT' | 'TAXONOMY' | 'MANIFEST' | 'BAD_ARGUMENT' | 'PROBLEMS';
 
   constructor(code: DatasetError['code'], message: string) {
     super(message);

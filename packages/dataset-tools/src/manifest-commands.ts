@@ -2,29 +2,48 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { DatasetError } from './errors.js';
 import { coverageHtml } from './manifest/coverage-html.js';
 import { ManifestReader } from './manifest/reader.js';
 import { manifestStats } from './manifest/stats.js';
 import { validateManifest } from './manifest/validate.js';
 import { counterBar } from './run-cli.js';
 
-const out = (line = ""): void => void process.stdout.write(`${line}\n`);
+const out = (line = ''): void => void process.stdout.write(`${line}\n`);
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-/** `manifest stats` and `manifest validate` (the manifest bin, or `sentseg manifest`). */
+/** A manifest opened for one command and closed whatever happens (a handle left open leaves -wal/-shm files). */
+async function withManifest<T>(file: string, use: (reader: ManifestReader) => T | Promise<T>): Promise<T> {
+  const reader = ManifestReader.open(file);
+  try {
+    return await use(reader);
+  } finally {
+    reader.close();
+  }
+}
+
+/** One problem row as a line: "dataset: /absolute/file: reason" (rows store paths relative to the dataset root). */
+export function problemLine(p: { dataset: string; file: string; reason: string }, roots: Map<string, string>): string {
+  const root = roots.get(p.dataset);
+  return `${p.dataset}: ${root === undefined || path.isAbsolute(p.file) ? p.file : path.join(root, p.file)}: ${p.reason}`;
+}
+
+const rootsOf = (reader: ManifestReader) => new Map(reader.datasets().map((d) => [d.name, d.root]));
+
+const manifestPositional = (y: Argv) => y.positional('manifest', { type: 'string', demandOption: true, describe: 'the manifest file (written by merge-datasets)' });
+
+/** `manifest stats`, `manifest validate` and `manifest problems` (the manifest bin, or `sentseg manifest`). */
 export function manifestCommands(y: Argv): Argv {
   return y
     .command(
       'stats <manifest>',
-      'per dataset images/splits/problems, per label pixel share and dataset count, the label × dataset coverage',
+      'Per dataset: images, splits and problems. Per label: pixel share and the datasets that have it. Then the label × dataset coverage table.',
       (y) =>
-        y
-          .positional('manifest', { type: 'string', demandOption: true })
+        manifestPositional(y)
           .option('html', { type: 'string', describe: 'also write a page with the coverage matrix as a picture' })
-          .option('json', { type: 'boolean', default: false }),
-      (args) => {
-        const reader = ManifestReader.open(String(args.manifest));
-        const stats = manifestStats(reader);
-        reader.close();
+          .option('json', { type: 'boolean', default: false, describe: 'print the statistics as JSON' }),
+      async (args) => {
+        const stats = await withManifest(String(args.manifest), manifestStats);
         if (args.html) {
           mkdirSync(path.dirname(path.resolve(args.html)), { recursive: true });
           writeFileSync(args.html, coverageHtml(stats, String(args.manifest)));
@@ -45,29 +64,59 @@ export function manifestCommands(y: Argv): Argv {
         out('coverage (pixels per label and dataset):');
         out(['label'.padEnd(22), ...stats.datasets.map((d) => d.name.slice(0, 12).padStart(12))].join(' '));
         for (const row of stats.coverage.filter((r) => r.pixels.some((p) => p > 0))) out([row.label.slice(0, 22).padEnd(22), ...row.pixels.map((p) => String(p).padStart(12))].join(' '));
+        if (stats.datasets.some((d) => d.problems > 0)) out(`\nmanifest problems ${args.manifest} lists the problems`);
         if (args.html) out(`wrote ${args.html}`);
       },
     )
     .command(
       'validate <manifest>',
-      'check every path exists, every mask matches its image size, every mask id is in the taxonomy; exit 1 on any problem',
+      'Checks the manifest against the files on disk: every path exists, every mask matches its image size, every mask id is in the taxonomy. Also lists the problems the merge recorded. Exit 2 when it finds a problem on disk.',
       (y) =>
-        y
-          .positional('manifest', { type: 'string', demandOption: true })
-          .option('workers', { type: 'number', default: os.cpus().length })
-          .option('json', { type: 'boolean', default: false }),
+        manifestPositional(y)
+          .option('workers', { type: 'number', default: os.cpus().length, describe: 'worker threads decoding masks (0 = none)' })
+          .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON ({checked, problems, recorded})' }),
       async (args) => {
-        const reader = ManifestReader.open(String(args.manifest));
-        const bar = args.json ? { update: () => undefined, stop: () => undefined } : counterBar('validate');
-        const report = await validateManifest(reader, { workers: args.workers, onProgress: (n) => bar.update(n, '') });
-        bar.stop();
-        reader.close();
+        const file = String(args.manifest);
+        const { report, roots } = await withManifest(file, async (reader) => {
+          const bar = args.json ? { update: () => undefined, stop: () => undefined } : counterBar('validate');
+          try {
+            return { report: await validateManifest(reader, { workers: args.workers, onProgress: (n) => bar.update(n, '') }), roots: rootsOf(reader) };
+          } finally {
+            bar.stop();
+          }
+        });
         if (args.json) out(JSON.stringify(report, null, 2));
         else {
-          for (const p of report.problems) out(`${p.dataset}: ${p.file}: ${p.reason}`);
-          out(`${report.checked} images checked, ${report.problems.length} problems`);
+          if (report.recorded.length > 0) {
+            out(`recorded when merging (${plural(report.recorded.length, 'problem')}, files skipped or suspect):`);
+            for (const p of report.recorded) out(`  ${problemLine(p, roots)}`);
+          }
+          if (report.problems.length > 0) out(`found now (${plural(report.problems.length, 'problem')}):`);
+          for (const p of report.problems) out(`  ${p.dataset}: ${p.file}: ${p.reason}`);
+          out(`${report.checked} images checked, ${report.problems.length} problems found now; ${report.recorded.length} recorded when merging`);
         }
-        if (report.problems.length > 0) process.exit(1);
+        if (report.problems.length > 0) throw new DatasetError('PROBLEMS', `${file}: ${plural(report.problems.length, 'problem')} found on disk (listed above)`);
+      },
+    )
+    .command(
+      'problems <manifest>',
+      'Lists the problem rows the merge recorded: every file it skipped or found suspect, with the reason.',
+      (y) =>
+        manifestPositional(y)
+          .option('dataset', { type: 'string', describe: 'only the problems of this dataset' })
+          .option('json', { type: 'boolean', default: false, describe: 'print the rows as a JSON array of {dataset, file, path, reason}' }),
+      async (args) => {
+        const file = String(args.manifest);
+        const { rows, roots } = await withManifest(file, (reader) => {
+          if (args.dataset !== undefined) reader.dataset(args.dataset);
+          return { rows: reader.problems(args.dataset), roots: rootsOf(reader) };
+        });
+        if (args.json) {
+          out(JSON.stringify(rows.map((p) => ({ ...p, path: path.join(roots.get(p.dataset) ?? '', p.file) })), null, 2));
+          return;
+        }
+        for (const p of rows) out(problemLine(p, roots));
+        out(rows.length === 0 ? `no problems recorded in ${file}${args.dataset ? ` for ${args.dataset}` : ''}` : `${plural(rows.length, 'problem')} in ${plural(new Set(rows.map((p) => `${p.dataset}\0${p.file}`)).size, 'file')}`);
       },
     );
 }

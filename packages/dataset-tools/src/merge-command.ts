@@ -1,57 +1,118 @@
+import { EXIT, flushAndExit } from '@sentseg/common';
 import os from 'node:os';
+import path from 'node:path';
 import type { Argv } from 'yargs';
+import { DatasetError } from './errors.js';
 import { FORMATS } from './formats/index.js';
-import { mergeDatasets, parseDatasetSpecs } from './merge.js';
+import { ManifestReader } from './manifest/reader.js';
+import { problemLine } from './manifest-commands.js';
+import { MergeInterrupted, mergeDatasets, parseDatasetSpecs, type MergeRun } from './merge.js';
 import { counterBar } from './run-cli.js';
 
 const list = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => String(x).split(',')).filter((x) => x !== '');
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-/** The merge-datasets options and usage (the merge-datasets bin, or `sentseg merge-datasets`). */
+/** How many problems the end of a merge prints; `manifest problems` lists them all. */
+const PROBLEMS_SHOWN = 5;
+
+/**
+ * The merge-datasets options and usage (the merge-datasets bin, or `sentseg merge-datasets`). The
+ * text is plain sentences, so yargs can wrap it at any width; examples are short enough for one line.
+ */
 export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
   return y
     .usage(
-      `${invocation} --dataset NAME=PATH [--dataset NAME=PATH ...] --out manifest.sqlite\n\nReads segmentation datasets in their official layouts into one SQLite manifest. ` +
-        `Formats: ${FORMATS.map((f) => `${f.name} (${f.title})`).join('; ')}. The format is detected, or taken from the dataset name, or from --format.`,
+      `${invocation} --dataset NAME=PATH [--dataset NAME=PATH ...] --out manifest.sqlite\n\n` +
+        'Reads segmentation datasets in their official layouts into one SQLite manifest. ' +
+        `Formats: ${FORMATS.map((f) => f.name).join(', ')} (their layouts: packages/dataset-tools/README.md). ` +
+        'The format of a dataset is --format NAME=FORMAT when given, else the format the dataset is named after, else the one that recognises the folder. ' +
+        'A new manifest appears only when every dataset merged; an existing one is extended one dataset per transaction. ' +
+        'Exit 0: merged with no problem. Exit 2: bad input, or files skipped (the manifest is written with the usable images and the problems are listed). Exit 130: interrupted (Ctrl-C). Exit 1: a bug.',
     )
     .option('dataset', { type: 'string', array: true, demandOption: true, describe: 'NAME=PATH of a dataset root (repeat)' })
     .option('out', { type: 'string', demandOption: true, describe: 'manifest file (created, or extended one dataset at a time)' })
     .option('format', { type: 'string', array: true, describe: 'NAME=FORMAT when detection is not wanted' })
-    .option('variant', { type: 'string', array: true, describe: 'NAME=VARIANT (sun-rgbd: mseg | official)' })
+    .option('variant', { type: 'string', array: true, describe: 'NAME=VARIANT (sun-rgbd: mseg | official; mapillary-vistas: v1.2 | v2.0)' })
     .option('taxonomy', { type: 'string', array: true, describe: 'NAME=FILE: a taxonomy JSON (the form of manifests/taxonomy/*.json) replacing the format\'s built-in one' })
     .option('split', { type: 'string', array: true, describe: 'only these splits (dataset-native names, comma-separated)' })
     .option('limit', { type: 'number', describe: 'at most this many images per dataset (quick runs)' })
     .option('workers', { type: 'number', default: os.cpus().length, describe: 'worker threads decoding masks (0 = none)' })
     .option('replace', { type: 'string', array: true, describe: 'redo these datasets if already in the manifest' })
-    .option('keep-unmapped', { type: 'boolean', default: false, describe: 'add unmapped source classes as new labels' })
+    .option('keep-unmapped', { type: 'boolean', default: false, describe: 'add unmapped source classes as new labels named after them (with --taxonomy: your own class names)' })
     .option('histograms', { type: 'boolean', default: true, describe: 'decode masks for per-label pixel counts (--no-histograms: sizes only)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
-    .example(`${invocation} --dataset cityscapes=/data/cityscapes --dataset ade20k=/data/ADEChallengeData2016 --out manifest.sqlite`, '')
-    .example(`${invocation} --dataset mine=/data/mine --format mine=generic --out manifest.sqlite --limit 100`, '')
-    .example(`${invocation} --dataset ade=/data/ADEChallengeData2016 --taxonomy ade=my-ade.json --keep-unmapped --out manifest.sqlite`, 'own class names: "unmapped" classes become labels named after them');
+    .example(`${invocation} --dataset city=/data/cityscapes --dataset ade=/data/ade --out m.sqlite`, '')
+    .example(`${invocation} --dataset mine=/data/mine --format mine=generic --out m.sqlite`, '')
+    .example(`${invocation} --dataset x=/data/x --taxonomy x=x.json --keep-unmapped --out m.sqlite`, '');
 }
 
 export type MergeArgs = Awaited<ReturnType<ReturnType<typeof mergeDatasetsOptions>['parseAsync']>>;
 
+/** The first problems this run recorded and their counts, read back from the written manifest. */
+function runProblems(out: string, run: MergeRun) {
+  const names = run.summaries.filter((s) => s.problems > 0).map((s) => s.dataset);
+  if (names.length === 0) return { rows: 0, files: 0, first: [] as string[] };
+  const reader = ManifestReader.open(out);
+  try {
+    const roots = new Map(reader.datasets().map((d) => [d.name, d.root]));
+    const counts = names.map((n) => reader.problemCount(n));
+    const first = names.flatMap((n) => reader.problems(n, PROBLEMS_SHOWN)).slice(0, PROBLEMS_SHOWN).map((p) => problemLine(p, roots));
+    return { rows: counts.reduce((s, c) => s + c.rows, 0), files: counts.reduce((s, c) => s + c.files, 0), first };
+  } finally {
+    reader.close();
+  }
+}
+
 export async function runMergeDatasets(args: MergeArgs): Promise<void> {
   const specs = parseDatasetSpecs(list(args.dataset), list(args.format), list(args.variant), list(args.taxonomy));
   const bar = args.json ? { update: () => undefined, stop: () => undefined } : counterBar('merge');
-  const run = await mergeDatasets(args.out, specs, {
-    splits: args.split ? list(args.split) : undefined,
-    limit: args.limit,
-    workers: args.workers,
-    replace: list(args.replace),
-    keepUnmapped: args['keep-unmapped'],
-    histograms: args.histograms,
-    onProgress: (n, d) => bar.update(n, d),
-  });
+  // Ctrl-C: the dataset being written is rolled back, a new manifest's partial file removed.
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  let run: MergeRun;
+  try {
+    run = await mergeDatasets(args.out, specs, {
+      splits: args.split ? list(args.split) : undefined,
+      limit: args.limit,
+      workers: args.workers,
+      replace: list(args.replace),
+      keepUnmapped: args['keep-unmapped'],
+      histograms: args.histograms,
+      onProgress: (n, d) => bar.update(n, d),
+      // Without a terminal there is no bar: one line per dataset says what is being read.
+      onDatasetStart: (name, format, root) => void (process.stderr.isTTY ? undefined : process.stderr.write(`merging ${name} (${format}) from ${root}\n`)),
+      signal: controller.signal,
+    });
+  } catch (err) {
+    bar.stop();
+    if (!(err instanceof MergeInterrupted)) throw err;
+    process.stderr.write(`interrupted: ${err.message}\n`);
+    return await flushAndExit(EXIT.interrupted);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
   bar.stop();
+  const problems = runProblems(args.out, run);
+  const images = run.summaries.reduce((s, x) => s + x.images, 0);
   if (args.json) {
-    process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
-    return;
+    process.stdout.write(`${JSON.stringify({ ...run, problems: { total: problems.rows, files: problems.files, first: problems.first } }, null, 2)}\n`);
+  } else {
+    for (const s of run.summaries) {
+      process.stdout.write(`${s.dataset.padEnd(18)} ${s.format.padEnd(14)} ${String(s.images).padStart(7)} images ${String(s.problems).padStart(5)} problems ${s.seconds.toFixed(2)} s (${(s.images / Math.max(s.seconds, 1e-9)).toFixed(0)} images/s)\n`);
+    }
+    for (const k of run.skipped) process.stdout.write(`${k.dataset}: skipped, ${k.reason}\n`);
+    if (problems.rows > 0) {
+      process.stdout.write(`problems (files skipped or suspect):\n`);
+      for (const line of problems.first) process.stdout.write(`  ${line}\n`);
+      if (problems.rows > problems.first.length) process.stdout.write(`  ... and ${problems.rows - problems.first.length} more (manifest problems ${args.out} lists them)\n`);
+    }
+    process.stdout.write(`wrote ${args.out}\n`);
   }
-  for (const s of run.summaries) {
-    process.stdout.write(`${s.dataset.padEnd(18)} ${s.format.padEnd(14)} ${String(s.images).padStart(7)} images ${String(s.problems).padStart(5)} problems ${s.seconds.toFixed(2)} s (${(s.images / Math.max(s.seconds, 1e-9)).toFixed(0)} images/s)\n`);
+  if (problems.rows > 0) {
+    throw new DatasetError(
+      'PROBLEMS',
+      `${plural(problems.files, 'file')} skipped or suspect, ${plural(problems.rows, 'problem')} (listed above; manifest problems ${args.out} lists them all); ${path.basename(args.out)} holds the ${plural(images, 'usable image')} of this run`,
+    );
   }
-  for (const k of run.skipped) process.stdout.write(`${k.dataset}: skipped, ${k.reason}\n`);
-  process.stdout.write(`wrote ${args.out}\n`);
 }

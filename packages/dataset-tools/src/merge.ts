@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from './errors.js';
 import { detectFormat, formatByName, FORMATS } from './formats/index.js';
@@ -43,38 +44,114 @@ export interface MergeRun {
   skipped: { dataset: string; reason: string }[];
 }
 
+export interface MergeDatasetsOptions extends MergeOptions {
+  splits?: string[];
+  replace?: string[];
+  /** Called when a dataset starts (its format resolved), before its first sample. */
+  onDatasetStart?: (dataset: string, format: string, root: string) => void;
+  /** Aborting stops the merge at once: see MergeInterrupted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The merge was stopped through its AbortSignal (Ctrl-C). The dataset being written was rolled
+ * back; a new manifest was not written at all; an existing one keeps the datasets committed before.
+ */
+export class MergeInterrupted extends Error {
+  constructor(
+    readonly out: string,
+    readonly newManifest: boolean,
+    /** Datasets this run committed before the interruption. */
+    readonly committed: string[],
+    /** The dataset being written when it stopped, rolled back. */
+    readonly rolledBack: string | null,
+  ) {
+    const undone = rolledBack === null ? '' : `; ${rolledBack} was rolled back`;
+    super(
+      newManifest
+        ? `no manifest written (${out} does not exist${committed.length > 0 ? `; ${committed.join(', ')} had been merged into its partial file, now removed` : ''})`
+        : committed.length > 0
+          ? `${committed.join(', ')} committed to ${out}${undone}; the other datasets of ${out} are as they were`
+          : `nothing committed: ${out} is as it was${undone}`,
+    );
+    this.name = 'MergeInterrupted';
+  }
+}
+
+/**
+ * The adapter of one --dataset: --format when given; else a format named like the dataset that
+ * recognises the folder; else whichever format recognises it; else, when the dataset is named after
+ * a format, that format (its open() then says what the folder lacks).
+ */
+function resolveFormat(spec: DatasetSpec) {
+  if (spec.format) return formatByName(spec.format);
+  const named = FORMATS.find((f) => f.name === spec.name);
+  if (named?.detect(spec.root)) return named;
+  try {
+    return detectFormat(spec.root, spec.name);
+  } catch (err) {
+    if (named && existsSync(spec.root)) return named;
+    throw err;
+  }
+}
+
 /**
  * merge-datasets: reads each dataset and writes it into the manifest, one transaction per dataset.
- * Datasets already in the manifest are kept unless named in `replace`.
+ * Datasets already in the manifest are kept unless named in `replace`. A new manifest appears only
+ * when every dataset was merged; extending an existing one, a failed dataset leaves it as it was
+ * before that dataset (the datasets committed before it stay).
  */
-export async function mergeDatasets(
-  out: string,
-  specs: DatasetSpec[],
-  options: MergeOptions & { splits?: string[]; replace?: string[] } = {},
-): Promise<MergeRun> {
+export async function mergeDatasets(out: string, specs: DatasetSpec[], options: MergeDatasetsOptions = {}): Promise<MergeRun> {
   const labels = readLabelNames();
   // Resolve every format before writing anything, so a bad folder fails fast.
-  const resolved = specs.map((spec) => {
-    const adapter = spec.format ? formatByName(spec.format) : FORMATS.find((f) => f.name === spec.name && f.detect(spec.root)) ?? detectFormat(spec.root);
-    return { spec, adapter };
-  });
+  const resolved = specs.map((spec) => ({ spec, adapter: resolveFormat(spec) }));
   const writer = ManifestWriter.open(out, labels);
   const run: MergeRun = { summaries: [], skipped: [] };
-  try {
+  let current: string | null = null;
+  const work = (async () => {
     for (const { spec, adapter } of resolved) {
       if (writer.hasDataset(spec.name) && !(options.replace ?? []).includes(spec.name)) {
         run.skipped.push({ dataset: spec.name, reason: `already in the manifest; --replace ${spec.name} to redo it` });
         continue;
       }
-      const opened = adapter.open(spec.root, { labels, splits: options.splits, variant: spec.variant, taxonomyFile: spec.taxonomy });
+      current = spec.name;
+      options.onDatasetStart?.(spec.name, adapter.name, spec.root);
+      const opened = adapter.open(spec.root, { labels, splits: options.splits, variant: spec.variant, taxonomyFile: spec.taxonomy, datasetName: spec.name });
       run.summaries.push(await writer.addDataset(spec.name, spec.root, opened, options));
+      current = null;
     }
+  })();
+  // An abort cannot wait for the pending read (a worker may be deep in a large mask): the writer is
+  // given up at once, between two awaits, and the rest of `work` fails on the closed connection.
+  let interrupt: (err: MergeInterrupted) => void = () => undefined;
+  const interrupted = new Promise<never>((_, reject) => (interrupt = reject));
+  const onAbort = () => {
+    const newManifest = writer.isNew;
+    writer.abandon();
+    interrupt(new MergeInterrupted(path.resolve(out), newManifest, run.summaries.map((s) => s.dataset), current));
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await Promise.race([work, interrupted]);
     writer.close();
   } catch (err) {
-    // Datasets committed before the failure are kept; a new manifest with none is not left behind.
-    if (run.summaries.length > 0) writer.close();
-    else writer.abandon();
-    throw err;
+    const newManifest = writer.isNew;
+    writer.abandon();
+    // Let the abandoned work unwind (its temp indexes and worker threads close), for at most a second.
+    if (err instanceof MergeInterrupted) await Promise.race([work.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    if (!(err instanceof DatasetError)) throw err;
+    // Say what became of the output: the user decides from this whether to rerun everything.
+    const committed = run.summaries.map((s) => s.dataset);
+    const target = path.resolve(out);
+    const outcome = newManifest
+      ? `no manifest written (${target} does not exist)`
+      : committed.length > 0
+        ? `${target} keeps ${committed.join(', ')} (committed before the failure); ${current ?? 'the failed dataset'} was rolled back`
+        : `${target} is as it was`;
+    throw new DatasetError(err.code, `${err.message}; ${outcome}`);
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
   }
   return run;
 }

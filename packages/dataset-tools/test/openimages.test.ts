@@ -92,7 +92,7 @@ describe('OpenImages V6 segmentation', () => {
       reader.close();
     }
     writeFileSync(path.join(root, 'validation-annotations-object-segmentation.csv'), 'ImageID,Foo\n1,2\n');
-    await expect(mergeDatasets(path.join(dir, 'never.sqlite'), parseDatasetSpecs([`bad=${root}`], ['bad=openimages']), { workers: 0 })).rejects.toThrow(/no usable images in openimages dataset "bad" .*\(2 problems\)/);
+    await expect(mergeDatasets(path.join(dir, 'never.sqlite'), parseDatasetSpecs([`bad=${root}`], ['bad=openimages']), { workers: 0 })).rejects.toThrow(/no usable images in openimages dataset "bad" .*\(2 problems; the first: class-descriptions-boxable\.csv: class \/m\/0bt9lr is "Puppy" here/);
   });
   it('manifest validate names an instance mask that went missing after the merge', async () => {
     const out = path.join(dir, 'oi.sqlite');

@@ -97,6 +97,6 @@ describe.runIf(HAS_SAMPLES)('real sample files from mseg-api', () => {
   });
 
   it('the COCO sample without its photo is a problems row, and the dataset is refused', async () => {
-    await expect(mergeDatasets(path.join(dir, 'nophoto.sqlite'), parseDatasetSpecs([`coco=${coco}`]))).rejects.toThrow(/no usable images in coco-panoptic dataset "coco" .*\(1 problems\)/);
+    await expect(mergeDatasets(path.join(dir, 'nophoto.sqlite'), parseDatasetSpecs([`coco=${coco}`]))).rejects.toThrow(/no usable images in coco-panoptic dataset "coco" .*\(1 problem; the first: train2017\/000000000009\.jpg: image missing\)/);
   });
 });

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { describeSqliteKind, identifySqliteFile } from '@sentseg/common';
 import { DatasetError } from '../errors.js';
 import type { MaskEncodingKind } from '../formats/types.js';
 import { MANIFEST_SCHEMA_VERSION } from './schema.js';
@@ -59,18 +59,27 @@ export class ManifestReader {
     this.instancesOf = db.prepare(`SELECT id AS instanceId, source_id AS sourceId, mask_path AS mask FROM instance_masks WHERE image_id = ? ORDER BY id`);
   }
 
+  /**
+   * Opens a manifest for reading. What the file is, is read first: a label bank or any other file is
+   * refused with its path. The connection is read-write but only reads (query_only): SQLite needs the
+   * -shm file to read a WAL-mode database, and only a connection that may write removes -wal/-shm on
+   * its last close (a read-only one left them beside the manifest). Read-only where the file is not
+   * writable.
+   */
   static open(file: string): ManifestReader {
     const resolved = path.resolve(file);
-    if (!existsSync(resolved)) throw new DatasetError('MANIFEST', `manifest not found: ${resolved}`);
-    let db: Database.Database;
+    const kind = identifySqliteFile(resolved);
+    if (kind === 'missing') throw new DatasetError('MANIFEST', `manifest not found: ${resolved}`);
+    if (kind !== 'manifest') throw new DatasetError('MANIFEST', `${resolved} is ${describeSqliteKind(kind)}, not ${describeSqliteKind('manifest')}`);
+    const db = openForReading(resolved);
     try {
-      db = new Database(resolved, { readonly: true, fileMustExist: true });
       const version = (db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined)?.value;
       if (version !== String(MANIFEST_SCHEMA_VERSION)) throw new Error(`schema ${version ?? 'missing'}, this reader reads ${MANIFEST_SCHEMA_VERSION}`);
+      return new ManifestReader(resolved, db);
     } catch (err) {
-      throw new DatasetError('MANIFEST', `not a sentseg manifest (${(err as Error).message}): ${resolved}`);
+      db.close();
+      throw new DatasetError('MANIFEST', `not a manifest this version reads (${(err as Error).message}): ${resolved}`);
     }
-    return new ManifestReader(resolved, db);
   }
 
   close(): void {
@@ -215,9 +224,31 @@ export class ManifestReader {
     return this.labelsOf.all(imageId) as { labelId: number; pixels: number }[];
   }
 
-  problems(dataset?: string): { dataset: string; file: string; reason: string }[] {
-    const sql = `SELECT dataset, file, reason FROM problems ${dataset ? 'WHERE dataset = ?' : ''} ORDER BY dataset, rowid`;
+  /** The problem rows the merge recorded (files skipped or suspect), in dataset then merge order; at most `limit`. */
+  problems(dataset?: string, limit = -1): { dataset: string; file: string; reason: string }[] {
+    const sql = `SELECT dataset, file, reason FROM problems ${dataset ? 'WHERE dataset = ?' : ''} ORDER BY dataset, rowid LIMIT ?`;
     const stmt = this.db.prepare(sql);
-    return (dataset ? stmt.all(dataset) : stmt.all()) as { dataset: string; file: string; reason: string }[];
+    return (dataset ? stmt.all(dataset, limit) : stmt.all(limit)) as { dataset: string; file: string; reason: string }[];
+  }
+
+  /** How many problem rows (and distinct files) the merge recorded, for one dataset or all. */
+  problemCount(dataset?: string): { rows: number; files: number } {
+    const sql = `SELECT COUNT(*) AS rows, COUNT(DISTINCT dataset || char(0) || file) AS files FROM problems ${dataset ? 'WHERE dataset = ?' : ''}`;
+    const stmt = this.db.prepare(sql);
+    return (dataset ? stmt.get(dataset) : stmt.get()) as { rows: number; files: number };
+  }
+}
+
+/** A read-write connection that only reads, or a read-only one where the file cannot be written. */
+function openForReading(file: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { fileMustExist: true });
+    db.pragma('query_only = ON');
+    db.prepare(`SELECT COUNT(*) FROM sqlite_master`).get();
+    return db;
+  } catch {
+    db?.close();
+    return new Database(file, { readonly: true, fileMustExist: true });
   }
 }

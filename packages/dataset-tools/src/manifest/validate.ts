@@ -5,7 +5,10 @@ import type { ManifestReader } from './reader.js';
 
 export interface ValidationReport {
   checked: number;
+  /** Problems found now, on disk. */
   problems: { dataset: string; file: string; reason: string }[];
+  /** The problem rows the merge recorded (files it skipped or found suspect), as stored. */
+  recorded: { dataset: string; file: string; reason: string }[];
 }
 
 /**
@@ -59,5 +62,5 @@ export async function validateManifest(reader: ManifestReader, options: { worker
     await pool.close();
   }
   problems.sort((a, b) => a.dataset.localeCompare(b.dataset) || a.file.localeCompare(b.file));
-  return { checked, problems };
+  return { checked, problems, recorded: reader.problems() };
 }

@@ -1,10 +1,12 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
+import { sqliteKindMismatch } from '@sentseg/common';
 import { DatasetError, type Problem } from '../errors.js';
 import type { BoxSample, DenseSample, InstanceSample, OpenedDataset } from '../formats/types.js';
 import { imageSize } from './inspect.js';
+import { partialPath, removeStalePartials, removeWithSidecars } from './partial.js';
 import { MANIFEST_SCHEMA_VERSION, MANIFEST_SQL } from './schema.js';
 import type { InspectResult, InstanceCheck } from './inspect.js';
 import { InspectPool } from './pool.js';
@@ -66,22 +68,31 @@ export class ManifestWriter {
     this.db = db;
   }
 
+  /**
+   * Opens `target` for merging. What the file is, is read before anything writes to it: a label
+   * bank (or any file that is not a manifest) is refused with its path and left byte-identical, with
+   * no -wal/-shm beside it. A new manifest is built in `<target>.partial-<pid>`; stale partial files
+   * of dead processes are removed first.
+   */
   static open(target: string, labels: string[]): ManifestWriter {
     const resolved = path.resolve(target);
+    const mismatch = sqliteKindMismatch(resolved, 'manifest', true);
+    if (mismatch !== null) throw new DatasetError('MANIFEST', `--out ${mismatch}; it was left unchanged (name a manifest to extend, or a new file)`);
+    if (!existsSync(path.dirname(resolved))) throw new DatasetError('BAD_ARGUMENT', `the folder of --out does not exist: ${path.dirname(resolved)}`);
+    removeStalePartials(resolved);
     if (existsSync(resolved)) {
-      let db: Database.Database;
+      const db = new Database(resolved, { fileMustExist: true });
       try {
-        db = new Database(resolved, { fileMustExist: true });
         const version = (db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined)?.value;
-        if (version !== String(MANIFEST_SCHEMA_VERSION)) throw new Error(`schema ${version ?? 'missing'}, expected ${MANIFEST_SCHEMA_VERSION}`);
+        if (version !== String(MANIFEST_SCHEMA_VERSION)) throw new Error(`schema ${version ?? 'missing'}, this merge-datasets writes ${MANIFEST_SCHEMA_VERSION}`);
       } catch (err) {
-        throw new DatasetError('MANIFEST', `not a sentseg manifest (${(err as Error).message}): ${resolved}`);
+        db.close();
+        throw new DatasetError('MANIFEST', `not a manifest this version can extend (${(err as Error).message}): ${resolved}`);
       }
       db.pragma('journal_mode = WAL');
       return new ManifestWriter(resolved, resolved, db);
     }
-    const tmp = `${resolved}.partial-${process.pid}`;
-    rmSync(tmp, { force: true });
+    const tmp = partialPath(resolved);
     const db = new Database(tmp);
     db.pragma('journal_mode = WAL');
     db.exec(MANIFEST_SQL);
@@ -91,6 +102,11 @@ export class ManifestWriter {
       labels.forEach((name, id) => insert.run(id, name));
     })();
     return new ManifestWriter(tmp, resolved, db);
+  }
+
+  /** True while a new manifest is being built (in its .partial file); false when extending one. */
+  get isNew(): boolean {
+    return this.file !== this.target;
   }
 
   hasDataset(name: string): boolean {
@@ -116,9 +132,11 @@ export class ManifestWriter {
       const insertLabel = db.prepare(`INSERT INTO image_labels (image_id, label_id, pixels) VALUES (?, ?, ?)`);
       const insertSegment = db.prepare(`INSERT INTO segments (image_id, segment_id, source_id) VALUES (?, ?, ?)`);
       const insertProblem = db.prepare(`INSERT INTO problems (dataset, file, reason) VALUES (?, ?, ?)`);
+      let firstProblem: Problem | undefined;
       const problem = (p: Problem) => {
         insertProblem.run(name, p.file, p.reason);
         problems += 1;
+        firstProblem ??= p;
       };
       const write = (sample: DenseSample, result: InspectResult) => {
         if (!result.ok) {
@@ -252,11 +270,15 @@ export class ManifestWriter {
         if (inFlight.length >= window) await flush(inFlight.shift() as Entry);
       }
       for (const entry of inFlight) await flush(entry);
-      if (images === 0) throw new DatasetError('NOT_A_DATASET', `no usable images in ${opened.format} dataset "${name}" at ${root}${problems > 0 ? ` (${problems} problems)` : ''}`);
+      if (images === 0) {
+        // The problem rows are rolled back with the dataset: say the first one here, or nobody sees why.
+        const why = firstProblem ? ` (${problems} problem${problems === 1 ? '' : 's'}; the first: ${firstProblem.file}: ${firstProblem.reason})` : ' (no images found)';
+        throw new DatasetError('NOT_A_DATASET', `no usable images in ${opened.format} dataset "${name}" at ${root}${why}`);
+      }
       db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('updated_at', ?)`).run(new Date().toISOString());
       db.exec('COMMIT');
     } catch (err) {
-      db.exec('ROLLBACK');
+      if (db.open && db.inTransaction) db.exec('ROLLBACK');
       throw err;
     } finally {
       await pool.close();
@@ -310,16 +332,22 @@ export class ManifestWriter {
   close(): void {
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
-    if (this.file !== this.target) {
+    if (this.isNew) {
       renameSync(this.file, this.target);
-      rmSync(`${this.file}-wal`, { force: true });
-      rmSync(`${this.file}-shm`, { force: true });
+      removeWithSidecars(this.file);
     }
   }
 
-  /** Gives up a new manifest (nothing is left behind); an existing one keeps its committed datasets. */
+  /**
+   * Gives up: an open transaction is rolled back and the connection closed (its last close removes
+   * -wal/-shm); a new manifest's partial file is removed, an existing one keeps its committed
+   * datasets. Safe to call twice, and from a signal handler between two awaits.
+   */
   abandon(): void {
-    if (this.db.open) this.db.close();
-    if (this.file !== this.target) for (const f of [this.file, `${this.file}-wal`, `${this.file}-shm`]) rmSync(f, { force: true });
+    if (this.db.open) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.db.close();
+    }
+    if (this.isNew) removeWithSidecars(this.file);
   }
 }

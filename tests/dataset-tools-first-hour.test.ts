@@ -1,0 +1,275 @@
+/**
+ * merge-datasets and manifest as a new user meets them (issue 11): a file of the wrong kind given as
+ * --out or as a manifest, a merge that fails or is interrupted half-way, problems that must be
+ * visible, hints that must name real flags, a validation-only ADE20K download, and --help text.
+ * Every command runs as the user runs it: the built bins, in a child process.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
+import { writeAde20k, writeCityscapes } from '../packages/dataset-tools/src/synthetic/write-layouts.js';
+import { LabelBank } from '../packages/label-bank/src/store/bank.js';
+import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
+
+const MERGE = path.join(REPO, 'packages', 'dataset-tools', 'dist', 'cli.js');
+const MANIFEST = path.join(REPO, 'packages', 'dataset-tools', 'dist', 'manifest-cli.js');
+const SENTSEG = path.join(REPO, 'packages', 'cli', 'dist', 'cli.js');
+const dir = tempDir('sentseg-dt-first-hour-');
+const at = (...parts: string[]) => path.join(dir, ...parts);
+
+interface Ran {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(bin: string, args: string[]): { child: ChildProcessWithoutNullStreams; stderr: () => string; done: Promise<Ran> } {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build (npm test does)`);
+  const child = spawn(process.execPath, [bin, ...args], { cwd: dir });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<Ran>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, stderr: () => stderr, done };
+}
+const run = (bin: string, args: string[]) => start(bin, args).done;
+
+/** SQLite files beside `file`: the -wal/-shm a connection left, and .partial-PID files of a merge. */
+const leftovers = (file: string) => readdirSync(path.dirname(file)).filter((f) => f.startsWith(`${path.basename(file)}-`) || f.startsWith(`${path.basename(file)}.partial-`));
+
+const cityMask = (root: string, i: number) => {
+  const city = i % 2 === 0 ? 'aachen' : 'bremen';
+  return path.join(root, 'gtFine', 'train', city, `${city}_${String(i).padStart(6, '0')}_000019_gtFine_labelIds.png`);
+};
+
+/** Resolves once `text` appears on the child's stderr (the merge's per-dataset progress line). */
+async function waitForStderr(started: ReturnType<typeof start>, text: string, timeoutMs = 8000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!started.stderr().includes(text)) {
+    if (Date.now() > until) throw new Error(`no "${text}" on stderr within ${timeoutMs} ms: ${started.stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeAll(async () => {
+  await writeAde20k(at('ade'), { training: 3 }, [24, 20]);
+  await writeCityscapes(at('cs'), { train: 2 }, [32, 16]);
+  // 10 images, 7 of them with a mask that is no PNG: 3 usable, 7 problems.
+  await writeCityscapes(at('broken'), { train: 10 }, [16, 8], 5);
+  for (let i = 0; i < 7; i++) writeFileSync(cityMask(at('broken'), i), 'not a png');
+  // No usable image at all.
+  await writeCityscapes(at('all-broken'), { train: 2 }, [8, 8], 4);
+  for (let i = 0; i < 2; i++) writeFileSync(cityMask(at('all-broken'), i), 'x');
+  // An evaluation-only ADE20K download: images/validation and annotations/validation, nothing else.
+  await writeAde20k(at('ADE-val'), { validation: 2 }, [16, 12]);
+  // A dataset slow enough to be mid-merge when Ctrl-C comes: 300 hard links of one 2048×1024 pair.
+  await writeCityscapes(at('big'), { train: 1 }, [2048, 1024]);
+  for (let i = 1; i < 300; i++) {
+    const name = `aachen_${String(1000 + i).padStart(6, '0')}_000019`;
+    linkSync(at('big', 'leftImg8bit', 'train', 'aachen', 'aachen_000000_000019_leftImg8bit.png'), at('big', 'leftImg8bit', 'train', 'aachen', `${name}_leftImg8bit.png`));
+    linkSync(cityMask(at('big'), 0), at('big', 'gtFine', 'train', 'aachen', `${name}_gtFine_labelIds.png`));
+  }
+  // The other kinds of file a user may pass by mistake.
+  LabelBank.open(at('label-bank.sqlite')).close();
+  const other = new Database(at('other.sqlite'));
+  other.exec(`CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine')`);
+  other.close();
+  writeFileSync(at('notes.txt'), 'not a database\n');
+}, 60_000);
+
+describe('a file of the wrong kind', () => {
+  it('given as merge-datasets --out is refused with its path and what it is, left byte-identical with no -wal/-shm', async () => {
+    const cases: [string, RegExp][] = [
+      ['label-bank.sqlite', /is a sentseg label bank \(label-bank\), not a sentseg manifest \(merge-datasets\)/],
+      ['other.sqlite', /is a SQLite database of another program, not a sentseg manifest \(merge-datasets\)/],
+      ['notes.txt', /is not a SQLite database, not a sentseg manifest \(merge-datasets\)/],
+    ];
+    for (const [name, what] of cases) {
+      const file = at(name);
+      const before = readFileSync(file);
+      const r = await run(MERGE, ['--dataset', `ade=${at('ade')}`, '--out', file, '--workers', '0']);
+      expect(r.code, name).toBe(2);
+      expect(r.stderr, name).toMatch(new RegExp(`^error: --out ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${what.source}; it was left unchanged`));
+      expect(r.stderr.trim().split('\n'), name).toHaveLength(1);
+      expect(readFileSync(file).equals(before), `${name} is byte-identical`).toBe(true);
+      expect(leftovers(file), name).toEqual([]);
+    }
+  });
+
+  it('given to manifest stats, validate or problems is exit 2 with one line naming it, never a stack', async () => {
+    for (const command of ['stats', 'validate', 'problems']) {
+      const r = await run(MANIFEST, [command, at('label-bank.sqlite')]);
+      expect(r.code, command).toBe(2);
+      expect(r.stderr, command).toBe(`error: ${at('label-bank.sqlite')} is a sentseg label bank (label-bank), not a sentseg manifest (merge-datasets)\n`);
+    }
+    expect(leftovers(at('label-bank.sqlite'))).toEqual([]);
+  });
+});
+
+describe('files are never half-written', () => {
+  it('merge, stats, validate and problems leave no -wal/-shm beside the manifest', async () => {
+    const out = at('clean.sqlite');
+    expect((await run(MERGE, ['--dataset', `ade=${at('ade')}`, '--out', out, '--workers', '0'])).code).toBe(0);
+    expect(leftovers(out)).toEqual([]);
+    for (const args of [['stats', out], ['stats', out, '--json'], ['validate', out, '--workers', '0'], ['problems', out]]) {
+      const r = await run(MANIFEST, args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(leftovers(out), args.join(' ')).toEqual([]);
+    }
+  });
+
+  it('a failed new merge leaves no file; a failed dataset leaves an existing manifest as it was before that dataset, and says so', async () => {
+    const fresh = at('fresh.sqlite');
+    const r = await run(MERGE, ['--dataset', `ade=${at('ade')}`, '--dataset', `bad=${at('all-broken')}`, '--format', 'bad=cityscapes', '--out', fresh, '--workers', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\nerror: no usable images in cityscapes dataset "bad" at .*all-broken \(2 problems; the first: gtFine\/train\/aachen\/aachen_000000_000019_gtFine_labelIds\.png: .*\); no manifest written \(.*fresh\.sqlite does not exist\)\n$/);
+    expect(existsSync(fresh)).toBe(false);
+    expect(leftovers(fresh)).toEqual([]);
+
+    const existing = at('existing.sqlite');
+    expect((await run(MERGE, ['--dataset', `cs=${at('cs')}`, '--out', existing, '--workers', '0'])).code).toBe(0);
+    const again = await run(MERGE, ['--dataset', `ade=${at('ade')}`, '--dataset', `bad=${at('all-broken')}`, '--format', 'bad=cityscapes', '--out', existing, '--workers', '0']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/; .*existing\.sqlite keeps ade \(committed before the failure\); bad was rolled back\n$/);
+    const reader = ManifestReader.open(existing);
+    expect(reader.datasets().map((d) => [d.name, d.images])).toEqual([['ade', 3], ['cs', 2]]);
+    reader.close();
+    expect(leftovers(existing)).toEqual([]);
+  });
+
+  it('Ctrl-C mid-merge says what it did, exits 130, and leaves no .partial, -wal or -shm file', async () => {
+    // A new manifest: the small dataset was merged into the partial file, which goes with the rest.
+    const fresh = at('ctrl-c-new.sqlite');
+    const first = start(MERGE, ['--dataset', `cs=${at('cs')}`, '--dataset', `big=${at('big')}`, '--out', fresh, '--workers', '1']);
+    await waitForStderr(first, 'merging big (cityscapes)');
+    first.child.kill('SIGINT');
+    const r = await first.done;
+    expect([r.code, r.signal]).toEqual([130, null]);
+    expect(r.stderr).toMatch(/\ninterrupted: no manifest written \(.*ctrl-c-new\.sqlite does not exist; cs had been merged into its partial file, now removed\)\n$/);
+    expect(existsSync(fresh)).toBe(false);
+    expect(leftovers(fresh)).toEqual([]);
+
+    // An existing manifest: cs is committed, big rolled back, ade untouched.
+    const existing = at('ctrl-c-existing.sqlite');
+    expect((await run(MERGE, ['--dataset', `ade=${at('ade')}`, '--out', existing, '--workers', '0'])).code).toBe(0);
+    const second = start(MERGE, ['--dataset', `cs=${at('cs')}`, '--dataset', `big=${at('big')}`, '--out', existing, '--workers', '1']);
+    await waitForStderr(second, 'merging big (cityscapes)');
+    second.child.kill('SIGINT');
+    const s = await second.done;
+    expect([s.code, s.signal]).toEqual([130, null]);
+    expect(s.stderr).toMatch(/\ninterrupted: cs committed to .*ctrl-c-existing\.sqlite; big was rolled back; the other datasets of .*ctrl-c-existing\.sqlite are as they were\n$/);
+    expect(leftovers(existing)).toEqual([]);
+    const reader = ManifestReader.open(existing);
+    expect(reader.datasets().map((d) => [d.name, d.images])).toEqual([['ade', 3], ['cs', 2]]);
+    reader.close();
+  }, 30_000);
+
+  it('a later run removes the .partial-PID files of dead processes, and keeps those of live ones', async () => {
+    const out = at('stale.sqlite');
+    // A pid that was alive and is not any more: a child that has exited.
+    const gone = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['-e', '']);
+      child.on('close', () => resolve(child.pid as number));
+    });
+    for (const suffix of ['', '-wal', '-shm']) writeFileSync(`${out}.partial-${gone}${suffix}`, 'left by a killed merge');
+    writeFileSync(`${out}.partial-${process.pid}`, 'a merge still running');
+    const r = await run(MERGE, ['--dataset', `ade=${at('ade')}`, '--out', out, '--workers', '0']);
+    expect(r.code).toBe(0);
+    expect(leftovers(out)).toEqual([`stale.sqlite.partial-${process.pid}`]);
+  });
+});
+
+describe('problems are visible', () => {
+  it('a merge that skipped files writes the usable images, shows the first 5 problems and exits 2; manifest problems lists them all', async () => {
+    const out = at('problems.sqlite');
+    const r = await run(MERGE, ['--dataset', `broken=${at('broken')}`, '--format', 'broken=cityscapes', '--out', out, '--workers', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/^broken +cityscapes +3 images +7 problems/m);
+    const shown = r.stdout.split('\n').filter((l) => /^ {2}broken: .*_gtFine_labelIds\.png: /.test(l));
+    expect(shown).toHaveLength(5);
+    expect(shown[0]).toContain(path.join(at('broken'), 'gtFine', 'train', 'aachen', 'aachen_000000_000019_gtFine_labelIds.png'));
+    expect(r.stdout).toContain(`  ... and 2 more (manifest problems ${out} lists them)\nwrote ${out}\n`);
+    expect(r.stderr).toMatch(/(^|\n)error: 7 files skipped or suspect, 7 problems \(listed above; manifest problems .*problems\.sqlite lists them all\); problems\.sqlite holds the 3 usable images of this run\n$/);
+    expect(ManifestReader.open(out).dataset('broken').images).toBe(3);
+
+    const listed = await run(MANIFEST, ['problems', out]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.split('\n').filter((l) => l.startsWith('broken: '))).toHaveLength(7);
+    expect(listed.stdout).toMatch(/\n7 problems in 7 files\n$/);
+    const json = JSON.parse((await run(MANIFEST, ['problems', out, '--dataset', 'broken', '--json'])).stdout) as { dataset: string; file: string; path: string; reason: string }[];
+    expect(json.map((p) => p.path)).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => cityMask(at('broken'), i)).sort());
+    expect(json.every((p) => p.dataset === 'broken' && /corrupt or truncated PNG|not a PNG/i.test(p.reason))).toBe(true);
+    const unknown = await run(MANIFEST, ['problems', out, '--dataset', 'nope']);
+    expect([unknown.code, unknown.stderr]).toEqual([2, `error: no dataset "nope" in ${out} (has: broken)\n`]);
+
+    // validate reports the recorded rows too; nothing is wrong on disk, so it exits 0.
+    const valid = await run(MANIFEST, ['validate', out, '--workers', '0']);
+    expect(valid.code).toBe(0);
+    expect(valid.stdout).toMatch(/^recorded when merging \(7 problems, files skipped or suspect\):\n( {2}broken: .*\n){7}3 images checked, 0 problems found now; 7 recorded when merging\n$/);
+  });
+});
+
+describe('hints and detection', () => {
+  it('an unknown folder names the real flag, --format NAME=FORMAT, and that flag works; ade20k=PATH reads a validation-only download', async () => {
+    const unknown = await run(MERGE, ['--dataset', `x=${at('ADE-val', 'images')}`, '--out', at('hint.sqlite')]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^error: cannot tell the format of .*ADE-val\/images; name it with --format x=FORMAT \(formats: ade20k, /);
+    const named = await run(MERGE, ['--dataset', `x=${at('ADE-val')}`, '--format', 'x=ade20k', '--out', at('named.sqlite'), '--workers', '0']);
+    expect(named.code).toBe(0);
+    const byName = await run(MERGE, ['--dataset', `ade20k=${at('ADE-val')}`, '--out', at('ade-val.sqlite'), '--workers', '0']);
+    expect(byName.code).toBe(0);
+    expect(byName.stdout).toMatch(/^ade20k +ade20k +2 images +0 problems/m);
+  });
+});
+
+/** Option and positional lines without a description, and lines that yargs' wrapping mangled. */
+function helpFaults(help: string, invocation: string): string[] {
+  const faults: string[] = [];
+  let section = '';
+  for (const line of help.split('\n')) {
+    if (/^\S.*:$/.test(line)) section = line;
+    if (line.length > 100) faults.push(`longer than the wrap width: ${line}`);
+    if (section === 'Examples:' && line !== section && line !== '' && !line.startsWith(`  ${invocation} `)) faults.push(`example wrapped: ${line}`);
+    const entry = section === 'Options:' ? /^ {2,6}(?:-\w, )?--[\w-]+/.exec(line) : section === 'Positionals:' ? /^ {2}[a-z][\w-]*/.exec(line) : null;
+    if (entry && line.slice(entry[0].length).replace(/(\s*\[[^\]]*\])+\s*$/, '').trim() === '') faults.push(`no description: ${line.trim()}`);
+  }
+  return faults;
+}
+
+async function helpPages(pages: [string, string[], string][]): Promise<Map<string, string>> {
+  const texts = new Map<string, string>();
+  for (const [bin, args, invocation] of pages) {
+    const r = await run(bin, args);
+    const page = `${invocation} ${args.join(' ')}`;
+    expect(r.code, page).toBe(0);
+    expect(helpFaults(r.stdout, invocation), page).toEqual([]);
+    texts.set(page, r.stdout);
+  }
+  return texts;
+}
+
+describe('--help', () => {
+  it('of merge-datasets and manifest describes every option and positional, in text that yargs wraps without mangling it', async () => {
+    const texts = await helpPages([
+      [MERGE, ['--help'], 'merge-datasets'],
+      [MANIFEST, ['--help'], 'manifest'],
+      [MANIFEST, ['stats', '--help'], 'manifest'],
+      [MANIFEST, ['validate', '--help'], 'manifest'],
+      [MANIFEST, ['problems', '--help'], 'manifest'],
+    ]);
+    expect(texts.get('merge-datasets --help')?.split('\n').filter((l) => l.startsWith('  merge-datasets --dataset'))).toHaveLength(3);
+    expect(texts.get('manifest --help')).toMatch(/manifest problems <manifest> +Lists the problem rows/);
+  }, 30_000);
+
+  it('through sentseg (the umbrella reuses these builders) is as clean', async () => {
+    await helpPages([
+      [SENTSEG, ['merge-datasets', '--help'], 'sentseg merge-datasets'],
+      [SENTSEG, ['manifest', 'validate', '--help'], 'sentseg'],
+    ]);
+  }, 30_000);
+});
