@@ -109,8 +109,12 @@ function atLeast(name: string, value: number | undefined, min: number, { strict 
   return true;
 }
 
-/** Adds the label-bank commands and options to a yargs instance (the label-bank bin, or `sentseg label-bank`). */
-export function labelBankCommands(y: Argv): Argv {
+/**
+ * Adds the label-bank commands and options to a yargs instance (the label-bank bin, or `sentseg
+ * label-bank`). `invokedAs` starts the examples of --help: yargs' $0 is the bin alone, so under the
+ * umbrella an example read "sentseg fetch ...", which is no command.
+ */
+export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
   return y
     .option('bank', { type: 'string', default: 'label-bank.sqlite', describe: 'label bank file (created from the shipped labels when missing)' })
     .option('labels-file', { type: 'string', describe: 'labels JSON to seed a new bank (default: manifests/labels.json)' })
@@ -138,7 +142,10 @@ export function labelBankCommands(y: Argv): Argv {
           .option('timeout', { type: 'number', default: 10_000, describe: 'per-request timeout (ms): an unanswered request is cancelled then' })
           .option('retries', { type: 'number', default: 3, describe: 'retries on timeout, HTTP 429 and 5xx' })
           .option('backoff', { type: 'number', default: 1000, describe: 'first retry delay (ms), doubled each retry' })
-          .option('deadline', { type: 'number', describe: 'stop the whole fetch after this many seconds: requests in flight are cancelled, what finished is kept, the rest is listed' })
+          .option('deadline', {
+            type: 'number',
+            describe: 'stop the whole fetch after this many seconds: requests in flight are cancelled, what finished is kept, the labels not refreshed are listed (exit 2)',
+          })
           .check(
             (a) =>
               atLeast('concurrency', a.concurrency, 1, { integer: true }) &&
@@ -147,14 +154,9 @@ export function labelBankCommands(y: Argv): Argv {
               atLeast('backoff', a.backoff, 0) &&
               atLeast('deadline', a.deadline, 0, { strict: true }),
           )
-          .example('$0 fetch --labels bus,car', 'refresh two labels from English Wikipedia')
-          .example('$0 fetch --deadline 120', 'give up after two minutes, keeping what was fetched')
-          .example('$0 fetch --source wordnet', "take every label's first WordNet noun gloss")
-          .epilogue(
-            'Each label is reported on stderr as it finishes (updated, unchanged, kept, failed or not refreshed). ' +
-              'A label whose lookup failed, or that was not looked up because there is no network or the deadline passed, keeps its description; ' +
-              'the command then exits with status 2 after its report. A disambiguation page, a missing article or an empty lead keeps the label\'s text without failing.',
-          ),
+          .example(`${invokedAs} fetch --labels bus,car`, 'refresh two labels from English Wikipedia')
+          .example(`${invokedAs} fetch --deadline 120`, 'give up after two minutes, keeping what was fetched')
+          .example(`${invokedAs} fetch --source wordnet`, "take every label's first WordNet noun gloss"),
       (args) =>
         withBank(args as unknown as GlobalArgs, async (bank) => {
           const labels = splitList(args.labels);
@@ -195,8 +197,8 @@ export function labelBankCommands(y: Argv): Argv {
               "(TF-IDF + WordNet hypernyms, lexical:dim=512,seed=0,depth=4); default: the bank's only encoder",
           })
           .option('labels', { type: 'string', describe: 'comma-separated subset of label names' })
-          .example('$0 embed --model ./clip-b32', 'embed all labels with a local CLIP folder')
-          .example('$0 embed --model lexical', 'no CLIP weights: the lexical baseline (word overlap and WordNet hypernyms, no vision)'),
+          .example(`${invokedAs} embed --model ./clip-b32`, 'embed all labels with a local CLIP folder')
+          .example(`${invokedAs} embed --model lexical`, 'no CLIP weights: the weight-free lexical baseline'),
       async (args) => {
         // A bad --model fails before the bank is opened (or created).
         const named = args.model !== undefined ? await loadTextEncoder(args.model) : undefined;
@@ -265,8 +267,8 @@ export function labelBankCommands(y: Argv): Argv {
           .option('group', { type: 'string', default: 'added', describe: 'semantic group' })
           .option('model', { type: 'string', describe: "text encoder (default: the bank's only encoder)" })
           .conflicts('description', 'wikipedia')
-          .example('$0 add crosswalk --description TEXT', 'a label described in your own words')
-          .example('$0 add tram --wikipedia Tram', "a label described by the article's first sentence"),
+          .example(`${invokedAs} add crosswalk --description TEXT`, 'a label described in your own words')
+          .example(`${invokedAs} add tram --wikipedia Tram`, "a label described by the article's first sentence"),
       async (args) => {
         const name = String(args.name);
         let description = args.description;
