@@ -6,6 +6,7 @@ import { evalCommand, isTrainerUserError, predictCommand, trainCommand } from '@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEMO_DEFAULTS, runDemo } from './demo/index.js';
+import { isDemoError } from './demo/errors.js';
 import { defaultSharedDir } from './demo/shared-dir.js';
 
 // One entry point over the packages: `sentseg label-bank ...` runs exactly what the `label-bank` bin runs.
@@ -46,4 +47,4 @@ const parser = yargs(hideBin(process.argv))
     },
   );
 
-await runCommandLine(predictCommand(evalCommand(trainCommand(parser))), 'sentseg', (err) => isLabelBankError(err) || isTrainerUserError(err) || isDatasetError(err));
+await runCommandLine(predictCommand(evalCommand(trainCommand(parser))), 'sentseg', (err) => isLabelBankError(err) || isTrainerUserError(err) || isDatasetError(err) || isDemoError(err));

@@ -7,12 +7,14 @@
 import { ManifestReader, mergeDatasets, parseDatasetSpecs, readMaskValues, WORLD_DATASETS, writeSceneWorld, type DatasetSpec, type MergeSummary, type WrittenWorld } from '@sentseg/dataset-tools';
 import { cosineMatrix, heatmapPng, LabelBank, writeSimilarityReport } from '@sentseg/label-bank';
 import { labelColour, predict, selectBackend } from '@sentseg/trainer';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { flushAndExit, EXIT } from '@sentseg/common';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { CONDITIONS, summarizeExperiment, formatSpread, type Condition, type Measurement } from './experiment.js';
-import { runJobs, type EvalJob, type EvalResult, type Job, type TrainJob, type TrainResult } from './jobs.js';
+import { runJobs, stopAllJobs, type EvalJob, type EvalResult, type Job, type TrainJob, type TrainResult } from './jobs.js';
+import { checkDemoInputs, removeDemoOutput } from './output.js';
 import { writeReport, type ReportData } from './report.js';
 import { addWorldLabels, chooseClip, embedOneHot, embedWithClip, embedWithLexical } from './world-bank.js';
 
@@ -79,17 +81,48 @@ async function colourise(file: string, values: ArrayLike<number>, width: number,
   await sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } }).png().toFile(file);
 }
 
+/**
+ * Runs the demo into options.out. Bad inputs are refused before anything is written; a demo that
+ * fails, or is stopped with Ctrl-C (exit 130), removes what it wrote and says so.
+ */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const started = performance.now();
   const out = path.resolve(options.out);
+  checkDemoInputs(out, options.shared, options.model);
+  const createdFolder = !existsSync(out);
+  removeDemoOutput(out);
+  let interrupted = false;
+  const onInterrupt = async () => {
+    interrupted = true;
+    await stopAllJobs();
+    removeDemoOutput(out, createdFolder);
+    process.stderr.write(`interrupted: the demo's partial output in ${out} was removed\n`);
+    await flushAndExit(EXIT.interrupted);
+  };
+  process.once('SIGINT', onInterrupt);
+  try {
+    return await runDemoStages(options, out, log);
+  } catch (err) {
+    // Stopped jobs fail their stage: the interrupt handler cleans up and exits 130, not this path.
+    if (interrupted) return await new Promise<never>(() => undefined);
+    await stopAllJobs();
+    removeDemoOutput(out, createdFolder);
+    log(`demo failed: its partial output in ${out} was removed`);
+    throw err;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+}
+
+async function runDemoStages(options: DemoOptions, out: string, log: (line: string) => void): Promise<DemoResult> {
+  const started = performance.now();
   const seeds = options.seeds ?? DEMO_DEFAULTS.seeds;
   const steps = options.steps ?? DEMO_DEFAULTS.steps;
   const scale = options.scale ?? DEMO_DEFAULTS.scale;
   const jobs = Math.max(1, options.jobs ?? Math.min(2, os.cpus().length));
-  for (const sub of ['world', 'runs', 'jobs', 'assets', 'predict', 'label-report']) rmSync(path.join(out, sub), { recursive: true, force: true });
-  for (const f of ['manifest-a.sqlite', 'manifest-abc.sqlite', 'manifest-eval.sqlite', 'manifest.sqlite', 'label-bank.sqlite', 'report.html', 'report.json']) rmSync(path.join(out, f), { force: true });
   for (const sub of ['jobs', 'assets']) mkdirSync(path.join(out, sub), { recursive: true });
+  // The text encoder first: a missing tokenizer is known before minutes of work.
+  const clip = chooseClip(out, options.shared, options.model);
   const stages: ReportData['stages'] = [];
   const stage = async <T>(name: string, note: string, work: () => Promise<T>): Promise<T> => {
     const t = performance.now();
@@ -131,7 +164,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   // 3. Label bank and embeddings.
   const bankFile = path.join(out, 'label-bank.sqlite');
-  const clip = chooseClip(out, options.shared, options.model);
   const banked = await stage('embed', 'label bank: WordNet descriptions of the world names; CLIP, lexical and one-hot embeddings', async () => {
     const bank = LabelBank.open(bankFile);
     try {

@@ -3,7 +3,7 @@
  * backend computes on one core, so two runs use a 2-core machine fully). Each job is a JSON file in,
  * a JSON file out, and a log file.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +58,23 @@ export type JobResult = TrainResult | EvalResult;
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'job-worker.js');
 
+/** The job processes running now, so a failed or interrupted demo can stop them. */
+const running = new Set<ChildProcess>();
+
+/** Stops every running job (SIGTERM) and resolves once they have all exited. */
+export function stopAllJobs(): Promise<void> {
+  const exited = [...running].map(
+    (child) =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  );
+  running.clear();
+  return Promise.all(exited).then(() => undefined);
+}
+
 /** Runs one job in a child process; its output goes to `<dir>/<id>.log`. */
 function runJob(job: Job, dir: string): Promise<JobResult> {
   const jobFile = path.join(dir, `${job.id}.job.json`);
@@ -67,8 +84,10 @@ function runJob(job: Job, dir: string): Promise<JobResult> {
   const log = openSync(logFile, 'w');
   return new Promise<JobResult>((resolve, reject) => {
     const child = fork(WORKER, [jobFile, resultFile], { stdio: ['ignore', log, log, 'ipc'] });
+    running.add(child);
     child.on('error', reject);
     child.on('exit', (code, signal) => {
+      running.delete(child);
       closeSync(log);
       if (code === 0) {
         resolve(JSON.parse(readFileSync(resultFile, 'utf8')) as JobResult);
