@@ -76,7 +76,7 @@ describe('bad input gives a clear error and leaves the bank as it was', () => {
     for (const args of [['list'], ['fetch', '--source', 'wordnet'], ['show', 'bus']]) {
       const r = await run(LABEL_BANK, [...args, '--bank', bank]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/label bank is damaged|not a label bank/);
+      expect(r.stderr).toMatch(/corrupt\.sqlite is a damaged SQLite database, not a sentseg label bank \(label-bank\); it was left unchanged/);
     }
     expect(sha(bank)).toBe(before);
   });

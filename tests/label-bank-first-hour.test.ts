@@ -72,7 +72,7 @@ describe('a file of the wrong kind given as --bank', () => {
       const r = await run([...args, '--bank', file]);
       expect(r.code, `${args[0]}: ${r.stderr}`).toBe(2);
       const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      expect(r.stderr).toMatch(new RegExp(`^error: not a label bank: ${escaped} ${kind}, not a sentseg label bank \\(label-bank\\); it was left unchanged\\n$`));
+      expect(r.stderr).toMatch(new RegExp(`^error: ${escaped} ${kind}, not a sentseg label bank \\(label-bank\\); it was left unchanged\\n$`));
       expect(r.stdout).toBe('');
       expect(sha(file)).toBe(before);
       expect(filesIn(folder)).toEqual(listing);

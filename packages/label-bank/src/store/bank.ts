@@ -145,7 +145,7 @@ export class LabelBank {
     const mismatch = sqliteKindMismatch(resolved, 'label-bank');
     if (mismatch !== null) {
       const code = identifySqliteFile(resolved) === 'damaged' ? 'BANK_CORRUPT' : 'NOT_A_BANK';
-      throw new LabelBankError(code, `not a label bank: ${mismatch}; it was left unchanged`);
+      throw new LabelBankError(code, `${mismatch}; it was left unchanged`);
     }
     let db: Database.Database | undefined;
     try {
