@@ -4,13 +4,13 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** Runs the built entry `entry` (a file URL) of the command `name`, or says how to build it. */
+/** Runs the built entry `entry` (a file URL, packages/<pkg>/dist/<file>.js) of the command `name`, or says how to build it. */
 export async function launch(entry, name) {
   if (existsSync(fileURLToPath(entry))) {
     await import(entry.href);
     return;
   }
-  const checkout = fileURLToPath(new URL('../../', entry));
+  const checkout = fileURLToPath(new URL('../../../', entry));
   process.stderr.write(`error: ${name} is not built (${fileURLToPath(entry)} is missing): run \`npm run build\` in ${checkout}\n`);
   process.exitCode = 2;
 }
