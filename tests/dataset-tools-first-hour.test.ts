@@ -127,9 +127,9 @@ describe('files are never half-written', () => {
     const fresh = at('fresh.sqlite');
     const r = await run(MERGE, ['--dataset', `ade=${at('ade')}`, '--dataset', `bad=${at('all-broken')}`, '--format', 'bad=cityscapes', '--out', fresh, '--workers', '0']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/\nerror: no usable images in cityscapes dataset "bad" at .*all-broken \(2 problems; the first: gtFine\/train\/aachen\/aachen_000000_000019_gtFine_labelIds\.png: .*\); no manifest written \(.*fresh\.sqlite does not exist\)\n$/);
     expect(existsSync(fresh)).toBe(false);
     expect(leftovers(fresh)).toEqual([]);
+    expect(r.stderr).toMatch(/\nerror: no usable images in cityscapes dataset "bad" at .*all-broken \(2 problems; the first: gtFine\/train\/aachen\/aachen_000000_000019_gtFine_labelIds\.png: .*\); no manifest written \(.*fresh\.sqlite does not exist\)\n$/);
 
     const existing = at('existing.sqlite');
     expect((await run(MERGE, ['--dataset', `cs=${at('cs')}`, '--out', existing, '--workers', '0'])).code).toBe(0);
