@@ -117,7 +117,7 @@ export function trainCommand(y: Argv): Argv {
       if (summary.interrupted) await flushAndExit(EXIT.interrupted);
       // A run that skipped inputs is not a success (the exit-code rule): its checkpoint is kept all the same.
       const trained = summary.metrics.reduce((n, m) => n + m.images, 0);
-      if (trained === 0) throw new TrainerError(`no image could be read in ${summary.endStep - summary.startStep} step(s): every one was skipped (listed above)`);
+      if (trained === 0 && summary.endStep > summary.startStep) throw new TrainerError(`no image could be read in ${summary.endStep - summary.startStep} step(s): every one was skipped (listed above)`);
       if (summary.skippedImages > 0) throw new TrainerError(`${summary.skippedImages} unreadable image(s) skipped (listed above); the steps trained on the others and the checkpoint is saved`);
     },
   );

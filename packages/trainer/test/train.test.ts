@@ -205,20 +205,7 @@ describe('resume', () => {
   }, 120_000);
 });
 
-describe('bad input', () => {
-  it('refuses a label bank without the manifest\'s labels, naming them', async () => {
-    // --keep-unmapped turns ADE20K's unmapped classes into labels the bank has never heard of.
-    const kept = path.join(dir, 'kept.sqlite');
-    await mergeDatasets(kept, parseDatasetSpecs([`ade20k=${path.join(dir, 'ADEChallengeData2016')}`]), { workers: 0, keepUnmapped: true });
-    const reader = ManifestReader.open(kept);
-    const extra = reader.labels().filter((l) => l.id >= 238).map((l) => l.name);
-    reader.close();
-    expect(extra.length).toBeGreaterThan(0);
-    await expect(train({ config: smallConfig(world, { manifest: kept }), run: path.join(dir, 'x1'), log: () => {} })).rejects.toThrow(
-      `manifest and label bank were built with different label sets: ${extra.length} label(s) of ${kept} are not in ${world.bank}: ${extra.slice(0, 8).join(', ')}`,
-    );
-  });
-
+describe('the run folder', () => {
   it('refuses a folder that holds a run unless resumed or overwritten, before any work', async () => {
     const run = path.join(dir, 'straight');
     const before = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8');
@@ -242,6 +229,21 @@ describe('bad input', () => {
     const saved = JSON.parse(readFileSync(path.join(run, 'config.json'), 'utf8'));
     expect(saved).toMatchObject({ manifest: world.manifest, labelBank: world.bank, clipVision: null, boxCache: null });
   }, 60_000);
+});
+
+describe('bad input', () => {
+  it('refuses a label bank without the manifest\'s labels, naming them', async () => {
+    // --keep-unmapped turns ADE20K's unmapped classes into labels the bank has never heard of.
+    const kept = path.join(dir, 'kept.sqlite');
+    await mergeDatasets(kept, parseDatasetSpecs([`ade20k=${path.join(dir, 'ADEChallengeData2016')}`]), { workers: 0, keepUnmapped: true });
+    const reader = ManifestReader.open(kept);
+    const extra = reader.labels().filter((l) => l.id >= 238).map((l) => l.name);
+    reader.close();
+    expect(extra.length).toBeGreaterThan(0);
+    await expect(train({ config: smallConfig(world, { manifest: kept }), run: path.join(dir, 'x1'), log: () => {} })).rejects.toThrow(
+      `manifest and label bank were built with different label sets: ${extra.length} label(s) of ${kept} are not in ${world.bank}: ${extra.slice(0, 8).join(', ')}`,
+    );
+  });
 
   it('refuses to resume a run with label embeddings of another dimension', async () => {
     const bank16 = path.join(dir, 'bank16.sqlite');
