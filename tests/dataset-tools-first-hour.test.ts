@@ -67,9 +67,9 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) writeFileSync(cityMask(at('all-broken'), i), 'x');
   // An evaluation-only ADE20K download: images/validation and annotations/validation, nothing else.
   await writeAde20k(at('ADE-val'), { validation: 2 }, [16, 12]);
-  // A dataset slow enough to be mid-merge when Ctrl-C comes: 300 hard links of one 2048×1024 pair.
+  // A dataset slow enough to be mid-merge when Ctrl-C comes (seconds, it is never merged whole): 1000 hard links of one 2048×1024 pair.
   await writeCityscapes(at('big'), { train: 1 }, [2048, 1024]);
-  for (let i = 1; i < 300; i++) {
+  for (let i = 1; i < 1000; i++) {
     const name = `aachen_${String(1000 + i).padStart(6, '0')}_000019`;
     linkSync(at('big', 'leftImg8bit', 'train', 'aachen', 'aachen_000000_000019_leftImg8bit.png'), at('big', 'leftImg8bit', 'train', 'aachen', `${name}_leftImg8bit.png`));
     linkSync(cityMask(at('big'), 0), at('big', 'gtFine', 'train', 'aachen', `${name}_gtFine_labelIds.png`));

@@ -6,7 +6,7 @@ export { readIddPolygons, IDD_LEVEL3_OF_NAME } from './formats/idd.js';
 export { rasterizePolygons, type PolygonObject } from './polygons.js';
 export { ManifestReader, IGNORE_INDEX, type DatasetInfo, type ManifestSample } from './manifest/reader.js';
 export { ManifestWriter, imageId, type MergeOptions, type MergeSummary } from './manifest/writer.js';
-export { mergeDatasets, parseDatasetSpecs, type DatasetSpec } from './merge.js';
+export { mergeDatasets, parseDatasetSpecs, MergeInterrupted, type DatasetSpec, type MergeDatasetsOptions, type MergeRun } from './merge.js';
 export { manifestStats, type ManifestStats } from './manifest/stats.js';
 export { validateManifest, type ValidationReport } from './manifest/validate.js';
 export { writeCityscapes, writeAde20k, writeCocoPanoptic, writeMapillaryVistas, writeIdd, writeObjects365, writeOpenImages, writeImage, writeGrayPng, type GeneratedSet, type IddRect, type WrittenBox, type WrittenInstance } from './synthetic/write-layouts.js';
