@@ -215,6 +215,12 @@ describe('the run folder', () => {
     );
     expect(lines).toEqual([]);
     expect(readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')).toBe(before);
+    // overwrite removes the old run only once the inputs have passed their checks.
+    await expect(train({ config: smallConfig(world, { labelBank: world.manifest }), run, overwrite: true, log: () => {} })).rejects.toThrow(
+      new TrainerError(`label bank: ${world.manifest} is a sentseg manifest (merge-datasets), not a sentseg label bank (label-bank)`),
+    );
+    expect(readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')).toBe(before);
+    expect(readdirSync(path.join(run, 'checkpoints')).sort()).toEqual(['latest.json', 'step-000008', 'step-000012']);
   });
 
   it('writes config.json with absolute paths, whatever the working directory it was given relative ones in', async () => {
