@@ -50,7 +50,7 @@ describe('sentseg merge-datasets and manifest', () => {
     expect(valid.stdout).toContain('6 images checked, 0 problems');
     const none = await start(['manifest']).done;
     expect(none.code).toBe(2);
-    expect(none.stderr).toContain('name a command: stats or validate');
+    expect(none.stderr).toContain('name a command: stats, validate or problems');
   });
 });
 

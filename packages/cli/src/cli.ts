@@ -14,7 +14,7 @@ const parser = yargs(hideBin(process.argv))
   .scriptName('sentseg')
   .usage('$0 <command>\n\nSemantic segmentation from sentences: every class label becomes the embedding of a sentence that describes it.')
   .command('merge-datasets', 'read datasets in their official layouts into one SQLite manifest', (y) => mergeDatasetsOptions(y, '$0 merge-datasets'), (args) => runMergeDatasets(args))
-  .command('manifest', 'statistics and validation of a manifest', (y) => manifestCommands(y).demandCommand(1, 'name a command: stats or validate'))
+  .command('manifest', 'statistics, validation and recorded problems of a manifest', (y) => manifestCommands(y).demandCommand(1, 'name a command: stats, validate or problems'))
   .command('label-bank', 'label descriptions, CLIP sentence embeddings and the similarity report', (y) => labelBankCommands(y, 'sentseg label-bank'))
   .command(
     'demo',
