@@ -267,8 +267,8 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           .option('group', { type: 'string', default: 'added', describe: 'semantic group' })
           .option('model', { type: 'string', describe: "text encoder (default: the bank's only encoder)" })
           .conflicts('description', 'wikipedia')
-          .example(`${invokedAs} add crosswalk --description TEXT`, 'a label described in your own words')
-          .example(`${invokedAs} add tram --wikipedia Tram`, "a label described by the article's first sentence"),
+          .example(`${invokedAs} add zebra --description TEXT`, 'described in your own words')
+          .example(`${invokedAs} add tram --wikipedia Tram`, "described by the article's first sentence"),
       async (args) => {
         const name = String(args.name);
         let description = args.description;
