@@ -1,32 +1,16 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAS_TOKENIZER, REPO, TOKENIZER_JSON, tempDir } from '../packages/label-bank/test/helpers.js';
 import { startFakeWiki, type FakeWiki } from '../packages/label-bank/test/mediawiki-server.js';
+import { runCli } from './run-cli.js';
 
 const LABEL_BANK = path.join(REPO, 'packages', 'label-bank', 'dist', 'cli.js');
 const SENTSEG = path.join(REPO, 'packages', 'cli', 'dist', 'cli.js');
 const dir = tempDir('sentseg-cli-');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(bin: string, args: string[], cwd = dir): Promise<Run> {
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build (npm test does)`);
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (bin: string, args: string[], cwd = dir) => runCli(bin, args, { cwd });
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 

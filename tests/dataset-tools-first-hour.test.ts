@@ -4,15 +4,16 @@
  * visible, hints that must name real flags, a validation-only ADE20K download, and --help text.
  * Every command runs as the user runs it: the built bins, in a child process.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
 import { writeAde20k, writeCityscapes } from '../packages/dataset-tools/src/synthetic/write-layouts.js';
 import { LabelBank } from '../packages/label-bank/src/store/bank.js';
 import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
+import { runCli, startCli } from './run-cli.js';
 
 const MERGE = path.join(REPO, 'packages', 'dataset-tools', 'dist', 'cli.js');
 const MANIFEST = path.join(REPO, 'packages', 'dataset-tools', 'dist', 'manifest-cli.js');
@@ -20,24 +21,8 @@ const SENTSEG = path.join(REPO, 'packages', 'cli', 'dist', 'cli.js');
 const dir = tempDir('sentseg-dt-first-hour-');
 const at = (...parts: string[]) => path.join(dir, ...parts);
 
-interface Ran {
-  code: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(bin: string, args: string[]): { child: ChildProcessWithoutNullStreams; stderr: () => string; done: Promise<Ran> } {
-  if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build (npm test does)`);
-  const child = spawn(process.execPath, [bin, ...args], { cwd: dir });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Ran>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, stderr: () => stderr, done };
-}
-const run = (bin: string, args: string[]) => start(bin, args).done;
+const start = (bin: string, args: string[]) => startCli(bin, args, { cwd: dir });
+const run = (bin: string, args: string[]) => runCli(bin, args, { cwd: dir });
 
 /** SQLite files beside `file`: the -wal/-shm a connection left, and .partial-PID files of a merge. */
 const leftovers = (file: string) => readdirSync(path.dirname(file)).filter((f) => f.startsWith(`${path.basename(file)}-`) || f.startsWith(`${path.basename(file)}.partial-`));

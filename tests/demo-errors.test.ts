@@ -1,39 +1,16 @@
 // The demo given a wrong path, or stopped: one clear line before any work, and nothing of its own
 // left behind (a half-made report would read as a result). The happy path is tests/demo.test.ts.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HAS_TOKENIZER, REPO, SHARED, tempDir } from '../packages/label-bank/test/helpers.js';
+import { HAS_TOKENIZER, SHARED, tempDir } from '../packages/label-bank/test/helpers.js';
+import { BIN, runCli } from './run-cli.js';
 
-const SENTSEG = path.join(REPO, 'packages', 'cli', 'dist', 'cli.js');
 const dir = tempDir('sentseg-demo-errors-');
 const QUICK = ['--seeds', '1', '--steps', '3', '--scale', '0.1'];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `sentseg demo ...`; with `interruptOn`, sends SIGINT once stdout matches it. */
-function demo(args: string[], interruptOn?: RegExp): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SENTSEG, 'demo', ...args], { env: { ...process.env, FORCE_COLOR: '0' } });
-    let stdout = '';
-    let stderr = '';
-    let sent = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (interruptOn && !sent && interruptOn.test(stdout)) {
-        sent = true;
-        child.kill('SIGINT');
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** Runs `sentseg demo ...`; with `interruptOn`, Ctrl-C once the output matches it. */
+const demo = (args: string[], interruptOn?: RegExp) => runCli(BIN.sentseg, ['demo', ...args], { cwd: dir, interruptOn });
 
 describe('sentseg demo refuses bad paths before any work', () => {
   it('--out naming a file: exit 2, one line, the file untouched', async () => {

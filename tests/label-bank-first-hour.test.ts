@@ -12,28 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelBank } from '../packages/label-bank/src/store/bank.js';
 import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
 import { closedApiUrl, startFakeWiki, startSilentServer, type FakeWiki, type SilentServer } from '../packages/label-bank/test/mediawiki-server.js';
+import { BIN, runCli } from './run-cli.js';
 
 const LABEL_BANK = path.join(REPO, 'packages', 'label-bank', 'dist', 'cli.js');
 const dir = tempDir('sentseg-label-bank-first-hour-');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function run(args: string[], cwd = dir): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [LABEL_BANK, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
-  });
-}
+const run = (args: string[], cwd = dir) => runCli(BIN.labelBank, args, { cwd });
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 

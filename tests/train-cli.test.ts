@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../packages/label-bank/test/helpers.js';
 import { tempDir, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
+import { startCli } from './run-cli.js';
 
 const SENTSEG = path.join(REPO, 'packages', 'cli', 'dist', 'cli.js');
 const dir = tempDir('sentseg-train-cli-');
@@ -13,22 +13,7 @@ beforeAll(async () => {
   world = await writeWorld(dir);
 }, 60_000);
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[]): { child: ChildProcess; done: Promise<Run> } {
-  if (!existsSync(SENTSEG)) throw new Error(`${SENTSEG} is missing: run npm run build (npm test does)`);
-  const child = spawn(process.execPath, [SENTSEG, ...args], { cwd: dir, env: { ...process.env, FORCE_COLOR: '0' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
-}
+const start = (args: string[]) => startCli(SENTSEG, args, { cwd: dir });
 
 const configFile = () => {
   const file = path.join(dir, 'run.yaml');

@@ -3,13 +3,13 @@
  * folders reused or opened from elsewhere, inputs that are skipped, and --help. Each run goes
  * through the committed bin (packages/trainer/bin/sentseg-train.js), as `npx sentseg-train` does.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../packages/label-bank/test/helpers.js';
 import { tempDir, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
+import { runCli, type CliRun } from './run-cli.js';
 
 const BIN = path.join(REPO, 'packages', 'trainer', 'bin', 'sentseg-train.js');
 const dir = tempDir('sentseg-trainer-first-hour-');
@@ -21,21 +21,8 @@ let pristine: { manifest: string; bank: string };
 /** A two-step run made from `dir` with relative paths. */
 let run: string;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sentsegTrain(args: string[], cwd = dir): Promise<Result> {
-  if (!existsSync(path.join(REPO, 'packages', 'trainer', 'dist', 'cli.js'))) throw new Error('packages/trainer is not built: run npm run build');
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+type Result = CliRun;
+const sentsegTrain = (args: string[], cwd = dir): Promise<Result> => runCli(BIN, args, { cwd });
 
 const TINY = ['--backend', 'wasm', '--set', 'data.batchSize=3', '--set', 'data.shortEdge=64', '--set', 'data.crop=64', '--set', 'checkpointEvery=1'];
 const hash = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');

@@ -1,0 +1,71 @@
+// One way for the end-to-end tests to run a built command as a user does: a child process of node
+// on the package's dist entry, output collected, exit code and signal kept.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { REPO } from '../packages/label-bank/test/helpers.js';
+
+/** The built entry of every command. */
+export const BIN = {
+  sentseg: path.join(REPO, 'packages', 'cli', 'dist', 'cli.js'),
+  labelBank: path.join(REPO, 'packages', 'label-bank', 'dist', 'cli.js'),
+  mergeDatasets: path.join(REPO, 'packages', 'dataset-tools', 'dist', 'cli.js'),
+  manifest: path.join(REPO, 'packages', 'dataset-tools', 'dist', 'manifest-cli.js'),
+  sentsegTrain: path.join(REPO, 'packages', 'trainer', 'dist', 'cli.js'),
+} as const;
+
+export interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Wall time from start to close. */
+  ms: number;
+}
+
+export interface CliOptions {
+  cwd: string;
+  /** Send SIGINT once stdout or stderr matches (a user's Ctrl-C at a known point). */
+  interruptOn?: RegExp;
+  /** Send SIGKILL after this many milliseconds (a crash at an arbitrary point). */
+  killAfterMs?: number;
+}
+
+export interface StartedCli {
+  child: ChildProcessWithoutNullStreams;
+  stdout: () => string;
+  stderr: () => string;
+  done: Promise<CliRun>;
+}
+
+/** Starts `node <bin> ...args`; `done` resolves when it has closed. */
+export function startCli(bin: string, args: string[], options: CliOptions): StartedCli {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build (npm test does)`);
+  const started = Date.now();
+  const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: { ...process.env, FORCE_COLOR: '0' } });
+  let stdout = '';
+  let stderr = '';
+  let interrupted = false;
+  const watch = () => {
+    if (options.interruptOn && !interrupted && options.interruptOn.test(stdout + stderr)) {
+      interrupted = true;
+      child.kill('SIGINT');
+    }
+  };
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    watch();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    watch();
+  });
+  if (options.killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
+  const done = new Promise<CliRun>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started })));
+  return { child, stdout: () => stdout, stderr: () => stderr, done };
+}
+
+/** Runs `node <bin> ...args` to its end. */
+export function runCli(bin: string, args: string[], options: CliOptions): Promise<CliRun> {
+  return startCli(bin, args, options).done;
+}
