@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelBank } from '../packages/label-bank/src/store/bank.js';
@@ -61,6 +61,25 @@ describe('a file of the wrong kind given as --bank', () => {
       expect(sha(file)).toBe(before);
       expect(filesIn(folder)).toEqual(listing);
     }
+  });
+});
+
+describe('a --bank or --api-url that cannot be right', () => {
+  it.each(['list', 'fetch', 'embed'])('%s with --bank in a folder that does not exist: exit 2, one line, no folder made', async (command) => {
+    const missing = path.join(dir, 'no-such-folder');
+    const r = await run([command, '--bank', path.join(missing, 'label-bank.sqlite')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`error: the folder of the label bank does not exist: ${missing} (create it first: mkdir -p ${missing})\n`);
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it.each([['not-a-url'], ['ftp://mirror.example/w/api.php']])('fetch --api-url %s is refused up front, before any label is looked up', async (url) => {
+    const bank = path.join(dir, 'api-url.sqlite');
+    const r = await run(['fetch', '--labels', 'bus,car', '--api-url', url, '--bank', bank]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(`error: --api-url must be an http(s) URL of a MediaWiki api.php, got "${url}"`);
+    expect(r.stderr).not.toContain('bus');
+    expect(existsSync(bank)).toBe(false);
   });
 });
 

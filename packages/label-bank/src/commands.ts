@@ -52,11 +52,11 @@ async function resolveEncoder(bank: LabelBank, model: string | undefined): Promi
 
 function printRefresh(report: RefreshReport, total: number): void {
   out(`${report.source}: ${total} labels looked up`);
-  out(`  updated     ${report.updated.length}`);
-  out(`  unchanged   ${report.unchanged.length}`);
-  out(`  kept        ${report.kept.length}`);
-  out(`  failed      ${report.failed.length}`);
-  out(`  not refreshed ${report.notRefreshed.length}`);
+  out(`  updated        ${report.updated.length}`);
+  out(`  unchanged      ${report.unchanged.length}`);
+  out(`  kept           ${report.kept.length}`);
+  out(`  failed         ${report.failed.length}`);
+  out(`  not refreshed  ${report.notRefreshed.length}`);
   for (const k of report.kept) out(`  kept ${k.name}: ${k.reason}`);
   for (const f of report.failed) out(`  FAILED ${f.name}: ${f.reason}`);
   const byReason = new Map<string, string[]>();
@@ -109,6 +109,19 @@ function atLeast(name: string, value: number | undefined, min: number, { strict 
   return true;
 }
 
+/** A .check for --api-url: an http(s) URL, so a typo fails once up front, not once per label. */
+function httpUrl(name: string, value: string | undefined): true {
+  if (value === undefined) return true;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new Error(`--${name} must be an http(s) URL of a MediaWiki api.php, got "${value}"`);
+  return true;
+}
+
 /**
  * Adds the label-bank commands and options to a yargs instance (the label-bank bin, or `sentseg
  * label-bank`). `invokedAs` starts the examples of --help: yargs' $0 is the bin alone, so under the
@@ -152,7 +165,8 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
               atLeast('timeout', a.timeout, 0, { strict: true }) &&
               atLeast('retries', a.retries, 0, { integer: true }) &&
               atLeast('backoff', a.backoff, 0) &&
-              atLeast('deadline', a.deadline, 0, { strict: true }),
+              atLeast('deadline', a.deadline, 0, { strict: true }) &&
+              httpUrl('api-url', a['api-url']),
           )
           .example(`${invokedAs} fetch --labels bus,car`, 'refresh two labels from English Wikipedia')
           .example(`${invokedAs} fetch --deadline 120`, 'give up after two minutes, keeping what was fetched')
@@ -267,6 +281,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           .option('group', { type: 'string', default: 'added', describe: 'semantic group' })
           .option('model', { type: 'string', describe: "text encoder (default: the bank's only encoder)" })
           .conflicts('description', 'wikipedia')
+          .check((a) => httpUrl('api-url', a['api-url']))
           .example(`${invokedAs} add zebra --description TEXT`, 'described in your own words')
           .example(`${invokedAs} add tram --wikipedia Tram`, "described by the article's first sentence"),
       async (args) => {

@@ -140,6 +140,8 @@ export class LabelBank {
     const resolved = path.resolve(file);
     if (!existsSync(resolved)) {
       if (options.readonly) throw new LabelBankError('BANK_MISSING', `label bank not found: ${resolved} (label-bank embed creates one)`);
+      const folder = path.dirname(resolved);
+      if (!existsSync(folder)) throw new LabelBankError('BANK_MISSING', `the folder of the label bank does not exist: ${folder} (create it first: mkdir -p ${folder})`);
       createBank(resolved, readLabelsFile(options.labelsFile).labels);
     }
     const mismatch = sqliteKindMismatch(resolved, 'label-bank');
