@@ -51,11 +51,12 @@ describe('npm with this project', () => {
     expect(r.stderr).not.toMatch(/warn/i);
   });
 
-  it('has reviewed every dependency install script (onnxruntime-node’s CUDA download is denied)', () => {
+  it('has reviewed every dependency install script (onnxruntime-node’s CUDA and tfjs-node’s libtensorflow downloads are denied)', () => {
     const r = spawnSync('npm', ['install-scripts', 'ls'], { cwd: REPO, encoding: 'utf8' });
     if (r.status !== 0 && /Unknown command|not a valid command/i.test(r.stderr + r.stdout)) return; // npm < 11.16 has no install-scripts
     expect(r.stdout).toContain('No packages with unreviewed install scripts');
     const cudaLib = path.join(REPO, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime_providers_cuda.so');
     expect(existsSync(cudaLib)).toBe(false);
+    expect(existsSync(path.join(REPO, 'node_modules', '@tensorflow', 'tfjs-node', 'deps', 'lib'))).toBe(false);
   });
 });
