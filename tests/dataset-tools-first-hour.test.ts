@@ -1,12 +1,13 @@
 /**
  * merge-datasets and manifest as a new user meets them (issue 11): a file of the wrong kind given as
  * --out or as a manifest, a merge that fails or is interrupted half-way, problems that must be
- * visible, hints that must name real flags, a validation-only ADE20K download, and --help text.
+ * visible, hints that must name real flags, a validation-only ADE20K download, a dataset named
+ * after a format or already in the manifest, and --help text.
  * Every command runs as the user runs it: the built bins, in a child process.
  */
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { existsSync, linkSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
@@ -209,6 +210,62 @@ describe('hints and detection', () => {
     const byName = await run(MERGE, ['--dataset', `ade20k=${at('ADE-val')}`, '--out', at('ade-val.sqlite'), '--workers', '0']);
     expect(byName.code).toBe(0);
     expect(byName.stdout).toMatch(/^ade20k +ade20k +2 images +0 problems/m);
+  });
+});
+
+describe('the name of a dataset', () => {
+  it('named after a format, it is read as that format whatever the folder looks like; --format overrides the name', async () => {
+    // Names swapped by mistake: detection must not win, or a later eval --dataset cityscapes evaluates ADE data.
+    const swapped = await run(MERGE, ['--dataset', `cityscapes=${at('ade')}`, '--dataset', `ade20k=${at('cs')}`, '--out', at('swapped.sqlite'), '--workers', '0']);
+    expect(swapped.code).toBe(2);
+    expect(swapped.stdout).toBe('');
+    expect(swapped.stderr).toMatch(
+      /^error: not a Cityscapes folder \(no leftImg8bit\/ and gtFine\/\): .*\/ade; the dataset is named cityscapes, so it is read as cityscapes, but the folder looks like ade20k: --dataset ade20k=PATH \(or --format cityscapes=ade20k\) reads it as that\n$/,
+    );
+    expect(existsSync(at('swapped.sqlite'))).toBe(false);
+    const ade = await run(MERGE, ['--dataset', `ade20k=${at('cs')}`, '--out', at('swapped.sqlite'), '--workers', '0']);
+    expect([ade.code, ade.stderr]).toEqual([2, `error: not an ADE20K folder (no images/<split> with annotations/<split> for training or validation): ${at('cs')}; the dataset is named ade20k, so it is read as ade20k, but the folder looks like cityscapes: --dataset cityscapes=PATH (or --format ade20k=cityscapes) reads it as that\n`]);
+    const missing = await run(MERGE, ['--dataset', `ade20k=${at('nowhere')}`, '--out', at('swapped.sqlite')]);
+    expect([missing.code, missing.stderr]).toEqual([2, `error: dataset folder not found: ${at('nowhere')}\n`]);
+
+    const forced = await run(MERGE, ['--dataset', `cityscapes=${at('ade')}`, '--format', 'cityscapes=ade20k', '--out', at('forced.sqlite'), '--workers', '0']);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toMatch(/^cityscapes +ade20k +3 images +0 problems/m);
+  });
+
+  it('already in the manifest: skipped from the same folder (manifest unchanged), refused from another one, replaced with --replace', async () => {
+    const out = at('names.sqlite');
+    expect((await run(MERGE, ['--dataset', `ade20k=${at('ade')}`, '--out', out, '--workers', '0'])).code).toBe(0);
+    const before = readFileSync(out);
+
+    // The same command again, and the same folder through a symlink: a no-op success.
+    symlinkSync(at('ade'), at('ade-link'));
+    for (const root of [at('ade'), at('ade-link')]) {
+      const same = await run(MERGE, ['--dataset', `ade20k=${root}`, '--out', out, '--workers', '0']);
+      expect([same.code, same.stderr], root).toEqual([0, '']);
+      expect(same.stdout, root).toBe(`ade20k: skipped, already in the manifest; --replace ade20k to redo it\n${out} unchanged: nothing merged\n`);
+    }
+    expect(readFileSync(out).equals(before)).toBe(true);
+
+    // Another folder under the same name: nothing was read from it, so it is refused.
+    const other = await run(MERGE, ['--dataset', `ade20k=${at('ADE-val')}`, '--out', out, '--workers', '0']);
+    expect(other.code).toBe(2);
+    expect(other.stdout).toBe('');
+    expect(other.stderr).toBe(
+      `error: ade20k is already in ${out}, merged from ${at('ade')}, not from ${at('ADE-val')}: --replace ade20k replaces it with ${at('ADE-val')}, or --dataset OTHER-NAME=${at('ADE-val')} adds that folder beside it; ${out} is as it was\n`,
+    );
+    // Refused before anything is merged, also when it comes after a new dataset.
+    const mixed = await run(MERGE, ['--dataset', `cs=${at('cs')}`, '--dataset', `ade20k=${at('ADE-val')}`, '--out', out, '--workers', '0']);
+    expect(mixed.code).toBe(2);
+    expect(readFileSync(out).equals(before)).toBe(true);
+    expect(leftovers(out)).toEqual([]);
+
+    const replaced = await run(MERGE, ['--dataset', `ade20k=${at('ADE-val')}`, '--replace', 'ade20k', '--out', out, '--workers', '0']);
+    expect(replaced.code).toBe(0);
+    expect(replaced.stdout).toMatch(/^ade20k +ade20k +2 images +0 problems.*\nwrote .*names\.sqlite\n$/s);
+    const reader = ManifestReader.open(out);
+    expect(reader.datasets().map((d) => [d.name, d.images, d.root])).toEqual([['ade20k', 2, at('ADE-val')]]);
+    reader.close();
   });
 });
 

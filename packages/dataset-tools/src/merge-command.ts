@@ -26,6 +26,7 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
         'Reads segmentation datasets in their official layouts into one SQLite manifest. ' +
         `Formats: ${FORMATS.map((f) => f.name).join(', ')} (their layouts: packages/dataset-tools/README.md). ` +
         'The format of a dataset is --format NAME=FORMAT when given, else the format the dataset is named after, else the one that recognises the folder. ' +
+        'A dataset already in the manifest is skipped when given with the folder it was merged from, and refused when given with another one (--replace NAME, or another name). ' +
         'A new manifest appears only when every dataset merged; an existing one is extended one dataset per transaction. ' +
         'Exit 0: merged with no problem. Exit 2: bad input, or files skipped (the manifest is written with the usable images and the problems are listed). Exit 130: interrupted (Ctrl-C). Exit 1: a bug.',
     )
@@ -107,7 +108,9 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
       for (const line of problems.first) process.stdout.write(`  ${line}\n`);
       if (problems.rows > problems.first.length) process.stdout.write(`  ... and ${problems.rows - problems.first.length} more (manifest problems ${args.out} lists them)\n`);
     }
-    process.stdout.write(`wrote ${args.out}\n`);
+    // Every dataset skipped (already in the manifest, from the same folder): nothing was written.
+    if (run.summaries.length === 0 && run.skipped.length > 0) process.stdout.write(`${args.out} unchanged: nothing merged\n`);
+    else process.stdout.write(`wrote ${args.out}\n`);
   }
   if (problems.rows > 0) {
     throw new DatasetError(

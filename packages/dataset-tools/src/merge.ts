@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from './errors.js';
-import { detectFormat, formatByName, FORMATS } from './formats/index.js';
+import { checkDatasetFolder, detectFormat, formatByName, FORMATS } from './formats/index.js';
+import type { FormatAdapter } from './formats/types.js';
 import { ManifestWriter, type MergeOptions, type MergeSummary } from './manifest/writer.js';
 import { readLabelNames } from './taxonomy.js';
 
@@ -79,33 +80,75 @@ export class MergeInterrupted extends Error {
 }
 
 /**
- * The adapter of one --dataset: --format when given; else a format named like the dataset that
- * recognises the folder; else whichever format recognises it; else, when the dataset is named after
- * a format, that format (its open() then says what the folder lacks).
+ * The adapter of one --dataset, as README and --help say: --format when given; else the format the
+ * dataset is named after (`--dataset ade20k=PATH`), whatever the folder looks like; else the one
+ * that recognises the folder. A chosen format that does not recognise the folder is opened here, so
+ * its own error (what the folder lacks) comes before anything is written; when another format
+ * recognises the folder, the error names it.
  */
-function resolveFormat(spec: DatasetSpec) {
-  if (spec.format) return formatByName(spec.format);
-  const named = FORMATS.find((f) => f.name === spec.name);
-  if (named?.detect(spec.root)) return named;
+function resolveFormat(spec: DatasetSpec, labels: string[], splits: string[] | undefined): FormatAdapter {
+  const chosen = spec.format ? formatByName(spec.format) : FORMATS.find((f) => f.name === spec.name);
+  if (!chosen) return detectFormat(spec.root, spec.name);
+  checkDatasetFolder(spec.root);
+  if (chosen.detect(spec.root)) return chosen;
   try {
-    return detectFormat(spec.root, spec.name);
+    chosen.open(spec.root, { labels, splits, variant: spec.variant, taxonomyFile: spec.taxonomy, datasetName: spec.name });
   } catch (err) {
-    if (named && existsSync(spec.root)) return named;
-    throw err;
+    const looks = err instanceof DatasetError ? FORMATS.find((f) => f !== chosen && f.detect(spec.root)) : undefined;
+    if (!looks || !(err instanceof DatasetError)) throw err;
+    throw new DatasetError(
+      err.code,
+      spec.format
+        ? `${err.message}; --format ${spec.name}=${chosen.name} reads it as ${chosen.name}, but the folder looks like ${looks.name}`
+        : `${err.message}; the dataset is named ${spec.name}, so it is read as ${chosen.name}, but the folder looks like ${looks.name}: --dataset ${looks.name}=PATH (or --format ${spec.name}=${looks.name}) reads it as that`,
+    );
+  }
+  return chosen;
+}
+
+/** Two paths to the same folder (resolved, then through symlinks when both exist). */
+function sameFolder(a: string, b: string): boolean {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
   }
 }
 
 /**
+ * Refuses a dataset already in the manifest under the same name from another folder (without
+ * --replace): skipping it would say nothing was read from the folder the user gave.
+ */
+function checkStoredRoots(writer: ManifestWriter, out: string, specs: DatasetSpec[], replace: string[]): void {
+  for (const spec of specs) {
+    if (replace.includes(spec.name)) continue;
+    const stored = writer.datasetRoot(spec.name);
+    if (stored === null || sameFolder(stored, spec.root)) continue;
+    throw new DatasetError(
+      'BAD_ARGUMENT',
+      `${spec.name} is already in ${out}, merged from ${stored}, not from ${spec.root}: --replace ${spec.name} replaces it with ${spec.root}, or --dataset OTHER-NAME=${spec.root} adds that folder beside it; ${out} is as it was`,
+    );
+  }
+}
+/**
  * merge-datasets: reads each dataset and writes it into the manifest, one transaction per dataset.
- * Datasets already in the manifest are kept unless named in `replace`. A new manifest appears only
+ * Datasets already in the manifest are kept unless named in `replace`: skipped when given with the
+ * folder they were merged from, refused (nothing written) when given with another folder. A new manifest appears only
  * when every dataset was merged; extending an existing one, a failed dataset leaves it as it was
  * before that dataset (the datasets committed before it stay).
  */
 export async function mergeDatasets(out: string, specs: DatasetSpec[], options: MergeDatasetsOptions = {}): Promise<MergeRun> {
   const labels = readLabelNames();
   // Resolve every format before writing anything, so a bad folder fails fast.
-  const resolved = specs.map((spec) => ({ spec, adapter: resolveFormat(spec) }));
+  const resolved = specs.map((spec) => ({ spec, adapter: resolveFormat(spec, labels, options.splits) }));
   const writer = ManifestWriter.open(out, labels);
+  try {
+    checkStoredRoots(writer, path.resolve(out), specs, options.replace ?? []);
+  } catch (err) {
+    writer.abandon();
+    throw err;
+  }
   const run: MergeRun = { summaries: [], skipped: [] };
   let current: string | null = null;
   const work = (async () => {

@@ -80,6 +80,36 @@ describe('merge-datasets on generated fixtures', () => {
     reader.close();
   });
 
+  it('refuses a dataset already in the manifest from another folder, before writing anything; --replace takes the new folder', async () => {
+    const out = path.join(dir, 'other-root.sqlite');
+    await mergeDatasets(out, specs('ade20k=ADEChallengeData2016'), { workers: 0 });
+    const before = dumpManifest(out);
+    const other = path.join(dir, 'ade-other');
+    await writeAde20k(other, { validation: 1 }, [24, 20]);
+    const err = await mergeDatasets(out, [...specs('cityscapes=cityscapes'), ...parseDatasetSpecs([`ade20k=${other}`])], { workers: 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DatasetError);
+    expect((err as DatasetError).code).toBe('BAD_ARGUMENT');
+    expect((err as DatasetError).message).toBe(
+      `ade20k is already in ${out}, merged from ${path.join(dir, 'ADEChallengeData2016')}, not from ${other}: --replace ade20k replaces it with ${other}, or --dataset OTHER-NAME=${other} adds that folder beside it; ${out} is as it was`,
+    );
+    expect(dumpManifest(out)).toEqual(before);
+    const replaced = await mergeDatasets(out, parseDatasetSpecs([`ade20k=${other}`]), { workers: 0, replace: ['ade20k'] });
+    expect(replaced.summaries.map((s) => [s.dataset, s.images])).toEqual([['ade20k', 1]]);
+    const reader = ManifestReader.open(out);
+    expect(reader.dataset('ade20k').root).toBe(other);
+    reader.close();
+  });
+
+  it('reads a dataset named after a format as that format, and says so when the folder looks like another one', async () => {
+    await expect(mergeDatasets(path.join(dir, 'swapped.sqlite'), specs('cityscapes=ADEChallengeData2016'), { workers: 0 })).rejects.toThrow(
+      /^not a Cityscapes folder \(no leftImg8bit\/ and gtFine\/\): .*ADEChallengeData2016; the dataset is named cityscapes, so it is read as cityscapes, but the folder looks like ade20k: /,
+    );
+    await expect(mergeDatasets(path.join(dir, 'swapped.sqlite'), parseDatasetSpecs([`x=${path.join(dir, 'cityscapes')}`], ['x=ade20k']), { workers: 0 })).rejects.toThrow(
+      /^not an ADE20K folder .*cityscapes; --format x=ade20k reads it as ade20k, but the folder looks like cityscapes$/,
+    );
+    expect(existsSync(path.join(dir, 'swapped.sqlite'))).toBe(false);
+  });
+
   it('keeps unmapped classes as new labels only when asked', async () => {
     const out = path.join(dir, 'keep.sqlite');
     const root = path.join(dir, 'ade-unmapped');

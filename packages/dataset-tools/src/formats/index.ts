@@ -21,10 +21,15 @@ export function formatByName(name: string): FormatAdapter {
   return found;
 }
 
-/** The format of a dataset folder, or a clear error naming the folder (and the --format flag for dataset `name`). */
-export function detectFormat(root: string, name = 'NAME'): FormatAdapter {
+/** Throws NOT_A_DATASET when `root` is not a folder, or an empty one. */
+export function checkDatasetFolder(root: string): void {
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new DatasetError('NOT_A_DATASET', `dataset folder not found: ${root}`);
   if (readdirSync(root).length === 0) throw new DatasetError('NOT_A_DATASET', `dataset folder is empty: ${root}`);
+}
+
+/** The format of a dataset folder, or a clear error naming the folder (and the --format flag for dataset `name`). */
+export function detectFormat(root: string, name = 'NAME'): FormatAdapter {
+  checkDatasetFolder(root);
   const found = FORMATS.find((f) => f.detect(root));
   if (!found) throw new DatasetError('UNKNOWN_FORMAT', `cannot tell the format of ${root}; name it with --format ${name}=FORMAT (formats: ${FORMATS.map((f) => f.name).join(', ')})`);
   return found;

@@ -113,6 +113,12 @@ export class ManifestWriter {
     return this.db.prepare(`SELECT 1 FROM datasets WHERE name = ?`).get(name) !== undefined;
   }
 
+  /** The folder a dataset of the manifest was merged from (stored resolved), or null when it has no such dataset. */
+  datasetRoot(name: string): string | null {
+    const row = this.db.prepare(`SELECT root FROM datasets WHERE name = ?`).get(name) as { root: string } | undefined;
+    return row?.root ?? null;
+  }
+
   /** Writes one dataset in one transaction (its old rows replaced); a failure leaves the manifest as it was. */
   async addDataset(name: string, root: string, opened: OpenedDataset, options: MergeOptions = {}): Promise<MergeSummary> {
     const started = performance.now();
