@@ -68,7 +68,7 @@ describe('sentseg train', () => {
     expect(latest.step).toBeGreaterThanOrEqual(2);
     expect(latest.step).toBeLessThan(400);
     expect(r.stdout).toContain(`steps 0 → ${latest.step} of 400 (interrupted)`);
-    expect(r.stdout).toContain(`resume with: train --resume ${run}`);
+    expect(r.stdout).toContain(`resume with: sentseg train --resume ${run}`);
 
     const resumed = await start(['train', '--resume', run, '--steps', String(latest.step + 2)]).done;
     expect(resumed.stderr).toContain(`resumed from ${path.join(run, 'checkpoints', `step-${String(latest.step).padStart(6, '0')}`)} at step ${latest.step}`);

@@ -4,12 +4,12 @@
  * through the committed bin (packages/trainer/bin/sentseg-train.js), as `npx sentseg-train` does.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../packages/label-bank/test/helpers.js';
 import { tempDir, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
-import { runCli, type CliRun } from './run-cli.js';
+import { BIN as BUILT, runCli, type CliRun } from './run-cli.js';
 
 const BIN = path.join(REPO, 'packages', 'trainer', 'bin', 'sentseg-train.js');
 const dir = tempDir('sentseg-trainer-first-hour-');
@@ -123,6 +123,18 @@ describe('an existing run folder', () => {
     expect(readdirSync(empty).sort()).toEqual(['checkpoints', 'config.json', 'metrics.jsonl']);
   });
 
+  it('--resume with --steps at or below the run\'s step: exit 2 before any work, config.json untouched', async () => {
+    const at = (JSON.parse(readFileSync(path.join(run, 'checkpoints', 'latest.json'), 'utf8')) as { step: number }).step;
+    const before = files(run);
+    expectRefused(await sentsegTrain(['train', '--resume', run, '--steps', '1'], elsewhere), `error: ${run} is at step ${at}, beyond steps 1; give --steps above ${at} to continue it`);
+    const nothing = `error: ${run} is already at step ${at} of ${at}: nothing to do; give --steps above ${at} to continue it`;
+    expectRefused(await sentsegTrain(['train', '--resume', run, '--steps', String(at)], elsewhere), nothing);
+    // Without --steps, a finished run is at the steps of its config.json: the same.
+    expect((JSON.parse(before.config) as { steps: number }).steps).toBe(at);
+    expectRefused(await sentsegTrain(['train', '--resume', run], elsewhere), nothing);
+    expect(files(run)).toEqual(before);
+  });
+
   it('--resume of a folder that holds no run says so', async () => {
     const none = path.join(dir, 'runs', 'none');
     mkdirSync(none, { recursive: true });
@@ -146,6 +158,32 @@ describe('a run folder from any working directory', () => {
     expect(resumed.stdout).toContain('steps 2 → 3 of 3');
   }, 60_000);
 
+  it('eval takes the run\'s manifest when --manifest is not given (a run folder or a checkpoint of it)', async () => {
+    const at = (JSON.parse(readFileSync(path.join(run, 'checkpoints', 'latest.json'), 'utf8')) as { step: number }).step;
+    for (const [r, step] of [[run, at], [path.join(run, 'checkpoints', 'step-000002'), 2]] as const) {
+      const ev = await sentsegTrain(['eval', '--run', r, '--dataset', 'cityscapes', '--short-edge', '48'], elsewhere);
+      expect(ev.stderr).not.toContain('error');
+      expect(ev.code).toBe(0);
+      expect(ev.stdout).toMatch(new RegExp(`^cityscapes val, 2 images, ss 48, checkpoint step ${step}$`, 'm'));
+    }
+    const help = await sentsegTrain(['eval', '--help']);
+    expect(help.stdout).toMatch(/--manifest\s+manifest\.sqlite holding the dataset \(default: the run's\)\s+\[string\]$/m);
+  }, 60_000);
+
+  it('eval of a run whose manifest moved says so; predict needs no manifest', async () => {
+    const copy = path.join(dir, 'runs', 'manifest-moved');
+    cpSync(run, copy, { recursive: true });
+    const gone = path.join(dir, 'gone', 'manifest.sqlite');
+    const configFile = path.join(copy, 'config.json');
+    writeFileSync(configFile, JSON.stringify({ ...(JSON.parse(readFileSync(configFile, 'utf8')) as object), manifest: gone }, null, 2));
+    expectRefused(await sentsegTrain(['eval', '--run', copy, '--dataset', 'cityscapes'], elsewhere), `error: manifest ${gone} named in ${configFile} is missing (moved or deleted?); give its new path with --manifest FILE`);
+    expect((await sentsegTrain(['eval', '--run', copy, '--manifest', world.manifest, '--dataset', 'cityscapes', '--short-edge', '48'], elsewhere)).code).toBe(0);
+    const photo = path.join(world.dir, 'cityscapes', 'leftImg8bit', 'val', 'aachen');
+    const pred = await sentsegTrain(['predict', '--run', copy, '--input', photo, '--out', 'preds-manifest-moved', '--labels', 'road,sky', '--short-edge', '48'], elsewhere);
+    expect(pred.stderr).not.toContain('error');
+    expect(pred.code).toBe(0);
+  }, 60_000);
+
   const bank = path.join(dir, 'movable-bank.sqlite');
   const moved = path.join(dir, 'runs', 'moved');
 
@@ -164,6 +202,18 @@ describe('a run folder from any working directory', () => {
   it('given its new place, the moved run goes on', async () => {
     expect((await sentsegTrain(['train', '--resume', moved, '--steps', '2', '--label-bank', `${bank}.away`], elsewhere)).code).toBe(0);
   }, 60_000);
+});
+
+describe('Ctrl-C', () => {
+  it('the resume hint names the command as invoked: the package bin or the umbrella', async () => {
+    for (const [bin, name] of [[BIN, 'sentseg-train'], [BUILT.sentseg, 'sentseg']] as const) {
+      const out = path.join('runs', `ctrl-c-${name}`);
+      const r = await runCli(bin, ['train', '--manifest', world.manifest, '--label-bank', world.bank, '--steps', '400', ...TINY, '--out', out], { cwd: dir, interruptOn: /^model: /m });
+      expect(r.code).toBe(130);
+      expect(r.stdout).toMatch(/^steps 0 → \d+ of 400 \(interrupted\)$/m);
+      expect(r.stdout.trim().split('\n').at(-1)).toBe(`resume with: ${name} train --resume ${out}`);
+    }
+  }, 120_000);
 });
 
 describe('inputs that are skipped', () => {

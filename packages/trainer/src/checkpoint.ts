@@ -65,6 +65,16 @@ export function resolveCheckpoint(runOrCheckpoint: string): string {
   return path.join(checkpointsDir(runOrCheckpoint), dir);
 }
 
+/** The state.json of a run's latest checkpoint (or of the checkpoint folder given), without loading its weights. */
+export function readCheckpointState(runOrCheckpoint: string): { dir: string; state: CheckpointState } {
+  const dir = resolveCheckpoint(runOrCheckpoint);
+  try {
+    return { dir, state: JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as CheckpointState };
+  } catch (err) {
+    throw new CheckpointError(`unreadable checkpoint state ${path.join(dir, 'state.json')}: ${(err as Error).message}`);
+  }
+}
+
 export interface LoadedCheckpoint {
   dir: string;
   state: CheckpointState;
@@ -76,13 +86,7 @@ export interface LoadedCheckpoint {
 }
 
 export function loadCheckpoint(runOrCheckpoint: string): LoadedCheckpoint {
-  const dir = resolveCheckpoint(runOrCheckpoint);
-  let state: CheckpointState;
-  try {
-    state = JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as CheckpointState;
-  } catch (err) {
-    throw new CheckpointError(`unreadable checkpoint state ${path.join(dir, 'state.json')}: ${(err as Error).message}`);
-  }
+  const { dir, state } = readCheckpointState(runOrCheckpoint);
   try {
     const model = loadWeights(dir, 'model');
     const opt = loadWeights(dir, 'optimizer');

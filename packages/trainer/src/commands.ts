@@ -14,7 +14,7 @@ import { evaluate, unseenLabels } from './eval/evaluate.js';
 import { modeName, textTable, writeEvalOutputs } from './eval/report.js';
 import { ManifestReader } from '@sentseg/dataset-tools';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { checkInferenceInputs, checkOutputFolder, checkSqliteKind, runConfigFile } from './run-folder.js';
+import { checkInferenceInputs, checkOutputFolder, checkSqliteKind, inferenceManifest, runConfigFile } from './run-folder.js';
 
 /** Errors that are the user's input, not a bug: printed without a stack, exit 2. */
 export function isTrainerUserError(err: unknown): boolean {
@@ -110,7 +110,8 @@ export function trainCommand(y: Argv): Argv {
         const ips = summary.metrics.length > 1 ? summary.metrics.slice(1).reduce((s, m) => s + m.imagesPerSec, 0) / (summary.metrics.length - 1) : (first?.imagesPerSec ?? 0);
         out(`${ips.toFixed(2)} images/s on ${summary.backend.name}; ${summary.skippedImages} unreadable image(s) skipped`);
         if (summary.lastCheckpoint) out(`checkpoint: ${summary.lastCheckpoint}`);
-        if (summary.interrupted) out(`resume with: train --resume ${run}`);
+        // $0 is the command as invoked: `sentseg` under the umbrella, `sentseg-train` under the package's bin.
+        if (summary.interrupted) out(`resume with: ${String(args.$0)} train --resume ${run}`);
       } finally {
         process.off('SIGINT', onSigint);
       }
@@ -150,13 +151,14 @@ export function evalCommand(y: Argv): Argv {
     (c) =>
       inferenceOptions(c)
         .usage(
-          '$0 eval --run runs/first --manifest manifest.sqlite --dataset cityscapes --split val\n\n' +
+          '$0 eval --run runs/first --dataset cityscapes --split val\n\n' +
             'Each class of the dataset is represented by the embedding of its label\'s text (the encoder and text kind the checkpoint was trained with); ' +
             'pixels are assigned the most similar class, 255 is ignored. ' +
             'mIoU is the mean IoU over the classes that occur in the targets or in the predictions: a class never in the targets and never predicted has no IoU and is left out of the mean.\n\n' +
+            'The manifest defaults to the one the run was trained on (its config.json); give --manifest for another, e.g. a held-out dataset.\n\n' +
             'An image that cannot be read is skipped and listed; the report covers the others and the command then exits 2.',
         )
-        .option('manifest', { type: 'string', demandOption: true, describe: 'manifest.sqlite holding the dataset' })
+        .option('manifest', { type: 'string', describe: 'manifest.sqlite holding the dataset (default: the run\'s)' })
         .option('dataset', { type: 'string', demandOption: true, describe: 'dataset name in the manifest' })
         .option('split', { type: 'string', default: 'val', describe: 'split to evaluate' })
         .option('short-edge', { type: 'number', default: 1080, describe: 'single scale: resize the short edge to this' })
@@ -175,14 +177,15 @@ export function evalCommand(y: Argv): Argv {
     async (args) => {
       // Every input and output is checked before the backend starts and the images are read.
       if (args.out !== undefined) checkOutputFolder('--out', args.out);
-      checkSqliteKind('manifest', args.manifest, 'manifest');
+      const manifest = inferenceManifest(args.run, args.manifest);
+      checkSqliteKind('manifest', manifest, 'manifest');
       if (args['zero-shot-from'] !== undefined) checkSqliteKind('--zero-shot-from', args['zero-shot-from'], 'manifest');
       const { bank, runConfig } = checkInferenceInputs(args.run, args['label-bank']);
       await announceBackend(args.backend as BackendChoice);
       const scales = args.scales ? parseScales(args.scales) : [args['short-edge']];
       const report = await evaluate({
         run: args.run,
-        manifest: args.manifest,
+        manifest,
         labelBank: bank,
         dataset: args.dataset,
         split: args.split,
@@ -201,7 +204,7 @@ export function evalCommand(y: Argv): Argv {
       }
       let unseen: string[] | null = null;
       if (args['zero-shot-from']) {
-        const reader = ManifestReader.open(args.manifest);
+        const reader = ManifestReader.open(manifest);
         try {
           const trained = runConfig?.data.datasets ?? null;
           unseen = unseenLabels(reader, args.dataset, args['zero-shot-from'], trained);

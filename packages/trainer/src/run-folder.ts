@@ -108,13 +108,34 @@ export function readRunConfig(run: string): { file: string; config: TrainConfig 
 }
 
 /**
+ * eval and predict: `run` (a run folder or one of its checkpoint folders) has a checkpoint; its
+ * run's saved settings, or null when there is no config.json.
+ */
+function inferenceRunConfig(run: string): { file: string; config: TrainConfig } | null {
+  resolveCheckpoint(run);
+  // A checkpoint folder given as --run: its run's config.json is two levels up.
+  return readRunConfig(run) ?? (existsSync(path.join(run, 'state.json')) ? readRunConfig(path.resolve(run, '..', '..')) : null);
+}
+
+/**
+ * eval's manifest: the one given, else the run's (from its config.json, as for the label bank); a
+ * run's manifest that is gone has moved, and the message says so. Its kind is checked by the caller.
+ */
+export function inferenceManifest(run: string, manifest: string | undefined): string {
+  if (manifest !== undefined) return manifest;
+  const saved = inferenceRunConfig(run);
+  if (!saved) throw new TrainerError(`name the manifest: --manifest FILE (${run} has no config.json to take it from)`);
+  const file = path.resolve(saved.config.manifest);
+  if (!existsSync(file)) throw new TrainerError(`manifest ${file} named in ${saved.file} is missing (moved or deleted?); give its new path with --manifest FILE`);
+  return file;
+}
+
+/**
  * eval and predict: the run has a checkpoint, and the label bank (given, else the run's) exists
  * and is a label bank. Returns the bank and the run's settings.
  */
 export function checkInferenceInputs(run: string, labelBank: string | undefined): { bank: string; runConfig: TrainConfig | null } {
-  resolveCheckpoint(run);
-  // A checkpoint folder given as --run: its run's config.json is two levels up.
-  const saved = readRunConfig(run) ?? (existsSync(path.join(run, 'state.json')) ? readRunConfig(path.resolve(run, '..', '..')) : null);
+  const saved = inferenceRunConfig(run);
   let bank = labelBank;
   if (bank === undefined) {
     if (!saved) throw new TrainerError(`name the label bank: --label-bank FILE (${run} has no config.json to take it from)`);

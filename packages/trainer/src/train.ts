@@ -11,7 +11,7 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { ManifestReader, type DatasetInfo } from '@sentseg/dataset-tools';
 import { selectBackend, type ChosenBackend } from './backend/select.js';
-import { loadCheckpoint, resolveCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { loadCheckpoint, readCheckpointState, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { withAbsolutePaths, type TrainConfig } from './config.js';
 import { BatchLoader, type LoadedBatch, type LoaderDataset } from './data/loader.js';
 import { BalancedSampler } from './data/sampler.js';
@@ -116,7 +116,8 @@ function truncateMetrics(file: string, upToStep: number): void {
 
 /**
  * Refuses, before any work, what would fail later or damage a file: a run folder that holds a run
- * (neither resumed nor overwritten), a resumed run without a checkpoint, an input that is missing
+ * (neither resumed nor overwritten), a resumed run without a checkpoint or already at (or past)
+ * the steps asked for (nothing to train, and config.json would disagree with its checkpoint), an input that is missing
  * or of the wrong kind. A path that config.json of a resumed run names and that is gone has moved:
  * the message says which setting.
  */
@@ -124,7 +125,11 @@ function checkBeforeWork(config: TrainConfig, run: string, options: TrainOptions
   if (options.resume && options.overwrite) throw new TrainerError('resume and overwrite both given: resume continues the run, overwrite starts it over; give one');
   if (options.resume) {
     runConfigFile(run);
-    resolveCheckpoint(run);
+    const at = readCheckpointState(run).state.step;
+    if (config.steps <= at) {
+      const why = config.steps === at ? `already at step ${at} of ${at}: nothing to do` : `at step ${at}, beyond steps ${config.steps}`;
+      throw new TrainerError(`${run} is ${why}; give --steps above ${at} to continue it`);
+    }
   } else checkNewRun(run, options.overwrite === true);
   checkTrainInputs(config, options.resume ? readRunConfig(run) : null);
 }
