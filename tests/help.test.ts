@@ -1,7 +1,8 @@
 // Every command's --help, read the way a new user reads it: each option says what it does, and the
 // text is wrapped by yargs alone (a '\n' inside a sentence made lines like "given)," or an example
 // broken over four lines). Walks every bin and every subcommand its help lists.
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO } from '../packages/label-bank/test/helpers.js';
@@ -11,25 +12,27 @@ const WIDTH = 100;
 const BINS = ['sentseg', 'label-bank', 'merge-datasets', 'manifest', 'sentseg-train'];
 const SECTION = /^(Commands|Options|Positionals|Examples):$/;
 
-function help(command: string[]): string {
-  const r = spawnSync(path.join(REPO, 'node_modules', '.bin', command[0] as string), [...command.slice(1), '--help'], { cwd: REPO, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  expect(r.status, `${command.join(' ')} --help: ${r.stderr}`).toBe(0);
-  return r.stdout;
+const run = promisify(execFile);
+
+/** The --help text of a command (a failing --help rejects, naming the command). Never blocks the event loop: vitest's RPC needs it. */
+async function help(command: string[]): Promise<string> {
+  const { stdout } = await run(path.join(REPO, 'node_modules', '.bin', command[0] as string), [...command.slice(1), '--help'], { cwd: REPO, env: { ...process.env, FORCE_COLOR: '0' } });
+  return stdout;
 }
 
 /** Every command path reachable from the bins, with its help text. */
-function allHelps(): { command: string; text: string }[] {
+async function allHelps(): Promise<{ command: string; text: string }[]> {
   const out: { command: string; text: string }[] = [];
-  const visit = (command: string[]) => {
-    const text = help(command);
+  const visit = async (command: string[]): Promise<void> => {
+    const text = await help(command);
     out.push({ command: command.join(' '), text });
     const commands = section(text, 'Commands');
     for (const line of commands) {
       const m = new RegExp(`^  ${command.join(' ')} ([a-z][\\w-]*)`).exec(line);
-      if (m && m[1] !== undefined) visit([...command, m[1]]);
+      if (m && m[1] !== undefined) await visit([...command, m[1]]);
     }
   };
-  for (const bin of BINS) visit([bin]);
+  for (const bin of BINS) await visit([bin]);
   return out;
 }
 
@@ -42,7 +45,7 @@ function section(text: string, name: string): string[] {
   return end < 0 ? rest : rest.slice(0, end);
 }
 
-const helps = allHelps();
+const helps = await allHelps();
 
 describe('--help of every command', () => {
   it('covers the bins and their subcommands', () => {

@@ -1,11 +1,12 @@
 // What a first `npm ci` on a fresh clone must give a user: every bin the README names linked and
 // runnable, and npm itself quiet about the project's config. CI runs this right after one `npm ci`
 // on a fresh clone, which is the case that used to fail (bins pointing into dist/ were skipped).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO } from '../packages/label-bank/test/helpers.js';
+import { runProgram } from './run-cli.js';
 
 const WORKSPACES = ['common', 'label-bank', 'dataset-tools', 'trainer', 'cli'];
 const bins: { bin: string; pkg: string; target: string }[] = WORKSPACES.flatMap((pkg) => {
@@ -26,34 +27,34 @@ describe('the bins the README names', () => {
     accessSync(path.join(REPO, target), constants.X_OK);
   });
 
-  it.each(bins)('node_modules/.bin/$bin is linked by npm ci and prints its help', ({ bin, target }) => {
+  it.each(bins)('node_modules/.bin/$bin is linked by npm ci and prints its help', async ({ bin, target }) => {
     const link = path.join(REPO, 'node_modules', '.bin', bin);
     expect(existsSync(link), `${link} missing: npm did not link the bin`).toBe(true);
     expect(realpathSync(link)).toBe(realpathSync(path.join(REPO, target)));
-    const r = spawnSync(link, ['--help'], { cwd: REPO, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+    const r = await runProgram(link, ['--help'], { cwd: REPO });
     expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
+    expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^${bin} `));
   });
 
-  it('a launcher whose build is missing says how to build, exit 2', () => {
+  it('a launcher whose build is missing says how to build, exit 2', async () => {
     const script = `import('@sentseg/common/launch').then((m) => m.launch(new URL('file:///nowhere/sentseg/packages/x/dist/cli.js'), 'label-bank'))`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8' });
-    expect(r.status).toBe(2);
+    const r = await runProgram(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO });
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^error: label-bank is not built \(\/nowhere\/sentseg\/packages\/x\/dist\/cli\.js is missing\): run `npm run build` in \/nowhere\/sentseg\/\n$/);
   });
 });
 
 describe('npm with this project', () => {
-  it('prints no warning about the project config on every command', () => {
-    const r = spawnSync('npm', ['pkg', 'get', 'name'], { cwd: REPO, encoding: 'utf8' });
-    expect(r.status).toBe(0);
+  it('prints no warning about the project config on every command', async () => {
+    const r = await runProgram('npm', ['pkg', 'get', 'name'], { cwd: REPO });
+    expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(/warn/i);
   });
 
-  it('has reviewed every dependency install script (onnxruntime-node’s CUDA and tfjs-node’s libtensorflow downloads are denied)', () => {
-    const r = spawnSync('npm', ['install-scripts', 'ls'], { cwd: REPO, encoding: 'utf8' });
-    if (r.status !== 0 && /Unknown command|not a valid command/i.test(r.stderr + r.stdout)) return; // npm < 11.16 has no install-scripts
+  it('has reviewed every dependency install script (onnxruntime-node’s CUDA and tfjs-node’s libtensorflow downloads are denied)', async () => {
+    const r = await runProgram('npm', ['install-scripts', 'ls'], { cwd: REPO });
+    if (r.code !== 0 && /Unknown command|not a valid command/i.test(r.stderr + r.stdout)) return; // npm < 11.16 has no install-scripts
     expect(r.stdout).toContain('No packages with unreviewed install scripts');
     const cudaLib = path.join(REPO, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime_providers_cuda.so');
     expect(existsSync(cudaLib)).toBe(false);

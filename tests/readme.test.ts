@@ -1,11 +1,13 @@
 // The READMEs' commands are the first thing a new user types. This runs the root README's
 // first-hour block as written, and checks every other command example against the real --help of
 // the command it names, so a renamed flag or a bare `label-bank` (not on PATH) fails here.
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO, SHARED } from '../packages/label-bank/test/helpers.js';
+import { runProgram } from './run-cli.js';
 
 const BINS = ['sentseg', 'label-bank', 'merge-datasets', 'manifest', 'sentseg-train'];
 const READMES = ['README.md', ...readdirSync(path.join(REPO, 'packages')).map((p) => path.join('packages', p, 'README.md'))].filter((f) => existsSync(path.join(REPO, f)));
@@ -32,14 +34,14 @@ function words(line: string): string[] {
   return [...line.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? (m[3] as string));
 }
 
-const helpCache = new Map<string, string>();
-function helpOf(command: string[]): string {
+// Child processes are awaited, never run synchronously: a blocked test worker misses vitest's RPC deadline.
+const exec = promisify(execFile);
+const helpCache = new Map<string, Promise<string>>();
+function helpOf(command: string[]): Promise<string> {
   const key = command.join(' ');
   let help = helpCache.get(key);
   if (help === undefined) {
-    const r = spawnSync(path.join(REPO, 'node_modules', '.bin', command[0] as string), [...command.slice(1), '--help'], { cwd: REPO, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-    expect(r.status, `${key} --help: ${r.stderr}`).toBe(0);
-    help = r.stdout;
+    help = exec(path.join(REPO, 'node_modules', '.bin', command[0] as string), [...command.slice(1), '--help'], { cwd: REPO, env: { ...process.env, FORCE_COLOR: '0' } }).then((r) => r.stdout);
     helpCache.set(key, help);
   }
   return help;
@@ -57,16 +59,16 @@ describe('README command examples', () => {
     expect(line).toMatch(/^npx /);
   });
 
-  it.each(examples.filter((e) => e.line.startsWith('npx ') && BINS.includes(words(e.line)[1] as string)))('$file: every flag of "$line" is in its command\'s --help', ({ line }) => {
+  it.each(examples.filter((e) => e.line.startsWith('npx ') && BINS.includes(words(e.line)[1] as string)))('$file: every flag of "$line" is in its command\'s --help', async ({ line }) => {
     const w = words(line).slice(1);
     const command = [w[0] as string];
     // Subcommands: the words before the first flag that the parent's help lists as commands.
     for (const word of w.slice(1)) {
       if (word.startsWith('-')) break;
-      if (!new RegExp(`^\\s+${command.join(' ')} ${word}\\b`, 'm').test(helpOf(command))) break;
+      if (!new RegExp(`^\\s+${command.join(' ')} ${word}\\b`, 'm').test(await helpOf(command))) break;
       command.push(word);
     }
-    const help = helpOf(command);
+    const help = await helpOf(command);
     for (const flag of w.filter((x) => x.startsWith('--'))) {
       const name = flag.split('=')[0] as string;
       const listed = name.startsWith('--no-') ? help.includes(`--${name.slice(5)}`) || help.includes(name) : help.includes(name);
@@ -84,14 +86,14 @@ describe.skipIf(!existsSync(path.join(SHARED, 'datasets')))('the README\'s first
   const cwd = mkdtempSync(path.join(cache, 'readme-first-hour-'));
   afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
-  it('every line exits 0 and the files it promises are there', () => {
+  it('every line exits 0 and the files it promises are there', async () => {
     const block = FIRST_HOUR.exec(readFileSync(path.join(REPO, 'README.md'), 'utf8'));
     expect(block, 'README.md has no first-hour block').not.toBeNull();
     const lines = shellCommands(`\`\`\`sh\n${(block as RegExpExecArray)[1]}\`\`\``);
     expect(lines.length).toBeGreaterThanOrEqual(8);
     for (const line of lines) {
-      const r = spawnSync('bash', ['-c', line.replaceAll('../shared/', `${SHARED}/`)], { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-      expect(r.status, `${line}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`).toBe(0);
+      const r = await runProgram('bash', ['-c', line.replaceAll('../shared/', `${SHARED}/`)], { cwd });
+      expect(r.code, `${line}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`).toBe(0);
     }
     for (const file of ['manifest.sqlite', 'label-bank.sqlite', 'run/config.json', 'run/metrics.jsonl']) expect(existsSync(path.join(cwd, 'first-hour', file)), file).toBe(true);
     const photos = readdirSync(path.join(SHARED, 'datasets', 'photos')).filter((f) => f.endsWith('.png'));

@@ -41,8 +41,20 @@ export interface StartedCli {
 /** Starts `node <bin> ...args`; `done` resolves when it has closed. */
 export function startCli(bin: string, args: string[], options: CliOptions): StartedCli {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build (npm test does)`);
+  return startProgram(process.execPath, [bin, ...args], options);
+}
+
+/**
+ * Runs any program (npm, bash, a linked bin) to its end. Tests never use spawnSync for commands
+ * that take seconds: a blocked test worker misses vitest's RPC deadline under load.
+ */
+export function runProgram(file: string, args: string[], options: CliOptions): Promise<CliRun> {
+  return startProgram(file, args, options).done;
+}
+
+function startProgram(file: string, args: string[], options: CliOptions): StartedCli {
   const started = Date.now();
-  const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: { ...process.env, FORCE_COLOR: '0' } });
+  const child = spawn(file, args, { cwd: options.cwd, env: { ...process.env, FORCE_COLOR: '0' } });
   let stdout = '';
   let stderr = '';
   let interrupted = false;
