@@ -1,7 +1,8 @@
 /**
  * Picks the TensorFlow.js backend. `auto`: the native TensorFlow backend when
- * @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node is installed and loads (they are optional:
- * their install downloads libtensorflow, which fails offline), else WebAssembly. WebAssembly is
+ * @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node is installed and loads (they are optional,
+ * and their install script, which downloads libtensorflow, is denied by the root package.json's
+ * allowScripts: packages/trainer/README.md says how to allow it), else WebAssembly. WebAssembly is
  * the pure backend chosen by measurement (npm run bench): on this project's 2-core machine one
  * training step of the tiny SegFormer is several times faster than on the JavaScript cpu
  * backend, and with convolutions written as im2col products it has every kernel training needs.
@@ -39,7 +40,7 @@ export async function selectBackend(choice: BackendChoice): Promise<ChosenBacken
     const pkg = await loadNative();
     if (pkg && (await tf.setBackend('tensorflow'))) return { name: 'tensorflow', reason: `native TensorFlow through ${pkg}` };
     if (choice === 'tensorflow') {
-      throw new BackendError('backend tensorflow asked for, but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node loads here (their install downloads libtensorflow); use --backend auto, wasm or cpu');
+      throw new BackendError('backend tensorflow asked for, but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node loads here (libtensorflow is not installed: packages/trainer/README.md, "Backend", says how); use --backend auto, wasm or cpu');
     }
   }
   const name = choice === 'cpu' ? 'cpu' : 'wasm';
