@@ -5,6 +5,7 @@
  * merge at 1,000 vs 2,000 images (each in its own process).
  *   node packages/dataset-tools/dist/bench/merge-bench.js [--images 2000] [--keep DIR]
  */
+import { flushAndExit } from '@sentseg/common';
 import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -40,7 +41,7 @@ if (args.child) {
   // VmHWM is this process's own peak (getrusage's maxRSS keeps the parent's peak across exec on Linux).
   const hwm = existsSync('/proc/self/status') ? /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] : undefined;
   process.stdout.write(`${hwm ?? process.resourceUsage().maxRSS}\n`);
-  process.exit(0);
+  await flushAndExit(0);
 }
 
 const work = args.data ?? mkdtempSync(path.join(os.tmpdir(), 'sentseg-merge-bench-'));
