@@ -89,7 +89,7 @@ describe('label-bank fetch over HTTP', () => {
     expect(show.stdout).toMatch(/description: An image of bus\. A bus is a large motor vehicle that carries passengers by road\./);
     expect(show.stdout).toMatch(/source: wikipedia, fetched /);
     const text = await run(LABEL_BANK, ['fetch', '--bank', bank, '--api-url', wiki.apiUrl, '--labels', 'bus']);
-    expect(text.stdout).toMatch(/wikipedia: 1 labels looked up\n {2}updated {5}0\n {2}unchanged {3}1/);
+    expect(text.stdout).toMatch(/wikipedia: 1 labels looked up\n {2}updated {8}0\n {2}unchanged {6}1/);
   });
 });
 

@@ -111,6 +111,7 @@ describe('label-bank fetch against a slow or silent server', () => {
       { name: 'crib', reason: 'the --deadline of 1 s passed' },
     ]);
     expect(r.stderr.split('\n')).toEqual([
+      `fetch: 3 labels from ${wiki.apiUrl} (each request cancelled after 60000 ms, 3 retries; --deadline 1 s)`,
       'fetch: [1/3] bus: updated',
       'fetch: [2/3] car: not refreshed (the --deadline of 1 s passed)',
       'fetch: [3/3] crib: not refreshed (the --deadline of 1 s passed)',
@@ -130,6 +131,8 @@ describe('label-bank fetch against a slow or silent server', () => {
     const r = await run(['fetch', '--bank', bank, '--api-url', silent.apiUrl, '--labels', 'bus,car', '--timeout', '300', '--retries', '1', '--backoff', '10']);
     expect(r.code, r.stderr).toBe(2);
     expect(r.ms).toBeLessThan(6000);
+    // Said before the first answer, so the wait is never silent.
+    expect(r.stderr.split('\n')[0]).toBe(`fetch: 2 labels from ${silent.apiUrl} (each request cancelled after 300 ms, 1 retries; no --deadline)`);
     expect(r.stderr).toMatch(/^fetch: "Bus": no answer within 300 ms; try 2 in 10 ms$/m);
     expect(r.stderr).toMatch(/^fetch: \[\d\/2\] bus: failed \(no answer within 300 ms after 2 tries\)$/m);
     expect(r.stderr).toMatch(/^fetch: \[\d\/2\] car: failed \(no answer within 300 ms after 2 tries\)$/m);
@@ -143,7 +146,7 @@ describe('label-bank fetch against a slow or silent server', () => {
     const before = sha(bank);
     const r = await run(['fetch', '--bank', bank, '--api-url', await closedApiUrl()]);
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stdout).toMatch(/^ {2}not refreshed 238$/m);
+    expect(r.stdout).toMatch(/^ {2}not refreshed {2}238$/m);
     expect(r.stdout).toMatch(/^ {2}NOT REFRESHED \(no network \(fetch failed \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)\); descriptions unchanged\): backpack, umbrella, /m);
     expect(r.stderr).toMatch(/^error: 238 of 238 labels not refreshed \(0 failed, 238 not looked up or cut short\); their descriptions are unchanged: backpack, .* and 228 more$/m);
     expect(sha(bank)).toBe(before);

@@ -73,6 +73,10 @@ function fetchProgress(source: string, total: number) {
   const bar = new Progress(`fetch ${source}`, total, tty);
   const log = (line: string) => process.stderr.write(`fetch: ${line}\n`);
   return {
+    /** One line before the first answer, so a server that is slow to answer is not met with silence. */
+    start(what: string) {
+      if (!tty) log(`${total} label${total === 1 ? '' : 's'} from ${what}`);
+    },
     label(done: number, _total: number, name: string, status: LabelRefreshStatus, reason?: string) {
       if (tty) bar.update(done, `${name}: ${status}`);
       else log(`[${done}/${total}] ${name}: ${status}${reason ? ` (${reason})` : ''}`);
@@ -176,6 +180,11 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           const labels = splitList(args.labels);
           const total = labels?.length ?? bank.labels().length;
           const progress = fetchProgress(args.source, total);
+          progress.start(
+            args.source === 'wordnet'
+              ? 'WordNet 3.1'
+              : `${args['api-url']} (each request cancelled after ${args.timeout} ms, ${args.retries} retries; ${args.deadline === undefined ? 'no --deadline' : `--deadline ${args.deadline} s`})`,
+          );
           const stop = new AbortController();
           const deadline =
             args.deadline === undefined ? undefined : setTimeout(() => stop.abort(new Error(`the --deadline of ${args.deadline} s passed`)), args.deadline * 1000);
