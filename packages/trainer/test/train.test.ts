@@ -254,7 +254,8 @@ describe('bad input', () => {
   it('refuses to resume a run with label embeddings of another dimension', async () => {
     const bank16 = path.join(dir, 'bank16.sqlite');
     writeBank(bank16, 16);
-    await expect(train({ config: smallConfig(world, { labelBank: bank16 }), run: path.join(dir, 'straight'), resume: true, log: () => {} })).rejects.toThrow(
+    // steps above the run's 12, so the dimension check is what refuses it.
+    await expect(train({ config: smallConfig(world, { labelBank: bank16, steps: 20 }), run: path.join(dir, 'straight'), resume: true, log: () => {} })).rejects.toThrow(
       /was trained on 32-d label embeddings, the label bank gives 16-d ones/,
     );
   });
