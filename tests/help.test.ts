@@ -62,6 +62,11 @@ describe('--help of every command', () => {
     expect(undescribed).toEqual([]);
   });
 
+  it.each(helps)('$command: no description runs into its [type] tags', ({ text }) => {
+    const joined = section(text, 'Options').filter((line) => /[^ ]\[(string|number|boolean|array|required|default|choices)/.test(line));
+    expect(joined).toEqual([]);
+  });
+
   it.each(helps)('$command: the text before the option table is wrapped by yargs alone (no line broken early)', ({ text }) => {
     const lines = text.split('\n');
     const head = lines.slice(0, Math.max(0, lines.findIndex((l) => SECTION.test(l))));

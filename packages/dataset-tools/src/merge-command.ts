@@ -31,7 +31,7 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
         'Exit 0: merged with no problem. Exit 2: bad input, or files skipped (the manifest is written with the usable images and the problems are listed). Exit 130: interrupted (Ctrl-C). Exit 1: a bug.',
     )
     .option('dataset', { type: 'string', array: true, demandOption: true, describe: 'NAME=PATH of a dataset root (repeat)' })
-    .option('out', { type: 'string', demandOption: true, describe: 'manifest file (created, or extended one dataset at a time)' })
+    .option('out', { type: 'string', demandOption: true, describe: 'the manifest to create, or to extend (one dataset per transaction)' })
     .option('format', { type: 'string', array: true, describe: 'NAME=FORMAT when detection is not wanted' })
     .option('variant', { type: 'string', array: true, describe: 'NAME=VARIANT (sun-rgbd: mseg | official; mapillary-vistas: v1.2 | v2.0)' })
     .option('taxonomy', { type: 'string', array: true, describe: 'NAME=FILE: a taxonomy JSON (the form of manifests/taxonomy/*.json) replacing the format\'s built-in one' })
