@@ -36,15 +36,57 @@ describe('L_HD', () => {
 });
 
 describe('L_LD', () => {
-  it('drops each image\'s ⌊30%⌋ hardest valid pixels before averaging', () => {
+  it('drops each image\'s ⌊30%⌋ hardest valid pixels, then divides by all valid pixels of the batch (eq. 5, as L_HD)', () => {
     // Image 1: losses easy, hard, even, even → the hard one is dropped (⌊0.3·4⌋ = 1).
     // Image 2: easy, hard, even + one ignored pixel → ⌊0.3·3⌋ = 0 dropped.
+    // Six pixels kept, seven valid: M = 7 (dividing by the 6 kept gave 0.743371).
     const emb = tf.tensor4d([[[[1, 0], [1, 0], [1, 1], [1, 1]]], [[[1, 0], [1, 0], [1, 1], [0, 1]]]]);
     const target = tf.tensor3d([[[0, 1, 0, 1]], [[0, 1, 0, 255]]], undefined, 'int32');
-    const expected = (L_EASY + 2 * L_EVEN + (L_EASY + L_HARD + L_EVEN)) / 6;
+    const expected = (L_EASY + 2 * L_EVEN + (L_EASY + L_HARD + L_EVEN)) / 7;
     expect(value(lossLD(emb, LABELS(), target, TAU_HALF()))).toBeCloseTo(expected, 5);
     // With nothing dropped it is L_HD.
     expect(value(lossLD(emb, LABELS(), target, TAU_HALF(), 0))).toBeCloseTo(value(lossHD(emb, LABELS(), target, TAU_HALF())), 6);
+  });
+
+  it('is equation (5) on one image of 10 valid pixels (the issue\'s example): 7 kept of loss log(1 + e^−2), 3 hard ones dropped', () => {
+    // Labels (1,0) and (0,1), τ = 0.5: a pixel (1,0) has logits (2, 0). Target 0 → l = e²/(e² + 1),
+    // −log l = log(1 + e^−2) = 0.126928; target 1 → −log l = log(1 + e²) = 2.126928 (the 3 hard ones).
+    // L_LD = (7 · 0.126928 + 0 · 3 · 2.126928) / 10 = 0.888496 / 10 = 0.088850 (not / 7 = 0.126928).
+    const emb = tf.tensor4d([[Array.from({ length: 10 }, () => [1, 0])]]);
+    const target = tf.tensor3d([[[0, 0, 0, 0, 1, 0, 0, 1, 0, 1]]], undefined, 'int32');
+    expect(value(lossLD(emb, LABELS(), target, TAU_HALF()))).toBeCloseTo(0.08885, 5);
+  });
+
+  it('is equation (5) on a 12-pixel image worked by hand: 2 ignored, 10 valid, the 3 hardest dropped, sum over 10', () => {
+    // Labels V_0 = (1,0), V_1 = (0,1), τ = 0.5, so the logits are z/τ = 2·cos(e, V_i):
+    //   e = (1,0) → (2, 0);  e = (0,1) → (0, 2);  e = (1,1) → (√2, √2);
+    //   e = (3,4) → cos (0.6, 0.8) → (1.2, 1.6);  e = (4,3) → (1.6, 1.2).
+    // −log l_j with two labels is log(1 + e^(z_other − z_true)):
+    //  j  e      target  −log l_j
+    //  1  (1,0)  0       log(1 + e^−2)   = 0.126928
+    //  2  (1,0)  0       log(1 + e^−2)   = 0.126928
+    //  3  (0,1)  1       log(1 + e^−2)   = 0.126928
+    //  4  (1,1)  0       log 2           = 0.693147
+    //  5  (1,1)  1       log 2           = 0.693147
+    //  6  (3,4)  1       log(1 + e^−0.4) = 0.513015
+    //  7  (4,3)  0       log(1 + e^−0.4) = 0.513015
+    //  8  (3,4)  0       log(1 + e^0.4)  = 0.913015  dropped
+    //  9  (1,0)  1       log(1 + e^2)    = 2.126928  dropped
+    // 10  (0,1)  0       log(1 + e^2)    = 2.126928  dropped
+    // 11  (1,0)  255     ignored (w = 0, not counted in M)
+    // 12  (5,−3) 255     ignored
+    // M = 10 valid, ⌊0.3 · 10⌋ = 3 dropped (w = 0): the three largest, pixels 10, 9, 8.
+    // Σ w_j (−log l_j) = 3 · 0.126928 + 2 · 0.693147 + 2 · 0.513015 = 0.380784 + 1.386294 + 1.026031 = 2.793109
+    // L_LD = 2.793109 / 10 = 0.279311 (dividing by the 7 kept would give 0.399016).
+    const emb = tf.tensor4d([[
+      [[1, 0], [1, 0], [0, 1], [1, 1]],
+      [[1, 1], [3, 4], [4, 3], [3, 4]],
+      [[1, 0], [0, 1], [1, 0], [5, -3]],
+    ]]);
+    const target = tf.tensor3d([[[0, 0, 1, 0], [1, 1, 0, 0], [1, 0, 255, 255]]], undefined, 'int32');
+    expect(value(lossLD(emb, LABELS(), target, TAU_HALF()))).toBeCloseTo(0.279311, 5);
+    // L_HD of the same pixels divides the same 10 into all of them: (2.793109 + 0.913015 + 2 · 2.126928) / 10 = 0.795998.
+    expect(value(lossHD(emb, LABELS(), target, TAU_HALF()))).toBeCloseTo(0.795998, 5);
   });
 
   it('ranks per image, not across the batch', () => {

@@ -23,12 +23,17 @@ export function lowLossMask(losses: Float32Array, valid: Float32Array, images: n
 }
 
 /**
- * L_LD: L_HD without each image's hardest pixels (for noisy instance masks such as OpenImages').
- * Same arguments as lossHD; the threshold is chosen on the current losses and takes no gradient.
+ * L_LD, equation (5) of the paper: −(1/M) Σ_j w_j log l_j with w_j = 0 for each image's hardest
+ * valid pixels (lowLossMask) and 1 for the rest, M the number of VALID pixels (target ≠ 255), the
+ * same 1/M as L_HD (eq. 3) — not the number of kept pixels, which would weigh L_LD (and its
+ * gradients, τ's included) 1/(1 − dropFraction) = 1.43× against L_HD and L_WD. As lossHD, M counts
+ * the valid pixels of the whole batch, so with dropFraction 0 it is lossHD. For noisy instance
+ * masks such as OpenImages'. Same arguments as lossHD; the threshold is chosen on the current
+ * losses and takes no gradient. Returns 0 when no pixel is valid.
  */
 export function lossLD(pixelEmb: Tensor, labelEmb: Tensor, target: Tensor, logTau: Tensor, dropFraction = LD_DROP_FRACTION): Tensor {
   const { losses, valid } = pixelLosses(pixelEmb, labelEmb, target, logTau);
   const images = target.shape[0] as number;
   const keep = tf.tensor1d(lowLossMask(losses.dataSync() as Float32Array, valid.dataSync() as Float32Array, images, dropFraction));
-  return tf.div(tf.sum(tf.mul(losses, keep)), tf.maximum(tf.sum(keep), 1));
+  return tf.div(tf.sum(tf.mul(losses, keep)), tf.maximum(tf.sum(valid), 1));
 }
