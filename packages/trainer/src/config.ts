@@ -7,6 +7,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { AugmentConfig } from './data/augment.js';
 import { SEGFORMER_VARIANTS, INPUT_MULTIPLE } from './model/segformer.js';
+import { isLossName, LOSS_NAMES } from './losses/table.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -52,6 +53,8 @@ export interface TrainConfig {
   losses: {
     /** Fraction of each image's hardest pixels that L_LD drops. */
     ldDropFraction: number;
+    /** Per dataset name, the loss to train it with instead of the manifest's `loss` column (hd | ld | wd). */
+    byDataset: Record<string, string>;
   };
   /** CLIP vision tower (local folder) for the box crops of box-only datasets (L_WD). */
   clipVision: string | null;
@@ -95,7 +98,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
     warmupSteps: 0,
     warmupRatio: 1e-6,
   },
-  losses: { ldDropFraction: 0.3 },
+  losses: { ldDropFraction: 0.3, byDataset: {} },
   clipVision: null,
   boxCache: null,
 };
@@ -120,6 +123,22 @@ export function withAbsolutePaths(config: TrainConfig, base = process.cwd()): Tr
 /** The HRNet recipe's optimizer, for `--set optimizer.kind=sgd` users who want its defaults. */
 export const SGD_DEFAULTS = { lr: 0.01, weightDecay: 5e-4, momentum: 0.9, polyPower: 0.9 };
 
+/**
+ * Settings whose keys are names of the user's choosing (datasets), not settings: any key is taken.
+ * A dataset name with dots arrives from `--set losses.byDataset.a.b=ld` as nested objects and is
+ * joined back into "a.b".
+ */
+const OPEN_MAPS = new Set(['losses.byDataset']);
+
+function flattenNames(value: Record<string, unknown>, prefix = ''): Record<string, unknown> {
+  const flat: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (isObject(v)) Object.assign(flat, flattenNames(v, `${prefix}${key}.`));
+    else flat[prefix + key] = v;
+  }
+  return flat;
+}
+
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -135,7 +154,10 @@ function mergeChecked(base: Record<string, unknown>, patch: Record<string, unkno
       throw new ConfigError(`unknown config key "${dotted}" in ${where} (known here: ${known})`);
     }
     const current = base[key];
-    if (isObject(current)) {
+    if (OPEN_MAPS.has(dotted)) {
+      if (!isObject(value)) throw new ConfigError(`config key "${dotted}" in ${where} must be an object of name: value`);
+      Object.assign(current as Record<string, unknown>, flattenNames(value));
+    } else if (isObject(current)) {
       if (!isObject(value)) throw new ConfigError(`config key "${dotted}" in ${where} must be an object`);
       mergeChecked(current, value, where, `${dotted}.`);
     } else {
@@ -205,5 +227,8 @@ function validateConfig(c: TrainConfig): void {
   if (!['sentence', 'word'].includes(c.labelText)) throw new ConfigError(`labelText must be sentence or word, got ${c.labelText}`);
   if (!(c.optimizer.lr > 0)) throw new ConfigError(`optimizer.lr must be above 0, got ${c.optimizer.lr}`);
   if (!(c.losses.ldDropFraction >= 0 && c.losses.ldDropFraction < 1)) throw new ConfigError(`losses.ldDropFraction must be in [0, 1), got ${c.losses.ldDropFraction}`);
+  for (const [name, loss] of Object.entries(c.losses.byDataset)) {
+    if (!isLossName(loss)) throw new ConfigError(`losses.byDataset.${name} must be one of ${LOSS_NAMES.join(', ')}, got ${JSON.stringify(loss)}`);
+  }
   if (c.data.splits.length === 0) throw new ConfigError('data.splits must name at least one split');
 }

@@ -1,7 +1,8 @@
 /**
  * The training loop: dataset-balanced batches from the manifest, one forward pass per batch,
- * each image's loss chosen by its dataset's annotation kind (dense → L_HD, instance masks →
- * L_LD, boxes → L_WD against cached CLIP embeddings of the box crops), the sum minimised with
+ * each image's loss the one its dataset has in the manifest's `loss` column, or in
+ * losses.byDataset (the table in losses/table.ts: hd → L_HD, ld → L_LD, wd → L_WD against cached
+ * CLIP embeddings of the box crops), the sum minimised with
  * AdamW or SGD under warm-up + poly decay. Writes the run folder: config.json (resolved, paths
  * absolute), metrics.jsonl, checkpoints/. A folder that already holds a run is refused unless the
  * run is resumed or overwritten; every input is checked before any work starts.
@@ -18,9 +19,9 @@ import { BalancedSampler } from './data/sampler.js';
 import { TrainerError } from './errors.js';
 import { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
 import { checkNewRun, checkTrainInputs, clearRun, readRunConfig, runConfigFile } from './run-folder.js';
-import { lossHD } from './losses/hd.js';
-import { lossLD } from './losses/ld.js';
-import { lossWD, type MapBox } from './losses/wd.js';
+import { batchLosses, chooseLosses, LOSS_NAMES, type LossParts, type LossSlices } from './losses/table.js';
+import type { MapBox } from './losses/wd.js';
+import type { LossKind } from '@sentseg/dataset-tools';
 import { BoxEmbeddingCache, boxEmbeddings, loadClipVisionEncoder, type BoxEmbeddings } from './boxes/clip-boxes.js';
 import { OUTPUT_STRIDE, SegFormer, segformerConfig } from './model/segformer.js';
 import { Optimizer } from './optim/optimizers.js';
@@ -83,7 +84,7 @@ function trainingSplit(info: DatasetInfo, splits: string[]): string {
   return found;
 }
 
-function openDatasets(reader: ManifestReader, config: TrainConfig): { infos: DatasetInfo[]; split: Map<string, string> } {
+function openDatasets(reader: ManifestReader, config: TrainConfig): { infos: DatasetInfo[]; split: Map<string, string>; lossOf: Map<string, LossKind> } {
   const all = reader.datasets();
   if (all.length === 0) throw new TrainerError(`manifest ${reader.file} holds no datasets`);
   const names = config.data.datasets ?? all.map((d) => d.name);
@@ -92,12 +93,13 @@ function openDatasets(reader: ManifestReader, config: TrainConfig): { infos: Dat
     if (!info) throw new TrainerError(`dataset "${n}" is not in ${reader.file} (has: ${all.map((d) => d.name).join(', ')})`);
     return info;
   });
-  const boxOnly = infos.filter((d) => d.annotation === 'boxes').map((d) => d.name);
+  const lossOf = chooseLosses(infos, config.losses.byDataset, all.map((d) => d.name), reader.file);
+  const boxOnly = infos.filter((d) => lossOf.get(d.name) === 'wd').map((d) => d.name);
   if (boxOnly.length > 0 && !config.clipVision) {
     throw new TrainerError(`box-only dataset(s) ${boxOnly.join(', ')} need a CLIP vision tower for L_WD's box-crop embeddings: set clipVision to its folder (transformers.js layout), or leave them out with data.datasets`);
   }
   const split = new Map(infos.map((d) => [d.name, trainingSplit(d, config.data.splits)]));
-  return { infos, split };
+  return { infos, split, lossOf };
 }
 
 function appendMetrics(file: string, m: StepMetrics): void {
@@ -148,16 +150,20 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   let optimizer: Optimizer | null = null;
   const disposables: Tensor[] = [];
   try {
-    const { infos, split } = openDatasets(reader, config);
+    const { infos, split, lossOf } = openDatasets(reader, config);
     const labels: LabelEmbeddings = readLabelEmbeddings(config.labelBank, reader, config.labelText, config.encoder);
     const datasets = infos.map((d) => ({ name: d.name, ids: reader.imageIds(d.name, split.get(d.name) as string) }));
     const empty = datasets.filter((d) => d.ids.length === 0).map((d) => `${d.name} (${split.get(d.name)})`);
     if (empty.length > 0) throw new TrainerError(`no training images in ${empty.join(', ')}`);
-    for (const d of infos) log(`dataset ${d.name}: ${d.annotation} → L_${d.loss.toUpperCase()}, split ${split.get(d.name)}, ${datasets.find((x) => x.name === d.name)?.ids.length} images`);
+    for (const d of infos) {
+      const loss = lossOf.get(d.name) as LossKind;
+      const chosen = loss === d.loss ? '' : ` (losses.byDataset; the manifest says L_${d.loss.toUpperCase()})`;
+      log(`dataset ${d.name}: ${d.annotation} → L_${loss.toUpperCase()}${chosen}, split ${split.get(d.name)}, ${datasets.find((x) => x.name === d.name)?.ids.length} images`);
+    }
 
     // L_WD targets: CLIP embeddings of every training box crop, computed once and cached.
     let boxTargets: BoxEmbeddings | null = null;
-    const boxDatasets = infos.filter((d) => d.annotation === 'boxes');
+    const boxDatasets = infos.filter((d) => lossOf.get(d.name) === 'wd');
     if (boxDatasets.length > 0) {
       // The cache's kind is checked before the (slow) encoder loads and before anything writes to it.
       const cache = new BoxEmbeddingCache(config.boxCache ?? `${config.manifest}.box-embeddings.sqlite`);
@@ -234,64 +240,55 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       const n = batch.images.length;
       const lr = learningRate(step, schedule);
       let lossValue = 0;
-      let hdValue: number | null = null;
-      let ldValue: number | null = null;
-      let wdValue: number | null = null;
+      const partValues: Record<LossKind, number | null> = { hd: null, ld: null, wd: null };
       if (n > 0) {
-        // Dense images first, then instance-mask images: each loss takes a contiguous slice of
-        // the batch (a slice's gradient is a pad on every backend; a gather's is not on wasm).
-        const kinds = ['dense', 'instance-masks', 'boxes'] as const;
-        const images = kinds.flatMap((k) => batch.images.filter((img) => img.annotation === k));
+        // The batch partitioned by loss, in the table's order: each loss takes a contiguous slice.
+        const order = (img: { dataset: string }) => LOSS_NAMES.indexOf(lossOf.get(img.dataset) as LossKind);
+        const images = [...batch.images].sort((a, b) => order(a) - order(b));
         const pixels = new Float32Array(n * crop * crop * 3);
         const targets = new Int32Array(n * outSide * outSide);
         images.forEach((img, i) => {
           pixels.set(img.pixels, i * crop * crop * 3);
           targets.set(downsampleTarget(img.target, crop), i * outSide * outSide);
         });
-        const denseCount = images.filter((img) => img.annotation === 'dense').length;
-        const instanceCount = images.filter((img) => img.annotation === 'instance-masks').length;
-        const boxStart = denseCount + instanceCount;
-        const ranges = { dense: [0, denseCount], instance: [denseCount, instanceCount], boxes: [boxStart, n - boxStart] } as const;
-        // Boxes on the 1/4-resolution map, with their CLIP targets.
-        const mapBoxes: MapBox[] = [];
+        const slices: LossSlices = {};
         const clipRows: Float32Array[] = [];
-        images.slice(boxStart).forEach((img, i) => {
-          for (const b of img.boxes) {
+        images.forEach((img, i) => {
+          const loss = lossOf.get(img.dataset) as LossKind;
+          const slice = (slices[loss] ??= { start: i, count: 0, boxes: [], clipBoxEmb: null });
+          slice.count += 1;
+          // Boxes on the 1/4-resolution map, with their CLIP targets (images relative to the slice).
+          for (const b of loss === 'wd' ? img.boxes : []) {
             const target = boxTargets?.vectors.get(b.boxId);
             if (!target) continue;
-            mapBoxes.push({ image: i, x0: b.x0 / OUTPUT_STRIDE, y0: b.y0 / OUTPUT_STRIDE, x1: b.x1 / OUTPUT_STRIDE, y1: b.y1 / OUTPUT_STRIDE });
+            slice.boxes.push({ image: i - slice.start, x0: b.x0 / OUTPUT_STRIDE, y0: b.y0 / OUTPUT_STRIDE, x1: b.x1 / OUTPUT_STRIDE, y1: b.y1 / OUTPUT_STRIDE });
             clipRows.push(target);
           }
         });
-        const parts: { hd?: Tensor; ld?: Tensor; wd?: Tensor } = {};
+        const parts: LossParts = {};
         const { value, grads } = tf.tidy(() => {
           const x = tf.tensor4d(pixels, [n, crop, crop, 3]);
           const t = tf.tensor3d(targets, [n, outSide, outSide], 'int32');
+          if (slices.wd && boxTargets && clipRows.length > 0) {
+            slices.wd.clipBoxEmb = tf.tensor2d(Float32Array.from(clipRows.flatMap((r) => Array.from(r))), [clipRows.length, boxTargets.dim]);
+          }
+          const wdConv = boxTargets ? { w: model!.params.get('wd/w'), b: model!.params.get('wd/b') } : null;
           return tf.variableGrads(() => {
             const emb = model!.forward(x);
-            const pick = ([start, count]: readonly [number, number], tensor: Tensor) => (count === n ? tensor : tf.slice(tensor, start, count));
+            const computed = batchLosses(emb, t, slices, { labelEmb, logTau: model!.logTau, ldDropFraction: config.losses.ldDropFraction, wdConv });
             let totalLoss: Tensor = tf.scalar(0);
-            if (ranges.dense[1] > 0) {
-              parts.hd = tf.keep(lossHD(pick(ranges.dense, emb), labelEmb, pick(ranges.dense, t), model!.logTau));
-              totalLoss = tf.add(totalLoss, parts.hd);
-            }
-            if (ranges.instance[1] > 0) {
-              parts.ld = tf.keep(lossLD(pick(ranges.instance, emb), labelEmb, pick(ranges.instance, t), model!.logTau, config.losses.ldDropFraction));
-              totalLoss = tf.add(totalLoss, parts.ld);
-            }
-            if (mapBoxes.length > 0 && boxTargets) {
-              const clip = tf.tensor2d(Float32Array.from(clipRows.flatMap((r) => Array.from(r))), [clipRows.length, boxTargets.dim]);
-              const conv = { w: model!.params.get('wd/w'), b: model!.params.get('wd/b') };
-              parts.wd = tf.keep(lossWD(pick(ranges.boxes, emb), mapBoxes, clip, conv));
-              totalLoss = tf.add(totalLoss, parts.wd);
+            for (const [name, part] of Object.entries(computed) as [LossKind, Tensor][]) {
+              parts[name] = tf.keep(part);
+              totalLoss = tf.add(totalLoss, part);
             }
             return totalLoss as tf.Scalar;
           }, trainable);
         });
         lossValue = (await value.data())[0] as number;
-        if (parts.hd) hdValue = (await parts.hd.data())[0] as number;
-        if (parts.ld) ldValue = (await parts.ld.data())[0] as number;
-        if (parts.wd) wdValue = (await parts.wd.data())[0] as number;
+        for (const name of LOSS_NAMES) {
+          const part = parts[name];
+          if (part) partValues[name] = (await part.data())[0] as number;
+        }
         if (!Number.isFinite(lossValue)) throw new TrainerError(`loss is ${lossValue} at step ${step + 1}; lower optimizer.lr`);
         optimizer.apply(params, grads, lr, (name) => model!.decays(name), (v) => v.name);
         tf.dispose([value, ...Object.values(grads), ...Object.values(parts)]);
@@ -303,9 +300,9 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       const metrics: StepMetrics = {
         step: step + 1,
         loss: lossValue,
-        hd: hdValue,
-        ld: ldValue,
-        wd: wdValue,
+        hd: partValues.hd,
+        ld: partValues.ld,
+        wd: partValues.wd,
         tau,
         lr,
         images: n,

@@ -111,6 +111,20 @@ describe('config', () => {
     expect(() => resolveConfig([{ where: 'x', values: { steps: 'ten' } }])).toThrow(/"steps" in x must be number/);
     expect(() => resolveConfig([{ where: 'x', values: { data: { crop: 100 } } }])).toThrow(/data.crop must be a multiple of 32, got 100/);
   });
+
+  it('takes any dataset name under losses.byDataset (from --set, a file, or both), and refuses a loss that is not hd, ld or wd', () => {
+    const set = (s: string) => ({ where: `--set ${s}`, values: parseOverride(s) });
+    const c = resolveConfig([
+      { where: 'run.yaml', values: { losses: { byDataset: { ade20k: 'hd' } } } },
+      set('losses.byDataset.cityscapes=ld'),
+      set('losses.byDataset.coco.v2=ld'),
+    ]);
+    expect(c.losses).toEqual({ ldDropFraction: 0.3, byDataset: { ade20k: 'hd', cityscapes: 'ld', 'coco.v2': 'ld' } });
+    expect(resolveConfig([]).losses.byDataset).toEqual({});
+    expect(() => resolveConfig([set('losses.byDataset.cityscapes=xd')])).toThrow(new ConfigError('losses.byDataset.cityscapes must be one of hd, ld, wd, got "xd"'));
+    expect(() => resolveConfig([set('losses.byDataset=ld')])).toThrow(/config key "losses.byDataset" in --set losses.byDataset=ld must be an object of name: value/);
+    expect(() => resolveConfig([set('losses.byDatasets.cityscapes=ld')])).toThrow(/unknown config key "losses.byDatasets"/);
+  });
 });
 
 describe('learning-rate schedule', () => {

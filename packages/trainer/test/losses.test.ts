@@ -2,6 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { lossHD } from '../src/losses/hd.js';
 import { lossLD, lowLossMask } from '../src/losses/ld.js';
 import { lossWD, roiPoolWeights, type MapBox } from '../src/losses/wd.js';
+import { batchLosses, chooseLosses } from '../src/losses/table.js';
+import { TrainerError } from '../src/errors.js';
+import type { DatasetInfo } from '@sentseg/dataset-tools';
+
+type Trained = Pick<DatasetInfo, 'name' | 'annotation' | 'loss'>;
 import { tf, type Tensor } from '../src/tf.js';
 import { seededRandom } from '@sentseg/common';
 
@@ -118,6 +123,47 @@ describe('L_WD', () => {
     const conv = { w: tf.eye(2), b: tf.zeros([2]) };
     expect(value(lossWD(emb, [], tf.zeros([0, 2]), conv))).toBe(0);
     expect(() => lossWD(emb, [{ image: 0, x0: 0, y0: 0, x1: 1, y1: 1 }], tf.zeros([2, 2]), conv)).toThrow(/1 boxes but 2 CLIP/);
+  });
+});
+
+describe('the table of losses', () => {
+  it('applies each loss to its slice of the batch and returns the parts by name', () => {
+    // Image 0 (under hd): easy, hard, even, even → (L_EASY + L_HARD + 2 L_EVEN) / 4.
+    // Image 1 (under ld): easy, hard, even, ignored → 3 valid, ⌊0.3·3⌋ = 0 dropped → (L_EASY + L_HARD + L_EVEN) / 3.
+    const emb = tf.tensor4d([[[[1, 0], [1, 0], [1, 1], [1, 1]]], [[[1, 0], [1, 0], [1, 1], [0, 1]]]]);
+    const target = tf.tensor3d([[[0, 1, 0, 1]], [[0, 1, 0, 255]]], undefined, 'int32');
+    const context = { labelEmb: LABELS(), logTau: TAU_HALF(), ldDropFraction: 0.3, wdConv: null };
+    const parts = batchLosses(emb, target, { hd: { start: 0, count: 1, boxes: [], clipBoxEmb: null }, ld: { start: 1, count: 1, boxes: [], clipBoxEmb: null } }, context);
+    expect(Object.keys(parts)).toEqual(['hd', 'ld']);
+    expect(value(parts.hd as Tensor)).toBeCloseTo((L_EASY + L_HARD + 2 * L_EVEN) / 4, 5);
+    expect(value(parts.ld as Tensor)).toBeCloseTo((L_EASY + L_HARD + L_EVEN) / 3, 5);
+    // The whole batch under ld: image 0 drops its hard pixel, M = 7 → (L_EASY + 2 L_EVEN + L_EASY + L_HARD + L_EVEN) / 7.
+    const all = batchLosses(emb, target, { ld: { start: 0, count: 2, boxes: [], clipBoxEmb: null } }, context);
+    expect(Object.keys(all)).toEqual(['ld']);
+    expect(value(all.ld as Tensor)).toBeCloseTo((2 * L_EASY + 3 * L_EVEN + L_HARD) / 7, 5);
+    // A wd slice without boxes has nothing to learn from: no part.
+    expect(batchLosses(emb, target, { wd: { start: 0, count: 2, boxes: [], clipBoxEmb: null } }, context)).toEqual({});
+  });
+
+  it('takes the manifest\'s loss unless losses.byDataset names the dataset, and refuses what cannot work', () => {
+    const trained: Trained[] = [
+      { name: 'cityscapes', annotation: 'dense', loss: 'hd' },
+      { name: 'oi', annotation: 'instance-masks', loss: 'ld' },
+      { name: 'o365', annotation: 'boxes', loss: 'wd' },
+    ];
+    const all = ['cityscapes', 'oi', 'o365', 'ade20k'];
+    const choose = (byDataset: Record<string, string>, datasets = trained) => Object.fromEntries(chooseLosses(datasets, byDataset, all, 'm.sqlite'));
+    expect(choose({})).toEqual({ cityscapes: 'hd', oi: 'ld', o365: 'wd' });
+    expect(choose({ cityscapes: 'ld', oi: 'hd' })).toEqual({ cityscapes: 'ld', oi: 'hd', o365: 'wd' });
+    expect(() => choose({ mapillary: 'ld' })).toThrow(new TrainerError('losses.byDataset names dataset "mapillary", which is not in m.sqlite (has: cityscapes, oi, o365, ade20k)'));
+    expect(() => choose({ ade20k: 'ld' })).toThrow(new TrainerError('losses.byDataset names dataset "ade20k", which this run does not train (data.datasets: cityscapes, oi, o365)'));
+    expect(() => choose({ cityscapes: 'xd' })).toThrow(new TrainerError('losses.byDataset.cityscapes: unknown loss "xd" (one of hd, ld, wd)'));
+    expect(() => choose({ cityscapes: 'wd' })).toThrow(new TrainerError('losses.byDataset.cityscapes=wd: L_WD needs boxes, and cityscapes has dense label masks; choose hd or ld'));
+    expect(() => choose({ oi: 'wd' })).toThrow(new TrainerError('losses.byDataset.oi=wd: L_WD needs boxes, and oi has instance masks; choose hd or ld'));
+    expect(() => choose({ o365: 'hd' })).toThrow(new TrainerError('losses.byDataset.o365=hd: L_HD needs label masks, and o365 has boxes only; choose wd'));
+    expect(() => choose({ o365: 'ld' })).toThrow(new TrainerError('losses.byDataset.o365=ld: L_LD needs label masks, and o365 has boxes only; choose wd'));
+    // A manifest whose own column does not fit the annotations (edited by hand) is refused as well.
+    expect(() => choose({}, [{ name: 'cityscapes', annotation: 'dense', loss: 'wd' }])).toThrow(new TrainerError('m.sqlite gives dataset cityscapes loss wd: L_WD needs boxes, and cityscapes has dense label masks; choose hd or ld'));
   });
 });
 

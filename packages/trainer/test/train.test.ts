@@ -7,6 +7,7 @@ import { loadCheckpoint } from '../src/checkpoint.js';
 import { TrainerError } from '../src/errors.js';
 import { loadWeights } from '../src/model/weights-io.js';
 import { train, type TrainSummary } from '../src/train.js';
+import { parseOverride } from '../src/config.js';
 import { tf } from '../src/tf.js';
 import { addBoxDataset, addInstanceMaskDataset, addOpenImagesDataset, smallConfig, tempDir, writeBank, writeWorld, type World } from './fixtures.js';
 import { copyFileSync } from 'node:fs';
@@ -110,6 +111,53 @@ describe('instance-mask datasets (L_LD)', () => {
   }, 60_000);
 });
 
+describe('the loss per dataset: the manifest\'s loss column, or losses.byDataset', () => {
+  const cityscapesOnly = { steps: 2, data: { datasets: ['cityscapes'] } };
+
+  it('trains a dense dataset overridden to ld under L_LD: its part is ld, there is no hd part', async () => {
+    const asHD = await train({ config: smallConfig(world, cityscapesOnly), run: path.join(dir, 'as-hd'), log: () => {} });
+    const lines: string[] = [];
+    const run = path.join(dir, 'as-ld');
+    const asLD = await train({ config: smallConfig(world, { ...cityscapesOnly, losses: { byDataset: { cityscapes: 'ld' } } }), run, log: (l) => lines.push(l) });
+    expect(lines).toContain('dataset cityscapes: dense → L_LD (losses.byDataset; the manifest says L_HD), split train, 4 images');
+    const logged = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    for (const m of [...asLD.metrics, ...logged]) {
+      expect(m.hd).toBeNull();
+      expect(m.wd).toBeNull();
+      expect(m.ld).toBe(m.loss);
+    }
+    // Step 1 sees the same weights and batch: L_LD drops the hardest 30% and divides by the same M.
+    expect(asLD.metrics[0]!.ld as number).toBeLessThan(asHD.metrics[0]!.hd as number);
+    // With nothing dropped L_LD is L_HD, so the two runs are the same run.
+    const ldNoDrop = await train({ config: smallConfig(world, { ...cityscapesOnly, losses: { byDataset: { cityscapes: 'ld' }, ldDropFraction: 0 } }), run: path.join(dir, 'as-ld-0'), log: () => {} });
+    ldNoDrop.metrics.forEach((m, i) => expect(m.ld as number).toBeCloseTo(asHD.metrics[i]!.hd as number, 5));
+  }, 60_000);
+
+  it('partitions each batch by loss (--set losses.byDataset.cityscapes=ld): cityscapes under ld, ade20k under hd', async () => {
+    const config = smallConfig(world, { steps: 3, data: { datasets: ['cityscapes', 'ade20k'] }, ...parseOverride('losses.byDataset.cityscapes=ld') });
+    const lines: string[] = [];
+    const summary = await train({ config, run: path.join(dir, 'split-hd-ld'), log: (l) => lines.push(l) });
+    expect(lines.filter((l) => l.startsWith('dataset '))).toEqual([
+      'dataset cityscapes: dense → L_LD (losses.byDataset; the manifest says L_HD), split train, 4 images',
+      'dataset ade20k: dense → L_HD, split training, 4 images',
+    ]);
+    for (const m of summary.metrics) {
+      expect(m.hd).not.toBeNull();
+      expect(m.ld).not.toBeNull();
+      expect(m.loss).toBeCloseTo((m.hd as number) + (m.ld as number), 4);
+    }
+  }, 60_000);
+
+  it('refuses, before any work, a dataset or a loss it does not know and a loss the dataset\'s annotations cannot feed', async () => {
+    const refused = (overrides: Record<string, unknown>, name: string) => train({ config: smallConfig(world, overrides), run: path.join(dir, name), log: () => {} });
+    await expect(refused({ losses: { byDataset: { mapillary: 'ld' } } }, 'r1')).rejects.toThrow(new TrainerError(`losses.byDataset names dataset "mapillary", which is not in ${world.manifest} (has: ade20k, cityscapes, coco)`));
+    await expect(refused({ losses: { byDataset: { coco: 'ld' } }, data: { datasets: ['cityscapes'] } }, 'r2')).rejects.toThrow(/losses.byDataset names dataset "coco", which this run does not train \(data.datasets: cityscapes\)/);
+    await expect(refused({ losses: { byDataset: { cityscapes: 'wd' } } }, 'r3')).rejects.toThrow(new TrainerError('losses.byDataset.cityscapes=wd: L_WD needs boxes, and cityscapes has dense label masks; choose hd or ld'));
+    expect(() => smallConfig(world, { losses: { byDataset: { cityscapes: 'ce' } } })).toThrow(/losses.byDataset.cityscapes must be one of hd, ld, wd, got "ce"/);
+    for (const name of ['r1', 'r2', 'r3']) expect(existsSync(path.join(dir, name))).toBe(false);
+  });
+});
+
 describe('three kinds of dataset: dense (L_HD), instance masks (L_LD), boxes (L_WD)', () => {
   const manifest = path.join(dir, 'three-kinds.sqlite');
   let boxes = 0;
@@ -149,6 +197,17 @@ describe('three kinds of dataset: dense (L_HD), instance masks (L_LD), boxes (L_
     await train({ config: { ...config, steps: 1 }, run: path.join(dir, 'three-again'), log: (l) => again.push(l) });
     expect(again.find((l) => l.startsWith('box embeddings'))).toContain(`: 0 computed, ${boxes} from the cache`);
   }, 120_000);
+
+  it('refuses hd or ld for a box-only dataset and wd for an instance-mask one (losses.byDataset), naming the dataset', async () => {
+    for (const loss of ['hd', 'ld']) {
+      await expect(train({ config: smallConfig(world, { manifest, losses: { byDataset: { 'o365-fixture': loss } } }), run: path.join(dir, `x-${loss}`), log: () => {} })).rejects.toThrow(
+        new TrainerError(`losses.byDataset.o365-fixture=${loss}: L_${loss.toUpperCase()} needs label masks, and o365-fixture has boxes only; choose wd`),
+      );
+    }
+    await expect(train({ config: smallConfig(world, { manifest, losses: { byDataset: { 'openimages-fixture': 'wd' } } }), run: path.join(dir, 'x-wd'), log: () => {} })).rejects.toThrow(
+      new TrainerError('losses.byDataset.openimages-fixture=wd: L_WD needs boxes, and openimages-fixture has instance masks; choose hd or ld'),
+    );
+  });
 
   it('refuses a box-only dataset without a CLIP vision tower, naming the setting', async () => {
     await expect(train({ config: smallConfig(world, { manifest }), run: path.join(dir, 'x4'), log: () => {} })).rejects.toThrow(

@@ -1,0 +1,123 @@
+/**
+ * The losses a dataset can be trained with, keyed by the manifest's `loss` value (datasets.loss,
+ * written by each adapter; a run may override it per dataset with losses.byDataset). Shaped as
+ * mmseg's decode_head `losses()`: the table says what each loss reads and computes, `batchLosses`
+ * applies every loss that has images in the batch to its slice of the batch, in a loop, and returns
+ * the parts by name (hd, ld, wd: the names metrics.jsonl shows). The training step sums them.
+ */
+import type { AnnotationKind, DatasetInfo, LossKind } from '@sentseg/dataset-tools';
+import { TrainerError } from '../errors.js';
+import { tf, type Tensor } from '../tf.js';
+import { lossHD } from './hd.js';
+import { lossLD } from './ld.js';
+import { lossWD, type MapBox } from './wd.js';
+
+/** One loss's images of the batch: embeddings [n, h, w, D], targets [n, h, w], boxes on the map. */
+export interface LossSlice {
+  emb: Tensor;
+  target: Tensor;
+  /** Boxes of the slice's images (image index relative to the slice), with their CLIP targets. */
+  boxes: MapBox[];
+  clipBoxEmb: Tensor | null;
+}
+
+/** What every loss shares: the label embeddings, τ, the L_LD setting and L_WD's 1×1 convolution. */
+export interface LossContext {
+  labelEmb: Tensor;
+  logTau: Tensor;
+  ldDropFraction: number;
+  wdConv: { w: Tensor; b: Tensor } | null;
+}
+
+export interface LossSpec {
+  /** How logs and errors name it. */
+  title: string;
+  /** What it learns from, for the messages that refuse a dataset without it. */
+  needs: string;
+  /** The annotation kinds that carry what it needs. */
+  annotations: readonly AnnotationKind[];
+  /** The loss of a slice, or null when the slice gives it nothing to learn from (no usable box). */
+  compute(slice: LossSlice, context: LossContext): Tensor | null;
+}
+
+const MASKS = ['dense', 'instance-masks'] as const;
+
+/** What a dataset of each annotation kind has, in the words of the messages. */
+const HAS: Record<AnnotationKind, string> = { dense: 'dense label masks', 'instance-masks': 'instance masks', boxes: 'boxes only' };
+
+export const LOSSES: { readonly [K in LossKind]: LossSpec } = {
+  hd: {
+    title: 'L_HD',
+    needs: 'label masks',
+    annotations: MASKS,
+    compute: (s, c) => lossHD(s.emb, c.labelEmb, s.target, c.logTau),
+  },
+  ld: {
+    title: 'L_LD',
+    needs: 'label masks',
+    annotations: MASKS,
+    compute: (s, c) => lossLD(s.emb, c.labelEmb, s.target, c.logTau, c.ldDropFraction),
+  },
+  wd: {
+    title: 'L_WD',
+    needs: 'boxes',
+    annotations: ['boxes'],
+    compute: (s, c) => (s.boxes.length > 0 && s.clipBoxEmb && c.wdConv ? lossWD(s.emb, s.boxes, s.clipBoxEmb, c.wdConv) : null),
+  },
+};
+
+/** The table's keys in its order, which is also the order of the batch's slices. */
+export const LOSS_NAMES = Object.keys(LOSSES) as LossKind[];
+
+export function isLossName(name: unknown): name is LossKind {
+  return typeof name === 'string' && (LOSS_NAMES as string[]).includes(name);
+}
+
+/**
+ * Each trained dataset's loss: losses.byDataset where it names the dataset, else the manifest's
+ * `loss` column. An override naming a dataset that is not trained, and a loss whose input the
+ * dataset's annotations lack (wd without boxes, hd or ld on boxes only), are refused by name.
+ */
+export function chooseLosses(trained: Pick<DatasetInfo, 'name' | 'annotation' | 'loss'>[], byDataset: Record<string, string>, manifestNames: string[], manifest: string): Map<string, LossKind> {
+  for (const [name, loss] of Object.entries(byDataset)) {
+    if (!isLossName(loss)) throw new TrainerError(`losses.byDataset.${name}: unknown loss "${loss}" (one of ${LOSS_NAMES.join(', ')})`);
+    if (!manifestNames.includes(name)) throw new TrainerError(`losses.byDataset names dataset "${name}", which is not in ${manifest} (has: ${manifestNames.join(', ')})`);
+    if (!trained.some((d) => d.name === name)) throw new TrainerError(`losses.byDataset names dataset "${name}", which this run does not train (data.datasets: ${trained.map((d) => d.name).join(', ')})`);
+  }
+  const chosen = new Map<string, LossKind>();
+  for (const d of trained) {
+    const override = byDataset[d.name];
+    const loss = (override ?? d.loss) as LossKind;
+    const spec = LOSSES[loss];
+    if (!spec.annotations.includes(d.annotation)) {
+      const where = override !== undefined ? `losses.byDataset.${d.name}=${loss}` : `${manifest} gives dataset ${d.name} loss ${loss}`;
+      const fits = LOSS_NAMES.filter((l) => LOSSES[l].annotations.includes(d.annotation)).join(' or ');
+      throw new TrainerError(`${where}: ${spec.title} needs ${spec.needs}, and ${d.name} has ${HAS[d.annotation]}; choose ${fits}`);
+    }
+    chosen.set(d.name, loss);
+  }
+  return chosen;
+}
+
+/** Where each loss's images lie in the batch (contiguous, in LOSS_NAMES order) and their boxes. */
+export type LossSlices = Partial<Record<LossKind, { start: number; count: number; boxes: MapBox[]; clipBoxEmb: Tensor | null }>>;
+
+export type LossParts = Partial<Record<LossKind, Tensor>>;
+
+/**
+ * Applies every loss of the table that has images in the batch to its slice of emb [n, h, w, D] and
+ * target [n, h, w]. A slice is taken with tf.slice: its gradient is a pad on every backend, a
+ * gather's is not on wasm; the whole batch is passed as it is.
+ */
+export function batchLosses(emb: Tensor, target: Tensor, slices: LossSlices, context: LossContext): LossParts {
+  const n = emb.shape[0] as number;
+  const parts: LossParts = {};
+  for (const name of LOSS_NAMES) {
+    const slice = slices[name];
+    if (!slice || slice.count === 0) continue;
+    const pick = (t: Tensor) => (slice.count === n ? t : tf.slice(t, slice.start, slice.count));
+    const part = LOSSES[name].compute({ emb: pick(emb), target: pick(target), boxes: slice.boxes, clipBoxEmb: slice.clipBoxEmb }, context);
+    if (part) parts[name] = part;
+  }
+  return parts;
+}
