@@ -11,7 +11,7 @@ import { existsSync, linkSync, readFileSync, readdirSync, symlinkSync, writeFile
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
-import { writeAde20k, writeCityscapes } from '../packages/dataset-tools/src/synthetic/write-layouts.js';
+import { writeAde20k, writeCityscapes, writeObjects365 } from '../packages/dataset-tools/src/synthetic/write-layouts.js';
 import { LabelBank } from '../packages/label-bank/src/store/bank.js';
 import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
 import { runCli, startCli } from './run-cli.js';
@@ -66,6 +66,7 @@ beforeAll(async () => {
   other.exec(`CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('mine')`);
   other.close();
   writeFileSync(at('notes.txt'), 'not a database\n');
+  await writeObjects365(at('o365'), { train: 2 }, [16, 12], { version: 'v2', categories: [{ id: 1, name: 'person' }] });
 }, 60_000);
 
 describe('a file of the wrong kind', () => {
@@ -295,6 +296,59 @@ async function helpPages(pages: [string, string[], string][]): Promise<Map<strin
   return texts;
 }
 
+describe('--loss NAME=hd|ld|wd (issue 12)', () => {
+  const storedLoss = (file: string, name: string) => {
+    const reader = ManifestReader.open(file);
+    try {
+      return reader.dataset(name).loss;
+    } finally {
+      reader.close();
+    }
+  };
+
+  it('stores the chosen loss instead of the format default, for masks and for boxes', async () => {
+    const out = at('loss.sqlite');
+    const r = await run(MERGE, ['--dataset', `ade=${at('ade')}`, '--dataset', `cs=${at('cs')}`, '--dataset', `o365=${at('o365')}`, '--format', 'o365=objects365', '--loss', 'ade=ld', '--loss', 'o365=wd', '--out', out]);
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    expect([storedLoss(out, 'ade'), storedLoss(out, 'cs'), storedLoss(out, 'o365')]).toEqual(['ld', 'hd', 'wd']);
+  }, 30_000);
+
+  it('refuses a loss the annotations cannot feed, an unknown loss and an unknown dataset name: exit 2, one line, nothing written', async () => {
+    const out = at('loss-refused.sqlite');
+    const cases: [string[], RegExp][] = [
+      [['--dataset', `ade=${at('ade')}`, '--loss', 'ade=wd'], /^error: --loss ade=wd: ade is read as ade20k, whose annotations are dense masks; wd needs boxes \(ade can take hd or ld\)\n$/],
+      [['--dataset', `o365=${at('o365')}`, '--format', 'o365=objects365', '--loss', 'o365=hd'], /^error: --loss o365=hd: o365 is read as objects365, whose annotations are boxes only; hd needs masks \(dense or instance masks\) \(o365 can take wd\)\n$/],
+      [['--dataset', `ade=${at('ade')}`, '--loss', 'ade=focal'], /^error: --loss ade=focal: the loss is hd \(dense masks\), ld \(noisy masks: .*\) or wd \(boxes\)\n$/],
+      [['--dataset', `ade=${at('ade')}`, '--loss', 'cityscapes=ld'], /^error: --loss name "cityscapes" has no --dataset cityscapes=PATH\n$/],
+      [['--dataset', `ade=${at('ade')}`, '--loss', 'ld'], /^error: --loss must be NAME=VALUE, not "ld"\n$/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(MERGE, [...args, '--out', out]);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(message);
+      expect(r.code).toBe(2);
+      expect(existsSync(out)).toBe(false);
+      expect(leftovers(out)).toEqual([]);
+    }
+  }, 30_000);
+
+  it('a dataset already in the manifest with another loss is refused (not skipped silently); --replace stores the new one', async () => {
+    const out = at('loss-again.sqlite');
+    expect((await run(MERGE, ['--dataset', `ade=${at('ade')}`, '--out', out])).code).toBe(0);
+    expect(storedLoss(out, 'ade')).toBe('hd');
+    const before = readFileSync(out);
+    const again = await run(MERGE, ['--dataset', `ade=${at('ade')}`, '--loss', 'ade=ld', '--out', out]);
+    expect(again.stderr).toMatch(/^error: --loss ade=ld: ade is already in .*loss-again\.sqlite with loss hd, and a dataset already there is skipped: --replace ade merges it again with ld; .* is as it was\n$/);
+    expect(again.code).toBe(2);
+    expect(readFileSync(out).equals(before)).toBe(true);
+    const replaced = await run(MERGE, ['--dataset', `ade=${at('ade')}`, '--loss', 'ade=ld', '--replace', 'ade', '--out', out]);
+    expect(replaced.code).toBe(0);
+    expect(storedLoss(out, 'ade')).toBe('ld');
+    expect((await run(SENTSEG, ['merge-datasets', '--help'])).stdout).toMatch(/--loss\s+NAME=LOSS: the loss the trainer applies/);
+  }, 30_000);
+});
+
 describe('--help', () => {
   it('of merge-datasets and manifest describes every option and positional, in text that yargs wraps without mangling it', async () => {
     const texts = await helpPages([
@@ -304,7 +358,7 @@ describe('--help', () => {
       [MANIFEST, ['validate', '--help'], 'manifest'],
       [MANIFEST, ['problems', '--help'], 'manifest'],
     ]);
-    expect(texts.get('merge-datasets --help')?.split('\n').filter((l) => l.startsWith('  merge-datasets --dataset'))).toHaveLength(3);
+    expect(texts.get('merge-datasets --help')?.split('\n').filter((l) => l.startsWith('  merge-datasets --dataset'))).toHaveLength(4);
     expect(texts.get('manifest --help')).toMatch(/manifest problems <manifest> +Lists the problem rows/);
   }, 30_000);
 

@@ -13,7 +13,7 @@ export { writeCityscapes, writeAde20k, writeCocoPanoptic, writeMapillaryVistas, 
 export { streamJsonArrays } from './json-stream.js';
 export { mergeDatasetsOptions, runMergeDatasets } from './merge-command.js';
 export { manifestCommands } from './manifest-commands.js';
-export { readMaskValues, readMaskBytes, encodePalettePng, type MaskValues } from './mask-png.js';
+export { readMaskValues, readMaskBytes, encodePalettePng, MaskKindError, type MaskValues } from './mask-png.js';
 export { imageSize } from './manifest/inspect.js';
 export { renderScene, SCENE_CONCEPTS, DEFAULT_SCENE_STYLE, type Scene, type SceneConcept, type SceneStyle } from './synthetic/scene-render.js';
 export { writeSceneWorld, writeWorldDataset, WORLD_DATASETS, CONCEPT_GROUPS, type WorldDatasetSpec, type WorldClass, type WrittenWorld, type WrittenWorldDataset, type WorldFormat } from './synthetic/scene-world.js';

@@ -35,6 +35,12 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
     .option('format', { type: 'string', array: true, describe: 'NAME=FORMAT when detection is not wanted' })
     .option('variant', { type: 'string', array: true, describe: 'NAME=VARIANT (sun-rgbd: mseg | official; mapillary-vistas: v1.2 | v2.0)' })
     .option('taxonomy', { type: 'string', array: true, describe: 'NAME=FILE: a taxonomy JSON (the form of manifests/taxonomy/*.json) replacing the format\'s built-in one' })
+    .option('loss', {
+      type: 'string',
+      array: true,
+      describe:
+        'NAME=LOSS: the loss the trainer applies to that dataset, instead of its format\'s default (hd for dense masks, ld for OpenImages, wd for boxes). hd and ld need masks (ld ignores the 30% hardest pixels of each image: noisy or pseudo-labels), wd needs boxes',
+    })
     .option('split', { type: 'string', array: true, describe: 'only these splits (dataset-native names, comma-separated)' })
     .option('limit', { type: 'number', describe: 'at most this many images per dataset (quick runs)' })
     .option('workers', { type: 'number', default: os.cpus().length, describe: 'worker threads decoding masks (0 = none)' })
@@ -44,7 +50,8 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
     .example(`${invocation} --dataset city=/data/cityscapes --dataset ade=/data/ade --out m.sqlite`, '')
     .example(`${invocation} --dataset mine=/data/mine --format mine=generic --out m.sqlite`, '')
-    .example(`${invocation} --dataset x=/data/x --taxonomy x=x.json --keep-unmapped --out m.sqlite`, '');
+    .example(`${invocation} --dataset x=/data/x --taxonomy x=x.json --keep-unmapped --out m.sqlite`, '')
+    .example(`${invocation} --dataset pseudo=/data/pseudo --loss pseudo=ld --out m.sqlite`, '');
 }
 
 export type MergeArgs = Awaited<ReturnType<ReturnType<typeof mergeDatasetsOptions>['parseAsync']>>;
@@ -65,7 +72,7 @@ function runProblems(out: string, run: MergeRun) {
 }
 
 export async function runMergeDatasets(args: MergeArgs): Promise<void> {
-  const specs = parseDatasetSpecs(list(args.dataset), list(args.format), list(args.variant), list(args.taxonomy));
+  const specs = parseDatasetSpecs(list(args.dataset), list(args.format), list(args.variant), list(args.taxonomy), list(args.loss));
   const bar = args.json ? { update: () => undefined, stop: () => undefined } : counterBar('merge');
   // Ctrl-C: the dataset being written is rolled back, a new manifest's partial file removed.
   const controller = new AbortController();

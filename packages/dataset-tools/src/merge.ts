@@ -2,7 +2,7 @@ import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from './errors.js';
 import { checkDatasetFolder, detectFormat, formatByName, FORMATS } from './formats/index.js';
-import type { FormatAdapter } from './formats/types.js';
+import { LOSSES_FOR, type FormatAdapter, type LossKind } from './formats/types.js';
 import { ManifestWriter, type MergeOptions, type MergeSummary } from './manifest/writer.js';
 import { readLabelNames } from './taxonomy.js';
 
@@ -14,10 +14,14 @@ export interface DatasetSpec {
   variant?: string;
   /** A taxonomy file replacing the format's built-in one. */
   taxonomy?: string;
+  /** The loss the trainer applies to it (--loss NAME=hd|ld|wd), instead of the format's default. */
+  loss?: LossKind;
 }
 
-/** Parses NAME=PATH pairs plus optional NAME=FORMAT, NAME=VARIANT and NAME=TAXONOMY-FILE pairs. */
-export function parseDatasetSpecs(datasets: string[], formats: string[] = [], variants: string[] = [], taxonomies: string[] = []): DatasetSpec[] {
+const LOSS_KINDS: readonly string[] = ['hd', 'ld', 'wd'];
+
+/** Parses NAME=PATH pairs plus optional NAME=FORMAT, NAME=VARIANT, NAME=TAXONOMY-FILE and NAME=LOSS pairs. */
+export function parseDatasetSpecs(datasets: string[], formats: string[] = [], variants: string[] = [], taxonomies: string[] = [], losses: string[] = []): DatasetSpec[] {
   const pairs = (values: string[], what: string) =>
     new Map(
       values.map((v) => {
@@ -30,13 +34,19 @@ export function parseDatasetSpecs(datasets: string[], formats: string[] = [], va
   const fmt = pairs(formats, '--format');
   const variant = pairs(variants, '--variant');
   const taxonomy = pairs(taxonomies, '--taxonomy');
-  for (const name of [...fmt.keys(), ...variant.keys(), ...taxonomy.keys()]) {
-    if (!roots.has(name)) throw new DatasetError('BAD_ARGUMENT', `--format/--variant/--taxonomy name "${name}" has no --dataset ${name}=PATH`);
+  const loss = pairs(losses, '--loss');
+  for (const [flag, named] of [['--format', fmt], ['--variant', variant], ['--taxonomy', taxonomy], ['--loss', loss]] as const) {
+    for (const name of named.keys()) if (!roots.has(name)) throw new DatasetError('BAD_ARGUMENT', `${flag} name "${name}" has no --dataset ${name}=PATH`);
   }
+  for (const [name, value] of loss) {
+    if (!LOSS_KINDS.includes(value)) throw new DatasetError('BAD_ARGUMENT', `--loss ${name}=${value}: the loss is hd (dense masks), ld (noisy masks: the 30% hardest pixels of each image ignored) or wd (boxes)`);
+  }
+  if (losses.length !== loss.size) throw new DatasetError('BAD_ARGUMENT', 'a dataset name is given twice to --loss');
   if (roots.size !== datasets.length) throw new DatasetError('BAD_ARGUMENT', 'a dataset name is given twice');
   return [...roots].map(([name, root]) => {
     const file = taxonomy.get(name);
-    return { name, root: path.resolve(root), format: fmt.get(name), variant: variant.get(name), ...(file ? { taxonomy: path.resolve(file) } : {}) };
+    const chosen = loss.get(name) as LossKind | undefined;
+    return { name, root: path.resolve(root), format: fmt.get(name), variant: variant.get(name), ...(file ? { taxonomy: path.resolve(file) } : {}), ...(chosen ? { loss: chosen } : {}) };
   });
 }
 
@@ -106,6 +116,15 @@ function resolveFormat(spec: DatasetSpec, labels: string[], splits: string[] | u
   return chosen;
 }
 
+/** A --loss the dataset's annotations cannot feed (wd without boxes, hd/ld without masks) is refused by name. */
+function checkLoss(spec: DatasetSpec, adapter: FormatAdapter): void {
+  const allowed = LOSSES_FOR[adapter.annotation];
+  if (spec.loss === undefined || allowed.includes(spec.loss)) return;
+  const what = adapter.annotation === 'boxes' ? 'boxes only' : adapter.annotation === 'dense' ? 'dense masks' : 'instance masks';
+  const needs = spec.loss === 'wd' ? 'wd needs boxes' : `${spec.loss} needs masks (dense or instance masks)`;
+  throw new DatasetError('BAD_ARGUMENT', `--loss ${spec.name}=${spec.loss}: ${spec.name} is read as ${adapter.name}, whose annotations are ${what}; ${needs} (${spec.name} can take ${allowed.join(' or ')})`);
+}
+
 /** Two paths to the same folder (resolved, then through symlinks when both exist). */
 function sameFolder(a: string, b: string): boolean {
   if (path.resolve(a) === path.resolve(b)) return true;
@@ -124,6 +143,12 @@ function checkStoredRoots(writer: ManifestWriter, out: string, specs: DatasetSpe
   for (const spec of specs) {
     if (replace.includes(spec.name)) continue;
     const stored = writer.datasetRoot(spec.name);
+    if (stored !== null && spec.loss !== undefined && writer.datasetLoss(spec.name) !== spec.loss) {
+      throw new DatasetError(
+        'BAD_ARGUMENT',
+        `--loss ${spec.name}=${spec.loss}: ${spec.name} is already in ${out} with loss ${writer.datasetLoss(spec.name)}, and a dataset already there is skipped: --replace ${spec.name} merges it again with ${spec.loss}; ${out} is as it was`,
+      );
+    }
     if (stored === null || sameFolder(stored, spec.root)) continue;
     throw new DatasetError(
       'BAD_ARGUMENT',
@@ -142,6 +167,7 @@ export async function mergeDatasets(out: string, specs: DatasetSpec[], options: 
   const labels = readLabelNames();
   // Resolve every format before writing anything, so a bad folder fails fast.
   const resolved = specs.map((spec) => ({ spec, adapter: resolveFormat(spec, labels, options.splits) }));
+  for (const { spec, adapter } of resolved) checkLoss(spec, adapter);
   const writer = ManifestWriter.open(out, labels);
   try {
     checkStoredRoots(writer, path.resolve(out), specs, options.replace ?? []);
@@ -160,7 +186,7 @@ export async function mergeDatasets(out: string, specs: DatasetSpec[], options: 
       current = spec.name;
       options.onDatasetStart?.(spec.name, adapter.name, spec.root);
       const opened = adapter.open(spec.root, { labels, splits: options.splits, variant: spec.variant, taxonomyFile: spec.taxonomy, datasetName: spec.name });
-      run.summaries.push(await writer.addDataset(spec.name, spec.root, opened, options));
+      run.summaries.push(await writer.addDataset(spec.name, spec.root, spec.loss === undefined ? opened : { ...opened, loss: spec.loss }, options));
       current = null;
     }
   })();

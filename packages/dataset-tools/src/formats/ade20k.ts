@@ -14,6 +14,7 @@ const presentSplits = (root: string) => SPLITS.filter((s) => existsSync(path.joi
 export const ade20k: FormatAdapter = {
   name: 'ade20k',
   title: 'ADE20K SceneParsing (ADEChallengeData2016)',
+  annotation: 'dense',
   detect: (root) => presentSplits(root).length > 0,
   open(root: string, options: OpenOptions): OpenedDataset {
     const present = presentSplits(root);

@@ -22,6 +22,7 @@ function layout(root: string): { images: string; labels: string; maskName: (id: 
 export const bdd100k: FormatAdapter = {
   name: 'bdd100k',
   title: 'BDD100K semantic segmentation (images/10k + sem_seg masks)',
+  annotation: 'dense',
   detect: (root) => layout(root) !== null,
   open(root: string, options: OpenOptions): OpenedDataset {
     const found = layout(root);

@@ -15,6 +15,7 @@ const SUFFIX = '_leftImg8bit.png';
 export const cityscapes: FormatAdapter = {
   name: 'cityscapes',
   title: 'Cityscapes (leftImg8bit + gtFine labelIds)',
+  annotation: 'dense',
   detect: (root) => existsSync(path.join(root, 'leftImg8bit')) && existsSync(path.join(root, 'gtFine')),
   open(root: string, options: OpenOptions): OpenedDataset {
     if (!cityscapes.detect(root)) throw new DatasetError('NOT_A_DATASET', `not a Cityscapes folder (no leftImg8bit/ and gtFine/): ${root}`);

@@ -106,6 +106,7 @@ async function* splitSamples(root: string, split: string, year: string, jsonRel:
 export const cocoPanoptic: FormatAdapter = {
   name: 'coco-panoptic',
   title: 'COCO Panoptic 2017',
+  annotation: 'dense',
   detect: (root) => annotationFiles(root).length > 0,
   open(root: string, options: OpenOptions): OpenedDataset {
     const files = annotationFiles(root).filter(([split]) => !options.splits || options.splits.includes(split));

@@ -8,8 +8,11 @@ import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from 
 /**
  * classes.json: {"classes": [{"id": 0, "name": "automobile", "label": "car"}, ...], "ignoreValues": [255]}
  * ("label" optional: a name that is a label maps to it, otherwise the class is unmapped), or
- * classes.txt: one class name per line, line number = mask value.
+ * classes.txt: one class name per line, line number = mask value. Masks are 8- or 16-bit gray (ids
+ * up to 65,535) or palette PNGs. The ignore values default to [255, 65535] (no label in an 8-bit and in
+ * a 16-bit mask); a value listed as a class is that class, so 255 is a class id of a dataset with more.
  */
+const DEFAULT_IGNORE = [255, 65535];
 function readClasses(root: string, labels: string[]): { classes: SourceClass[]; ignoreValues: number[] } {
   const known = new Set(labels);
   const target = (name: string, label?: string): SourceClass['target'] => {
@@ -28,18 +31,19 @@ function readClasses(root: string, labels: string[]): { classes: SourceClass[]; 
       throw new DatasetError('NOT_A_DATASET', `malformed classes.json (${(err as Error).message}): ${jsonFile}`);
     }
     if (!Array.isArray(parsed.classes)) throw new DatasetError('NOT_A_DATASET', `classes.json has no "classes" array: ${jsonFile}`);
-    return { classes: parsed.classes.map((c) => ({ id: c.id, name: c.name, target: target(c.name, c.label) })), ignoreValues: parsed.ignoreValues ?? [255] };
+    return { classes: parsed.classes.map((c) => ({ id: c.id, name: c.name, target: target(c.name, c.label) })), ignoreValues: parsed.ignoreValues ?? DEFAULT_IGNORE };
   }
   const txtFile = path.join(root, 'classes.txt');
   const names = readFileSync(txtFile, 'utf8').split('\n').map((s) => s.trim());
   while (names.length > 0 && names[names.length - 1] === '') names.pop();
-  return { classes: names.map((name, id) => ({ id, name, target: target(name) })), ignoreValues: [255] };
+  return { classes: names.map((name, id) => ({ id, name, target: target(name) })), ignoreValues: DEFAULT_IGNORE };
 }
 
 /** Any dataset as images/[<split>/]x.jpg + masks/[<split>/]x.png + classes.json or classes.txt. */
 export const generic: FormatAdapter = {
   name: 'generic',
   title: 'images/ + same-named mask PNGs in masks/ + classes.json|classes.txt',
+  annotation: 'dense',
   detect: (root) =>
     existsSync(path.join(root, 'images')) && existsSync(path.join(root, 'masks')) && (existsSync(path.join(root, 'classes.json')) || existsSync(path.join(root, 'classes.txt'))),
   open(root: string, options: OpenOptions): OpenedDataset {

@@ -71,6 +71,7 @@ export function readIddPolygons(file: string): { width: number; height: number; 
 export const idd: FormatAdapter = {
   name: 'idd',
   title: 'IDD segmentation (leftImg8bit + gtFine level3Ids PNGs or polygon JSON)',
+  annotation: 'dense',
   detect: (root) =>
     existsSync(path.join(root, 'leftImg8bit')) &&
     listFiles(path.join(root, 'gtFine'), (n) => n.endsWith(LEVEL3_SUFFIX) || n.endsWith(POLYGON_SUFFIX)).length > 0 &&

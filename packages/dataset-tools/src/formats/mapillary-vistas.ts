@@ -39,6 +39,7 @@ function chooseVersion(root: string, variant: string | undefined, name = 'NAME')
 export const mapillaryVistas: FormatAdapter = {
   name: 'mapillary-vistas',
   title: 'Mapillary Vistas v1.2 / v2.0 (config + <split>/images + <split>/labels palette PNGs; --variant NAME=v2.0 for the 124 classes)',
+  annotation: 'dense',
   // Either split alone will do (an evaluation-only copy has validation/ only).
   detect: (root) => (configFile(root, 'v1.2') !== null || configFile(root, 'v2.0') !== null) && SPLITS.some((s) => existsSync(path.join(root, s, 'images'))),
   open(root: string, options: OpenOptions): OpenedDataset {

@@ -58,6 +58,7 @@ const normalise = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, ''
 export const objects365: FormatAdapter = {
   name: 'objects365',
   title: 'Objects365 v1/v2 (COCO-style JSON, boxes only)',
+  annotation: 'boxes',
   detect: (root) => annotationFiles(root).length > 0,
   open(root: string, options: OpenOptions): OpenedDataset {
     const files = annotationFiles(root).filter((f) => !options.splits || options.splits.includes(f.split));

@@ -62,6 +62,7 @@ export function csvFields(line: string): string[] {
 export const openImages: FormatAdapter = {
   name: 'openimages',
   title: 'OpenImages V6 segmentation (annotations CSV + mask PNGs)',
+  annotation: 'instance-masks',
   detect: (root) => SPLITS.some((s) => segmentationCsv(root, s) !== null),
   open(root: string, options: OpenOptions): OpenedDataset {
     const splits = SPLITS.filter((s) => !options.splits || options.splits.includes(s)).filter((s) => segmentationCsv(root, s) !== null);

@@ -39,6 +39,7 @@ export function detectSunVariant(maskFiles: string[], limit = 8): SunRgbdVariant
 export const sunRgbd: FormatAdapter = {
   name: 'sun-rgbd',
   title: 'SUN RGB-D 37-class label maps',
+  annotation: 'dense',
   detect: (root) => existsSync(path.join(root, 'image')) && existsSync(path.join(root, 'semseg-label37')),
   open(root: string, options: OpenOptions): OpenedDataset {
     if (!sunRgbd.detect(root)) throw new DatasetError('NOT_A_DATASET', `not a SUN RGB-D folder (no image/ and semseg-label37/): ${root}`);

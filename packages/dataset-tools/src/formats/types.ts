@@ -4,6 +4,12 @@ import type { SourceClass, Taxonomy } from '../taxonomy.js';
 export type AnnotationKind = 'dense' | 'instance-masks' | 'boxes';
 export type LossKind = 'hd' | 'ld' | 'wd';
 
+/**
+ * The losses each annotation kind can feed (merge-datasets --loss): L_HD and L_LD need a label per
+ * pixel (dense or instance masks), L_WD needs boxes. The first is the default of the paper.
+ */
+export const LOSSES_FOR: Record<AnnotationKind, LossKind[]> = { dense: ['hd', 'ld'], 'instance-masks': ['ld', 'hd'], boxes: ['wd'] };
+
 /** How mask pixel values become source class ids. */
 export type MaskEncoding =
   /** One channel: the value is the class id (ADE20K, Cityscapes, BDD100K, SUN RGB-D, generic). */
@@ -87,6 +93,8 @@ export interface OpenOptions {
 export interface FormatAdapter {
   name: string;
   title: string;
+  /** What its annotations are, known before opening it (the losses --loss may choose depend on it). */
+  annotation: AnnotationKind;
   /** True when `root` looks like this format. */
   detect(root: string): boolean;
   open(root: string, options: OpenOptions): OpenedDataset;

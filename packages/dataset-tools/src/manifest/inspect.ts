@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { readMaskBytes, readMaskValues } from '../mask-png.js';
+import { MaskKindError, readMaskBytes, readMaskValues } from '../mask-png.js';
 import { readIddPolygons } from '../formats/idd.js';
 import sharp from 'sharp';
 import type { InstanceSample, MaskEncoding } from '../formats/types.js';
@@ -82,11 +82,13 @@ export function byteHistogram(bytes: Uint8Array): [number, number][] {
   return out;
 }
 
-/** Counts pixels per value of a one-channel mask (values 0..255). */
+/** Counts pixels per value of a one-channel mask (values 0..65,535: 8- or 16-bit gray, palette indices), never wrapped. */
 export function grayHistogram(values: Int32Array): [number, number][] {
-  const counts = new Uint32Array(256);
+  let max = 0;
+  for (let i = 0; i < values.length; i++) if ((values[i] as number) > max) max = values[i] as number;
+  const counts = new Uint32Array(max + 1);
   for (let i = 0; i < values.length; i++) {
-    const v = (values[i] as number) & 255;
+    const v = values[i] as number;
     counts[v] = (counts[v] as number) + 1;
   }
   const out: [number, number][] = [];
@@ -186,9 +188,13 @@ export async function imageSize(file: string): Promise<{ width: number; height: 
   return { width: meta.width, height: meta.height };
 }
 
-/** Checks one sample: image readable, mask readable and the same size, and (optionally) its histogram. */
 /** A read that failed because the file is not there (checked this way rather than with an extra stat per file). */
 const missing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+
+/** Why a mask PNG could not be read: a kind that cannot hold trustworthy values, or damage. */
+const pngReason = (err: unknown) => (err instanceof MaskKindError ? `unsupported mask: ${err.message}` : `corrupt or truncated PNG (${(err as Error).message})`);
+
+/** Checks one sample: image readable, mask readable and the same size, and (optionally) its histogram. */
 
 export async function inspectSample(task: InspectTask): Promise<InspectResult> {
   let width: number;
@@ -219,8 +225,7 @@ export async function inspectSample(task: InspectTask): Promise<InspectResult> {
     }
   } catch (err) {
     if (missing(err)) return { ok: false, which: 'mask', reason: 'mask missing' };
-    const what = task.encoding.kind === 'idd-polygons' ? 'unreadable polygons' : 'corrupt or truncated PNG';
-    return { ok: false, which: 'mask', reason: `${what} (${(err as Error).message})` };
+    return { ok: false, which: 'mask', reason: task.encoding.kind === 'idd-polygons' ? `unreadable polygons (${(err as Error).message})` : pngReason(err) };
   }
   if (mw !== width || mh !== height) return { ok: false, which: 'mask', reason: `mask ${mw}×${mh} does not match image ${width}×${height}` };
   if (bytes) return { ok: true, width, height, histogram: byteHistogram(bytes.bytes), strays: [] };
@@ -269,7 +274,7 @@ export async function inspectInstances(task: InstanceTask): Promise<InstanceChec
       try {
         mask = readMaskValues(maskFile, 'gray');
       } catch (err) {
-        problems.push({ file: inst.mask, reason: `corrupt or truncated PNG (${(err as Error).message})` });
+        problems.push({ file: inst.mask, reason: pngReason(err) });
         continue;
       }
       for (let y = 0; y < height; y++) {

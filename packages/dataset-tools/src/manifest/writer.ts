@@ -119,6 +119,12 @@ export class ManifestWriter {
     return row?.root ?? null;
   }
 
+  /** The loss stored for a dataset of the manifest, or null when it has no such dataset. */
+  datasetLoss(name: string): string | null {
+    const row = this.db.prepare(`SELECT loss FROM datasets WHERE name = ?`).get(name) as { loss: string } | undefined;
+    return row?.loss ?? null;
+  }
+
   /** Writes one dataset in one transaction (its old rows replaced); a failure leaves the manifest as it was. */
   async addDataset(name: string, root: string, opened: OpenedDataset, options: MergeOptions = {}): Promise<MergeSummary> {
     const started = performance.now();
