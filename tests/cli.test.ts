@@ -78,13 +78,13 @@ describe('label-bank fetch over HTTP', () => {
 
   it('prints a summary, or JSON with --json, and exits 2 naming the label whose request hung', async () => {
     const bank = path.join(dir, 'fetch.sqlite');
-    const r = await run(LABEL_BANK, ['fetch', '--bank', bank, '--api-url', wiki.apiUrl, '--labels', 'bus,car,crib', '--timeout', '200', '--retries', '1', '--backoff', '10', '--json']);
+    const r = await run(LABEL_BANK, ['fetch', '--bank', bank, '--api-url', wiki.apiUrl, '--labels', 'bus,car,crib', '--timeout', '1000', '--retries', '1', '--backoff', '10', '--json']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/error: 1 of 3 labels not refreshed \(1 failed, 0 not looked up or cut short\); their descriptions are unchanged: car\n/);
     const report = JSON.parse(r.stdout) as { updated: { name: string }[]; kept: { name: string }[]; failed: { name: string; reason: string }[] };
     expect(report.updated.map((u) => u.name)).toEqual(['bus']);
     expect(report.kept.map((k) => k.name)).toEqual(['crib']);
-    expect(report.failed).toEqual([{ name: 'car', reason: 'no answer within 200 ms after 2 tries' }]);
+    expect(report.failed).toEqual([{ name: 'car', reason: 'no answer within 1000 ms after 2 tries' }]);
     const show = await run(LABEL_BANK, ['show', 'bus', '--bank', bank]);
     expect(show.stdout).toMatch(/description: An image of bus\. A bus is a large motor vehicle that carries passengers by road\./);
     expect(show.stdout).toMatch(/source: wikipedia, fetched /);
