@@ -24,7 +24,8 @@ export async function runCommandLine(
   isUserError: (err: unknown) => boolean,
   options: { requireCommand?: boolean } = {},
 ): Promise<never> {
-  // `sentseg ... | head` closes the pipe early: that is the reader's choice, not an error.
+  // `sentseg ... | head` closes the pipe early: that is the reader's choice, not an error. Nothing
+  // more can reach a closed pipe, so exiting here loses nothing (flushAndExit would wait on it).
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(EXIT.ok);
     throw err;

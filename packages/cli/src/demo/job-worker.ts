@@ -1,4 +1,5 @@
 /** Child-process entry of a demo job: node job-worker.js JOB.json RESULT.json */
+import { flushAndExit } from '@sentseg/common';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { evaluate, resolveConfig, selectBackend, train } from '@sentseg/trainer';
 import type { EvalResult, Job, TrainResult } from './jobs.js';
@@ -48,7 +49,9 @@ async function main(): Promise<void> {
   writeFileSync(resultFile, `${JSON.stringify({ kind: 'eval', seconds: (performance.now() - started) / 1000, results } satisfies EvalResult)}\n`);
 }
 
-main().catch((err: unknown) => {
+// A failed job ends through flushAndExit: its stack must reach the log before the process goes
+// (a bare exitCode would leave the process waiting on the backend's worker threads).
+main().catch(async (err: unknown) => {
   process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
+  await flushAndExit(1);
 });
