@@ -2,6 +2,8 @@ export { DatasetError, isDatasetError, type Problem } from './errors.js';
 export { readTaxonomy, readLabelNames, MANIFESTS_DIR, type Taxonomy, type SourceClass, type ClassTarget } from './taxonomy.js';
 export { FORMATS, detectFormat, formatByName } from './formats/index.js';
 export type { FormatAdapter, OpenedDataset, DenseSample, BoxSample, SourceBox, InstanceSample, MaskEncoding, MaskEncodingKind, AnnotationKind, LossKind } from './formats/types.js';
+export { LOSSES_FOR } from './formats/types.js';
+export { partialPath, removeWithSidecars } from './manifest/partial.js';
 export { readIddPolygons, IDD_LEVEL3_OF_NAME } from './formats/idd.js';
 export { rasterizePolygons, type PolygonObject } from './polygons.js';
 export { ManifestReader, IGNORE_INDEX, type DatasetInfo, type ManifestSample } from './manifest/reader.js';

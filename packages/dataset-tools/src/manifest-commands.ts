@@ -22,10 +22,15 @@ async function withManifest<T>(file: string, use: (reader: ManifestReader) => T 
   }
 }
 
-/** One problem row as a line: "dataset: /absolute/file: reason" (rows store paths relative to the dataset root). */
-export function problemLine(p: { dataset: string; file: string; reason: string }, roots: Map<string, string>): string {
+/** Where a problem row's file is: rows store paths relative to the dataset root, or absolute ones. */
+function problemPath(p: { dataset: string; file: string }, roots: Map<string, string>): string {
   const root = roots.get(p.dataset);
-  return `${p.dataset}: ${root === undefined || path.isAbsolute(p.file) ? p.file : path.join(root, p.file)}: ${p.reason}`;
+  return root === undefined || path.isAbsolute(p.file) ? p.file : path.join(root, p.file);
+}
+
+/** One problem row as a line: "dataset: /absolute/file: reason". */
+export function problemLine(p: { dataset: string; file: string; reason: string }, roots: Map<string, string>): string {
+  return `${p.dataset}: ${problemPath(p, roots)}: ${p.reason}`;
 }
 
 const rootsOf = (reader: ManifestReader) => new Map(reader.datasets().map((d) => [d.name, d.root]));
@@ -112,7 +117,7 @@ export function manifestCommands(y: Argv): Argv {
           return { rows: reader.problems(args.dataset), roots: rootsOf(reader) };
         });
         if (args.json) {
-          out(JSON.stringify(rows.map((p) => ({ ...p, path: path.join(roots.get(p.dataset) ?? '', p.file) })), null, 2));
+          out(JSON.stringify(rows.map((p) => ({ ...p, path: problemPath(p, roots) })), null, 2));
           return;
         }
         for (const p of rows) out(problemLine(p, roots));

@@ -18,7 +18,7 @@ export interface DatasetSpec {
   loss?: LossKind;
 }
 
-const LOSS_KINDS: readonly string[] = ['hd', 'ld', 'wd'];
+const LOSS_KINDS: readonly string[] = [...new Set(Object.values(LOSSES_FOR).flat())];
 
 /** Parses NAME=PATH pairs plus optional NAME=FORMAT, NAME=VARIANT, NAME=TAXONOMY-FILE and NAME=LOSS pairs. */
 export function parseDatasetSpecs(datasets: string[], formats: string[] = [], variants: string[] = [], taxonomies: string[] = [], losses: string[] = []): DatasetSpec[] {

@@ -94,7 +94,7 @@ export function trainCommand(y: Argv): Argv {
       let stopRequested = false;
       let summary: TrainSummary;
       const onSigint = () => {
-        if (stopRequested) void flushAndExit(EXIT.interrupted);
+        if (stopRequested) return void flushAndExit(EXIT.interrupted);
         stopRequested = true;
         process.stderr.write('\ninterrupt: finishing this step and saving a checkpoint (Ctrl-C again to quit at once)\n');
       };

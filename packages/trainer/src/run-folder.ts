@@ -83,7 +83,7 @@ export function checkTrainInputs(config: TrainConfig, saved: { file: string; con
     if (saved && typeof named === 'string' && path.resolve(named) === file) {
       throw new TrainerError(`${key} ${file} named in ${saved.file} is missing (moved or deleted?); give its new path with ${FLAG_OF[key]}`);
     }
-    throw new TrainerError(`${key} not found: ${file}`);
+    throw new TrainerError(`${FLAG_OF[key]} ${file} not found`);
   }
   checkSqliteKind('manifest', config.manifest, 'manifest');
   checkSqliteKind('label bank', config.labelBank, 'label-bank');

@@ -20,7 +20,6 @@ import { TrainerError } from './errors.js';
 import { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
 import { checkNewRun, checkTrainInputs, clearRun, readRunConfig, runConfigFile } from './run-folder.js';
 import { batchLosses, chooseLosses, LOSS_NAMES, type LossParts, type LossSlices } from './losses/table.js';
-import type { MapBox } from './losses/wd.js';
 import type { LossKind } from '@sentseg/dataset-tools';
 import { BoxEmbeddingCache, boxEmbeddings, loadClipVisionEncoder, type BoxEmbeddings } from './boxes/clip-boxes.js';
 import { OUTPUT_STRIDE, SegFormer, segformerConfig } from './model/segformer.js';
@@ -289,7 +288,10 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
           const part = parts[name];
           if (part) partValues[name] = (await part.data())[0] as number;
         }
-        if (!Number.isFinite(lossValue)) throw new TrainerError(`loss is ${lossValue} at step ${step + 1}; lower optimizer.lr`);
+        if (!Number.isFinite(lossValue)) {
+          tf.dispose([value, ...Object.values(grads), ...Object.values(parts)]);
+          throw new TrainerError(`loss is ${lossValue} at step ${step + 1}; lower optimizer.lr`);
+        }
         optimizer.apply(params, grads, lr, (name) => model!.decays(name), (v) => v.name);
         tf.dispose([value, ...Object.values(grads), ...Object.values(parts)]);
       } else {

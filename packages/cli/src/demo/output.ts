@@ -4,12 +4,13 @@
  * removes what it wrote so far, so no half-made report is left to be mistaken for a result.
  */
 import { existsSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { partialPath, removeWithSidecars } from '@sentseg/dataset-tools';
 import path from 'node:path';
 import { DemoError } from './errors.js';
 
 const DEMO_FOLDERS = ['world', 'runs', 'jobs', 'assets', 'predict', 'label-report', 'tiny-clip-text'];
 const DEMO_SQLITE = ['manifest-a.sqlite', 'manifest-abc.sqlite', 'manifest-eval.sqlite', 'manifest.sqlite', 'label-bank.sqlite'];
-const DEMO_FILES = [...DEMO_SQLITE.flatMap((f) => [f, `${f}-wal`, `${f}-shm`]), 'report.html', 'report.json'];
+const DEMO_FILES = ['report.html', 'report.json'];
 
 /** Refuses, before any work, an output path that is a file, a shared folder without what the demo needs, a missing --model folder. */
 export function checkDemoInputs(out: string, shared: string, model: string | undefined): void {
@@ -24,7 +25,7 @@ export function checkDemoInputs(out: string, shared: string, model: string | und
 export function removeDemoOutput(out: string, removeEmptyFolder = false): void {
   for (const sub of DEMO_FOLDERS) rmSync(path.join(out, sub), { recursive: true, force: true });
   for (const f of DEMO_FILES) rmSync(path.join(out, f), { force: true });
-  // A merge stopped mid-way leaves its temporary manifest (`<name>.partial-<pid>` and its -wal/-shm).
-  if (existsSync(out)) for (const f of readdirSync(out)) if (DEMO_SQLITE.some((m) => f.startsWith(`${m}.partial-${process.pid}`))) rmSync(path.join(out, f), { force: true });
+  // Each SQLite file with its sidecars, and the temporary manifest of a merge stopped mid-way.
+  for (const f of DEMO_SQLITE) for (const file of [path.join(out, f), partialPath(path.join(out, f))]) removeWithSidecars(file);
   if (removeEmptyFolder && existsSync(out) && readdirSync(out).length === 0) rmdirSync(out);
 }

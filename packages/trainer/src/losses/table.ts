@@ -5,7 +5,7 @@
  * applies every loss that has images in the batch to its slice of the batch, in a loop, and returns
  * the parts by name (hd, ld, wd: the names metrics.jsonl shows). The training step sums them.
  */
-import type { AnnotationKind, DatasetInfo, LossKind } from '@sentseg/dataset-tools';
+import { LOSSES_FOR, type AnnotationKind, type DatasetInfo, type LossKind } from '@sentseg/dataset-tools';
 import { TrainerError } from '../errors.js';
 import { tf, type Tensor } from '../tf.js';
 import { lossHD } from './hd.js';
@@ -34,13 +34,9 @@ export interface LossSpec {
   title: string;
   /** What it learns from, for the messages that refuse a dataset without it. */
   needs: string;
-  /** The annotation kinds that carry what it needs. */
-  annotations: readonly AnnotationKind[];
   /** The loss of a slice, or null when the slice gives it nothing to learn from (no usable box). */
   compute(slice: LossSlice, context: LossContext): Tensor | null;
 }
-
-const MASKS = ['dense', 'instance-masks'] as const;
 
 /** What a dataset of each annotation kind has, in the words of the messages. */
 const HAS: Record<AnnotationKind, string> = { dense: 'dense label masks', 'instance-masks': 'instance masks', boxes: 'boxes only' };
@@ -49,19 +45,16 @@ export const LOSSES: { readonly [K in LossKind]: LossSpec } = {
   hd: {
     title: 'L_HD',
     needs: 'label masks',
-    annotations: MASKS,
     compute: (s, c) => lossHD(s.emb, c.labelEmb, s.target, c.logTau),
   },
   ld: {
     title: 'L_LD',
     needs: 'label masks',
-    annotations: MASKS,
     compute: (s, c) => lossLD(s.emb, c.labelEmb, s.target, c.logTau, c.ldDropFraction),
   },
   wd: {
     title: 'L_WD',
     needs: 'boxes',
-    annotations: ['boxes'],
     compute: (s, c) => (s.boxes.length > 0 && s.clipBoxEmb && c.wdConv ? lossWD(s.emb, s.boxes, s.clipBoxEmb, c.wdConv) : null),
   },
 };
@@ -89,9 +82,10 @@ export function chooseLosses(trained: Pick<DatasetInfo, 'name' | 'annotation' | 
     const override = byDataset[d.name];
     const loss = (override ?? d.loss) as LossKind;
     const spec = LOSSES[loss];
-    if (!spec.annotations.includes(d.annotation)) {
+    // Which loss an annotation kind can feed is the manifest's contract (dataset-tools' LOSSES_FOR).
+    if (!LOSSES_FOR[d.annotation].includes(loss)) {
       const where = override !== undefined ? `losses.byDataset.${d.name}=${loss}` : `${manifest} gives dataset ${d.name} loss ${loss}`;
-      const fits = LOSS_NAMES.filter((l) => LOSSES[l].annotations.includes(d.annotation)).join(' or ');
+      const fits = LOSS_NAMES.filter((l) => LOSSES_FOR[d.annotation].includes(l)).join(' or ');
       throw new TrainerError(`${where}: ${spec.title} needs ${spec.needs}, and ${d.name} has ${HAS[d.annotation]}; choose ${fits}`);
     }
     chosen.set(d.name, loss);
