@@ -62,6 +62,12 @@ describe('--help of every command', () => {
     expect(undescribed).toEqual([]);
   });
 
+  it.each(helps)('$command: reads the same on every machine (no path of this checkout, no core count in a default)', ({ text }) => {
+    // A machine-specific default changes the wrapping: CI's shorter path once joined a description to its tags.
+    expect(text).not.toContain(path.dirname(REPO));
+    expect(text).not.toMatch(/--workers[^\n]*\[default: \d+\]/);
+  });
+
   it.each(helps)('$command: no description runs into its [type] tags', ({ text }) => {
     const joined = section(text, 'Options').filter((line) => /[^ ]\[(string|number|boolean|array|required|default|choices)/.test(line));
     expect(joined).toEqual([]);

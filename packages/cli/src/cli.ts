@@ -29,7 +29,7 @@ const parser = yargs(hideBin(process.argv))
             'evaluates every run on every validation split and a held-out dataset, predicts held-out scenes, and writes report.html.',
         )
         .option('out', { type: 'string', default: 'demo-out', describe: 'output folder (its demo files are replaced)' })
-        .option('shared', { type: 'string', default: defaultSharedDir(), describe: 'the shared folder with models/ and datasets/' })
+        .option('shared', { type: 'string', default: defaultSharedDir(), defaultDescription: '$SENTSEG_SHARED, else ../shared beside the checkout', describe: 'the shared folder with models/ and datasets/' })
         .option('model', { type: 'string', describe: 'CLIP text tower folder in transformers.js layout (default: a real CLIP under <shared>/models; else a generated random-weight one, and the experiment uses the lexical baseline)' })
         .option('seeds', { type: 'string', default: DEMO_DEFAULTS.seeds.join(','), describe: 'training seeds, comma-separated (at least one)' })
         .option('steps', { type: 'number', default: DEMO_DEFAULTS.steps, describe: 'training steps of every run' })

@@ -78,7 +78,7 @@ export function manifestCommands(y: Argv): Argv {
       'Checks the manifest against the files on disk: every path exists, every mask matches its image size, every mask id is in the taxonomy. Also lists the problems the merge recorded. Exit 2 when it finds a problem on disk.',
       (y) =>
         manifestPositional(y)
-          .option('workers', { type: 'number', default: os.cpus().length, describe: 'worker threads decoding masks (0 = none)' })
+          .option('workers', { type: 'number', default: os.cpus().length, defaultDescription: 'one per core', describe: 'worker threads decoding masks (0 = none)' })
           .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON ({checked, problems, recorded})' }),
       async (args) => {
         const file = String(args.manifest);

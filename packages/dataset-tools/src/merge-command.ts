@@ -43,7 +43,7 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
     })
     .option('split', { type: 'string', array: true, describe: 'only these splits (dataset-native names, comma-separated)' })
     .option('limit', { type: 'number', describe: 'at most this many images per dataset (quick runs)' })
-    .option('workers', { type: 'number', default: os.cpus().length, describe: 'worker threads decoding masks (0 = none)' })
+    .option('workers', { type: 'number', default: os.cpus().length, defaultDescription: 'one per core', describe: 'worker threads decoding masks (0 = none)' })
     .option('replace', { type: 'string', array: true, describe: 'redo these datasets if already in the manifest' })
     .option('keep-unmapped', { type: 'boolean', default: false, describe: 'add unmapped source classes as new labels named after them (with --taxonomy: your own class names)' })
     .option('histograms', { type: 'boolean', default: true, describe: 'decode masks for per-label pixel counts (--no-histograms: sizes only)' })
