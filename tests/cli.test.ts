@@ -33,6 +33,18 @@ describe('--help everywhere', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Unknown argument: embedd/);
   });
+
+  it.each([
+    [SENTSEG, ['label-bank', 'embed', '--modle', 'x'], 'sentseg label-bank embed'],
+    [SENTSEG, ['manifest', 'stats'], 'sentseg manifest stats'],
+    [SENTSEG, ['train', '--stpes', '3'], 'sentseg train'],
+    [SENTSEG, ['trian'], 'sentseg'],
+    [LABEL_BANK, ['add', 'kayak', '--descripton', 'a boat'], 'label-bank add'],
+  ])('a usage mistake points at the help of the command it was made in (%#)', async (bin, args, command) => {
+    const r = await run(bin, args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(`run ${command} --help for usage`);
+  });
 });
 
 describe('bad input gives a clear error and leaves the bank as it was', () => {

@@ -31,6 +31,7 @@ export async function runCommandLine(
     throw err;
   });
   let usageError: string | undefined;
+  let failedCommand = name;
   const withCommand = options.requireCommand === false ? parser : parser.demandCommand(1, 'name a command');
   const configured = withCommand
     .strict()
@@ -40,9 +41,10 @@ export async function runCommandLine(
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     // yargs hands usage mistakes (unknown option, a failed .check) over with a message, and an error
     // thrown by a command's handler with none: only the latter can be a bug.
-    .fail((msg: string | null, err: Error | undefined) => {
+    .fail((msg: string | null, err: Error | undefined, usage: unknown) => {
       if (msg === null || msg === undefined) throw err;
       usageError = msg;
+      failedCommand = commandOfUsage(usage, name);
       throw err ?? new Error(msg);
     });
   try {
@@ -50,7 +52,7 @@ export async function runCommandLine(
     return await flushAndExit(EXIT.ok);
   } catch (err) {
     if (usageError !== undefined) {
-      process.stderr.write(`error: ${usageError}\nrun ${name} --help for usage\n`);
+      process.stderr.write(`error: ${usageError}\nrun ${failedCommand} --help for usage\n`);
       return await flushAndExit(EXIT.badInput);
     }
     if (isUserError(err)) {
@@ -60,4 +62,20 @@ export async function runCommandLine(
     process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
     return await flushAndExit(EXIT.bug);
   }
+}
+
+/**
+ * The command a usage mistake was made in (`label-bank embed`), read from the usage line yargs
+ * declared for it ("$0 embed [options]"): its words up to the first placeholder or option. yargs
+ * hands its usage object to .fail as the third argument; the program's name when it has none.
+ */
+function commandOfUsage(usage: unknown, name: string): string {
+  const getUsage = (usage as { getUsage?: unknown } | null)?.getUsage;
+  if (typeof getUsage !== 'function') return name;
+  const lines = (getUsage as () => unknown)() as unknown;
+  const line = Array.isArray(lines) && Array.isArray(lines[0]) ? lines[0][0] : undefined;
+  if (typeof line !== 'string') return name;
+  const words = line.split(/\s+/).slice(1);
+  const end = words.findIndex((w) => /^[-<[]/.test(w));
+  return [name, ...(end < 0 ? words : words.slice(0, end))].join(' ');
 }
