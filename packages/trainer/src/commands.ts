@@ -214,7 +214,7 @@ export function evalCommand(y: Argv): Argv {
       }
       if (args.out) {
         mkdirSync(args.out, { recursive: true });
-        writeEvalOutputs(args.out, report);
+        await writeEvalOutputs(args.out, report);
       }
       const out = (line: string) => process.stdout.write(`${line}\n`);
       if (args.json) {

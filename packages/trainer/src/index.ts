@@ -19,4 +19,5 @@ export { predict, resolveLabels, confusablePairs, labelColour, listInputs, type 
 export { confusionMatrix, accumulateConfusion, meanIoU, type IoUReport } from './metrics/iou.js';
 export { evaluate, loadModel, datasetClasses, unseenLabels, labelEmbeddingsFor, type EvalReport, type EvalOptions } from './eval/evaluate.js';
 export { classProbabilities, argmaxClasses, decodeImage, type InferOptions } from './eval/infer.js';
-export { writeEvalOutputs, confusionPng, textTable, markdownTable } from './eval/report.js';
+export { writeEvalOutputs, textTable, markdownTable } from './eval/report.js';
+export { confusionPng, confusionFigure, confusionHtml, mostConfusedClasses, CONFUSION_PNG_MAX_CLASSES } from './eval/confusion-figure.js';
