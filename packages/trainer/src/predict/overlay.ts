@@ -136,9 +136,8 @@ export async function writeLabelsPng(file: string, pred: Int32Array, width: numb
     return { file, bitDepth: 8, colourType: 'palette', value };
   }
   const png = new PNG({ width, height, bitDepth: 16, colorType: 0, inputColorType: 0, inputHasAlpha: false });
-  const data = Buffer.alloc(width * height * 2);
-  for (let i = 0; i < width * height; i++) data.writeUInt16BE(pred[i] as number, 2 * i);
-  png.data = data;
+  // pngjs takes 16-bit samples in the platform's byte order (a Uint16Array's bytes) and writes them big-endian.
+  png.data = Buffer.from(Uint16Array.from(pred).buffer);
   await writeFile(file, PNG.sync.write(png, { bitDepth: 16, colorType: 0, inputColorType: 0, inputHasAlpha: false }));
   return { file, bitDepth: 16, colourType: 'gray', value };
 }
