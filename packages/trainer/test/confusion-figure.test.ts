@@ -63,7 +63,7 @@ describe('confusion.png', () => {
     }
     // Colour bar right of the cells: dark at the top (100%), white at the bottom (0%), values written beside it.
     let bar = g.left + side + 2;
-    while (bar < png.width && pixel(png, bar, g.top + side / 2)[0] === 255) bar += 1;
+    while (bar < png.width && pixel(png, bar, g.top + (side >> 1))[0] === 255) bar += 1;
     expect(bar).toBeLessThan(png.width);
     const x = bar + 6;
     expect(pixel(png, x, g.top + 2)[0]).toBeLessThan(40);
