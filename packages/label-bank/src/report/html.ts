@@ -60,8 +60,8 @@ export function reportHtml(page: ReportPage): string {
 <style>
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
 .note { background: #fff3cd; border: 1px solid #e0c060; padding: 8px 12px; max-width: 60em; }
-figure { display: inline-block; margin: 0 24px 24px 0; vertical-align: top; }
-img.heat { max-width: 100%; height: auto; image-rendering: pixelated; cursor: crosshair; }
+figure { display: inline-block; width: calc(50% - 28px); min-width: 560px; margin: 0 24px 24px 0; vertical-align: top; }
+img.heat { width: 100%; height: auto; cursor: crosshair; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: right; } td:first-child { text-align: left; }
 #tip { position: fixed; pointer-events: none; background: #222; color: #fff; padding: 4px 8px; border-radius: 4px; display: none; font-size: 13px; }
 ul.groups { columns: 3; max-width: 60em; }
