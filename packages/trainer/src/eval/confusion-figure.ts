@@ -118,12 +118,13 @@ Hover a cell for its raw pixel count. Every class is shown here; the counts are 
 const DATA = ${scriptJson(data)};
 const img = document.getElementById('figure');
 const tip = document.getElementById('tip');
-const { left, top, cellPx, n } = DATA.geometry;
+// Named apart from window.top, which a global \`top\` would collide with.
+const { left: cellsLeft, top: cellsTop, cellPx, n } = DATA.geometry;
 const rowTotal = (t) => { let s = 0; for (let p = 0; p < DATA.k; p++) s += DATA.confusion[t * DATA.k + p]; return s; };
 img.addEventListener('mousemove', (e) => {
   const r = img.getBoundingClientRect();
-  const x = (e.clientX - r.left) * img.naturalWidth / r.width - left;
-  const y = (e.clientY - r.top) * img.naturalHeight / r.height - top;
+  const x = (e.clientX - r.left) * img.naturalWidth / r.width - cellsLeft;
+  const y = (e.clientY - r.top) * img.naturalHeight / r.height - cellsTop;
   const p = Math.floor(x / cellPx);
   const t = Math.floor(y / cellPx);
   if (x < 0 || y < 0 || p >= n || t >= n) { tip.style.display = 'none'; return; }
