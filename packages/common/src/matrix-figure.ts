@@ -7,7 +7,15 @@
  * fontconfig (DejaVu Sans here; nothing is downloaded at run time). A machine without any font
  * would draw no glyphs: the tests of every picture check for text pixels in the margins.
  */
-import sharp from 'sharp';
+import type sharpType from 'sharp';
+
+/**
+ * sharp loaded on first use: every command imports this package, and label-bank's commands need no
+ * sharp except for its report (importing sharp took 1.2–1.3 s here, a 2-core machine at load 13).
+ */
+async function loadSharp(): Promise<typeof sharpType> {
+  return (await import('sharp')).default;
+}
 
 export type Rgb = [number, number, number];
 
@@ -144,6 +152,7 @@ export async function matrixFigure(o: MatrixFigureOptions): Promise<{ png: Buffe
     const c = bar.colour(1 - y / Math.max(1, side - 1));
     for (let x = 0; x < barWidth; x++) barRaster.set(c, 3 * (y * barWidth + x));
   }
+  const sharp = await loadSharp();
   const png = await sharp({ create: { width, height, channels: 3, background: { r: 255, g: 255, b: 255 } } })
     .composite([
       { input: o.cells, left, top },
