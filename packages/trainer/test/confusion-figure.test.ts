@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createContext, runInContext } from 'node:vm';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
@@ -118,5 +119,41 @@ describe('confusion.png', () => {
     expect(mostConfusedClasses(m, 4, 2)).toEqual([0, 2]);
     expect(mostConfusedClasses(m, 4, 3)).toEqual([0, 2, 3]);
     expect(mostConfusedClasses(m, 4, 4)).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('confusion.html', () => {
+  it('shows the raw count of the cell under the mouse (its script run against a window-like global)', async () => {
+    const names = ['road', 'car', 'sky'];
+    // Rows = truth: 70 road pixels predicted road, 30 predicted car, ...
+    const confusion = [70, 30, 0, 5, 95, 0, 0, 0, 100];
+    const out = path.join(dir, 'hover');
+    mkdirSync(out);
+    await writeEvalOutputs(out, fakeReport(names, confusion));
+    const html = readFileSync(path.join(out, 'confusion.html'), 'utf8');
+    const script = /<script>\n([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '';
+    const g = geometry(html);
+    const listeners = new Map<string, (e: { clientX: number; clientY: number }) => void>();
+    const tip = { textContent: '', style: {} as Record<string, string> };
+    // The image shown at half its size, 10 px from the page's corner.
+    const img = {
+      naturalWidth: g.width, naturalHeight: g.height,
+      getBoundingClientRect: () => ({ left: 10, top: 10, width: g.width / 2, height: g.height / 2 }),
+      addEventListener: (type: string, f: (e: { clientX: number; clientY: number }) => void) => listeners.set(type, f),
+    };
+    const context = { document: { getElementById: (id: string) => (id === 'tip' ? tip : img) } };
+    // A browser's global already holds `top` (window.top), so a script's own global `top` fails to run; so here.
+    const vm = createContext(context);
+    runInContext('let top = null;', vm);
+    runInContext(script, vm);
+    const at = (t: number, p: number) => ({ clientX: 10 + (g.left + (p + 0.5) * g.cellPx) / 2, clientY: 10 + (g.top + (t + 0.5) * g.cellPx) / 2 });
+    listeners.get('mousemove')?.(at(0, 1));
+    expect(tip.textContent).toBe('truth road, predicted car: 30 of 100 pixels (30.0%)');
+    expect(tip.style.display).toBe('block');
+    listeners.get('mousemove')?.(at(2, 2));
+    expect(tip.textContent).toBe('truth sky, predicted sky: 100 of 100 pixels (100.0%)');
+    // Outside the cells (in the names' margin) nothing is shown.
+    listeners.get('mousemove')?.({ clientX: 12, clientY: 10 + (g.top + 5) / 2 });
+    expect(tip.style.display).toBe('none');
   });
 });
