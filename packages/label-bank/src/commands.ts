@@ -263,8 +263,8 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
       (args) =>
         withBank(
           args as unknown as GlobalArgs,
-          (bank) => {
-            const report = writeSimilarityReport(bank, { outDir: path.resolve(args.out), modelId: args.model, cellPx: args.cell });
+          async (bank) => {
+            const report = await writeSimilarityReport(bank, { outDir: path.resolve(args.out), modelId: args.model, cellPx: args.cell });
             if (args.json) printJson(report);
             else {
               out(`model ${report.modelId}, ${report.labels} labels`);

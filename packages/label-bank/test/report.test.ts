@@ -12,6 +12,20 @@ import { blockScore, cosineMatrix, groupOrder } from '../src/report/similarity.j
 import { LabelBank } from '../src/store/bank.js';
 import { HAS_TOKENIZER, TOKENIZER_JSON, tempDir } from './helpers.js';
 
+/** Pixels darker than mid-grey in [x0, x1) × [y0, y1): text drawn on the white margins. */
+function darkPixels(png: PNG, r: { x0: number; x1: number; y0: number; y1: number }): number {
+  let n = 0;
+  for (let y = Math.max(0, r.y0); y < Math.min(png.height, r.y1); y++) {
+    for (let x = Math.max(0, r.x0); x < Math.min(png.width, r.x1); x++) {
+      const o = 4 * (y * png.width + x);
+      if (0.299 * png.data[o]! + 0.587 * png.data[o + 1]! + 0.114 * png.data[o + 2]! < 110) n += 1;
+    }
+  }
+  return n;
+}
+
+const pixelAt = (png: PNG, x: number, y: number) => Array.from(png.data.subarray(4 * (y * png.width + x), 4 * (y * png.width + x) + 3));
+
 describe('similarity maths (hand-computed)', () => {
   it('block score = mean within-group cosine − mean across-group cosine, diagonal left out', () => {
     const sim = Float32Array.from([1, 0.8, 0.1, 0.8, 1, 0.3, 0.1, 0.3, 1]);
@@ -58,13 +72,38 @@ describe.runIf(HAS_TOKENIZER)('label-bank report', () => {
     await encoder.dispose();
   });
 
-  it('writes both heatmaps, the block scores and one self-contained HTML page', () => {
+  it('writes both heatmaps, the block scores and one self-contained HTML page', async () => {
     const out = path.join(dir, 'report');
-    const report = writeSimilarityReport(bank, { outDir: out, cellPx: 2 });
+    const report = await writeSimilarityReport(bank, { outDir: out, cellPx: 3 });
     expect(report.labels).toBe(239);
-    for (const kind of ['word', 'sentence'] as const) {
+    const html0 = readFileSync(report.files.html, 'utf8');
+    const data = JSON.parse(/const DATA = (.*);\n/.exec(html0)?.[1] ?? 'null') as { groups: string[]; geometry: { left: number; top: number; cellPx: number; n: number; width: number; height: number }[] };
+    for (const [k, kind] of (['word', 'sentence'] as const).entries()) {
       const png = PNG.sync.read(readFileSync(report.files.png[kind]));
-      expect([png.width, png.height]).toEqual([478, 478]);
+      // Where the page's hover code finds the cells: 239 × 3 px, inside margins.
+      const g = data.geometry[k]!;
+      expect([g.n, g.cellPx, g.width, g.height]).toEqual([239, 3, png.width, png.height]);
+      const side = g.n * g.cellPx;
+      // Every group is named beside its rows (left) and below its columns (labels are ordered by group).
+      const runs = data.groups.flatMap((grp, i) => (i === 0 || grp !== data.groups[i - 1] ? [i] : [])).map((start, r, all) => [start, all[r + 1] ?? data.groups.length] as const);
+      expect(runs).toHaveLength(20);
+      for (const [start, end] of runs) {
+        const mid = g.top + Math.round(((start + end) / 2) * g.cellPx);
+        expect(darkPixels(png, { x0: 0, x1: g.left - 6, y0: mid - 3, y1: mid + 3 }), `row name of group at ${start}`).toBeGreaterThan(5);
+        const midX = g.left + Math.round(((start + end) / 2) * g.cellPx);
+        expect(darkPixels(png, { x0: midX - 3, x1: midX + 3, y0: g.top + side + 6, y1: png.height }), `column name of group at ${start}`).toBeGreaterThan(5);
+      }
+      // A title of three lines above the cells (what, encoder and block score, label and group counts).
+      const lines = new Set<number>();
+      for (let y = 0; y < g.top - 2; y++) if (darkPixels(png, { x0: 0, x1: g.left + side, y0: y, y1: y + 1 }) > 0) lines.add(y);
+      expect([...lines].filter((y) => !lines.has(y - 1))).toHaveLength(3);
+      // A colour bar right of the cells: viridis from the top (cosine 1) to the bottom (the lowest cosine), values beside it.
+      let bar = g.left + side + 2;
+      while (bar < png.width && pixelAt(png, bar, g.top + (side >> 1)).join() === '255,255,255') bar += 1;
+      const near = (a: number[], b: number[]) => Math.max(...a.map((v, c) => Math.abs(v - b[c]!)));
+      expect(near(pixelAt(png, bar + 6, g.top + 1), viridis(1))).toBeLessThanOrEqual(3);
+      expect(near(pixelAt(png, bar + 6, g.top + side - 2), viridis(0))).toBeLessThanOrEqual(3);
+      expect(darkPixels(png, { x0: bar + 20, x1: png.width, y0: g.top - 6, y1: g.top + side + 6 })).toBeGreaterThan(100);
     }
     const json = JSON.parse(readFileSync(report.files.json, 'utf8')) as { scores: typeof report.scores; order: string[]; groups: string[] };
     expect(json.scores).toEqual(report.scores);
@@ -83,8 +122,8 @@ describe.runIf(HAS_TOKENIZER)('label-bank report', () => {
     expect(html).not.toMatch(/src="https?:/);
   });
 
-  it('recomputes the printed block scores from the bank\'s own embeddings', () => {
-    const report = writeSimilarityReport(bank, { outDir: path.join(dir, 'report2') });
+  it('recomputes the printed block scores from the bank\'s own embeddings', async () => {
+    const report = await writeSimilarityReport(bank, { outDir: path.join(dir, 'report2') });
     const labels = bank.labels();
     const order = groupOrder(labels.map((l) => l.group), JSON.parse(readFileSync(path.join(dir, 'report', 'block-scores.json'), 'utf8')).groups);
     const matrix = bank.embeddingMatrix('sentence');

@@ -166,7 +166,7 @@ export function evalCommand(y: Argv): Argv {
         .option('flip', { type: 'boolean', default: false, describe: 'also predict the mirrored image and average' })
         .option('window', { type: 'number', describe: 'sliding window: predict tiles of this size (stride 2/3 of it) when the resized image is larger' })
         .option('limit', { type: 'number', describe: 'only the first N images (quick checks)' })
-        .option('out', { type: 'string', describe: 'write eval.json, eval.md, confusion.json and confusion.png here' })
+        .option('out', { type: 'string', describe: 'write eval.json, eval.md, confusion.json, confusion.png and confusion.html here' })
         .option('missing-labels', {
           choices: ['error', 'never-predicted'],
           default: 'error',
@@ -214,7 +214,7 @@ export function evalCommand(y: Argv): Argv {
       }
       if (args.out) {
         mkdirSync(args.out, { recursive: true });
-        writeEvalOutputs(args.out, report);
+        await writeEvalOutputs(args.out, report);
       }
       const out = (line: string) => process.stdout.write(`${line}\n`);
       if (args.json) {
@@ -225,7 +225,7 @@ export function evalCommand(y: Argv): Argv {
         out(`${report.megapixels.toFixed(2)} megapixels in ${report.seconds.toFixed(1)} s`);
         if (report.neverPredicted.length > 0) out(`never predicted (no ${report.neverPredicted.length === 1 ? 'embedding' : 'embeddings'} for this checkpoint's encoder): ${report.neverPredicted.join(', ')}`);
         if (unseen) out(unseen.length > 0 ? `labels never seen in training (zero-shot): ${unseen.join(', ')}` : 'every label of this dataset was seen in training');
-        if (args.out) out(`wrote eval.json, eval.md, confusion.json, confusion.png to ${args.out}`);
+        if (args.out) out(`wrote eval.json, eval.md, confusion.json, confusion.png, confusion.html to ${args.out}`);
       }
       const total = report.images + report.skipped.length;
       if (report.skipped.length > 0) throw new TrainerError(`${report.skipped.length} of ${total} images skipped (listed above): the mIoU covers the other ${report.images}`);
@@ -262,8 +262,8 @@ export function predictCommand(y: Argv): Argv {
         .usage(
           '$0 predict --run runs/first --input photos/ --out preds/ --labels "road,car,sky"\n\n' +
             'A label the bank does not have is described in a sentence and encoded on the fly: --describe "lawn=An image of lawn. A lawn is an area of mown grass." ' +
-            'Writes per image: NAME_labels.png (8-bit: the index of the label in the list of labels, in the order given), ' +
-            'NAME_overlay.png (colours over the image, legend of the labels present below), NAME_legend.json, ' +
+            'Writes per image: NAME_labels.png (one channel: the index of the label in the list of labels, in the order given; 8-bit palette PNG up to 256 labels, 16-bit gray above), ' +
+            'NAME_overlay.png (colours over the image; below it a legend of the labels of at least 0.1% of the image, then "+N more"), NAME_legend.json, ' +
             'and with --scores K the cosine scores of the K largest labels (NAME_scores.f32 + NAME_scores.json).\n\n' +
             'An input that cannot be read as an image is skipped and listed; the others are written and the command then exits 2 (no image at all: nothing is written).',
         )

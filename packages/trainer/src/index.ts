@@ -15,8 +15,10 @@ export { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js
 export { train, downsampleTarget, type TrainOptions, type TrainSummary, type StepMetrics } from './train.js';
 export { TrainerError } from './errors.js';
 export { trainCommand, evalCommand, predictCommand, labelRequests, isTrainerUserError, configFromArgs } from './commands.js';
-export { predict, resolveLabels, confusablePairs, labelColour, listInputs, type PredictOptions, type PredictSummary, type LabelRequest, type LegendEntry } from './predict/predict.js';
+export { predict, resolveLabels, confusablePairs, listInputs, type PredictOptions, type PredictSummary, type LabelRequest } from './predict/predict.js';
+export { labelColour, legendFor, writeLabelsPng, writeOverlay, deltaE, LEGEND_MIN_AREA, LEGEND_MIN_DELTA_E, type LegendEntry, type LabelsPngFormat } from './predict/overlay.js';
 export { confusionMatrix, accumulateConfusion, meanIoU, type IoUReport } from './metrics/iou.js';
 export { evaluate, loadModel, datasetClasses, unseenLabels, labelEmbeddingsFor, type EvalReport, type EvalOptions } from './eval/evaluate.js';
 export { classProbabilities, argmaxClasses, decodeImage, type InferOptions } from './eval/infer.js';
-export { writeEvalOutputs, confusionPng, textTable, markdownTable } from './eval/report.js';
+export { writeEvalOutputs, textTable, markdownTable } from './eval/report.js';
+export { confusionPng, confusionFigure, confusionHtml, mostConfusedClasses, CONFUSION_PNG_MAX_CLASSES } from './eval/confusion-figure.js';

@@ -70,13 +70,14 @@ describe('eval', () => {
 
   it('writes JSON, Markdown, the confusion matrix and its heatmap', async () => {
     const report = await evaluate({ run: run(), manifest: world.manifest, labelBank: world.bank, dataset: 'cityscapes', split: 'val', infer: { scales: [48], flip: false } });
-    const files = writeEvalOutputs(dir, report);
-    expect(files.map((f) => path.basename(f))).toEqual(['eval.json', 'eval.md', 'confusion.json', 'confusion.png']);
+    const files = await writeEvalOutputs(dir, report);
+    expect(files.map((f) => path.basename(f))).toEqual(['eval.json', 'eval.md', 'confusion.json', 'confusion.png', 'confusion.html']);
     const json = JSON.parse(readFileSync(path.join(dir, 'eval.json'), 'utf8'));
     expect(json).toMatchObject({ dataset: 'cityscapes', split: 'val', mode: 'ss 48', images: 2 });
     expect(json.perClass).toHaveLength(report.classes.length);
+    // What the picture shows is checked in confusion-figure.test.ts; here, that it is a PNG wider than its cells.
     const png = PNG.sync.read(readFileSync(path.join(dir, 'confusion.png')));
-    expect([png.width, png.height]).toEqual([8 * report.classes.length, 8 * report.classes.length]);
+    expect(png.width).toBeGreaterThan(12 * report.classes.length);
     expect(markdownTable(report)).toContain(`| ${report.classes[0]?.name} |`);
     expect(existsSync(path.join(dir, 'confusion.json'))).toBe(true);
   }, 60_000);

@@ -5,10 +5,11 @@ import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HAS_TOKENIZER, TOKENIZER_JSON } from '../../label-bank/test/helpers.js';
-import { ManifestReader } from '@sentseg/dataset-tools';
+import { ManifestReader, readMaskValues } from '@sentseg/dataset-tools';
 import { labelRequests } from '../src/commands.js';
 import { TrainerError } from '../src/errors.js';
-import { confusablePairs, labelColour, LEGEND_ROW, listInputs, predict } from '../src/predict/predict.js';
+import { confusablePairs, LEGEND_ROW, listInputs, predict } from '../src/predict/predict.js';
+import { darkPixels, pixel } from './picture.js';
 import { train } from '../src/train.js';
 import { smallConfig, tempDir, writeWorld, type World } from './fixtures.js';
 
@@ -35,22 +36,35 @@ describe('predict', () => {
     expect(summary.images).toHaveLength(2);
     for (const img of summary.images) {
       const meta = await sharp(img.input).metadata();
-      const png = PNG.sync.read(readFileSync(img.labelsPng));
-      expect([png.width, png.height]).toEqual([meta.width, meta.height]);
+      // The label PNG is one channel: an 8-bit palette PNG whose values are the label indices.
+      const bytes = readFileSync(img.labelsPng);
+      expect({ bitDepth: bytes[24], colourType: bytes[25] }).toEqual({ bitDepth: 8, colourType: 3 });
+      const values = readMaskValues(img.labelsPng, 'gray');
+      expect([values.width, values.height]).toEqual([meta.width, meta.height]);
       // Pixels per label in the label PNG, counted here.
       const counts = new Map<number, number>();
-      for (let i = 0; i < png.data.length; i += 4) counts.set(png.data[i] as number, (counts.get(png.data[i] as number) ?? 0) + 1);
-      const legend = JSON.parse(readFileSync(img.legendJson, 'utf8')) as { labels: string[]; present: { index: number; name: string; pixels: number }[] };
+      for (const v of values.values) counts.set(v, (counts.get(v) ?? 0) + 1);
+      const legend = JSON.parse(readFileSync(img.legendJson, 'utf8')) as {
+        labels: string[];
+        labelsPng: { file: string; bitDepth: number; colourType: string };
+        present: { index: number; name: string; pixels: number; colour: [number, number, number]; listed: boolean }[];
+      };
       expect(legend.labels).toEqual(labels);
+      expect(legend.labelsPng).toMatchObject({ file: path.basename(img.labelsPng), bitDepth: 8, colourType: 'palette' });
       expect(new Map(legend.present.map((e) => [e.index, e.pixels]))).toEqual(counts);
       expect(legend.present.every((e) => e.name === labels[e.index])).toBe(true);
-      const overlay = await sharp(img.overlayPng).metadata();
-      expect(overlay.height).toBe((meta.height as number) + LEGEND_ROW * legend.present.length + 8);
-      // The legend below the image: one swatch per label present, in its label's colour.
-      const { data, info } = await sharp(img.overlayPng).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-      legend.present.forEach((e, i) => {
-        const o = ((meta.height as number) + 6 + i * LEGEND_ROW + 8) * info.width * 3 + 14 * 3;
-        expect([data[o], data[o + 1], data[o + 2]]).toEqual(labelColour(e.index));
+      // The palette gives each listed label its overlay colour.
+      const plte = bytes.indexOf('PLTE', 0, 'latin1') + 4;
+      for (const e of legend.present.filter((p) => p.listed)) expect(Array.from(bytes.subarray(plte + 3 * e.index, plte + 3 * e.index + 3))).toEqual(e.colour);
+      const listed = legend.present.filter((e) => e.listed);
+      const rows = listed.length + (listed.length < legend.present.length ? 1 : 0);
+      const overlay = PNG.sync.read(readFileSync(img.overlayPng));
+      expect(overlay.height).toBe((meta.height as number) + LEGEND_ROW * rows + 8);
+      // The legend below the image: one swatch per listed label in its colour, with its name drawn beside it.
+      listed.forEach((e, i) => {
+        const y = (meta.height as number) + 6 + i * LEGEND_ROW;
+        expect(pixel(overlay, 14, y + 8)).toEqual(e.colour);
+        expect(darkPixels(overlay, { x0: 28, y0: y, x1: overlay.width, y1: y + 16 })).toBeGreaterThan(20);
       });
       const header = JSON.parse(readFileSync(img.scores as string, 'utf8')) as { shape: number[]; labels: string[]; data: string };
       expect(header.shape).toEqual([Math.min(2, legend.present.length), meta.height, meta.width]);
@@ -65,7 +79,7 @@ describe('predict', () => {
       const topIndex = header.labels.map((name) => labels.indexOf(name));
       let checked = 0;
       for (let i = 0; i < h * w; i++) {
-        const plane = topIndex.indexOf(png.data[4 * i] as number);
+        const plane = topIndex.indexOf(values.values[i] as number);
         if (plane < 0) continue;
         for (let j = 0; j < k; j++) expect(scores[plane * h * w + i] as number).toBeGreaterThanOrEqual(scores[j * h * w + i] as number);
         checked += 1;

@@ -176,7 +176,7 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
       const onehotA = await embedOneHot(bank, manifests.a);
       const onehotAbc = await embedOneHot(bank, manifests.abc);
       log(`   one-hot: ${onehotA.dim} labels for (a), ${onehotAbc.dim} for (b)`);
-      const clipReport = writeSimilarityReport(bank, { outDir: path.join(out, 'label-report'), modelId: clipEmbed.modelId });
+      const clipReport = await writeSimilarityReport(bank, { outDir: path.join(out, 'label-report'), modelId: clipEmbed.modelId });
       // The world's labels: cosine matrices of their sentence embeddings, lexical and CLIP.
       const names = labels.map((l) => l.name);
       const rows = names.map((n) => bank.requireLabel(n));

@@ -1,3 +1,4 @@
+import type { MatrixGeometry } from '@sentseg/common';
 import type { BlockScore } from './similarity.js';
 
 export function escapeHtml(text: string): string {
@@ -12,7 +13,9 @@ function scriptJson(value: unknown): string {
 export interface ReportPanel {
   kind: 'word' | 'sentence';
   title: string;
+  /** The titled figure, and where its cells lie in it. */
   png: Buffer;
+  geometry: MatrixGeometry;
   matrix: Float32Array;
   score: BlockScore;
 }
@@ -35,7 +38,7 @@ export function reportHtml(page: ReportPage): string {
     .map(
       (p, k) => `<figure>
   <figcaption>${escapeHtml(p.title)} — block score ${fmt(p.score.score)}</figcaption>
-  <img class="heat" data-panel="${k}" alt="${escapeHtml(p.title)} similarity matrix" src="data:image/png;base64,${p.png.toString('base64')}">
+  <img class="heat" data-panel="${k}" width="${p.geometry.width}" height="${p.geometry.height}" alt="${escapeHtml(p.title)} similarity matrix" src="data:image/png;base64,${p.png.toString('base64')}">
 </figure>`,
     )
     .join('\n');
@@ -47,6 +50,7 @@ export function reportHtml(page: ReportPage): string {
     names: page.names,
     groups: page.groups,
     matrices: page.panels.map((p) => Array.from(p.matrix, (v) => Math.round(v * 1000) / 1000)),
+    geometry: page.panels.map((p) => p.geometry),
   };
   return `<!doctype html>
 <html lang="en">
@@ -56,8 +60,8 @@ export function reportHtml(page: ReportPage): string {
 <style>
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
 .note { background: #fff3cd; border: 1px solid #e0c060; padding: 8px 12px; max-width: 60em; }
-figure { display: inline-block; margin: 0 24px 24px 0; vertical-align: top; }
-img.heat { width: 600px; height: 600px; image-rendering: pixelated; cursor: crosshair; border: 1px solid #ccc; }
+figure { display: inline-block; width: calc(50% - 28px); min-width: 560px; margin: 0 24px 24px 0; vertical-align: top; }
+img.heat { width: 100%; height: auto; cursor: crosshair; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 4px 8px; text-align: right; } td:first-child { text-align: left; }
 #tip { position: fixed; pointer-events: none; background: #222; color: #fff; padding: 4px 8px; border-radius: 4px; display: none; font-size: 13px; }
 ul.groups { columns: 3; max-width: 60em; }
@@ -84,11 +88,15 @@ const DATA = ${scriptJson(data)};
 const tip = document.getElementById('tip');
 for (const img of document.querySelectorAll('img.heat')) {
   const m = DATA.matrices[Number(img.dataset.panel)];
+  const g = DATA.geometry[Number(img.dataset.panel)];
   const n = DATA.names.length;
   img.addEventListener('mousemove', (e) => {
     const r = img.getBoundingClientRect();
-    const j = Math.min(n - 1, Math.floor((e.clientX - r.left) / r.width * n));
-    const i = Math.min(n - 1, Math.floor((e.clientY - r.top) / r.height * n));
+    const x = (e.clientX - r.left) * img.naturalWidth / r.width - g.left;
+    const y = (e.clientY - r.top) * img.naturalHeight / r.height - g.top;
+    const j = Math.floor(x / g.cellPx);
+    const i = Math.floor(y / g.cellPx);
+    if (x < 0 || y < 0 || i >= n || j >= n) { tip.style.display = 'none'; return; }
     tip.textContent = DATA.names[i] + ' (' + DATA.groups[i] + ') × ' + DATA.names[j] + ' (' + DATA.groups[j] + '): ' + m[i * n + j].toFixed(3);
     tip.style.left = (e.clientX + 12) + 'px';
     tip.style.top = (e.clientY + 12) + 'px';

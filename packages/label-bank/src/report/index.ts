@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { matrixFigure } from '@sentseg/common';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { readLabelsFile } from '../labels-file.js';
 import type { LabelBank } from '../store/bank.js';
 import type { TextKind } from '../text.js';
-import { heatmapPng } from './heatmap.js';
+import { heatmapPng, viridis } from './heatmap.js';
 import { reportHtml, type ReportPanel } from './html.js';
 import { blockScore, cosineMatrix, groupOrder, type BlockScore } from './similarity.js';
 
@@ -32,9 +33,10 @@ function modelNote(location: string): string | null {
 
 /**
  * Writes similarity-word.png, similarity-sentence.png, block-scores.json and report.html to
- * `outDir` for one encoder's embeddings in the bank.
+ * `outDir` for one encoder's embeddings in the bank. Each PNG reads on its own: group names along
+ * both axes, a colour bar with the cosine scale, the encoder and the block score in its title.
  */
-export function writeSimilarityReport(bank: LabelBank, options: { outDir: string; modelId?: string; cellPx?: number; groupNames?: string[] }): SimilarityReport {
+export async function writeSimilarityReport(bank: LabelBank, options: { outDir: string; modelId?: string; cellPx?: number; groupNames?: string[] }): Promise<SimilarityReport> {
   const model = bank.resolveModel(options.modelId);
   const labels = bank.labels();
   const groupNames = options.groupNames ?? readLabelsFile().groups;
@@ -52,16 +54,30 @@ export function writeSimilarityReport(bank: LabelBank, options: { outDir: string
   const scale = { min: Number.isFinite(min) ? min : -1, max: 1 };
   const cellPx = options.cellPx ?? 3;
 
-  const panels: ReportPanel[] = kinds.map((kind, k) => {
+  const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+  const panels: ReportPanel[] = [];
+  for (const [k, kind] of kinds.entries()) {
     const matrix = matrices[k] as Float32Array;
-    return {
-      kind,
-      title: kind === 'word' ? 'Word only: "An image of {name}."' : 'Sentence: "An image of {name}. {description}"',
-      png: heatmapPng(matrix, n, { cellPx, min: scale.min, max: scale.max, boundaries }),
-      matrix,
-      score: blockScore(matrix, groups),
-    };
-  });
+    const title = kind === 'word' ? 'Word only: "An image of {name}."' : 'Sentence: "An image of {name}. {description}"';
+    const score = blockScore(matrix, groups);
+    const figure = await matrixFigure({
+      cells: heatmapPng(matrix, n, { cellPx, min: scale.min, max: scale.max, boundaries }),
+      n,
+      cellPx,
+      rows: runs.map((r) => ({ label: r.group, start: r.start, end: r.end })),
+      columns: runs.map((r) => ({ label: r.group, start: r.start, end: r.end })),
+      rowTitle: 'label (ordered by group)',
+      columnTitle: 'label (ordered by group)',
+      namePx: 11,
+      title: [
+        `Label similarity — ${title}`,
+        `encoder ${model.modelId}; block score ${fmt(score.score)} (within groups ${fmt(score.within)} − across ${fmt(score.across)})`,
+        `${n} labels in ${runs.length} groups; white lines between groups`,
+      ],
+      colourBar: { label: 'cosine similarity', min: scale.min, max: scale.max, colour: viridis, format: (v) => v.toFixed(2) },
+    });
+    panels.push({ kind, title, png: figure.png, geometry: figure.geometry, matrix, score });
+  }
   const files = {
     html: path.join(options.outDir, 'report.html'),
     json: path.join(options.outDir, 'block-scores.json'),

@@ -6,7 +6,6 @@
  */
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
 import { CONFUSION_COSINE, LabelBank, embedTexts, labelText, loadTextEncoder, type SentenceEncoder } from '@sentseg/label-bank';
 import type { CheckpointState } from '../checkpoint.js';
 import { TrainerError } from '../errors.js';
@@ -14,6 +13,9 @@ import { checkSqliteKind } from '../run-folder.js';
 import { loadModel } from '../eval/evaluate.js';
 import { argmaxClasses, classProbabilities, decodeImage } from '../eval/infer.js';
 import { tf } from '../tf.js';
+import { legendFor, writeLabelsPng, writeOverlay, type LegendEntry } from './overlay.js';
+
+export { LEGEND_MIN_AREA, LEGEND_ROW, legendFor, type LegendEntry } from './overlay.js';
 
 export interface LabelRequest {
   name: string;
@@ -88,54 +90,6 @@ export function confusablePairs(labels: ResolvedLabels, threshold = CONFUSION_CO
   return pairs;
 }
 
-/** A fixed, well-spread colour per label index (golden-angle hues). */
-export function labelColour(index: number): [number, number, number] {
-  const h = (index * 137.508) % 360;
-  const c = 0.65;
-  const x = c * (1 - Math.abs(((h / 60) % 2) - 1));
-  const m = 0.5 - c / 2;
-  const [r, g, b] = h < 60 ? [c, x, 0] : h < 120 ? [x, c, 0] : h < 180 ? [0, c, x] : h < 240 ? [0, x, c] : h < 300 ? [x, 0, c] : [c, 0, x];
-  return [Math.round((r + m) * 255), Math.round((g + m) * 255), Math.round((b + m) * 255)];
-}
-
-const escapeXml = (s: string) => s.replace(/[<>&'"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
-
-export interface LegendEntry {
-  index: number;
-  name: string;
-  colour: [number, number, number];
-  pixels: number;
-}
-
-export const LEGEND_ROW = 22;
-
-/** The image blended 50/50 with label colours, and a legend strip (labels present, by area) below it. */
-async function writeOverlay(file: string, rgb: Uint8Array, width: number, height: number, pred: Int32Array, legend: LegendEntry[]): Promise<void> {
-  const blended = Buffer.alloc(width * height * 3);
-  const colours = new Map(legend.map((e) => [e.index, e.colour]));
-  for (let i = 0; i < width * height; i++) {
-    const c = colours.get(pred[i] as number) ?? [0, 0, 0];
-    for (let ch = 0; ch < 3; ch++) blended[3 * i + ch] = Math.round(0.5 * (rgb[3 * i + ch] as number) + 0.5 * (c[ch] as number));
-  }
-  const legendHeight = LEGEND_ROW * legend.length + 8;
-  const legendWidth = Math.max(width, 260);
-  const rows = legend
-    .map(
-      (e, i) =>
-        `<rect x="6" y="${6 + i * LEGEND_ROW}" width="16" height="16" fill="rgb(${e.colour.join(',')})"/>` +
-        `<text x="28" y="${19 + i * LEGEND_ROW}" font-family="DejaVu Sans, sans-serif" font-size="13">${escapeXml(e.name)} (${((100 * e.pixels) / (width * height)).toFixed(1)}%)</text>`,
-    )
-    .join('');
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${legendWidth}" height="${legendHeight}"><rect width="100%" height="100%" fill="white"/>${rows}</svg>`;
-  await sharp({ create: { width: legendWidth, height: height + legendHeight, channels: 3, background: { r: 255, g: 255, b: 255 } } })
-    .composite([
-      { input: blended, raw: { width, height, channels: 3 }, left: 0, top: 0 },
-      { input: Buffer.from(svg), left: 0, top: height },
-    ])
-    .png()
-    .toFile(file);
-}
-
 export interface PredictOptions {
   run: string;
   labelBank: string;
@@ -183,7 +137,7 @@ export async function predict(options: PredictOptions): Promise<PredictSummary> 
   try {
     const requests = options.labels ?? state.labels.map((name) => ({ name }));
     if (requests.length === 0) throw new TrainerError('no labels to predict');
-    if (requests.length > 256) throw new TrainerError(`at most 256 labels fit an 8-bit label PNG; got ${requests.length}`);
+    if (requests.length > 65536) throw new TrainerError(`at most 65,536 labels fit a 16-bit label PNG; got ${requests.length}`);
     const labels = await resolveLabels(options.labelBank, requests, state);
     const confusable = confusablePairs(labels);
     const classEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
@@ -200,20 +154,16 @@ export async function predict(options: PredictOptions): Promise<PredictSummary> 
         // The output folder is made with the first image's outputs: a run that segments nothing leaves none.
         mkdirSync(options.out, { recursive: true });
         const stem = path.join(options.out, path.basename(input).replace(/\.[^.]+$/, ''));
-        const counts = new Map<number, number>();
-        for (const p of pred) counts.set(p, (counts.get(p) ?? 0) + 1);
-        const legend: LegendEntry[] = [...counts.entries()]
-          .sort((a, b) => b[1] - a[1] || a[0] - b[0])
-          .map(([index, pixels]) => ({ index, name: labels.names[index] as string, colour: labelColour(index), pixels }));
+        const legend = legendFor(pred, labels.names);
         const top = legend.slice(0, options.scores).map((e) => e.index);
         const planes = top.length > 0 ? tf.tidy(() => tf.transpose(tf.gather(cos, tf.tensor1d(top, 'int32'), 2), [2, 0, 1]).dataSync() as Float32Array) : null;
         cos.dispose();
         const labelsPng = `${stem}_labels.png`;
-        await sharp(Buffer.from(Uint8Array.from(pred)), { raw: { width: image.width, height: image.height, channels: 1 } }).png().toFile(labelsPng);
+        const labelsFormat = await writeLabelsPng(labelsPng, pred, image.width, image.height, labels.names.length, legend);
         const overlayPng = `${stem}_overlay.png`;
         await writeOverlay(overlayPng, image.rgb, image.width, image.height, pred, legend);
         const legendJson = `${stem}_legend.json`;
-        writeFileSync(legendJson, `${JSON.stringify({ image: input, width: image.width, height: image.height, labels: labels.names, present: legend }, null, 2)}\n`);
+        writeFileSync(legendJson, `${JSON.stringify({ image: input, width: image.width, height: image.height, labels: labels.names, labelsPng: { ...labelsFormat, file: path.basename(labelsFormat.file) }, present: legend }, null, 2)}\n`);
         let scores: string | null = null;
         if (planes) {
           const bin = `${stem}_scores.f32`;
