@@ -201,6 +201,9 @@ def run_rank(rank: int, world: int, config: Dict[str, object], run: str, resume:
         device = torch.device("cuda", local)
     else:
         device = torch.device("cpu")
+        # Processes on one machine share its cores (torchrun users may set OMP_NUM_THREADS instead).
+        if "OMP_NUM_THREADS" not in os.environ:
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", world)))))
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
     torch.manual_seed(int(config["seed"]))  # type: ignore[arg-type]
@@ -334,6 +337,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         device_kind = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
         if args.device == "cuda" and not torch.cuda.is_available():
             raise BridgeError("--device cuda: this PyTorch sees no CUDA device")
+        if args.nproc < 1:
+            raise BridgeError(f"--nproc must be 1 or more, got {args.nproc}")
+        if device_kind == "cuda" and "WORLD_SIZE" not in os.environ and args.nproc > torch.cuda.device_count():
+            raise BridgeError(f"--nproc {args.nproc}: this machine has {torch.cuda.device_count()} CUDA device(s); one process per GPU")
         if "WORLD_SIZE" in os.environ:  # torchrun
             run_rank(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), config, run, bool(args.resume), device_kind)
         elif args.nproc > 1:
