@@ -12,6 +12,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../packages/label-bank/test/helpers.js';
 import { tempDir, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
 import { lossHD, lossLD, lossWD, type MapBox } from '../packages/trainer/src/losses/index.js';
+import { colourAndNormalise, planAugment } from '../packages/trainer/src/data/augment.js';
+import { BalancedSampler, mixSeed } from '../packages/trainer/src/data/sampler.js';
 import { SegFormer, type SegFormerConfig } from '../packages/trainer/src/model/segformer.js';
 import { loadWeights } from '../packages/trainer/src/model/weights-io.js';
 import { tf, type Tensor } from '../packages/trainer/src/tf.js';
@@ -63,6 +65,30 @@ describe.skipIf(!hasTorch)('sentseg-torch (PyTorch) against the TypeScript train
       ts.params.dispose();
     }
   }, 180_000);
+
+  it('the same seed gives the same batches, crops, flips, jitter and noise', async () => {
+    const out = path.join(dir, 'data');
+    const r = await python(['-m', 'sentseg_torch.parity', 'data', '--out', out]);
+    expect(r.code).toBe(0);
+    type Plan = { resized_width: number; resized_height: number; left: number; top: number; flip: boolean; brightness: number; contrast: number; saturation: number; blur_sigma: number; noise_seed: number };
+    const py = JSON.parse(readFileSync(path.join(out, 'data.json'), 'utf8')) as { plans: Plan[]; pixels: number[]; batches: [string, number, number][][] };
+    const cfg = { shortEdge: 512, crop: 256, flip: true, colorJitter: 0.2, blurProbability: 0.5, noiseStd: 3 };
+    const plans = Array.from({ length: 20 }, (_, s) => planAugment(1000 + 37 * s, 700 - 11 * s, cfg, mixSeed(7, s, s % 3, 0x5eed)));
+    expect(py.plans.map((p) => [p.resized_width, p.resized_height, p.left, p.top, p.flip, p.noise_seed])).toEqual(plans.map((p) => [p.resizedWidth, p.resizedHeight, p.left, p.top, p.flip, p.noiseSeed]));
+    expect(new Set(plans.map((p) => p.flip)).size).toBe(2);
+    py.plans.forEach((p, i) => {
+      const t = plans[i] as (typeof plans)[number];
+      for (const [a, b] of [[p.brightness, t.brightness], [p.contrast, t.contrast], [p.saturation, t.saturation], [p.blur_sigma, t.blurSigma]] as const) expect(Math.abs(a - b)).toBeLessThan(1e-12);
+    });
+    const size = 16;
+    const rgb = Uint8Array.from({ length: size * size * 3 }, (_, i) => (i * 37) % 256);
+    const valid = Uint8Array.from({ length: size * size }, (_, i) => (i < (size - 3) * size ? 1 : 0));
+    const pixels = colourAndNormalise(rgb, valid, planAugment(640, 480, cfg, 99), 3);
+    expect(py.pixels.length).toBe(pixels.length);
+    expect(Math.max(...py.pixels.map((v, i) => Math.abs(v - (pixels[i] as number))))).toBeLessThan(1e-5);
+    const sampler = new BalancedSampler([{ name: 'a', ids: [10, 11, 12, 13, 14, 15, 16] }, { name: 'b', ids: [100, 101, 102] }, { name: 'c', ids: [500, 501] }], 5, 11);
+    expect(py.batches).toEqual(Array.from({ length: 9 }, (_, t) => sampler.batch(t).map((b) => [b.dataset, b.imageId, b.slot])));
+  });
 
   it('the same batch gives the same L_HD, L_LD and L_WD (to 1e-5)', async () => {
     const out = path.join(dir, 'losses');

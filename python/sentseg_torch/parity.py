@@ -64,6 +64,29 @@ def write_losses(out: str, seed: int = 5) -> None:
     }, {"what": "loss parity"})
 
 
+def write_data(out: str) -> None:
+    """Augmentation plans, colour/noise of a fixed crop, and sampler batches, as JSON (data.json)."""
+    import json
+
+    from dataclasses import asdict
+
+    from .data import AugmentConfig, BalancedSampler, colour_and_normalise, image_seed, plan_augment
+
+    os.makedirs(out, exist_ok=True)
+    cfg = AugmentConfig(short_edge=512, crop=256, flip=True, color_jitter=0.2, blur_probability=0.5, noise_std=3)
+    plans = [asdict(plan_augment(1000 + 37 * s, 700 - 11 * s, cfg, image_seed(7, s, s % 3))) for s in range(20)]
+    size = 16
+    rgb = ((np.arange(size * size * 3).reshape(size, size, 3) * 37) % 256).astype(np.uint8)
+    valid = np.ones((size, size), dtype=bool)
+    valid[-3:, :] = False
+    plan = plan_augment(640, 480, cfg, 99)
+    pixels = colour_and_normalise(rgb, valid, plan, 3.0)
+    sampler = BalancedSampler([("a", list(range(10, 17))), ("b", list(range(100, 103))), ("c", [500, 501])], 5, 11)
+    batches = [[(i.dataset, i.image_id, i.slot) for i in sampler.batch(t)] for t in range(9)]
+    with open(os.path.join(out, "data.json"), "w", encoding="utf-8") as f:
+        json.dump({"plans": plans, "pixels": pixels.reshape(-1).tolist(), "batches": batches}, f)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python3 -m sentseg_torch.parity")
     sub = p.add_subparsers(dest="what", required=True)
@@ -73,11 +96,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     m.add_argument("--embed-dim", type=int, default=32)
     m.add_argument("--size", type=int, default=64)
     m.add_argument("--out", required=True)
+    da = sub.add_parser("data")
+    da.add_argument("--out", required=True)
     lo = sub.add_parser("losses")
     lo.add_argument("--out", required=True)
     a = p.parse_args(argv)
     if a.what == "model":
         write_model(a.variant, a.seed, a.embed_dim, a.size, a.out)
+    elif a.what == "data":
+        write_data(a.out)
     else:
         write_losses(a.out)
     return 0
