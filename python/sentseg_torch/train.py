@@ -267,6 +267,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def summarise(run: str, start: int) -> None:
+    """The TypeScript train command's summary on stdout; unreadable images make it fail (exit 2)."""
+    with open(os.path.join(run, "metrics.jsonl"), encoding="utf-8") as f:
+        lines = [m for m in (json.loads(ln) for ln in f if ln.strip()) if m["step"] > start]
+    if not lines:
+        return
+    latest = os.path.join(run, "checkpoints", "latest.json")
+    print(f"run: {run}")
+    print(f"steps {start} → {lines[-1]['step']} on {lines[-1].get('processes', 1)} process(es)")
+    print(f"loss {lines[0]['loss']:.4f} → {lines[-1]['loss']:.4f}, τ {lines[-1]['tau']:.4f}")
+    if os.path.exists(latest):
+        with open(latest, encoding="utf-8") as f:
+            print(f"checkpoint: {os.path.join(run, 'checkpoints', json.load(f)['dir'])}")
+    skipped = sum(int(m["skipped"]) for m in lines)
+    if sum(int(m["images"]) for m in lines) == 0:
+        raise BridgeError(f"no image could be read in {len(lines)} step(s): every one was skipped (listed above)")
+    if skipped > 0:
+        raise BridgeError(f"{skipped} unreadable image(s) skipped (listed above); the steps trained on the others and the checkpoint is saved")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python3 -m sentseg_torch.train", description="Train sentseg's SegFormer with PyTorch DistributedDataParallel on a sentseg manifest and label bank; writes a run folder that `sentseg eval`, `sentseg predict` and `sentseg train --resume` read.")
     p.add_argument("--manifest", help="manifest.sqlite (merge-datasets)")
@@ -324,6 +344,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 path = os.path.join(run, e)
                 import shutil
                 shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        at = 0
         if args.resume:
             at = int(load_checkpoint(run).state["step"])  # type: ignore[arg-type]
             if int(config["steps"]) <= at:  # type: ignore[arg-type]
@@ -350,6 +371,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             mp.spawn(_spawned, args=(args.nproc, config, run, bool(args.resume), device_kind), nprocs=args.nproc, join=True)
         else:
             run_rank(0, 1, config, run, bool(args.resume), device_kind)
+        if os.environ.get("RANK", "0") == "0":
+            summarise(run, at if args.resume else 0)
     except BridgeError as err:
         _log(f"error: {err}")
         return 2

@@ -107,3 +107,25 @@ def test_runs_under_torchrun(world, tmp_path: Path) -> None:
     assert "2 process(es) on cpu (gloo)" in r.stderr
     metrics = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     assert [(m["step"], m["images"], m["processes"]) for m in metrics] == [(1, 2, 2), (2, 2, 2)]
+
+
+def test_an_unreadable_image_is_skipped_named_and_fails_the_run(world, tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+    d = tmp_path / "w"
+    shutil.copytree(world["dir"], d)
+    db = sqlite3.connect(d / "manifest.sqlite")
+    for name, root in db.execute("SELECT name, root FROM datasets").fetchall():
+        db.execute("UPDATE datasets SET root = ? WHERE name = ?", (str(d / Path(root).name), name))
+    db.commit()
+    db.close()
+    (d / "grayds" / "img" / "0.png").write_bytes(b"not a png")
+    run = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "sentseg_torch.train", "--manifest", str(d / "manifest.sqlite"), "--label-bank", str(world["bank"]), "--out", str(run), "--steps", "2",
+                        "--set", "data.batchSize=8", "--set", "data.shortEdge=64", "--set", "data.crop=64"], cwd=PY, capture_output=True, text=True)
+    assert "grayds image 1" in r.stderr and "0.png" in r.stderr
+    assert r.returncode == 2
+    assert "unreadable image(s) skipped (listed above)" in r.stderr
+    metrics = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["images"] + m["skipped"] for m in metrics] == [8, 8] and sum(m["skipped"] for m in metrics) >= 1
+    assert (run / "checkpoints" / "latest.json").exists()
