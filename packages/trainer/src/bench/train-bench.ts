@@ -115,6 +115,24 @@ async function main(): Promise<void> {
         console.log(`  backend ${backend}: not available (${reason.slice(0, 300)})`);
       }
     }
+    // The PyTorch bridge (python/, sentseg-torch) on the same manifest, model, crop and batch.
+    const python = '/usr/bin/python3';
+    const pythonDir = path.resolve(path.dirname(self), '..', '..', '..', '..', 'python');
+    try {
+      const out = execFileSync(python, ['-m', 'sentseg_torch.bench', '--manifest', manifest, '--label-bank', bank, '--variant', 'tiny', '--crop', '256', '--batch', '4', '--steps', '4', '--nproc', '1,2'], {
+        cwd: pythonDir,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      for (const line of out.trim().split('\n')) {
+        const r = JSON.parse(line) as { nproc: number; torch: string; threads: number; first: number; median: number; steps: number; imagesPerSec: number; error?: string };
+        if (r.error) console.log(`  PyTorch bridge, ${r.nproc} process(es): failed (${r.error})`);
+        else console.log(`  PyTorch bridge (torch ${r.torch}, CPU, ${r.nproc} process(es) × ${r.threads} thread(s)): first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${r.imagesPerSec.toFixed(2)} images/s`);
+      }
+    } catch (err) {
+      const stderr = (err as { stderr?: string }).stderr ?? '';
+      console.log(`  PyTorch bridge: not available (${(stderr.trim().split('\n').pop() ?? (err as Error).message).slice(0, 300)}; needs ${python} with torch, numpy, Pillow)`);
+    }
     // Metrics and inference, on the wasm run's checkpoint.
     const random = seededRandom(4);
     const size = 1024 * 2048;
