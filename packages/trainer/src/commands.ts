@@ -109,6 +109,9 @@ export function trainCommand(y: Argv): Argv {
         if (first && last) out(`loss ${first.loss.toFixed(4)} → ${last.loss.toFixed(4)}, τ ${last.tau.toFixed(4)}`);
         const ips = summary.metrics.length > 1 ? summary.metrics.slice(1).reduce((s, m) => s + m.imagesPerSec, 0) / (summary.metrics.length - 1) : (first?.imagesPerSec ?? 0);
         out(`${ips.toFixed(2)} images/s on ${summary.backend.name}; ${summary.skippedImages} unreadable image(s) skipped`);
+        if (summary.wdBoxes + summary.wdBoxesCut > 0) {
+          out(`L_WD boxes: ${summary.wdBoxes} used, ${summary.wdBoxesCut} left out (the crop showed less than ${Math.round(config.losses.wdMinVisible * 100)}% of their area; losses.wdMinVisible)`);
+        }
         if (summary.lastCheckpoint) out(`checkpoint: ${summary.lastCheckpoint}`);
         // $0 is the command as invoked: `sentseg` under the umbrella, `sentseg-train` under the package's bin.
         if (summary.interrupted) out(`resume with: ${String(args.$0)} train --resume ${run}`);

@@ -84,7 +84,7 @@ describe('instance-mask datasets (L_LD)', () => {
     for (const seed of [1, 2, 3, 4]) {
       const r = await loadSample({
         dataset: 'oi-fixture', imageId: id as number, image: sample!.image, mask: null, encoding: 'gray', segments: [], lut, instances, boxes: [],
-        augment: { shortEdge: 40, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, seed,
+        augment: { shortEdge: 40, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, minBoxVisible: 0.5, seed,
       });
       if (!r.ok) throw new Error(r.reason);
       const { planAugment } = await import('../src/data/augment.js');
@@ -230,7 +230,7 @@ describe('palette masks (Mapillary Vistas)', () => {
     reader.close();
     const r = await loadSample({
       dataset: 'mapillary', imageId: id as number, image: sample!.image, mask: sample!.mask, encoding: 'gray', segments: [], lut, instances: [], boxes: [],
-      augment: { shortEdge: 32, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, seed: 1,
+      augment: { shortEdge: 32, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, minBoxVisible: 0.5, seed: 1,
     });
     if (!r.ok) throw new Error(r.reason);
     // The generator draws class ids 2, 13, 15, 17, 27, 30, 45, 55 and 65 (unlabeled → 255).

@@ -73,6 +73,7 @@ async function loaderAlone(manifest: string, workers: number, batches: number): 
     sampler,
     datasets: reader.datasets().map((d) => ({ name: d.name, annotation: d.annotation, encoding: d.encoding, lut: reader.lut(d.name) })),
     augment: config.data,
+    minBoxVisible: config.losses.wdMinVisible,
     seed: 1,
     workers,
     prefetch: 2,

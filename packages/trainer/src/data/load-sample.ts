@@ -26,6 +26,11 @@ export interface LoadTask {
   /** Box datasets: boxes in original image pixels. */
   boxes: { boxId: number; sourceId: number; x: number; y: number; w: number; h: number }[];
   augment: AugmentConfig;
+  /**
+   * Box datasets: a box whose part inside the crop is under this share of its area is dropped
+   * (its CLIP target embeds the whole box; the pooled map would see only the part).
+   */
+  minBoxVisible: number;
   seed: number;
 }
 
@@ -39,7 +44,7 @@ export interface LoadedBox {
 }
 
 export type LoadResult =
-  | { ok: true; imageId: number; dataset: string; pixels: Float32Array; target: Int32Array; boxes: LoadedBox[] }
+  | { ok: true; imageId: number; dataset: string; pixels: Float32Array; target: Int32Array; boxes: LoadedBox[]; boxesCut: number }
   | { ok: false; imageId: number; dataset: string; file: string; reason: string };
 
 
@@ -134,11 +139,17 @@ export async function loadSample(task: LoadTask): Promise<LoadResult> {
     for (let i = 0; i < cropped.length; i++) if ((cropped[i] as number) >= 0) target[i] = cropped[i] as number;
   }
   const boxes: LoadedBox[] = [];
+  let boxesCut = 0;
   for (const box of task.boxes) {
     const labelId = lookup(task.lut, box.sourceId);
     if (labelId === IGNORE) continue;
     const moved = transformBox(box, width, height, plan, crop);
-    if (moved) boxes.push({ boxId: box.boxId, labelId, ...moved });
+    if (!moved) continue;
+    if (moved.visible < task.minBoxVisible) {
+      boxesCut += 1;
+      continue;
+    }
+    boxes.push({ boxId: box.boxId, labelId, x0: moved.x0, y0: moved.y0, x1: moved.x1, y1: moved.y1 });
   }
-  return { ok: true, imageId: task.imageId, dataset: task.dataset, pixels, target, boxes };
+  return { ok: true, imageId: task.imageId, dataset: task.dataset, pixels, target, boxes, boxesCut };
 }

@@ -28,6 +28,8 @@ export interface LoadedImage {
   pixels: Float32Array;
   target: Int32Array;
   boxes: LoadedBox[];
+  /** Boxes left out because the crop cut them under minBoxVisible of their area. */
+  boxesCut: number;
 }
 
 export interface LoadedBatch {
@@ -89,6 +91,8 @@ export interface LoaderOptions {
   sampler: BalancedSampler;
   datasets: LoaderDataset[];
   augment: AugmentConfig;
+  /** Box datasets: boxes under this visible share of their area in the crop are dropped. */
+  minBoxVisible: number;
   seed: number;
   workers: number;
   prefetch: number;
@@ -123,6 +127,7 @@ export class BatchLoader {
       instances: ds.annotation === 'instance-masks' ? reader.instanceMasks(item.imageId, ds.name).map((m) => ({ mask: m.mask, sourceId: m.sourceId })) : [],
       boxes: ds.annotation === 'boxes' ? reader.boxes(item.imageId) : [],
       augment: this.options.augment,
+      minBoxVisible: this.options.minBoxVisible,
       seed: mixSeed(this.options.seed, step, item.slot, 0x5eed),
     };
   }
@@ -135,7 +140,7 @@ export class BatchLoader {
       for (const r of results) {
         if (r.ok) {
           const ds = this.byName.get(r.dataset) as LoaderDataset;
-          batch.images.push({ dataset: r.dataset, annotation: ds.annotation, imageId: r.imageId, pixels: r.pixels, target: r.target, boxes: r.boxes });
+          batch.images.push({ dataset: r.dataset, annotation: ds.annotation, imageId: r.imageId, pixels: r.pixels, target: r.target, boxes: r.boxes, boxesCut: r.boxesCut });
         } else {
           batch.failures.push({ dataset: r.dataset, file: r.file, reason: r.reason });
         }
