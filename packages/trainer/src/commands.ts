@@ -122,6 +122,13 @@ export function trainCommand(y: Argv): Argv {
       // A run that skipped inputs is not a success (the exit-code rule): its checkpoint is kept all the same.
       const trained = summary.metrics.reduce((n, m) => n + m.images, 0);
       if (trained === 0 && summary.endStep > summary.startStep) throw new TrainerError(`no image could be read in ${summary.endStep - summary.startStep} step(s): every one was skipped (listed above)`);
+      const stray = summary.strayLabelFiles;
+      if (stray.length > 0) {
+        const first = stray.slice(0, 3).join('; ');
+        throw new TrainerError(
+          `${stray.length} image(s) skipped because their masks hold ids that are neither a label nor ignored (first: ${first}${stray.length > 3 ? '; …' : ''}; listed above, ${summary.skippedImages} skips in all): fix the taxonomy or the masks (sentseg manifest validate lists them all); the steps trained on the others and the checkpoint is saved`,
+        );
+      }
       if (summary.skippedImages > 0) throw new TrainerError(`${summary.skippedImages} unreadable image(s) skipped (listed above); the steps trained on the others and the checkpoint is saved`);
     },
   );

@@ -15,6 +15,7 @@ import { selectBackend, type ChosenBackend } from './backend/select.js';
 import { loadCheckpoint, readCheckpointState, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { withAbsolutePaths, type TrainConfig } from './config.js';
 import { BatchLoader, type LoadedBatch, type LoaderDataset } from './data/loader.js';
+import { IGNORE, NOT_A_CLASS } from './data/load-sample.js';
 import { BalancedSampler } from './data/sampler.js';
 import { TrainerError } from './errors.js';
 import { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
@@ -52,6 +53,8 @@ export interface TrainSummary {
   endStep: number;
   interrupted: boolean;
   skippedImages: number;
+  /** Of the skipped: images whose mask holds ids that are neither a label nor ignored (each file once). */
+  strayLabelFiles: string[];
   /** L_WD boxes used and cut by the crop, over the run. */
   wdBoxes: number;
   wdBoxesCut: number;
@@ -208,9 +211,10 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
 
     const labelEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
     disposables.push(labelEmb);
-    const loaderDatasets: LoaderDataset[] = infos.map((d) => ({ name: d.name, annotation: d.annotation, encoding: d.encoding, lut: reader.lut(d.name) }));
+    // Mask ids that are no class of their dataset map to NOT_A_CLASS: such a sample is skipped and named, never read as ignored.
+    const loaderDatasets: LoaderDataset[] = infos.map((d) => ({ name: d.name, annotation: d.annotation, encoding: d.encoding, lut: reader.lut(d.name, IGNORE, NOT_A_CLASS) }));
     const sampler = new BalancedSampler(datasets, config.data.batchSize, config.seed);
-    loader = new BatchLoader({ reader, sampler, datasets: loaderDatasets, augment: config.data, minBoxVisible: config.losses.wdMinVisible, seed: config.seed, workers: config.data.workers, prefetch: config.data.prefetch, lastStep: config.steps - 1 });
+    loader = new BatchLoader({ reader, sampler, datasets: loaderDatasets, augment: config.data, minBoxVisible: config.losses.wdMinVisible, numLabels: labels.names.length, seed: config.seed, workers: config.data.workers, prefetch: config.data.prefetch, lastStep: config.steps - 1 });
 
     const state = (step: number): CheckpointState => ({
       step,
@@ -221,7 +225,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       embedDim: labels.dim,
       savedAt: new Date().toISOString(),
     });
-    const summary: TrainSummary = { run, backend, startStep, endStep: startStep, interrupted: false, skippedImages: 0, wdBoxes: 0, wdBoxesCut: 0, metrics: [], lastCheckpoint: null };
+    const summary: TrainSummary = { run, backend, startStep, endStep: startStep, interrupted: false, skippedImages: 0, strayLabelFiles: [], wdBoxes: 0, wdBoxesCut: 0, metrics: [], lastCheckpoint: null };
     const total = config.steps;
     const showBar = options.progress ?? process.stderr.isTTY === true;
     const bar = showBar
@@ -242,7 +246,10 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     for (let step = startStep; step < total; step++) {
       const started = performance.now();
       const batch: LoadedBatch = await loader.batch(step);
-      for (const f of batch.failures) log(`skipped ${f.dataset} ${f.file}: ${f.reason}`);
+      for (const f of batch.failures) {
+        log(`skipped ${f.dataset} ${f.file}: ${f.reason}`);
+        if (f.kind === 'labels' && !summary.strayLabelFiles.includes(`${f.dataset} ${f.file}`)) summary.strayLabelFiles.push(`${f.dataset} ${f.file}`);
+      }
       summary.skippedImages += batch.failures.length;
       const n = batch.images.length;
       const lr = learningRate(step, schedule);

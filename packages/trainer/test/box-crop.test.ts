@@ -40,7 +40,7 @@ describe('L_WD boxes and the random crop', () => {
     for (let seed = 1; seed <= 40; seed++) {
       const r = await loadSample({
         dataset: 'boxes', imageId: 1, image, mask: null, encoding: 'gray', segments: [], lut, instances: [],
-        boxes: BOXES.map(({ colour: _, ...b }) => b), augment: AUGMENT, minBoxVisible: 0.5, seed,
+        boxes: BOXES.map(({ colour: _, ...b }) => b), augment: AUGMENT, minBoxVisible: 0.5, numLabels: 238, seed,
       });
       if (!r.ok) throw new Error(r.reason);
       // Independently: the crop's window [left, left + 64) over each box's columns.
@@ -78,7 +78,7 @@ describe('L_WD boxes and the random crop', () => {
     for (const seed of [3, 9, 17]) {
       const load = (minBoxVisible: number) => loadSample({
         dataset: 'boxes', imageId: 1, image, mask: null, encoding: 'gray', segments: [], lut, instances: [],
-        boxes: BOXES.map(({ colour: _, ...b }) => b), augment: AUGMENT, minBoxVisible, seed,
+        boxes: BOXES.map(({ colour: _, ...b }) => b), augment: AUGMENT, minBoxVisible, numLabels: 238, seed,
       });
       const all = await load(0);
       const whole = await load(1);

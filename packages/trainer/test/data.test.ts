@@ -4,6 +4,7 @@ import { BalancedSampler } from '../src/data/sampler.js';
 import { ConfigError, parseOverride, resolveConfig } from '../src/config.js';
 import { learningRate } from '../src/optim/schedule.js';
 import { downsampleTarget } from '../src/train.js';
+import { denseLabels, NOT_A_CLASS, strayLabelReason } from '../src/data/load-sample.js';
 
 describe('dataset-balanced sampler', () => {
   const datasets = [
@@ -100,6 +101,22 @@ describe('augmentation geometry', () => {
   it('takes the label at the centre of each output cell', () => {
     const target = Int32Array.from({ length: 64 }, (_, i) => i);
     expect(Array.from(downsampleTarget(target, 8, 4))).toEqual([18, 22, 50, 54]);
+  });
+});
+
+describe('mask ids that are neither a label nor ignored', () => {
+  it('are counted per mask value, each with its pixels, unknown ids and ids past the labels alike', () => {
+    // 10 labels. Source 3 → label 0, 7 → ignored, 9 → label 12 (past the labels); 300 and 1000 no class.
+    const lut = new Int32Array(65_536).fill(NOT_A_CLASS);
+    lut[3] = 0;
+    lut[7] = 255;
+    lut[9] = 12;
+    const values = Int32Array.from([3, 300, 7, 1000, 300, 9, 3]);
+    const labels = denseLabels(values, 'gray', [], lut);
+    expect(Array.from(labels)).toEqual([0, -1, 255, -1, -1, 12, 0]);
+    expect(strayLabelReason(values, labels, 10, 'ds', 'gray')).toBe('mask ids that are neither a label nor ignored (255): 9 → label 12 (1 px), 300 (2 px), 1000 (1 px); 4 px in all (no class of dataset ds in the manifest, or a label id past its 10 labels)');
+    const clean = Int32Array.from([3, 7, 3]);
+    expect(strayLabelReason(clean, denseLabels(clean, 'gray', [], lut), 10, 'ds', 'gray')).toBeNull();
   });
 });
 

@@ -79,12 +79,13 @@ describe('instance-mask datasets (L_LD)', () => {
     const lut = reader.lut('oi-fixture');
     const instances = reader.instanceMasks(id as number, 'oi-fixture').map((m) => ({ mask: m.mask, sourceId: m.sourceId }));
     const dog = reader.labels().find((l) => l.name === 'dog')?.id;
+    const numLabels = reader.labels().length;
     reader.close();
     // 48×40 image, short edge 40 → no resize; 32×32 crop at a random left offset; mask 24×20 covers x < 24.
     for (const seed of [1, 2, 3, 4]) {
       const r = await loadSample({
         dataset: 'oi-fixture', imageId: id as number, image: sample!.image, mask: null, encoding: 'gray', segments: [], lut, instances, boxes: [],
-        augment: { shortEdge: 40, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, minBoxVisible: 0.5, seed,
+        augment: { shortEdge: 40, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, minBoxVisible: 0.5, numLabels, seed,
       });
       if (!r.ok) throw new Error(r.reason);
       const { planAugment } = await import('../src/data/augment.js');
@@ -95,6 +96,14 @@ describe('instance-mask datasets (L_LD)', () => {
           expect(r.target[y * 32 + x]).toBe(inImage && plan.left + x < 24 ? dog : 255);
         }
       }
+    }
+    // An instance whose class is no class of the dataset (NOT_A_CLASS), or maps past the labels: refused, named.
+    for (const [value, why] of [[-1, ''], [numLabels + 5, '']] as const) {
+      const r = await loadSample({
+        dataset: 'oi-fixture', imageId: id as number, image: sample!.image, mask: null, encoding: 'gray', segments: [], lut: Int32Array.from(lut, (v, i) => (i === 3 ? value : v)), instances, boxes: [],
+        augment: { shortEdge: 40, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, minBoxVisible: 0.5, numLabels, seed: 1,
+      });
+      expect(r).toMatchObject({ ok: false, kind: 'labels', file: instances[0]?.mask, reason: expect.stringContaining(`instance class 3 is neither a label nor ignored (no class of dataset oi-fixture in the manifest, or a label id past its ${numLabels} labels)${why}`) });
     }
   });
 
@@ -227,10 +236,11 @@ describe('palette masks (Mapillary Vistas)', () => {
     const [id] = reader.imageIds('mapillary', 'training');
     const sample = reader.sample(id as number);
     const lut = reader.lut('mapillary');
+    const numLabels = reader.labels().length;
     reader.close();
     const r = await loadSample({
       dataset: 'mapillary', imageId: id as number, image: sample!.image, mask: sample!.mask, encoding: 'gray', segments: [], lut, instances: [], boxes: [],
-      augment: { shortEdge: 32, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, minBoxVisible: 0.5, seed: 1,
+      augment: { shortEdge: 32, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, minBoxVisible: 0.5, numLabels, seed: 1,
     });
     if (!r.ok) throw new Error(r.reason);
     // The generator draws class ids 2, 13, 15, 17, 27, 30, 45, 55 and 65 (unlabeled → 255).

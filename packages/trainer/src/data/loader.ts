@@ -35,7 +35,8 @@ export interface LoadedImage {
 export interface LoadedBatch {
   step: number;
   images: LoadedImage[];
-  failures: { dataset: string; file: string; reason: string }[];
+  /** Unreadable samples; kind `labels`: a mask with ids that are neither a label nor ignored. */
+  failures: { dataset: string; file: string; reason: string; kind?: 'labels' }[];
 }
 
 function workerFile(): string {
@@ -93,6 +94,8 @@ export interface LoaderOptions {
   augment: AugmentConfig;
   /** Box datasets: boxes under this visible share of their area in the crop are dropped. */
   minBoxVisible: number;
+  /** Labels of the manifest (label ids at or past it are no label). */
+  numLabels: number;
   seed: number;
   workers: number;
   prefetch: number;
@@ -124,6 +127,7 @@ export class BatchLoader {
       encoding: ds.encoding,
       segments: ds.encoding === 'panoptic-rgb' ? [...reader.segments(item.imageId)] : [],
       lut: ds.lut,
+      numLabels: this.options.numLabels,
       instances: ds.annotation === 'instance-masks' ? reader.instanceMasks(item.imageId, ds.name).map((m) => ({ mask: m.mask, sourceId: m.sourceId })) : [],
       boxes: ds.annotation === 'boxes' ? reader.boxes(item.imageId) : [],
       augment: this.options.augment,
@@ -142,7 +146,7 @@ export class BatchLoader {
           const ds = this.byName.get(r.dataset) as LoaderDataset;
           batch.images.push({ dataset: r.dataset, annotation: ds.annotation, imageId: r.imageId, pixels: r.pixels, target: r.target, boxes: r.boxes, boxesCut: r.boxesCut });
         } else {
-          batch.failures.push({ dataset: r.dataset, file: r.file, reason: r.reason });
+          batch.failures.push({ dataset: r.dataset, file: r.file, reason: r.reason, ...(r.kind ? { kind: r.kind } : {}) });
         }
       }
       return batch;
