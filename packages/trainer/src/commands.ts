@@ -61,7 +61,10 @@ export function trainCommand(y: Argv): Argv {
             'Settings come from the defaults, then --config (JSON or YAML), then the flags below, then --set. ' +
             'Every setting has a --set name (e.g. --set optimizer.lr=1e-4 --set data.crop=256); an unknown one is an error. ' +
             'Relative paths are taken from the working directory and stored absolute in the run\'s config.json, so eval, predict and --resume work from anywhere.\n\n' +
-            'A folder that already holds a run (config.json, metrics.jsonl, checkpoints/) is refused: continue it with --resume DIR, or start it over with --out DIR --overwrite.',
+            'A folder that already holds a run (config.json, metrics.jsonl, checkpoints/) is refused: continue it with --resume DIR, or start it over with --out DIR --overwrite.\n\n' +
+            'Losses: --set losses.resolution=label takes L_HD and L_LD at the label\'s resolution (the cosine logits upsampled bilinearly to the crop, as mmseg\'s SegFormer) instead of output (the 1/4-resolution map against the label at each cell\'s centre); ' +
+            '--set losses.wdMinVisible=0.5 leaves out of L_WD the boxes the random crop shows less than that share of; --set losses.byDataset.NAME=hd|ld|wd overrides the manifest\'s loss column. ' +
+            'An image whose mask holds ids that are neither a label nor ignored (255) is skipped and named, and the run then exits 2.',
         )
         .option('config', { type: 'string', describe: 'run config, JSON or YAML' })
         .option('set', { type: 'string', array: true, describe: 'override one setting: key.path=value (repeatable)' })

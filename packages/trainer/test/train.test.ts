@@ -205,6 +205,25 @@ describe('three kinds of dataset: dense (L_HD), instance masks (L_LD), boxes (L_
     const again: string[] = [];
     await train({ config: { ...config, steps: 1 }, run: path.join(dir, 'three-again'), log: (l) => again.push(l) });
     expect(again.find((l) => l.startsWith('box embeddings'))).toContain(`: 0 computed, ${boxes} from the cache`);
+    // Every step's boxes are counted: used, or left out because the crop cut them (losses.wdMinVisible).
+    expect(summary.wdBoxes).toBeGreaterThan(0);
+    expect(summary.wdBoxes).toBe(summary.metrics.reduce((n, m) => n + m.wdBoxes, 0));
+    expect(summary.wdBoxesCut).toBe(summary.metrics.reduce((n, m) => n + m.wdBoxesCut, 0));
+  }, 120_000);
+
+  it('trains all three with --set losses.resolution=label: L_HD and L_LD over the crop\'s 64×64 label, L_WD as before', async () => {
+    const vision = path.join(dir, 'tiny-clip-vision');
+    const config = smallConfig(world, { manifest, clipVision: vision, steps: 3, data: { datasets: ['cityscapes', 'openimages-fixture', 'o365-fixture'] }, ...parseOverride('losses.resolution=label') });
+    const lines: string[] = [];
+    const summary = await train({ config, run: path.join(dir, 'three-label'), log: (l) => lines.push(l) });
+    expect(lines).toContain("losses at the label's resolution (64×64, logits upsampled bilinearly) (losses.resolution)");
+    for (const m of summary.metrics) {
+      for (const part of [m.hd, m.ld, m.wd]) expect(Number.isFinite(part)).toBe(true);
+      expect(m.loss).toBeCloseTo((m.hd as number) + (m.ld as number) + (m.wd as number), 4);
+    }
+    expect(JSON.parse(readFileSync(path.join(dir, 'three-label', 'config.json'), 'utf8')).losses.resolution).toBe('label');
+    // No tensor left behind by the banded op: the count is the same after every step.
+    expect(new Set(summary.metrics.map((m) => m.numTensors)).size).toBe(1);
   }, 120_000);
 
   it('refuses hd or ld for a box-only dataset and wd for an instance-mask one (losses.byDataset), naming the dataset', async () => {
