@@ -35,6 +35,7 @@ const parser = yargs(hideBin(process.argv))
         .option('steps', { type: 'number', default: DEMO_DEFAULTS.steps, describe: 'training steps of every run' })
         .option('scale', { type: 'number', default: DEMO_DEFAULTS.scale, describe: 'world size (1 = 48 training and 12 validation images per dataset; less for quick runs)' })
         .option('jobs', { type: 'number', describe: 'training runs at a time (default: cores, at most 2)' })
+        .option('loss-resolution', { type: 'string', choices: ['output', 'label', 'both'], defaultDescription: "the trainer's losses.resolution", describe: 'where the pixel losses are taken (losses.resolution); both: (c) trained at each, compared' })
         .check((a) => {
           const seeds = String(a.seeds).split(',').map(Number);
           if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s))) throw new Error(`--seeds takes integers, comma-separated; got "${a.seeds}"`);
@@ -43,7 +44,7 @@ const parser = yargs(hideBin(process.argv))
           return true;
         }),
     async (args) => {
-      await runDemo({ out: args.out, shared: args.shared, model: args.model, seeds: String(args.seeds).split(',').map(Number), steps: args.steps, scale: args.scale, jobs: args.jobs });
+      await runDemo({ out: args.out, shared: args.shared, model: args.model, seeds: String(args.seeds).split(',').map(Number), steps: args.steps, scale: args.scale, jobs: args.jobs, lossResolution: args['loss-resolution'] as 'output' | 'label' | 'both' | undefined });
     },
   );
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatSpread, spread, summarizeExperiment, type Measurement } from '../src/demo/experiment.js';
+import { compareResolutions, formatSpread, spread, summarizeExperiment, type Measurement } from '../src/demo/experiment.js';
 import { lineChartSvg, meanCurve, smooth, type ReportData } from '../src/demo/report.js';
 
 describe('experiment summary', () => {
@@ -12,6 +12,25 @@ describe('experiment summary', () => {
     expect(spread([0.5])).toEqual({ mean: 0.5, std: 0, min: 0.5, max: 0.5, n: 1 });
     expect(formatSpread(s)).toBe('40.0 ± 20.0');
     expect(formatSpread(spread([]))).toBe('–');
+  });
+
+  it('compares loss resolutions: mIoU over seeds and the median step time against the first', () => {
+    const c = compareResolutions(
+      [
+        { resolution: 'output', seed: 1, miou: { x: 0.2, y: 0.4 }, stepSeconds: [1, 3, 2] },
+        { resolution: 'label', seed: 1, miou: { x: 0.3, y: 0.5 }, stepSeconds: [5, 4] },
+        { resolution: 'output', seed: 2, miou: { x: 0.4, y: 0.6 }, stepSeconds: [2, 2] },
+        { resolution: 'label', seed: 2, miou: { x: 0.3, y: 0.7 }, stepSeconds: [3, 6] },
+      ],
+      ['x', 'y'],
+    );
+    expect(c.map((r) => r.resolution)).toEqual(['output', 'label']);
+    // output: per-seed means 0.3, 0.5; steps 1 2 2 2 3 → median 2. label: 0.4, 0.5; steps 3 4 5 6 → 4.5.
+    expect(c[0]?.overall.mean).toBeCloseTo(0.4, 12);
+    expect(c[1]?.overall.mean).toBeCloseTo(0.45, 12);
+    expect(c[1]?.perDataset.y?.mean).toBeCloseTo(0.6, 12);
+    expect([c[0]?.medianStepSeconds, c[1]?.medianStepSeconds]).toEqual([2, 4.5]);
+    expect([c[0]?.stepRatio, c[1]?.stepRatio]).toEqual([1, 2.25]);
   });
 
   it('averages over seeds per dataset and over datasets per seed, and checks (c) > (b) > (a)', () => {

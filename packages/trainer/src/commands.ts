@@ -61,7 +61,10 @@ export function trainCommand(y: Argv): Argv {
             'Settings come from the defaults, then --config (JSON or YAML), then the flags below, then --set. ' +
             'Every setting has a --set name (e.g. --set optimizer.lr=1e-4 --set data.crop=256); an unknown one is an error. ' +
             'Relative paths are taken from the working directory and stored absolute in the run\'s config.json, so eval, predict and --resume work from anywhere.\n\n' +
-            'A folder that already holds a run (config.json, metrics.jsonl, checkpoints/) is refused: continue it with --resume DIR, or start it over with --out DIR --overwrite.',
+            'A folder that already holds a run (config.json, metrics.jsonl, checkpoints/) is refused: continue it with --resume DIR, or start it over with --out DIR --overwrite.\n\n' +
+            'Losses: --set losses.resolution=label takes L_HD and L_LD at the label\'s resolution (the cosine logits upsampled bilinearly to the crop, as mmseg\'s SegFormer) instead of output (the 1/4-resolution map against the label at each cell\'s centre); ' +
+            '--set losses.wdMinVisible=0.5 leaves out of L_WD the boxes the random crop shows less than that share of; --set losses.byDataset.NAME=hd|ld|wd overrides the manifest\'s loss column. ' +
+            'An image whose mask holds ids that are neither a label nor ignored (255) is skipped and named, and the run then exits 2.',
         )
         .option('config', { type: 'string', describe: 'run config, JSON or YAML' })
         .option('set', { type: 'string', array: true, describe: 'override one setting: key.path=value (repeatable)' })
@@ -109,6 +112,9 @@ export function trainCommand(y: Argv): Argv {
         if (first && last) out(`loss ${first.loss.toFixed(4)} → ${last.loss.toFixed(4)}, τ ${last.tau.toFixed(4)}`);
         const ips = summary.metrics.length > 1 ? summary.metrics.slice(1).reduce((s, m) => s + m.imagesPerSec, 0) / (summary.metrics.length - 1) : (first?.imagesPerSec ?? 0);
         out(`${ips.toFixed(2)} images/s on ${summary.backend.name}; ${summary.skippedImages} unreadable image(s) skipped`);
+        if (summary.wdBoxes + summary.wdBoxesCut > 0) {
+          out(`L_WD boxes: ${summary.wdBoxes} used, ${summary.wdBoxesCut} left out (the crop showed less than ${Math.round(config.losses.wdMinVisible * 100)}% of their area; losses.wdMinVisible)`);
+        }
         if (summary.lastCheckpoint) out(`checkpoint: ${summary.lastCheckpoint}`);
         // $0 is the command as invoked: `sentseg` under the umbrella, `sentseg-train` under the package's bin.
         if (summary.interrupted) out(`resume with: ${String(args.$0)} train --resume ${run}`);
@@ -119,6 +125,13 @@ export function trainCommand(y: Argv): Argv {
       // A run that skipped inputs is not a success (the exit-code rule): its checkpoint is kept all the same.
       const trained = summary.metrics.reduce((n, m) => n + m.images, 0);
       if (trained === 0 && summary.endStep > summary.startStep) throw new TrainerError(`no image could be read in ${summary.endStep - summary.startStep} step(s): every one was skipped (listed above)`);
+      const stray = summary.strayLabelFiles;
+      if (stray.length > 0) {
+        const first = stray.slice(0, 3).join('; ');
+        throw new TrainerError(
+          `${stray.length} image(s) skipped because their masks hold ids that are neither a label nor ignored (first: ${first}${stray.length > 3 ? '; …' : ''}; listed above, ${summary.skippedImages} skips in all): fix the taxonomy or the masks (sentseg manifest validate lists them all); the steps trained on the others and the checkpoint is saved`,
+        );
+      }
       if (summary.skippedImages > 0) throw new TrainerError(`${summary.skippedImages} unreadable image(s) skipped (listed above); the steps trained on the others and the checkpoint is saved`);
     },
   );

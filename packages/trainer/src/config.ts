@@ -9,6 +9,9 @@ import type { AugmentConfig } from './data/augment.js';
 import { SEGFORMER_VARIANTS, INPUT_MULTIPLE } from './model/segformer.js';
 import { isLossName, LOSS_NAMES } from './losses/table.js';
 
+export type LossResolution = 'output' | 'label';
+export const LOSS_RESOLUTIONS: LossResolution[] = ['output', 'label'];
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -55,6 +58,14 @@ export interface TrainConfig {
     ldDropFraction: number;
     /** Per dataset name, the loss to train it with instead of the manifest's `loss` column (hd | ld | wd). */
     byDataset: Record<string, string>;
+    /**
+     * Where L_HD and L_LD compare prediction and label: `output`, the 1/4-resolution map against
+     * the label at each cell's centre; `label`, the cosine logits upsampled bilinearly to the crop's
+     * label (as mmseg's SegFormer), every label pixel counted.
+     */
+    resolution: LossResolution;
+    /** L_WD: a box whose visible part in the crop is under this fraction of its area is left out. */
+    wdMinVisible: number;
   };
   /** CLIP vision tower (local folder) for the box crops of box-only datasets (L_WD). */
   clipVision: string | null;
@@ -98,7 +109,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
     warmupSteps: 0,
     warmupRatio: 1e-6,
   },
-  losses: { ldDropFraction: 0.3, byDataset: {} },
+  losses: { ldDropFraction: 0.3, byDataset: {}, resolution: 'output', wdMinVisible: 0.5 },
   clipVision: null,
   boxCache: null,
 };
@@ -227,6 +238,8 @@ function validateConfig(c: TrainConfig): void {
   if (!['sentence', 'word'].includes(c.labelText)) throw new ConfigError(`labelText must be sentence or word, got ${c.labelText}`);
   if (!(c.optimizer.lr > 0)) throw new ConfigError(`optimizer.lr must be above 0, got ${c.optimizer.lr}`);
   if (!(c.losses.ldDropFraction >= 0 && c.losses.ldDropFraction < 1)) throw new ConfigError(`losses.ldDropFraction must be in [0, 1), got ${c.losses.ldDropFraction}`);
+  if (!LOSS_RESOLUTIONS.includes(c.losses.resolution)) throw new ConfigError(`losses.resolution must be output or label, got ${JSON.stringify(c.losses.resolution)}`);
+  if (!(c.losses.wdMinVisible >= 0 && c.losses.wdMinVisible <= 1)) throw new ConfigError(`losses.wdMinVisible must be in [0, 1], got ${c.losses.wdMinVisible}`);
   for (const [name, loss] of Object.entries(c.losses.byDataset)) {
     if (!isLossName(loss)) throw new ConfigError(`losses.byDataset.${name} must be one of ${LOSS_NAMES.join(', ')}, got ${JSON.stringify(loss)}`);
   }

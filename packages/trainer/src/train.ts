@@ -15,6 +15,7 @@ import { selectBackend, type ChosenBackend } from './backend/select.js';
 import { loadCheckpoint, readCheckpointState, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { withAbsolutePaths, type TrainConfig } from './config.js';
 import { BatchLoader, type LoadedBatch, type LoaderDataset } from './data/loader.js';
+import { IGNORE, NOT_A_CLASS } from './data/load-sample.js';
 import { BalancedSampler } from './data/sampler.js';
 import { TrainerError } from './errors.js';
 import { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
@@ -37,6 +38,9 @@ export interface StepMetrics {
   lr: number;
   images: number;
   skipped: number;
+  /** L_WD boxes of the step's images that the loss used, and those left out because the crop cut them under losses.wdMinVisible. */
+  wdBoxes: number;
+  wdBoxesCut: number;
   imagesPerSec: number;
   stepSeconds: number;
   numTensors: number;
@@ -49,6 +53,11 @@ export interface TrainSummary {
   endStep: number;
   interrupted: boolean;
   skippedImages: number;
+  /** Of the skipped: images whose mask holds ids that are neither a label nor ignored (each file once). */
+  strayLabelFiles: string[];
+  /** L_WD boxes used and cut by the crop, over the run. */
+  wdBoxes: number;
+  wdBoxesCut: number;
   metrics: StepMetrics[];
   lastCheckpoint: string | null;
 }
@@ -198,12 +207,14 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     }
     writeFileSync(path.join(run, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
     log(`model: SegFormer-${config.model.variant}, ${model.params.count().toLocaleString('en-US')} weights, ${labels.dim}-d embeddings of ${labels.names.length} labels (${labels.encoderId}, ${config.labelText})`);
+    log(`losses at the ${config.losses.resolution === 'label' ? `label's resolution (${config.data.crop}×${config.data.crop}, logits upsampled bilinearly)` : `output's resolution (${config.data.crop / OUTPUT_STRIDE}×${config.data.crop / OUTPUT_STRIDE}, the label at each cell's centre)`} (losses.resolution)`);
 
     const labelEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
     disposables.push(labelEmb);
-    const loaderDatasets: LoaderDataset[] = infos.map((d) => ({ name: d.name, annotation: d.annotation, encoding: d.encoding, lut: reader.lut(d.name) }));
+    // Mask ids that are no class of their dataset map to NOT_A_CLASS: such a sample is skipped and named, never read as ignored.
+    const loaderDatasets: LoaderDataset[] = infos.map((d) => ({ name: d.name, annotation: d.annotation, encoding: d.encoding, lut: reader.lut(d.name, IGNORE, NOT_A_CLASS) }));
     const sampler = new BalancedSampler(datasets, config.data.batchSize, config.seed);
-    loader = new BatchLoader({ reader, sampler, datasets: loaderDatasets, augment: config.data, seed: config.seed, workers: config.data.workers, prefetch: config.data.prefetch, lastStep: config.steps - 1 });
+    loader = new BatchLoader({ reader, sampler, datasets: loaderDatasets, augment: config.data, minBoxVisible: config.losses.wdMinVisible, numLabels: labels.names.length, seed: config.seed, workers: config.data.workers, prefetch: config.data.prefetch, lastStep: config.steps - 1 });
 
     const state = (step: number): CheckpointState => ({
       step,
@@ -214,7 +225,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       embedDim: labels.dim,
       savedAt: new Date().toISOString(),
     });
-    const summary: TrainSummary = { run, backend, startStep, endStep: startStep, interrupted: false, skippedImages: 0, metrics: [], lastCheckpoint: null };
+    const summary: TrainSummary = { run, backend, startStep, endStep: startStep, interrupted: false, skippedImages: 0, strayLabelFiles: [], wdBoxes: 0, wdBoxesCut: 0, metrics: [], lastCheckpoint: null };
     const total = config.steps;
     const showBar = options.progress ?? process.stderr.isTTY === true;
     const bar = showBar
@@ -226,6 +237,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     bar?.start(total, startStep, { loss: '-', ips: '-' });
     const crop = config.data.crop;
     const outSide = crop / OUTPUT_STRIDE;
+    const atLabel = config.losses.resolution === 'label';
     const schedule = { lr: config.optimizer.lr, totalSteps: total, polyPower: config.optimizer.polyPower, warmupSteps: config.optimizer.warmupSteps, warmupRatio: config.optimizer.warmupRatio };
     const params = model.params.entries();
     const trainable = params.map(([, v]) => v);
@@ -234,21 +246,28 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     for (let step = startStep; step < total; step++) {
       const started = performance.now();
       const batch: LoadedBatch = await loader.batch(step);
-      for (const f of batch.failures) log(`skipped ${f.dataset} ${f.file}: ${f.reason}`);
+      for (const f of batch.failures) {
+        log(`skipped ${f.dataset} ${f.file}: ${f.reason}`);
+        if (f.kind === 'labels' && !summary.strayLabelFiles.includes(`${f.dataset} ${f.file}`)) summary.strayLabelFiles.push(`${f.dataset} ${f.file}`);
+      }
       summary.skippedImages += batch.failures.length;
       const n = batch.images.length;
       const lr = learningRate(step, schedule);
       let lossValue = 0;
+      let wdBoxes = 0;
+      const wdBoxesCut = batch.images.reduce((sum, img) => sum + img.boxesCut, 0);
       const partValues: Record<LossKind, number | null> = { hd: null, ld: null, wd: null };
       if (n > 0) {
         // The batch partitioned by loss, in the table's order: each loss takes a contiguous slice.
         const order = (img: { dataset: string }) => LOSS_NAMES.indexOf(lossOf.get(img.dataset) as LossKind);
         const images = [...batch.images].sort((a, b) => order(a) - order(b));
         const pixels = new Float32Array(n * crop * crop * 3);
-        const targets = new Int32Array(n * outSide * outSide);
+        // losses.resolution: the label at each output cell's centre, or the whole crop's label.
+        const targetSide = atLabel ? crop : outSide;
+        const targets = new Int32Array(n * targetSide * targetSide);
         images.forEach((img, i) => {
           pixels.set(img.pixels, i * crop * crop * 3);
-          targets.set(downsampleTarget(img.target, crop), i * outSide * outSide);
+          targets.set(atLabel ? img.target : downsampleTarget(img.target, crop), i * targetSide * targetSide);
         });
         const slices: LossSlices = {};
         const clipRows: Float32Array[] = [];
@@ -262,12 +281,13 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
             if (!target) continue;
             slice.boxes.push({ image: i - slice.start, x0: b.x0 / OUTPUT_STRIDE, y0: b.y0 / OUTPUT_STRIDE, x1: b.x1 / OUTPUT_STRIDE, y1: b.y1 / OUTPUT_STRIDE });
             clipRows.push(target);
+            wdBoxes += 1;
           }
         });
         const parts: LossParts = {};
         const { value, grads } = tf.tidy(() => {
           const x = tf.tensor4d(pixels, [n, crop, crop, 3]);
-          const t = tf.tensor3d(targets, [n, outSide, outSide], 'int32');
+          const t = tf.tensor3d(targets, [n, targetSide, targetSide], 'int32');
           if (slices.wd && boxTargets && clipRows.length > 0) {
             slices.wd.clipBoxEmb = tf.tensor2d(Float32Array.from(clipRows.flatMap((r) => Array.from(r))), [clipRows.length, boxTargets.dim]);
           }
@@ -309,6 +329,8 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
         lr,
         images: n,
         skipped: batch.failures.length,
+        wdBoxes,
+        wdBoxesCut,
         imagesPerSec: n / seconds,
         stepSeconds: seconds,
         numTensors: tf.memory().numTensors,
@@ -316,6 +338,8 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       appendMetrics(metricsFile, metrics);
       summary.metrics.push(metrics);
       summary.endStep = step + 1;
+      summary.wdBoxes += wdBoxes;
+      summary.wdBoxesCut += wdBoxesCut;
       bar?.update(step + 1, { loss: lossValue.toFixed(4), ips: metrics.imagesPerSec.toFixed(2) });
       if (!bar && ((step + 1) % lineEvery === 0 || step + 1 === total)) {
         log(`step ${step + 1}/${total} loss ${lossValue.toFixed(4)} τ ${tau.toFixed(4)} lr ${lr.toExponential(2)} ${metrics.imagesPerSec.toFixed(2)} img/s`);

@@ -4,6 +4,7 @@ import { BalancedSampler } from '../src/data/sampler.js';
 import { ConfigError, parseOverride, resolveConfig } from '../src/config.js';
 import { learningRate } from '../src/optim/schedule.js';
 import { downsampleTarget } from '../src/train.js';
+import { denseLabels, NOT_A_CLASS, strayLabelReason } from '../src/data/load-sample.js';
 
 describe('dataset-balanced sampler', () => {
   const datasets = [
@@ -80,14 +81,42 @@ describe('augmentation geometry', () => {
 
   it('moves boxes with the resize, crop and flip, and drops those that leave the crop', () => {
     const plan = { resizedWidth: 20, resizedHeight: 10, left: 5, top: 0, flip: false, brightness: 1, contrast: 1, saturation: 1, blurSigma: 0, noiseSeed: 0 };
-    expect(transformBox({ x: 4, y: 1, w: 2, h: 2 }, 10, 5, plan, 8)).toEqual({ x0: 3, y0: 2, x1: 7, y1: 6 });
-    expect(transformBox({ x: 4, y: 1, w: 2, h: 2 }, 10, 5, { ...plan, flip: true }, 8)).toEqual({ x0: 1, y0: 2, x1: 5, y1: 6 });
+    expect(transformBox({ x: 4, y: 1, w: 2, h: 2 }, 10, 5, plan, 8)).toEqual({ x0: 3, y0: 2, x1: 7, y1: 6, visible: 1 });
+    expect(transformBox({ x: 4, y: 1, w: 2, h: 2 }, 10, 5, { ...plan, flip: true }, 8)).toEqual({ x0: 1, y0: 2, x1: 5, y1: 6, visible: 1 });
     expect(transformBox({ x: 0, y: 0, w: 2, h: 2 }, 10, 5, plan, 8)).toBeNull();
+  });
+
+  it('says what share of a box the crop shows: 70% and 30% for boxes the crop\'s right edge cuts, before and after a flip', () => {
+    // 100×100 image, no resize, crop 64 at (0, 0): its right edge is x = 64.
+    const plan = { resizedWidth: 100, resizedHeight: 100, left: 0, top: 0, flip: false, brightness: 1, contrast: 1, saturation: 1, blurSigma: 0, noiseSeed: 0 };
+    // x 50..70: 14 of 20 columns inside (70%); x 58..78: 6 of 20 (30%); rows 10..30 inside.
+    expect(transformBox({ x: 50, y: 10, w: 20, h: 20 }, 100, 100, plan, 64)).toEqual({ x0: 50, y0: 10, x1: 64, y1: 30, visible: expect.closeTo(0.7, 12) });
+    expect(transformBox({ x: 58, y: 10, w: 20, h: 20 }, 100, 100, plan, 64)).toEqual({ x0: 58, y0: 10, x1: 64, y1: 30, visible: expect.closeTo(0.3, 12) });
+    // Flipped: the visible part mirrored to x 0..14 (resp. 0..6), the same share.
+    expect(transformBox({ x: 50, y: 10, w: 20, h: 20 }, 100, 100, { ...plan, flip: true }, 64)).toEqual({ x0: 0, y0: 10, x1: 14, y1: 30, visible: expect.closeTo(0.7, 12) });
+    // Cut on two sides (crop at (60, 20)): x 50..70 → 60..70 (half), y 10..30 → 20..30 (half): 25%.
+    expect(transformBox({ x: 50, y: 10, w: 20, h: 20 }, 100, 100, { ...plan, left: 60, top: 20 }, 64)?.visible).toBeCloseTo(0.25, 12);
   });
 
   it('takes the label at the centre of each output cell', () => {
     const target = Int32Array.from({ length: 64 }, (_, i) => i);
     expect(Array.from(downsampleTarget(target, 8, 4))).toEqual([18, 22, 50, 54]);
+  });
+});
+
+describe('mask ids that are neither a label nor ignored', () => {
+  it('are counted per mask value, each with its pixels, unknown ids and ids past the labels alike', () => {
+    // 10 labels. Source 3 → label 0, 7 → ignored, 9 → label 12 (past the labels); 300 and 1000 no class.
+    const lut = new Int32Array(65_536).fill(NOT_A_CLASS);
+    lut[3] = 0;
+    lut[7] = 255;
+    lut[9] = 12;
+    const values = Int32Array.from([3, 300, 7, 1000, 300, 9, 3]);
+    const labels = denseLabels(values, 'gray', [], lut);
+    expect(Array.from(labels)).toEqual([0, -1, 255, -1, -1, 12, 0]);
+    expect(strayLabelReason(values, labels, 10, 'ds', 'gray')).toBe('mask ids that are neither a label nor ignored (255): 9 → label 12 (1 px), 300 (2 px), 1000 (1 px); 4 px in all (no class of dataset ds in the manifest, or a label id past its 10 labels)');
+    const clean = Int32Array.from([3, 7, 3]);
+    expect(strayLabelReason(clean, denseLabels(clean, 'gray', [], lut), 10, 'ds', 'gray')).toBeNull();
   });
 });
 
@@ -119,11 +148,20 @@ describe('config', () => {
       set('losses.byDataset.cityscapes=ld'),
       set('losses.byDataset.coco.v2=ld'),
     ]);
-    expect(c.losses).toEqual({ ldDropFraction: 0.3, byDataset: { ade20k: 'hd', cityscapes: 'ld', 'coco.v2': 'ld' } });
+    expect(c.losses).toEqual({ ldDropFraction: 0.3, byDataset: { ade20k: 'hd', cityscapes: 'ld', 'coco.v2': 'ld' }, resolution: 'output', wdMinVisible: 0.5 });
     expect(resolveConfig([]).losses.byDataset).toEqual({});
     expect(() => resolveConfig([set('losses.byDataset.cityscapes=xd')])).toThrow(new ConfigError('losses.byDataset.cityscapes must be one of hd, ld, wd, got "xd"'));
     expect(() => resolveConfig([set('losses.byDataset=ld')])).toThrow(/config key "losses.byDataset" in --set losses.byDataset=ld must be an object of name: value/);
     expect(() => resolveConfig([set('losses.byDatasets.cityscapes=ld')])).toThrow(/unknown config key "losses.byDatasets"/);
+  });
+
+  it('takes losses.resolution output or label and losses.wdMinVisible in [0, 1], naming a bad value', () => {
+    const set = (s: string) => ({ where: `--set ${s}`, values: parseOverride(s) });
+    expect(resolveConfig([set('losses.resolution=label')]).losses.resolution).toBe('label');
+    expect(resolveConfig([{ where: 'run.yaml', values: { losses: { resolution: 'output', wdMinVisible: 0.25 } } }]).losses).toMatchObject({ resolution: 'output', wdMinVisible: 0.25 });
+    expect(() => resolveConfig([set('losses.resolution=input')])).toThrow(new ConfigError('losses.resolution must be output or label, got "input"'));
+    expect(() => resolveConfig([set('losses.wdMinVisible=1.5')])).toThrow(new ConfigError('losses.wdMinVisible must be in [0, 1], got 1.5'));
+    expect(() => resolveConfig([set('losses.wdMinVisible=half')])).toThrow(/"losses.wdMinVisible" in --set losses.wdMinVisible=half must be number/);
   });
 });
 

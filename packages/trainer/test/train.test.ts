@@ -79,12 +79,13 @@ describe('instance-mask datasets (L_LD)', () => {
     const lut = reader.lut('oi-fixture');
     const instances = reader.instanceMasks(id as number, 'oi-fixture').map((m) => ({ mask: m.mask, sourceId: m.sourceId }));
     const dog = reader.labels().find((l) => l.name === 'dog')?.id;
+    const numLabels = reader.labels().length;
     reader.close();
     // 48×40 image, short edge 40 → no resize; 32×32 crop at a random left offset; mask 24×20 covers x < 24.
     for (const seed of [1, 2, 3, 4]) {
       const r = await loadSample({
         dataset: 'oi-fixture', imageId: id as number, image: sample!.image, mask: null, encoding: 'gray', segments: [], lut, instances, boxes: [],
-        augment: { shortEdge: 40, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, seed,
+        augment: { shortEdge: 40, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, minBoxVisible: 0.5, numLabels, seed,
       });
       if (!r.ok) throw new Error(r.reason);
       const { planAugment } = await import('../src/data/augment.js');
@@ -95,6 +96,14 @@ describe('instance-mask datasets (L_LD)', () => {
           expect(r.target[y * 32 + x]).toBe(inImage && plan.left + x < 24 ? dog : 255);
         }
       }
+    }
+    // An instance whose class is no class of the dataset (NOT_A_CLASS), or maps past the labels: refused, named.
+    for (const [value, why] of [[-1, ''], [numLabels + 5, '']] as const) {
+      const r = await loadSample({
+        dataset: 'oi-fixture', imageId: id as number, image: sample!.image, mask: null, encoding: 'gray', segments: [], lut: Int32Array.from(lut, (v, i) => (i === 3 ? value : v)), instances, boxes: [],
+        augment: { shortEdge: 40, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, minBoxVisible: 0.5, numLabels, seed: 1,
+      });
+      expect(r).toMatchObject({ ok: false, kind: 'labels', file: instances[0]?.mask, reason: expect.stringContaining(`instance class 3 is neither a label nor ignored (no class of dataset oi-fixture in the manifest, or a label id past its ${numLabels} labels)${why}`) });
     }
   });
 
@@ -196,6 +205,25 @@ describe('three kinds of dataset: dense (L_HD), instance masks (L_LD), boxes (L_
     const again: string[] = [];
     await train({ config: { ...config, steps: 1 }, run: path.join(dir, 'three-again'), log: (l) => again.push(l) });
     expect(again.find((l) => l.startsWith('box embeddings'))).toContain(`: 0 computed, ${boxes} from the cache`);
+    // Every step's boxes are counted: used, or left out because the crop cut them (losses.wdMinVisible).
+    expect(summary.wdBoxes).toBeGreaterThan(0);
+    expect(summary.wdBoxes).toBe(summary.metrics.reduce((n, m) => n + m.wdBoxes, 0));
+    expect(summary.wdBoxesCut).toBe(summary.metrics.reduce((n, m) => n + m.wdBoxesCut, 0));
+  }, 120_000);
+
+  it('trains all three with --set losses.resolution=label: L_HD and L_LD over the crop\'s 64×64 label, L_WD as before', async () => {
+    const vision = path.join(dir, 'tiny-clip-vision');
+    const config = smallConfig(world, { manifest, clipVision: vision, steps: 3, data: { datasets: ['cityscapes', 'openimages-fixture', 'o365-fixture'] }, ...parseOverride('losses.resolution=label') });
+    const lines: string[] = [];
+    const summary = await train({ config, run: path.join(dir, 'three-label'), log: (l) => lines.push(l) });
+    expect(lines).toContain("losses at the label's resolution (64×64, logits upsampled bilinearly) (losses.resolution)");
+    for (const m of summary.metrics) {
+      for (const part of [m.hd, m.ld, m.wd]) expect(Number.isFinite(part)).toBe(true);
+      expect(m.loss).toBeCloseTo((m.hd as number) + (m.ld as number) + (m.wd as number), 4);
+    }
+    expect(JSON.parse(readFileSync(path.join(dir, 'three-label', 'config.json'), 'utf8')).losses.resolution).toBe('label');
+    // No tensor left behind by the banded op: the count is the same after every step.
+    expect(new Set(summary.metrics.map((m) => m.numTensors)).size).toBe(1);
   }, 120_000);
 
   it('refuses hd or ld for a box-only dataset and wd for an instance-mask one (losses.byDataset), naming the dataset', async () => {
@@ -227,10 +255,11 @@ describe('palette masks (Mapillary Vistas)', () => {
     const [id] = reader.imageIds('mapillary', 'training');
     const sample = reader.sample(id as number);
     const lut = reader.lut('mapillary');
+    const numLabels = reader.labels().length;
     reader.close();
     const r = await loadSample({
       dataset: 'mapillary', imageId: id as number, image: sample!.image, mask: sample!.mask, encoding: 'gray', segments: [], lut, instances: [], boxes: [],
-      augment: { shortEdge: 32, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, seed: 1,
+      augment: { shortEdge: 32, crop: 32, flip: false, colorJitter: 0, blurProbability: 0, noiseStd: 0 }, minBoxVisible: 0.5, numLabels, seed: 1,
     });
     if (!r.ok) throw new Error(r.reason);
     // The generator draws class ids 2, 13, 15, 17, 27, 30, 45, 55 and 65 (unlabeled → 255).

@@ -67,3 +67,49 @@ export function formatSpread(s: Spread): string {
   if (s.n === 0) return '–';
   return `${(s.mean * 100).toFixed(1)} ± ${(s.std * 100).toFixed(1)}`;
 }
+
+/** Where the pixel losses are taken (the trainer's losses.resolution). */
+export type LossResolution = 'output' | 'label';
+
+export interface ResolutionRun {
+  resolution: LossResolution;
+  seed: number;
+  /** mIoU per validation dataset. */
+  miou: Record<string, number>;
+  /** Seconds of every training step of the run. */
+  stepSeconds: number[];
+}
+
+export interface ResolutionComparison {
+  resolution: LossResolution;
+  /** Spread over seeds of the mean mIoU across datasets. */
+  overall: Spread;
+  perDataset: Record<string, Spread>;
+  /** Median step time over every step of every seed (one demo run: the same machine load). */
+  medianStepSeconds: number;
+  /** medianStepSeconds over the first resolution's. */
+  stepRatio: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length === 0 ? Number.NaN : sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/**
+ * The same condition trained at each loss resolution: mIoU (mean ± std over seeds) and the
+ * median step time, in the order the resolutions first appear; the ratio is against the first.
+ */
+export function compareResolutions(runs: ResolutionRun[], datasets: string[]): ResolutionComparison[] {
+  const order = [...new Set(runs.map((r) => r.resolution))];
+  const rows = order.map((resolution) => {
+    const mine = runs.filter((r) => r.resolution === resolution);
+    const perDataset = Object.fromEntries(datasets.map((d) => [d, spread(mine.map((r) => r.miou[d]).filter((v): v is number => v !== undefined))]));
+    const overall = spread(mine.map((r) => datasets.reduce((s, d) => s + (r.miou[d] ?? Number.NaN), 0) / datasets.length));
+    return { resolution, overall, perDataset, medianStepSeconds: median(mine.flatMap((r) => r.stepSeconds)), stepRatio: 1 };
+  });
+  const base = rows[0]?.medianStepSeconds ?? Number.NaN;
+  for (const r of rows) r.stepRatio = r.medianStepSeconds / base;
+  return rows;
+}

@@ -6,13 +6,13 @@
  */
 import { ManifestReader, mergeDatasets, parseDatasetSpecs, readMaskValues, WORLD_DATASETS, writeSceneWorld, type DatasetSpec, type MergeSummary, type WrittenWorld } from '@sentseg/dataset-tools';
 import { cosineMatrix, heatmapPng, LabelBank, writeSimilarityReport } from '@sentseg/label-bank';
-import { labelColour, predict, selectBackend } from '@sentseg/trainer';
+import { DEFAULT_CONFIG, labelColour, predict, selectBackend } from '@sentseg/trainer';
 import { flushAndExit, EXIT } from '@sentseg/common';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { CONDITIONS, summarizeExperiment, formatSpread, type Condition, type Measurement } from './experiment.js';
+import { CONDITIONS, compareResolutions, summarizeExperiment, formatSpread, type Condition, type LossResolution, type Measurement, type ResolutionComparison } from './experiment.js';
 import { runJobs, stopAllJobs, type EvalJob, type EvalResult, type Job, type TrainJob, type TrainResult } from './jobs.js';
 import { checkDemoInputs, removeDemoOutput } from './output.js';
 import { writeReport, type ReportData } from './report.js';
@@ -31,6 +31,11 @@ export interface DemoOptions {
   jobs?: number;
   /** Held-out images predicted for the report. */
   predictImages?: number;
+  /**
+   * Where the pixel losses are taken (the trainer's losses.resolution; default: its default).
+   * `both`: every condition at the default, and (c) also at the other, compared in one run.
+   */
+  lossResolution?: LossResolution | 'both';
   log?: (line: string) => void;
 }
 
@@ -39,6 +44,8 @@ export interface DemoResult {
   wallSeconds: number;
   stages: { name: string; seconds: number }[];
   summary: ReturnType<typeof summarizeExperiment>;
+  /** With lossResolution `both`: condition (c) at each resolution. */
+  resolutions: ResolutionComparison[] | null;
 }
 
 export const DEMO_DEFAULTS = { seeds: [1, 2, 3], steps: 160, scale: 1, crop: 96, batchSize: 6, lr: 1e-3, model: 'tiny', worldSeed: 2022, lexicalDim: 512 };
@@ -199,7 +206,10 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
 
   // 4. Training: conditions × seeds, the same model and budget.
   const backend = await selectBackend('auto');
-  const trainConfig = (condition: Condition, seed: number): TrainJob['config'] => ({
+  const defaultResolution = DEFAULT_CONFIG.losses.resolution as LossResolution;
+  const mainResolution = options.lossResolution === undefined || options.lossResolution === 'both' ? defaultResolution : options.lossResolution;
+  const otherResolution: LossResolution = mainResolution === 'output' ? 'label' : 'output';
+  const trainConfig = (condition: Condition, seed: number, resolution: LossResolution = mainResolution): TrainJob['config'] => ({
     seed,
     manifest: condition === 'a' ? manifests.a : manifests.abc,
     labelBank: bankFile,
@@ -212,11 +222,18 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
     model: { variant: DEMO_DEFAULTS.model },
     data: { shortEdge: DEMO_DEFAULTS.crop, crop: DEMO_DEFAULTS.crop, batchSize: DEMO_DEFAULTS.batchSize, workers: 0, prefetch: 2 },
     optimizer: { lr: DEMO_DEFAULTS.lr, warmupSteps: Math.min(20, Math.floor(steps / 10)) },
+    losses: { resolution },
   });
   const runs = CONDITIONS.flatMap((condition) => seeds.map((seed) => ({ condition, seed, run: path.join(out, 'runs', `${condition}-seed${seed}`) })));
   const jobsDir = path.join(out, 'jobs');
-  const trainJobs: Job[] = runs.map((r) => ({ kind: 'train', id: `train-${r.condition}-seed${r.seed}`, run: r.run, config: trainConfig(r.condition, r.seed) }));
-  const trained = (await stage('train', `${runs.length} runs (3 conditions × ${seeds.length} seeds), ${steps} steps each, ${jobs} at a time on ${backend.name}`, () =>
+  // lossResolution both: (c) once more per seed at the other resolution, each beside its main run
+  // in the job order, so both resolutions train under the same machine load.
+  const extra = options.lossResolution === 'both' ? seeds.map((seed) => ({ condition: 'c' as Condition, seed, run: path.join(out, 'runs', `c-${otherResolution}-seed${seed}`) })) : [];
+  const allRuns = runs.flatMap((r) => [{ ...r, resolution: mainResolution, tag: '' }, ...extra.filter((x) => r.condition === 'c' && x.seed === r.seed).map((x) => ({ ...x, resolution: otherResolution, tag: `-${otherResolution}` }))]);
+  const at = (r: (typeof runs)[number]) => allRuns.findIndex((x) => x.run === r.run);
+  const trainJobs: Job[] = allRuns.map((r) => ({ kind: 'train', id: `train-${r.condition}${r.tag}-seed${r.seed}`, run: r.run, config: trainConfig(r.condition, r.seed, r.resolution) }));
+  const withExtra = extra.length > 0 ? ` + (c) at losses.resolution ${otherResolution} × ${seeds.length} seeds` : '';
+  const trained = (await stage('train', `${runs.length} runs (3 conditions × ${seeds.length} seeds) at losses.resolution ${mainResolution}${withExtra}, ${steps} steps each, ${jobs} at a time on ${backend.name}`, () =>
     runJobs(trainJobs, jobsDir, jobs, (job, result, done) => {
       const r = result as TrainResult;
       const last = r.metrics[r.metrics.length - 1];
@@ -226,15 +243,26 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
 
   // 5. Evaluation: every run on every world validation split.
   const targets = world.datasets.map((d) => ({ dataset: d.spec.name, split: Object.keys(d.spec.splits).find((s) => /^val/.test(s)) as string }));
-  const evalJobs: Job[] = runs.map((r) => ({ kind: 'eval', id: `eval-${r.condition}-seed${r.seed}`, run: r.run, manifest: manifests.eval, labelBank: bankFile, targets, shortEdge: DEMO_DEFAULTS.crop } satisfies EvalJob));
-  const evaluated = (await stage('eval', `${runs.length} runs × ${targets.length} validation splits, single scale ${DEMO_DEFAULTS.crop}`, () =>
+  const evalJobs: Job[] = allRuns.map((r) => ({ kind: 'eval', id: `eval-${r.condition}${r.tag}-seed${r.seed}`, run: r.run, manifest: manifests.eval, labelBank: bankFile, targets, shortEdge: DEMO_DEFAULTS.crop } satisfies EvalJob));
+  const evaluated = (await stage('eval', `${evalJobs.length} runs × ${targets.length} validation splits, single scale ${DEMO_DEFAULTS.crop}`, () =>
     runJobs(evalJobs, jobsDir, jobs, (job, result, done) => {
       const r = result as EvalResult;
       log(`   [${done}/${evalJobs.length}] ${job.id}: ${r.results.map((e) => `${e.dataset} ${(e.miou * 100).toFixed(1)}`).join(', ')}`);
     }),
   )) as EvalResult[];
-  const measurements: Measurement[] = runs.flatMap((r, i) => (evaluated[i] as EvalResult).results.map((e) => ({ condition: r.condition, seed: r.seed, dataset: e.dataset, miou: e.miou })));
+  const measurements: Measurement[] = runs.flatMap((r) => (evaluated[at(r)] as EvalResult).results.map((e) => ({ condition: r.condition, seed: r.seed, dataset: e.dataset, miou: e.miou })));
   const summary = summarizeExperiment(measurements, targets.map((t) => t.dataset));
+  const resolutionRuns = allRuns
+    .map((r, i) => ({ ...r, i }))
+    .filter((r) => r.condition === 'c')
+    .map((r) => ({
+      resolution: r.resolution,
+      seed: r.seed,
+      miou: Object.fromEntries((evaluated[r.i] as EvalResult).results.map((e) => [e.dataset, e.miou])),
+      stepSeconds: (trained[r.i] as TrainResult).metrics.map((m) => m.stepSeconds),
+    }))
+    .sort((x, y) => (x.resolution === y.resolution ? 0 : x.resolution === 'output' ? -1 : 1));
+  const resolutions = extra.length > 0 ? compareResolutions(resolutionRuns, targets.map((t) => t.dataset)) : null;
 
   // 6. Predict on held-out scenes with the main model, asked for the held-out dataset's own names.
   const heldOut = world.datasets.find((d) => d.spec.heldOut);
@@ -291,7 +319,7 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
     labels: banked.labels,
     similarity: banked.similarity,
     clipReport: { html: path.relative(out, banked.clipReport.files.html), scores: banked.clipReport.scores },
-    runs: runs.map((r, i) => ({ ...r, train: trained[i] as TrainResult, eval: (evaluated[i] as EvalResult).results })),
+    runs: runs.map((r) => ({ ...r, train: trained[at(r)] as TrainResult, eval: (evaluated[at(r)] as EvalResult).results })),
     measurements,
     summary,
     main,
@@ -304,6 +332,10 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
   for (const c of CONDITIONS) log(`   (${c}) ${summary.datasets.map((d) => `${d} ${formatSpread(summary.cells[c][d] as never)}`).join('  ')}  | mean ${formatSpread(summary.overall[c])}`);
   const o = summary.ordering['mean over datasets'];
   log(`   (c) > (b) > (a) over the mean of the datasets: ${o?.holds ? 'holds' : 'does not hold'} ((c) > (b): ${o?.cOverB ? 'yes' : 'no'}, (b) > (a): ${o?.bOverA ? 'yes' : 'no'})`);
+  if (resolutions) {
+    log('── losses.resolution, condition (c): mIoU (%) mean ± std over seeds; median step time of every step (one demo run, same load)');
+    for (const r of resolutions) log(`   ${r.resolution.padEnd(6)} ${summary.datasets.map((d) => `${d} ${formatSpread(r.perDataset[d] as never)}`).join('  ')}  | mean ${formatSpread(r.overall)}  | step ${r.medianStepSeconds.toFixed(3)} s (×${r.stepRatio.toFixed(2)})`);
+  }
   log(`report: ${report} (${wallSeconds.toFixed(0)} s in all)`);
-  return { report, wallSeconds, stages: stages.map((s) => ({ name: s.name, seconds: s.seconds })), summary };
+  return { report, wallSeconds, stages: stages.map((s) => ({ name: s.name, seconds: s.seconds })), summary, resolutions };
 }

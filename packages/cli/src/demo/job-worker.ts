@@ -17,7 +17,7 @@ async function main(): Promise<void> {
       seconds: (performance.now() - started) / 1000,
       steps: summary.endStep,
       backend: summary.backend.name,
-      metrics: summary.metrics.map((m) => ({ step: m.step, loss: m.loss, hd: m.hd, ld: m.ld, wd: m.wd, tau: m.tau, lr: m.lr, imagesPerSec: m.imagesPerSec })),
+      metrics: summary.metrics.map((m) => ({ step: m.step, loss: m.loss, hd: m.hd, ld: m.ld, wd: m.wd, tau: m.tau, lr: m.lr, imagesPerSec: m.imagesPerSec, stepSeconds: m.stepSeconds })),
     };
     writeFileSync(resultFile, `${JSON.stringify(result)}\n`);
     return;

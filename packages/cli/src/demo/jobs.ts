@@ -35,7 +35,7 @@ export interface TrainResult {
   seconds: number;
   steps: number;
   backend: string;
-  metrics: { step: number; loss: number; hd: number | null; ld: number | null; wd: number | null; tau: number; lr: number; imagesPerSec: number }[];
+  metrics: { step: number; loss: number; hd: number | null; ld: number | null; wd: number | null; tau: number; lr: number; imagesPerSec: number; stepSeconds: number }[];
 }
 
 export interface EvalTargetResult {

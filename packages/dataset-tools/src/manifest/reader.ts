@@ -117,12 +117,19 @@ export class ManifestReader {
     return found;
   }
 
-  /** Source id → label id for one dataset; ignored, unmapped and unknown ids map to `ignoreIndex`. */
-  lut(dataset: string, ignoreIndex = IGNORE_INDEX): Int32Array {
-    this.dataset(dataset);
+  /**
+   * Source id → label id for one dataset; ignored and unmapped classes map to `ignoreIndex`. Ids
+   * that are no class of the dataset nor one of its ignore values map to `unknownIndex` (by default
+   * `ignoreIndex` too); with an `unknownIndex` of its own the table covers every id a mask can
+   * hold (0..65,535), so a reader can tell such ids apart instead of ignoring them.
+   */
+  lut(dataset: string, ignoreIndex = IGNORE_INDEX, unknownIndex = ignoreIndex): Int32Array {
+    const info = this.dataset(dataset);
     const rows = this.db.prepare(`SELECT source_id AS source, label_id AS label FROM dataset_classes WHERE dataset = ?`).all(dataset) as { source: number; label: number | null }[];
-    const size = Math.max(256, ...rows.map((r) => r.source + 1));
-    const lut = new Int32Array(size).fill(ignoreIndex);
+    const size = Math.max(unknownIndex === ignoreIndex ? 256 : 65_536, ...rows.map((r) => r.source + 1));
+    const lut = new Int32Array(size).fill(unknownIndex);
+    for (const v of info.ignoreValues) if (v >= 0 && v < size) lut[v] = ignoreIndex;
+    for (const r of rows) lut[r.source] = ignoreIndex;
     for (const r of rows) {
       if (r.label === ignoreIndex) throw new DatasetError('MANIFEST', `label id ${r.label} collides with the ignore index ${ignoreIndex}`);
       if (r.label !== null) lut[r.source] = r.label;

@@ -133,7 +133,10 @@ export function cropLabels(labels: Int32Array, width: number, height: number, pl
   return out;
 }
 
-/** A box in original image pixels → crop pixels (resize, crop, flip, clip); null when it leaves the crop. */
+/**
+ * A box in original image pixels → crop pixels (resize, crop, flip, clip); null when it leaves the
+ * crop. `visible` is the share of the box's area inside the crop (1 when the crop holds it whole).
+ */
 export function transformBox(
   box: { x: number; y: number; w: number; h: number },
   width: number,
@@ -141,15 +144,18 @@ export function transformBox(
   plan: AugmentPlan,
   crop: number,
   minSide = 2,
-): { x0: number; y0: number; x1: number; y1: number } | null {
+): { x0: number; y0: number; x1: number; y1: number; visible: number } | null {
   const sx = plan.resizedWidth / width;
   const sy = plan.resizedHeight / height;
-  let x0 = box.x * sx - plan.left;
-  let x1 = (box.x + box.w) * sx - plan.left;
-  const y0 = Math.max(0, box.y * sy - plan.top);
-  const y1 = Math.min(crop, (box.y + box.h) * sy - plan.top);
-  x0 = Math.max(0, x0);
-  x1 = Math.min(crop, x1);
+  const fullX0 = box.x * sx - plan.left;
+  const fullX1 = (box.x + box.w) * sx - plan.left;
+  const fullY0 = box.y * sy - plan.top;
+  const fullY1 = (box.y + box.h) * sy - plan.top;
+  const x0 = Math.max(0, fullX0);
+  const x1 = Math.min(crop, fullX1);
+  const y0 = Math.max(0, fullY0);
+  const y1 = Math.min(crop, fullY1);
   if (x1 - x0 < minSide || y1 - y0 < minSide) return null;
-  return plan.flip ? { x0: crop - x1, y0, x1: crop - x0, y1 } : { x0, y0, x1, y1 };
+  const visible = ((x1 - x0) * (y1 - y0)) / ((fullX1 - fullX0) * (fullY1 - fullY0));
+  return plan.flip ? { x0: crop - x1, y0, x1: crop - x0, y1, visible } : { x0, y0, x1, y1, visible };
 }

@@ -10,6 +10,13 @@ import { colourAndNormalise, cropLabels, planAugment, transformBox, type Augment
 
 export const IGNORE = 255;
 
+/**
+ * The lookup table's value of a source id that is no class of its dataset nor one of its ignore
+ * values (ManifestReader.lut(name, IGNORE, NOT_A_CLASS)): a sample with such a pixel is refused,
+ * never read as ignored.
+ */
+export const NOT_A_CLASS = -1;
+
 export interface LoadTask {
   dataset: string;
   imageId: number;
@@ -19,13 +26,20 @@ export interface LoadTask {
   encoding: MaskEncodingKind;
   /** Panoptic: segment id → source id. */
   segments: [number, number][];
-  /** Source id → label id (255 = ignore). */
+  /** Source id → label id (255 = ignore, NOT_A_CLASS = no class of the dataset). */
   lut: Int32Array;
+  /** Labels of the manifest: a label id at or past it is no label. */
+  numLabels: number;
   /** Instance-mask datasets: one binary PNG per instance (any size) and its source id. */
   instances: { mask: string; sourceId: number }[];
   /** Box datasets: boxes in original image pixels. */
   boxes: { boxId: number; sourceId: number; x: number; y: number; w: number; h: number }[];
   augment: AugmentConfig;
+  /**
+   * Box datasets: a box whose part inside the crop is under this share of its area is dropped
+   * (its CLIP target embeds the whole box; the pooled map would see only the part).
+   */
+  minBoxVisible: number;
   seed: number;
 }
 
@@ -39,8 +53,8 @@ export interface LoadedBox {
 }
 
 export type LoadResult =
-  | { ok: true; imageId: number; dataset: string; pixels: Float32Array; target: Int32Array; boxes: LoadedBox[] }
-  | { ok: false; imageId: number; dataset: string; file: string; reason: string };
+  | { ok: true; imageId: number; dataset: string; pixels: Float32Array; target: Int32Array; boxes: LoadedBox[]; boxesCut: number }
+  | { ok: false; imageId: number; dataset: string; file: string; reason: string; kind?: 'labels' };
 
 
 function lookup(lut: Int32Array, id: number): number {
@@ -64,6 +78,36 @@ export function denseLabels(values: Int32Array, encoding: MaskEncodingKind, segm
     for (let i = 0; i < labels.length; i++) labels[i] = lookup(lut, values[i] as number);
   }
   return labels;
+}
+
+/** Whether a label id is a label of the manifest or the ignore value. */
+function isLabelOrIgnore(id: number, numLabels: number): boolean {
+  return id === IGNORE || (id >= 0 && id < numLabels);
+}
+
+/**
+ * Why a dense mask's labels (denseLabels of its values) are wrong, or null: the mask values whose
+ * pixels map to neither a label of the manifest (0 ≤ id < numLabels) nor ignore (255), with their
+ * pixel counts, as "300 (12 px), 1000 (4 px)". Such pixels would otherwise drop out of the losses
+ * and of mIoU unnoticed (PyTorch's cross-entropy stops on them: "Target out of bounds").
+ */
+export function strayLabelReason(values: Int32Array, labels: Int32Array, numLabels: number, dataset: string, encoding: MaskEncodingKind): string | null {
+  const stray = new Map<number, { label: number; pixels: number }>();
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i] as number;
+    if (isLabelOrIgnore(label, numLabels)) continue;
+    const value = values[i] as number;
+    const seen = stray.get(value);
+    if (seen) seen.pixels += 1;
+    else stray.set(value, { label, pixels: 1 });
+  }
+  if (stray.size === 0) return null;
+  const what = encoding === 'panoptic-rgb' ? 'segment ids' : 'ids';
+  const list = [...stray.entries()].sort((a, b) => a[0] - b[0]);
+  const named = list.slice(0, 8).map(([value, s]) => `${value}${s.label === NOT_A_CLASS ? '' : ` → label ${s.label}`} (${s.pixels} px)`).join(', ');
+  const more = list.length > 8 ? `, and ${list.length - 8} more` : '';
+  const total = list.reduce((n, [, s]) => n + s.pixels, 0);
+  return `mask ${what} that are neither a label nor ignored (255): ${named}${more}; ${total} px in all (no class of dataset ${dataset} in the manifest, or a label id past its ${numLabels} labels)`;
 }
 
 export async function loadSample(task: LoadTask): Promise<LoadResult> {
@@ -116,6 +160,8 @@ export async function loadSample(task: LoadTask): Promise<LoadResult> {
     }
     if (mask.width !== width || mask.height !== height) return fail(task.mask, `mask ${mask.width}×${mask.height} does not match image ${width}×${height}`);
     const labels = denseLabels(mask.values, task.encoding, task.segments, task.lut);
+    const stray = strayLabelReason(mask.values, labels, task.numLabels, task.dataset, task.encoding);
+    if (stray) return { ...fail(task.mask, stray), kind: 'labels' } as LoadResult;
     target = cropLabels(labels, width, height, plan, crop, IGNORE);
   }
   // Instance masks: each binary mask (at its own resolution) paints its label; later ones on top.
@@ -128,17 +174,27 @@ export async function loadSample(task: LoadTask): Promise<LoadResult> {
       return fail(instance.mask, `corrupt or truncated PNG (${(err as Error).message})`);
     }
     const label = lookup(task.lut, instance.sourceId);
+    if (!isLabelOrIgnore(label, task.numLabels)) {
+      return { ...fail(instance.mask, `instance class ${instance.sourceId} is neither a label nor ignored (no class of dataset ${task.dataset} in the manifest, or a label id past its ${task.numLabels} labels)`), kind: 'labels' } as LoadResult;
+    }
     const painted = new Int32Array(mask.width * mask.height).fill(-1);
     for (let i = 0; i < painted.length; i++) if ((mask.values[i] as number) > 0) painted[i] = label;
     const cropped = cropLabels(painted, mask.width, mask.height, plan, crop, -1);
     for (let i = 0; i < cropped.length; i++) if ((cropped[i] as number) >= 0) target[i] = cropped[i] as number;
   }
   const boxes: LoadedBox[] = [];
+  let boxesCut = 0;
   for (const box of task.boxes) {
     const labelId = lookup(task.lut, box.sourceId);
-    if (labelId === IGNORE) continue;
+    // A box's class takes no part in L_WD (its target is the CLIP embedding of its pixels).
+    if (!isLabelOrIgnore(labelId, task.numLabels) || labelId === IGNORE) continue;
     const moved = transformBox(box, width, height, plan, crop);
-    if (moved) boxes.push({ boxId: box.boxId, labelId, ...moved });
+    if (!moved) continue;
+    if (moved.visible < task.minBoxVisible) {
+      boxesCut += 1;
+      continue;
+    }
+    boxes.push({ boxId: box.boxId, labelId, x0: moved.x0, y0: moved.y0, x1: moved.x1, y1: moved.y1 });
   }
-  return { ok: true, imageId: task.imageId, dataset: task.dataset, pixels, target, boxes };
+  return { ok: true, imageId: task.imageId, dataset: task.dataset, pixels, target, boxes, boxesCut };
 }

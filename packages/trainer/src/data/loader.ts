@@ -28,12 +28,15 @@ export interface LoadedImage {
   pixels: Float32Array;
   target: Int32Array;
   boxes: LoadedBox[];
+  /** Boxes left out because the crop cut them under minBoxVisible of their area. */
+  boxesCut: number;
 }
 
 export interface LoadedBatch {
   step: number;
   images: LoadedImage[];
-  failures: { dataset: string; file: string; reason: string }[];
+  /** Unreadable samples; kind `labels`: a mask with ids that are neither a label nor ignored. */
+  failures: { dataset: string; file: string; reason: string; kind?: 'labels' }[];
 }
 
 function workerFile(): string {
@@ -89,6 +92,10 @@ export interface LoaderOptions {
   sampler: BalancedSampler;
   datasets: LoaderDataset[];
   augment: AugmentConfig;
+  /** Box datasets: boxes under this visible share of their area in the crop are dropped. */
+  minBoxVisible: number;
+  /** Labels of the manifest (label ids at or past it are no label). */
+  numLabels: number;
   seed: number;
   workers: number;
   prefetch: number;
@@ -120,9 +127,11 @@ export class BatchLoader {
       encoding: ds.encoding,
       segments: ds.encoding === 'panoptic-rgb' ? [...reader.segments(item.imageId)] : [],
       lut: ds.lut,
+      numLabels: this.options.numLabels,
       instances: ds.annotation === 'instance-masks' ? reader.instanceMasks(item.imageId, ds.name).map((m) => ({ mask: m.mask, sourceId: m.sourceId })) : [],
       boxes: ds.annotation === 'boxes' ? reader.boxes(item.imageId) : [],
       augment: this.options.augment,
+      minBoxVisible: this.options.minBoxVisible,
       seed: mixSeed(this.options.seed, step, item.slot, 0x5eed),
     };
   }
@@ -135,9 +144,9 @@ export class BatchLoader {
       for (const r of results) {
         if (r.ok) {
           const ds = this.byName.get(r.dataset) as LoaderDataset;
-          batch.images.push({ dataset: r.dataset, annotation: ds.annotation, imageId: r.imageId, pixels: r.pixels, target: r.target, boxes: r.boxes });
+          batch.images.push({ dataset: r.dataset, annotation: ds.annotation, imageId: r.imageId, pixels: r.pixels, target: r.target, boxes: r.boxes, boxesCut: r.boxesCut });
         } else {
-          batch.failures.push({ dataset: r.dataset, file: r.file, reason: r.reason });
+          batch.failures.push({ dataset: r.dataset, file: r.file, reason: r.reason, ...(r.kind ? { kind: r.kind } : {}) });
         }
       }
       return batch;

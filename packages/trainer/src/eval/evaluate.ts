@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { ManifestReader } from '@sentseg/dataset-tools';
 import { LabelBank, labelText, type LabelRow } from '@sentseg/label-bank';
 import { loadCheckpoint, type CheckpointState } from '../checkpoint.js';
-import { denseLabels, IGNORE } from '../data/load-sample.js';
+import { denseLabels, IGNORE, NOT_A_CLASS, strayLabelReason } from '../data/load-sample.js';
 import { readMaskValues } from '@sentseg/dataset-tools';
 import { TrainerError } from '../errors.js';
 import { checkSqliteKind } from '../run-folder.js';
@@ -123,6 +123,9 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
     const classOfLabel = new Map(classes.map((c, i) => [c.labelId, i]));
     // Source id → class index of this dataset (255 ignore).
     const classLut = Int32Array.from(lut, (labelId) => classOfLabel.get(labelId) ?? IGNORE);
+    // Mask ids that are no class of the dataset: the image is skipped and named (as train does), not scored as ignored.
+    const strictLut = reader.lut(options.dataset, IGNORE, NOT_A_CLASS);
+    const numLabels = reader.labels().length;
     const allEmb = labelEmbeddingsFor(options.labelBank, classes.map((c) => c.name), state, options.missingLabels === 'never-predicted');
     const neverPredicted = allEmb.missing ?? [];
     // Candidates: the classes with an embedding; predictions index into them and map back to the class index.
@@ -144,7 +147,10 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
         const image = await decodeImage(sample.image);
         const mask = readMaskValues(sample.mask, info.encoding);
         if (mask.width !== image.width || mask.height !== image.height) throw new Error(`mask ${mask.width}×${mask.height} does not match image ${image.width}×${image.height}`);
-        const target = denseLabels(mask.values, info.encoding, info.encoding === 'panoptic-rgb' ? [...reader.segments(sample.id)] : [], classLut);
+        const segments = info.encoding === 'panoptic-rgb' ? [...reader.segments(sample.id)] : [];
+        const stray = strayLabelReason(mask.values, denseLabels(mask.values, info.encoding, segments, strictLut), numLabels, options.dataset, info.encoding);
+        if (stray) throw new Error(`${sample.mask}: ${stray}`);
+        const target = denseLabels(mask.values, info.encoding, segments, classLut);
         const probs = await classProbabilities(model, image, classEmb, options.infer);
         const pred = argmaxClasses(probs);
         probs.dispose();

@@ -10,11 +10,21 @@ export const IGNORE_INDEX = 255;
  * [P, K] with P the number of pixels.
  */
 export function cosineLogits(pixelEmb: Tensor, labelEmb: Tensor, logTau: Tensor): Tensor {
+  return tf.div(cosineSimilarities(pixelEmb, labelEmb), tf.exp(logTau));
+}
+
+/** z_ij = cos(e_j, V_i): pixelEmb [..., D], labelEmb [K, D] → [P, K]. */
+export function cosineSimilarities(pixelEmb: Tensor, labelEmb: Tensor): Tensor {
   const dim = pixelEmb.shape[pixelEmb.shape.length - 1] as number;
   if (labelEmb.shape[1] !== dim) throw new Error(`pixel embeddings have ${dim} dimensions, label embeddings ${labelEmb.shape[1]}`);
   const pixels = l2Normalize(tf.reshape(pixelEmb, [-1, dim]));
   const labels = tf.transpose(l2Normalize(labelEmb));
-  return tf.div(matMulFast(pixels, labels), tf.exp(logTau));
+  return matMulFast(pixels, labels);
+}
+
+/** Whether the target [n, H, W] is larger than the map [n, h, w, D]: the loss is then taken at the target's size. */
+export function atLabelResolution(pixelEmb: Tensor, target: Tensor): boolean {
+  return target.shape[1] !== pixelEmb.shape[1] || target.shape[2] !== pixelEmb.shape[2];
 }
 
 /**

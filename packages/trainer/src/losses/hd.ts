@@ -1,12 +1,16 @@
 import { tf, type Tensor } from '../tf.js';
-import { pixelLosses } from './cosine.js';
+import { atLabelResolution, pixelLosses } from './cosine.js';
+import { labelResolutionLoss } from './label-resolution.js';
 
 /**
  * L_HD: the mean over valid pixels (target ≠ 255) of −log softmax_i(cos(e_j, V_i)/τ) at the true
  * label. pixelEmb [n, h, w, D], labelEmb [K, D], target int32 [n, h, w], logTau scalar.
- * Returns a scalar; 0 when no pixel is valid.
+ * Returns a scalar; 0 when no pixel is valid. A target larger than the map ([n, H, W], the crop's
+ * label: losses.resolution = label) takes the loss at its own size, over bilinearly upsampled
+ * logits (label-resolution.ts).
  */
 export function lossHD(pixelEmb: Tensor, labelEmb: Tensor, target: Tensor, logTau: Tensor): Tensor {
+  if (atLabelResolution(pixelEmb, target)) return labelResolutionLoss(pixelEmb, labelEmb, target, logTau, 0);
   const { losses, valid } = pixelLosses(pixelEmb, labelEmb, target, logTau);
   return tf.div(tf.sum(losses), tf.maximum(tf.sum(valid), 1));
 }

@@ -1,5 +1,6 @@
 import { tf, type Tensor } from '../tf.js';
-import { pixelLosses } from './cosine.js';
+import { atLabelResolution, pixelLosses } from './cosine.js';
+import { labelResolutionLoss } from './label-resolution.js';
 
 /** The paper drops the 30% hardest pixels of each image. */
 export const LD_DROP_FRACTION = 0.3;
@@ -29,9 +30,11 @@ export function lowLossMask(losses: Float32Array, valid: Float32Array, images: n
  * gradients, τ's included) 1/(1 − dropFraction) = 1.43× against L_HD and L_WD. As lossHD, M counts
  * the valid pixels of the whole batch, so with dropFraction 0 it is lossHD. For noisy instance
  * masks such as OpenImages'. Same arguments as lossHD; the threshold is chosen on the current
- * losses and takes no gradient. Returns 0 when no pixel is valid.
+ * losses and takes no gradient. Returns 0 when no pixel is valid. A target larger than the map
+ * takes the loss at its own size (as lossHD), the hardest pixels ranked among the label's pixels.
  */
 export function lossLD(pixelEmb: Tensor, labelEmb: Tensor, target: Tensor, logTau: Tensor, dropFraction = LD_DROP_FRACTION): Tensor {
+  if (atLabelResolution(pixelEmb, target)) return labelResolutionLoss(pixelEmb, labelEmb, target, logTau, dropFraction);
   const { losses, valid } = pixelLosses(pixelEmb, labelEmb, target, logTau);
   const images = target.shape[0] as number;
   const keep = tf.tensor1d(lowLossMask(losses.dataSync() as Float32Array, valid.dataSync() as Float32Array, images, dropFraction));
