@@ -70,7 +70,7 @@ describe('experiment summary', () => {
 });
 
 describe('report charts', () => {
-  const metrics = (losses: number[]) => losses.map((loss, i) => ({ step: i + 1, loss, hd: loss, ld: null, wd: null, tau: 0.07, lr: 0.001, imagesPerSec: 10 }));
+  const metrics = (losses: number[]) => losses.map((loss, i) => ({ step: i + 1, loss, hd: loss, ld: null, wd: null, tau: 0.07, lr: 0.001, imagesPerSec: 10, stepSeconds: 0.1 }));
   const runs = [
     { condition: 'c' as const, seed: 1, run: 'r1', eval: [], train: { kind: 'train' as const, seconds: 1, steps: 3, backend: 'wasm', metrics: metrics([3, 2, 1]) } },
     { condition: 'c' as const, seed: 2, run: 'r2', eval: [], train: { kind: 'train' as const, seconds: 1, steps: 3, backend: 'wasm', metrics: metrics([5, 4, 3]) } },
