@@ -18,5 +18,5 @@ export { trainCommand, evalCommand, predictCommand, labelRequests, isTrainerUser
 export { predict, resolveLabels, confusablePairs, labelColour, listInputs, type PredictOptions, type PredictSummary, type LabelRequest, type LegendEntry } from './predict/predict.js';
 export { confusionMatrix, accumulateConfusion, meanIoU, type IoUReport } from './metrics/iou.js';
 export { evaluate, loadModel, datasetClasses, unseenLabels, labelEmbeddingsFor, type EvalReport, type EvalOptions } from './eval/evaluate.js';
-export { classProbabilities, argmaxClasses, decodeImage, type InferOptions } from './eval/infer.js';
+export { segment, decodeImage, describePasses, planPass, defaultMaxPixels, type InferOptions, type Segmentation, type PassPlan } from './eval/infer.js';
 export { writeEvalOutputs, confusionPng, textTable, markdownTable } from './eval/report.js';
