@@ -112,7 +112,7 @@ export function planPass(width: number, height: number, options: Pick<InferOptio
   return { window, stride, tiles };
 }
 
-/** Normalised pixels [th, tw, 3] of the resized image from (top, left), zero (the mean colour) beyond it. */
+/** Normalised pixels [th, tw, 3] of the resized image (mirrored for a flipped pass) from (top, left), zero (the mean colour) beyond it. */
 function tilePixels(input: DecodedImage, top: number, left: number, th: number, tw: number, flipped: boolean): Float32Array {
   const out = new Float32Array(th * tw * 3);
   const mean = PIXEL_MEAN as readonly number[];
@@ -130,11 +130,43 @@ function tilePixels(input: DecodedImage, top: number, left: number, th: number, 
 }
 
 /**
- * The class values [gridH, gridW, K] of one pass at 1/4 of its padded resized size: one forward
- * pass, or tiles averaged where they overlap.
+ * Class values of one tile: `emit(r0, r1, values)` for bands of its rows at 1/4 resolution, values
+ * [(r1 − r0), tileWidth / 4, K].
  */
-function passGrid(model: SegFormer, input: DecodedImage, classEmb: Tensor, output: 'probabilities' | 'cosine', flipped: boolean, plan: { window: number | null; stride: number | null }): { values: Float32Array; gridH: number; gridW: number } {
+export type TileValues = (pixels: Float32Array, height: number, width: number, emit: (r0: number, r1: number, values: Float32Array) => void) => void;
+
+/** The model's tile values: the lean forward pass, then the cosine (or softmax) band by band of decoder rows. */
+export function modelTileValues(model: SegFormer, classEmb: Tensor, output: 'probabilities' | 'cosine'): TileValues {
   const k = classEmb.shape[0] as number;
+  return (pixels, th, tw, emit) => {
+    const x = tf.tensor4d(pixels, [1, th, tw, 3]);
+    const features = encoderFeatures(model, x);
+    x.dispose();
+    try {
+      const tileH = th / OUTPUT_STRIDE;
+      const band = decoderBandRows(model, tw / OUTPUT_STRIDE, k);
+      for (let r0 = 0; r0 < tileH; r0 += band) {
+        const r1 = Math.min(tileH, r0 + band);
+        const data = tf.tidy(() => {
+          const emb = decodeRows(model, features, r0, r1);
+          const logits = cosineLogits(emb, classEmb, model.logTau);
+          return output === 'cosine' ? tf.mul(logits, tf.exp(model.logTau)) : tf.softmax(logits);
+        });
+        const values = data.dataSync() as Float32Array;
+        data.dispose();
+        emit(r0, r1, values);
+      }
+    } finally {
+      tf.dispose(features);
+    }
+  };
+}
+
+/**
+ * The class values [gridH, gridW, K] of one pass at 1/4 of its 32-padded resized size: the tile
+ * function on the whole padded image, or on tiles (sliding window) averaged where they overlap.
+ */
+export function passGrid(input: DecodedImage, k: number, flipped: boolean, plan: { window: number | null; stride: number | null }, tileValues: TileValues): { values: Float32Array; gridH: number; gridW: number } {
   const paddedH = roundUp32(input.height);
   const paddedW = roundUp32(input.width);
   const gridH = paddedH / OUTPUT_STRIDE;
@@ -152,30 +184,13 @@ function passGrid(model: SegFormer, input: DecodedImage, classEmb: Tensor, outpu
   const tileW = tw / OUTPUT_STRIDE;
   for (const top of tops) {
     for (const left of lefts) {
-      const x = tf.tensor4d(tilePixels(input, top, left, th, tw, flipped), [1, th, tw, 3]);
-      const features = encoderFeatures(model, x);
-      x.dispose();
-      try {
-        const tileH = th / OUTPUT_STRIDE;
-        const band = decoderBandRows(model, tileW, k);
-        for (let r0 = 0; r0 < tileH; r0 += band) {
-          const r1 = Math.min(tileH, r0 + band);
-          const data = tf.tidy(() => {
-            const emb = decodeRows(model, features, r0, r1);
-            const logits = cosineLogits(emb, classEmb, model.logTau);
-            return output === 'cosine' ? tf.mul(logits, tf.exp(model.logTau)) : tf.softmax(logits);
-          });
-          const band32 = data.dataSync() as Float32Array;
-          data.dispose();
-          for (let r = r0; r < r1; r++) {
-            const dst = ((top / OUTPUT_STRIDE + r) * gridW + left / OUTPUT_STRIDE) * k;
-            const src = (r - r0) * tileW * k;
-            for (let e = 0; e < tileW * k; e++) values[dst + e] = (values[dst + e] as number) + (band32[src + e] as number);
-          }
+      tileValues(tilePixels(input, top, left, th, tw, flipped), th, tw, (r0, r1, band) => {
+        for (let r = r0; r < r1; r++) {
+          const dst = ((top / OUTPUT_STRIDE + r) * gridW + left / OUTPUT_STRIDE) * k;
+          const src = (r - r0) * tileW * k;
+          for (let e = 0; e < tileW * k; e++) values[dst + e] = (values[dst + e] as number) + (band[src + e] as number);
         }
-      } finally {
-        tf.dispose(features);
-      }
+      });
     }
   }
   if (tops.length > 1 || lefts.length > 1) {
@@ -212,13 +227,14 @@ export async function segment(model: SegFormer, image: DecodedImage, classEmb: T
   const k = classEmb.shape[0] as number;
   const output = options.output ?? 'probabilities';
   const maxPixels = options.maxPixels ?? defaultMaxPixels(model);
+  const tileValues = modelTileValues(model, classEmb, output);
   const passes: GridPass[] = [];
   const plans: PassPlan[] = [];
   for (const scale of options.scales) {
     const input = await resized(image, scale);
     const plan = planPass(input.width, input.height, options, maxPixels);
     for (const flipped of options.flip ? [false, true] : [false]) {
-      const grid = passGrid(model, input, classEmb, output, flipped, plan);
+      const grid = passGrid(input, k, flipped, plan, tileValues);
       passes.push({
         values: grid.values,
         gridW: grid.gridW,

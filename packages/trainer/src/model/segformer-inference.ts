@@ -22,7 +22,7 @@ function replace(old: Tensor, keepOld: boolean, fn: () => Tensor): Tensor {
   return next;
 }
 
-function attention(model: SegFormer, x: Tensor, h: number, w: number, pre: string, heads: number, sr: number): Tensor {
+function attention(model: SegFormer, x: Tensor, h: number, w: number, pre: string, heads: number, sr: number, chunk: number): Tensor {
   const p = model.params;
   const [n, l, ch] = x.shape as [number, number, number];
   const dh = ch / heads;
@@ -39,7 +39,7 @@ function attention(model: SegFormer, x: Tensor, h: number, w: number, pre: strin
     // Keys transposed once: an untransposed product is the WebAssembly backend's fast path.
     const kT = tf.transpose(split(linear(kvIn, p.get(`${pre}/k/w`), p.get(`${pre}/k/b`)), lk), [0, 2, 1]);
     const v = split(linear(kvIn, p.get(`${pre}/v/w`), p.get(`${pre}/v/b`)), lk);
-    const rows = Math.max(1, Math.floor(CHUNK_ELEMENTS / (n * heads * lk)));
+    const rows = Math.max(1, Math.floor(chunk / (n * heads * lk)));
     const parts: Tensor[] = [];
     for (let s = 0; s < l; s += rows) {
       const len = Math.min(rows, l - s);
@@ -57,7 +57,7 @@ function attention(model: SegFormer, x: Tensor, h: number, w: number, pre: strin
   });
 }
 
-function mixFfn(model: SegFormer, x: Tensor, h: number, w: number, pre: string): Tensor {
+function mixFfn(model: SegFormer, x: Tensor, h: number, w: number, pre: string, chunk: number): Tensor {
   const p = model.params;
   const [n, l, ch] = x.shape as [number, number, number];
   const mixed = tf.tidy(() => {
@@ -68,7 +68,7 @@ function mixFfn(model: SegFormer, x: Tensor, h: number, w: number, pre: string):
     return tf.reshape(tf.add(conv, p.get(`${pre}/dw/b`)), [n * l, hc]);
   });
   const hc = mixed.shape[1] as number;
-  const rows = Math.max(1, Math.floor(CHUNK_ELEMENTS / (4 * hc)));
+  const rows = Math.max(1, Math.floor(chunk / (4 * hc)));
   const parts: Tensor[] = [];
   for (let s = 0; s < n * l; s += rows) {
     const len = Math.min(rows, n * l - s);
@@ -82,9 +82,10 @@ function mixFfn(model: SegFormer, x: Tensor, h: number, w: number, pre: string):
 
 /**
  * The encoder's four feature maps [1, h_s, w_s, C_s] of normalised images [1, H, W, 3] (padded to
- * a multiple of 32 as `SegFormer.forward` does). The caller disposes them.
+ * a multiple of 32 as `SegFormer.forward` does). The caller disposes them. `chunk`: elements of
+ * one attention-score or feed-forward chunk.
  */
-export function encoderFeatures(model: SegFormer, images: Tensor): Tensor[] {
+export function encoderFeatures(model: SegFormer, images: Tensor, chunk = CHUNK_ELEMENTS): Tensor[] {
   const p = model.params;
   const c = model.config;
   const [n, height, width] = images.shape as [number, number, number, number];
@@ -111,13 +112,13 @@ export function encoderFeatures(model: SegFormer, images: Tensor): Tensor[] {
       const blk = `${pre}/block${b}`;
       const before = tokens;
       const normed1 = tf.tidy(() => layerNorm(before, p.get(`${blk}/ln1/g`), p.get(`${blk}/ln1/b`)));
-      const attended = attention(model, normed1, h, w, `${blk}/attn`, c.heads[s] as number, c.srRatios[s] as number);
+      const attended = attention(model, normed1, h, w, `${blk}/attn`, c.heads[s] as number, c.srRatios[s] as number, chunk);
       normed1.dispose();
       tokens = replace(before, false, () => tf.add(before, attended));
       attended.dispose();
       const mid = tokens;
       const normed2 = tf.tidy(() => layerNorm(mid, p.get(`${blk}/ln2/g`), p.get(`${blk}/ln2/b`)));
-      const fed = mixFfn(model, normed2, h, w, `${blk}/ffn`);
+      const fed = mixFfn(model, normed2, h, w, `${blk}/ffn`, chunk);
       normed2.dispose();
       tokens = replace(mid, false, () => tf.add(mid, fed));
       fed.dispose();
@@ -150,10 +151,10 @@ function matrixRows(from: number, to: number, r0: number, r1: number): { matrix:
 }
 
 /** Output rows of one decoder band, chosen so that a band's intermediates stay near CHUNK_ELEMENTS × 4. */
-export function decoderBandRows(model: SegFormer, gridWidth: number, numLabels: number): number {
+export function decoderBandRows(model: SegFormer, gridWidth: number, numLabels: number, chunk = CHUNK_ELEMENTS): number {
   const c = model.config;
   const perCell = 12 * c.decoderDim + 5 * c.embedDim + 3 * numLabels;
-  return Math.max(1, Math.floor((4 * CHUNK_ELEMENTS) / (perCell * gridWidth)));
+  return Math.max(1, Math.floor((4 * chunk) / (perCell * gridWidth)));
 }
 
 /**
@@ -185,11 +186,11 @@ export function decodeRows(model: SegFormer, features: Tensor[], r0: number, r1:
 }
 
 /** `SegFormer.forward` for one image through the functions above (for tests and checks). */
-export function inferenceForward(model: SegFormer, images: Tensor): Tensor {
-  const features = encoderFeatures(model, images);
+export function inferenceForward(model: SegFormer, images: Tensor, chunk = CHUNK_ELEMENTS): Tensor {
+  const features = encoderFeatures(model, images, chunk);
   try {
     const [, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
-    const band = decoderBandRows(model, w1, 1);
+    const band = decoderBandRows(model, w1, 1, chunk);
     const parts: Tensor[] = [];
     for (let r = 0; r < h1; r += band) parts.push(tf.tidy(() => decodeRows(model, features, r, Math.min(h1, r + band))));
     const out = tf.concat(parts, 1);
