@@ -8,7 +8,7 @@ import { cosineLogits } from '../src/losses/cosine.js';
 import { bilinearMatrix, resizeBilinear } from '../src/model/ops.js';
 import { inferenceForward } from '../src/model/segformer-inference.js';
 import { OUTPUT_STRIDE, SegFormer, segformerConfig } from '../src/model/segformer.js';
-import { describePasses, passGrid, planPass, segment, type DecodedImage, type TileValues } from '../src/eval/infer.js';
+import { describePasses, isBackendAbort, passGrid, planPass, segment, type DecodedImage, type TileValues } from '../src/eval/infer.js';
 import { gridToImageTaps } from '../src/eval/resample.js';
 import { PIXEL_MEAN, PIXEL_STD } from '../src/data/augment.js';
 import { seededRandom } from '@sentseg/common';
@@ -198,5 +198,15 @@ describe('segment', () => {
     // 0.027 on average and 89 % of the pixels keep their class (measured); a misplaced tile gives far less.
     expect(meanDiff).toBeLessThan(0.05);
     expect(same / pixels).toBeGreaterThan(0.8);
+  });
+});
+
+describe('a WebAssembly abort', () => {
+  it('is told apart from an image that cannot be read', () => {
+    const runtime = new Error('memory access out of bounds');
+    runtime.name = 'RuntimeError';
+    expect(isBackendAbort(runtime)).toBe(true);
+    expect(isBackendAbort(new Error('Aborted(). Build with -sASSERTIONS for more info.'))).toBe(true);
+    expect(isBackendAbort(new Error('Input file contains unsupported image format'))).toBe(false);
   });
 });

@@ -76,9 +76,7 @@ async function main(): Promise<void> {
     await child(Number(shortEdge), mode as string);
     return;
   }
-  const model = new SegFormer(segformerConfig(DEFAULT_CONFIG.model.variant, 512), 1);
-  const budget = defaultMaxPixels(model);
-  model.params.dispose();
+  const budget = defaultMaxPixels({ config: segformerConfig(DEFAULT_CONFIG.model.variant, 512) });
   console.log(`inference bench: SegFormer-${DEFAULT_CONFIG.model.variant} (default), wasm, ${CLASSES} classes, ${existsSync(SAMPLE) ? 'ADE20K sample photo 683×512' : 'a drawn 683×512 picture (../shared absent)'}; whole-image budget ${(budget / 1e6).toFixed(2)} MP`);
   const line = (what: string, r: ChildResult) =>
     console.log(`  ${what}: ${r.seconds.toFixed(1)} s, ${(r.resizedMegapixels / r.seconds).toFixed(3)} megapixels/s at the resized size (${r.resizedMegapixels.toFixed(2)} MP), peak RSS ${r.peakRssMiB.toFixed(0)} MiB, wasm heap ${r.wasmHeapMiB?.toFixed(0) ?? '?'} MiB; ${r.inference}`);

@@ -70,9 +70,10 @@ const roundUp32 = (n: number) => Math.ceil(n / INPUT_MULTIPLE) * INPUT_MULTIPLE;
 /**
  * Pixels one forward pass may take by default: its peak (the stage-1 feed-forward's hidden maps
  * and the tokens around them, the input) kept near 256 MiB of the WebAssembly heap, whose ceiling
- * is 4 GiB and which never shrinks once grown. About 2.2 MP for `tiny`, 1.2 MP for MiT-B0.
+ * is 4 GiB and which never shrinks once grown: 1.77 MP for `tiny` (measured: 173 MiB of heap for a
+ * whole 1.4 MP pass), 0.96 MP for MiT-B0.
  */
-export function defaultMaxPixels(model: SegFormer): number {
+export function defaultMaxPixels(model: Pick<SegFormer, 'config'>): number {
   const c = model.config;
   const hidden = (c.channels[0] as number) * c.mlpRatio;
   // Per pixel: 1/16 of a stage-1 token, ~6 hidden-size and ~8 channel-size float32 arrays alive, plus the input.
@@ -99,13 +100,24 @@ export interface PassPlan {
   tiles: number;
 }
 
-/** How a pass of a `width` × `height` resized image runs: whole where it fits, else windows. */
+/**
+ * The largest automatic window (mmseg's slide crop for Cityscapes): stage-1 attention costs the
+ * square of a pass's pixels, so tiles much larger than this are slower per pixel, and heavier,
+ * than more tiles of this size (npm run bench: 12 tiles of 512 at short edge 1024 took 0.44× the
+ * time of the whole 1.4 MP image).
+ */
+export const AUTO_WINDOW = 1024;
+
+/**
+ * How a pass of a `width` × `height` resized image runs: whole where it fits, else windows of the
+ * largest multiple of 32 within the budget, at most AUTO_WINDOW.
+ */
 export function planPass(width: number, height: number, options: Pick<InferOptions, 'window'>, maxPixels: number): { window: number | null; stride: number | null; tiles: number } {
   const paddedH = roundUp32(height);
   const paddedW = roundUp32(width);
   let window = options.window ?? null;
   checkWindow(options.window);
-  if (window === null && paddedH * paddedW > maxPixels) window = Math.max(2 * INPUT_MULTIPLE, Math.floor(Math.sqrt(maxPixels) / INPUT_MULTIPLE) * INPUT_MULTIPLE);
+  if (window === null && paddedH * paddedW > maxPixels) window = Math.max(2 * INPUT_MULTIPLE, Math.min(AUTO_WINDOW, Math.floor(Math.sqrt(maxPixels) / INPUT_MULTIPLE) * INPUT_MULTIPLE));
   if (window === null || (paddedH <= window && paddedW <= window)) return { window: null, stride: null, tiles: 1 };
   const stride = Math.max(INPUT_MULTIPLE, Math.round((2 * window) / 3 / INPUT_MULTIPLE) * INPUT_MULTIPLE);
   const tiles = windowStarts(paddedH, Math.min(window, paddedH), stride).length * windowStarts(paddedW, Math.min(window, paddedW), stride).length;
