@@ -254,12 +254,22 @@ describe('inputs that are skipped', () => {
       expect(some.stderr).toMatch(/^error: 1 of 2 images skipped \(listed above\): the mIoU covers the other 1$/m);
       expect(some.code).toBe(2);
       expect(existsSync(path.join(dir, 'eval-some', 'eval.json'))).toBe(true);
+      // --skip-bad-images: the same report, listed skip, exit 0.
+      const allowed = await sentsegTrain([...args, '--skip-bad-images']);
+      expect(allowed.stderr).toMatch(new RegExp(`^skipped ${images[0]}: `, 'm'));
+      expect(allowed.stderr).toMatch(/^1 of 2 images skipped \(--skip-bad-images\): the mIoU covers the other 1$/m);
+      expect(allowed.stdout).toMatch(/^cityscapes val, 1 images, ss 48, checkpoint step \d+$/m);
+      expect(allowed.code).toBe(0);
       renameSync(images[1] as string, `${images[1]}.away`);
       try {
         const none = await sentsegTrain([...args, '--out', 'eval-none']);
         expect(none.code).toBe(2);
         expect(none.stdout).not.toContain('mIoU');
         expect(none.stderr).toMatch(/^error: no image of cityscapes val could be evaluated: all 2 were skipped \(listed above\)$/m);
+        // Nothing evaluated is a failure even with --skip-bad-images: never "0 images, mIoU 0.00".
+        const noneAllowed = await sentsegTrain([...args, '--skip-bad-images']);
+        expect(noneAllowed.code).toBe(2);
+        expect(noneAllowed.stdout).not.toContain('mIoU');
         expect(existsSync(path.join(dir, 'eval-none'))).toBe(false);
       } finally {
         renameSync(`${images[1]}.away`, images[1] as string);

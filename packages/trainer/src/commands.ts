@@ -11,6 +11,7 @@ import { train, type TrainSummary } from './train.js';
 import { listInputs, predict, type LabelRequest } from './predict/predict.js';
 import cliProgress from 'cli-progress';
 import { evaluate, unseenLabels } from './eval/evaluate.js';
+import { checkWindow } from './eval/infer.js';
 import { modeName, textTable, writeEvalOutputs } from './eval/report.js';
 import { ManifestReader } from '@sentseg/dataset-tools';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
@@ -169,7 +170,9 @@ export function evalCommand(y: Argv): Argv {
             'pixels are assigned the most similar class, 255 is ignored. ' +
             'mIoU is the mean IoU over the classes that occur in the targets or in the predictions: a class never in the targets and never predicted has no IoU and is left out of the mean.\n\n' +
             'The manifest defaults to the one the run was trained on (its config.json); give --manifest for another, e.g. a held-out dataset.\n\n' +
-            'An image that cannot be read is skipped and listed; the report covers the others and the command then exits 2.',
+            'Images too large for one forward pass within the memory budget run as a sliding window (mmseg\'s slide inference); the output says which. ' +
+            'An image that cannot be read is skipped and listed; the report covers the others and the command then exits 2 (exit 0 with --skip-bad-images). ' +
+            'When no image could be evaluated there is no report and it exits 2.',
         )
         .option('manifest', { type: 'string', describe: 'manifest.sqlite holding the dataset (default: the run\'s)' })
         .option('dataset', { type: 'string', demandOption: true, describe: 'dataset name in the manifest' })
@@ -177,7 +180,8 @@ export function evalCommand(y: Argv): Argv {
         .option('short-edge', { type: 'number', default: 1080, describe: 'single scale: resize the short edge to this' })
         .option('scales', { type: 'string', describe: 'multi-scale: short edges, comma-separated (e.g. 480,720,1080); probabilities are averaged' })
         .option('flip', { type: 'boolean', default: false, describe: 'also predict the mirrored image and average' })
-        .option('window', { type: 'number', describe: 'sliding window: predict tiles of this size (stride 2/3 of it) when the resized image is larger' })
+        .option('window', { type: 'number', describe: 'sliding window: tiles of this size (a multiple of 32, stride 2/3 of it) wherever the resized image is larger (default: whole image where it fits the model\'s memory budget, windows chosen where not)' })
+        .option('skip-bad-images', { type: 'boolean', default: false, describe: 'an image that cannot be read or evaluated is listed and left out, and eval still exits 0 (default: it exits 2)' })
         .option('limit', { type: 'number', describe: 'only the first N images (quick checks)' })
         .option('out', { type: 'string', describe: 'write eval.json, eval.md, confusion.json, confusion.png and confusion.html here' })
         .option('missing-labels', {
@@ -190,12 +194,14 @@ export function evalCommand(y: Argv): Argv {
     async (args) => {
       // Every input and output is checked before the backend starts and the images are read.
       if (args.out !== undefined) checkOutputFolder('--out', args.out);
+      checkWindow(args.window);
       const manifest = inferenceManifest(args.run, args.manifest);
       checkSqliteKind('manifest', manifest, 'manifest');
       if (args['zero-shot-from'] !== undefined) checkSqliteKind('--zero-shot-from', args['zero-shot-from'], 'manifest');
       const { bank, runConfig } = checkInferenceInputs(args.run, args['label-bank']);
       await announceBackend(args.backend as BackendChoice);
       const scales = args.scales ? parseScales(args.scales) : [args['short-edge']];
+      checkWindow(args.window);
       const report = await evaluate({
         run: args.run,
         manifest,
@@ -235,15 +241,26 @@ export function evalCommand(y: Argv): Argv {
         out(JSON.stringify({ ...rest, mode: modeName(report), unseenLabels: unseen }, null, 2));
       } else {
         out(textTable(report));
-        out(`${report.megapixels.toFixed(2)} megapixels in ${report.seconds.toFixed(1)} s`);
+        out(`inference: ${inferenceLine(report.inference, report.images)}`);
+        out(`${report.megapixels.toFixed(2)} megapixels in ${report.seconds.toFixed(1)} s (${(report.megapixels / Math.max(report.seconds, 1e-9)).toFixed(3)} MP/s)`);
         if (report.neverPredicted.length > 0) out(`never predicted (no ${report.neverPredicted.length === 1 ? 'embedding' : 'embeddings'} for this checkpoint's encoder): ${report.neverPredicted.join(', ')}`);
         if (unseen) out(unseen.length > 0 ? `labels never seen in training (zero-shot): ${unseen.join(', ')}` : 'every label of this dataset was seen in training');
         if (args.out) out(`wrote eval.json, eval.md, confusion.json, confusion.png, confusion.html to ${args.out}`);
       }
       const total = report.images + report.skipped.length;
-      if (report.skipped.length > 0) throw new TrainerError(`${report.skipped.length} of ${total} images skipped (listed above): the mIoU covers the other ${report.images}`);
+      if (report.skipped.length > 0 && args['skip-bad-images']) {
+        process.stderr.write(`${report.skipped.length} of ${total} images skipped (--skip-bad-images): the mIoU covers the other ${report.images}\n`);
+      } else if (report.skipped.length > 0) throw new TrainerError(`${report.skipped.length} of ${total} images skipped (listed above): the mIoU covers the other ${report.images}`);
     },
   );
+}
+
+/** eval's line saying how the images ran. */
+function inferenceLine(inference: { wholeImage: number; slidingWindow: number; windows: string[] }, images: number): string {
+  const n = (count: number) => `${count} image${count === 1 ? '' : 's'}`;
+  if (inference.slidingWindow === 0) return `whole image (${n(images)})`;
+  const windows = inference.windows.length > 3 ? `${inference.windows.slice(0, 3).join('; ')}; …` : inference.windows.join('; ');
+  return `${inference.wholeImage > 0 ? `whole image for ${n(inference.wholeImage)}, ` : ''}sliding window for ${n(inference.slidingWindow)} (${windows})`;
 }
 
 /** --labels / --labels-file names plus --describe name=text entries (a described name may be new). */
@@ -286,9 +303,11 @@ export function predictCommand(y: Argv): Argv {
         .option('labels-file', { type: 'string', describe: 'a file with one label name per line' })
         .option('describe', { type: 'string', array: true, describe: 'a new label: "name=An image of name. ..." (encoded with the bank\'s text encoder; repeatable)' })
         .option('short-edge', { type: 'number', default: 512, describe: 'resize the short edge to this before predicting' })
+        .option('window', { type: 'number', describe: 'sliding window: tiles of this size (a multiple of 32, stride 2/3 of it) wherever the resized image is larger (default: whole image where it fits the model\'s memory budget, windows chosen where not)' })
         .option('scores', { type: 'number', default: 0, describe: 'also write the raw cosine scores of the top K labels' }),
     async (args) => {
       checkOutputFolder('--out', args.out);
+      checkWindow(args.window);
       const { bank } = checkInferenceInputs(args.run, args['label-bank']);
       const inputs = listInputs(args.input);
       const labels = labelRequests(args.labels, args['labels-file'], args.describe);
@@ -304,6 +323,7 @@ export function predictCommand(y: Argv): Argv {
         out: args.out,
         labels,
         shortEdge: args['short-edge'],
+        window: args.window,
         scores: args.scores,
         onImage: (done, total, file) => {
           if (!started) bar?.start(total, 0, { file: '' });
@@ -316,7 +336,7 @@ export function predictCommand(y: Argv): Argv {
       if (summary.labels.encoded.length > 0) out(`encoded new label text: ${summary.labels.encoded.join(', ')}`);
       for (const p of summary.confusable) process.stderr.write(`warning: "${p.a}" and "${p.b}" are likely to be confused (cosine ${p.cosine.toFixed(3)} ≥ 0.95)\n`);
       for (const s of summary.skipped) process.stderr.write(`skipped ${s.file}: ${s.reason}\n`);
-      for (const img of summary.images) out(`${img.input}: ${img.legend.slice(0, 5).map((e) => `${e.name} ${((100 * e.pixels) / img.legend.reduce((a, b) => a + b.pixels, 0)).toFixed(1)}%`).join(', ')}`);
+      for (const img of summary.images) out(`${img.input}: ${img.legend.slice(0, 5).map((e) => `${e.name} ${((100 * e.pixels) / img.legend.reduce((a, b) => a + b.pixels, 0)).toFixed(1)}%`).join(', ')} (${img.inference})`);
       const n = inputs.length;
       if (summary.images.length === 0) throw new TrainerError(`no image was segmented: ${n === 1 ? 'the 1 input was' : `all ${n} inputs were`} skipped (listed above)`);
       out(`${summary.images.length} image(s) segmented with ${summary.labels.names.length} labels in ${summary.seconds.toFixed(1)} s (${(summary.images.length / Math.max(summary.seconds, 1e-9)).toFixed(2)} images/s); ${summary.skipped.length} skipped; wrote ${args.out}`);

@@ -19,6 +19,6 @@ export { predict, resolveLabels, confusablePairs, listInputs, type PredictOption
 export { labelColour, legendFor, writeLabelsPng, writeOverlay, deltaE, LEGEND_MIN_AREA, LEGEND_MIN_DELTA_E, type LegendEntry, type LabelsPngFormat } from './predict/overlay.js';
 export { confusionMatrix, accumulateConfusion, meanIoU, type IoUReport } from './metrics/iou.js';
 export { evaluate, loadModel, datasetClasses, unseenLabels, labelEmbeddingsFor, type EvalReport, type EvalOptions } from './eval/evaluate.js';
-export { classProbabilities, argmaxClasses, decodeImage, type InferOptions } from './eval/infer.js';
+export { segment, decodeImage, describePasses, planPass, defaultMaxPixels, type InferOptions, type Segmentation, type PassPlan } from './eval/infer.js';
 export { writeEvalOutputs, textTable, markdownTable } from './eval/report.js';
 export { confusionPng, confusionFigure, confusionHtml, mostConfusedClasses, CONFUSION_PNG_MAX_CLASSES } from './eval/confusion-figure.js';

@@ -15,7 +15,7 @@ const dir = tempDir();
 function fakeReport(names: string[], confusion: number[]): EvalReport {
   return {
     dataset: 'cityscapes', split: 'val', checkpoint: 'run/checkpoints/step-1000', step: 1000, scales: [512], flip: false, window: null, images: 500, skipped: [],
-    classes: names.map((name, i) => ({ labelId: i, name })), neverPredicted: [], confusion, megapixels: 1, seconds: 1,
+    classes: names.map((name, i) => ({ labelId: i, name })), neverPredicted: [], confusion, megapixels: 1, seconds: 1, inference: { wholeImage: 500, slidingWindow: 0, windows: [] },
     iou: names.map(() => 0.5), miou: 0.4567, counted: names.length, pixelAccuracy: 0.8,
   };
 }

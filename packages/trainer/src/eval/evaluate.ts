@@ -14,7 +14,7 @@ import { checkSqliteKind } from '../run-folder.js';
 import { accumulateConfusion, meanIoU, type IoUReport } from '../metrics/iou.js';
 import { SegFormer } from '../model/segformer.js';
 import { tf } from '../tf.js';
-import { argmaxClasses, classProbabilities, decodeImage, type InferOptions } from './infer.js';
+import { decodeImage, describePasses, isBackendAbort, segment, type InferOptions } from './infer.js';
 
 export interface EvalClass {
   labelId: number;
@@ -29,6 +29,8 @@ export interface EvalReport extends IoUReport {
   scales: number[];
   flip: boolean;
   window: number | null;
+  /** How the images ran: whole (one forward pass per scale) or in sliding windows (chosen per image where the whole would not fit). */
+  inference: { wholeImage: number; slidingWindow: number; windows: string[] };
   images: number;
   skipped: { file: string; reason: string }[];
   classes: EvalClass[];
@@ -113,6 +115,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
   checkSqliteKind('label bank', options.labelBank, 'label-bank');
   const { model, state, dir } = loadModel(options.run);
   let reader: ManifestReader | null = null;
+  let aborted = false;
   try {
     reader = ManifestReader.open(options.manifest);
     const info = reader.dataset(options.dataset);
@@ -140,6 +143,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
     const samples = [...reader.samples(options.dataset, options.split)].slice(0, options.limit ?? Infinity);
     let images = 0;
     let pixels = 0;
+    const inference = { wholeImage: 0, slidingWindow: 0, windows: [] as string[] };
     const started = performance.now();
     for (const [i, sample] of samples.entries()) {
       try {
@@ -151,14 +155,23 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
         const stray = strayLabelReason(mask.values, denseLabels(mask.values, info.encoding, segments, strictLut), numLabels, options.dataset, info.encoding);
         if (stray) throw new Error(`${sample.mask}: ${stray}`);
         const target = denseLabels(mask.values, info.encoding, segments, classLut);
-        const probs = await classProbabilities(model, image, classEmb, options.infer);
-        const pred = argmaxClasses(probs);
-        probs.dispose();
+        const seg = await segment(model, image, classEmb, options.infer);
+        const pred = seg.classes;
+        if (seg.passes.some((p) => p.window !== null)) {
+          inference.slidingWindow += 1;
+          const how = describePasses(seg.passes);
+          if (!inference.windows.includes(how)) inference.windows.push(how);
+        } else inference.wholeImage += 1;
         if (candidates.length < k) for (let p = 0; p < pred.length; p++) pred[p] = candidates[pred[p] as number] as number;
         accumulateConfusion(confusion, pred, target, k, IGNORE);
         images += 1;
         pixels += image.width * image.height;
       } catch (err) {
+        // An aborted WebAssembly module has lost its memory: nothing more can run in this process.
+        if (isBackendAbort(err)) {
+          aborted = true;
+          throw new TrainerError(`the ${tf.getBackend()} backend failed on ${sample.image} (${(err as Error).message}); no further image can be evaluated in this process`);
+        }
         skipped.push({ file: sample.image, reason: (err as Error).message });
       }
       options.onImage?.(i + 1, samples.length);
@@ -173,6 +186,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
       scales: options.infer.scales,
       flip: options.infer.flip,
       window: options.infer.window ?? null,
+      inference,
       images,
       skipped,
       classes,
@@ -183,7 +197,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
       ...meanIoU(confusion),
     };
   } finally {
-    model.params.dispose();
+    if (!aborted) model.params.dispose();
     reader?.close();
   }
 }

@@ -1,14 +1,23 @@
 /**
- * Inference: class probabilities of every pixel of an image at its own resolution, from one or
- * several scales (short edge resized to each), optionally with the horizontally flipped image
- * too; the softmax probabilities of all passes are averaged.
+ * Inference: the class of every pixel of an image at its own resolution, from one or several
+ * scales (short edge resized to each), optionally with the horizontally flipped image too; the
+ * values (softmax probabilities, or cosine similarities) of all passes are averaged.
+ *
+ * Memory is bounded whatever the image size. A pass whose padded input fits the model's pixel
+ * budget runs whole; a larger one runs as a sliding window (mmseg's slide inference): tiles of
+ * `window`² with a stride of 2/3 of it, their values averaged where they overlap. Each forward
+ * pass keeps only one block's intermediates (model/segformer-inference.ts), the class values are
+ * computed band by band at 1/4 resolution, and the upsampling to the image and the arg-max go band
+ * by band of output rows (eval/resample.ts).
  */
 import sharp from 'sharp';
 import { PIXEL_MEAN, PIXEL_STD } from '../data/augment.js';
+import { TrainerError } from '../errors.js';
 import { cosineLogits } from '../losses/cosine.js';
-import { OUTPUT_STRIDE, type SegFormer } from '../model/segformer.js';
-import { resizeBilinear } from '../model/ops.js';
+import { decodeRows, decoderBandRows, encoderFeatures } from '../model/segformer-inference.js';
+import { INPUT_MULTIPLE, OUTPUT_STRIDE, type SegFormer } from '../model/segformer.js';
 import { tf, type Tensor } from '../tf.js';
+import { argmaxRows, gridToImageTaps, resampleBand, type GridPass } from './resample.js';
 
 export interface InferOptions {
   /** Short edges to resize to; one = single scale. */
@@ -16,8 +25,13 @@ export interface InferOptions {
   flip: boolean;
   /** What to average: softmax probabilities (default) or the raw cosine similarities. */
   output?: 'probabilities' | 'cosine';
-  /** Sliding window: predict tiles of this size (stride 2/3 of it) when the resized image is larger. */
+  /**
+   * Sliding window: tiles of this size (a multiple of 32) with a stride of 2/3 of it wherever the
+   * resized image is larger. Absent: whole-image where it fits `maxPixels`, windows where not.
+   */
   window?: number;
+  /** Most (padded) pixels one forward pass may take; default `defaultMaxPixels(model)`. */
+  maxPixels?: number;
 }
 
 export interface DecodedImage {
@@ -32,36 +46,14 @@ export async function decodeImage(file: string): Promise<DecodedImage> {
   return { width: info.width, height: info.height, rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
-async function resized(image: DecodedImage, shortEdge: number): Promise<{ width: number; height: number; pixels: Float32Array }> {
+/** The image resized so its short edge is `shortEdge` (bytes; normalised tile by tile). */
+async function resized(image: DecodedImage, shortEdge: number): Promise<DecodedImage> {
   const scale = shortEdge / Math.min(image.width, image.height);
   const width = Math.max(1, Math.round(image.width * scale));
   const height = Math.max(1, Math.round(image.height * scale));
-  const raw = width === image.width && height === image.height
-    ? image.rgb
-    : new Uint8Array(await sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } }).resize(width, height, { fit: 'fill' }).raw().toBuffer());
-  const pixels = new Float32Array(width * height * 3);
-  for (let i = 0; i < width * height; i++) {
-    for (let c = 0; c < 3; c++) pixels[3 * i + c] = ((raw[3 * i + c] as number) - (PIXEL_MEAN[c] as number)) / (PIXEL_STD[c] as number);
-  }
-  return { width, height, pixels };
-}
-
-/**
- * Class values [h, w, K] for a normalised image x [1, h, w, 3] at its own size: the 1/4-resolution
- * output upsampled (bilinear) to the padded size and cropped to h × w.
- */
-function valuesAt(model: SegFormer, x: Tensor, classEmb: Tensor, output: 'probabilities' | 'cosine', flipped: boolean): Tensor {
-  return tf.tidy(() => {
-    const [, h, w] = x.shape as [number, number, number, number];
-    const k = classEmb.shape[0] as number;
-    const emb = model.forward(flipped ? tf.reverse(x, 2) : x);
-    const [, rows, cols] = emb.shape as [number, number, number, number];
-    const logits = cosineLogits(emb, classEmb, model.logTau);
-    const values = output === 'cosine' ? tf.mul(logits, tf.exp(model.logTau)) : tf.softmax(logits);
-    const up = resizeBilinear(tf.reshape(values, [1, rows, cols, k]), rows * OUTPUT_STRIDE, cols * OUTPUT_STRIDE);
-    const cropped = tf.reshape(tf.slice(up, [0, 0, 0, 0], [1, h, w, k]), [h, w, k]);
-    return flipped ? tf.reverse(cropped, 1) : cropped;
-  });
+  if (width === image.width && height === image.height) return image;
+  const rgb = new Uint8Array(await sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } }).resize(width, height, { fit: 'fill' }).raw().toBuffer());
+  return { width, height, rgb };
 }
 
 /** Window starts along one axis: 0, stride, …, and the last flush with the end. */
@@ -73,66 +65,245 @@ export function windowStarts(size: number, window: number, stride: number): numb
   return starts;
 }
 
+const roundUp32 = (n: number) => Math.ceil(n / INPUT_MULTIPLE) * INPUT_MULTIPLE;
+
 /**
- * Class values [h, w, K] of a resized image, predicted whole or, when `window` is set and the
- * image is larger, in window × window tiles with a stride of 2/3 window whose values are averaged
- * where they overlap.
+ * Pixels one forward pass may take by default: its peak (the stage-1 feed-forward's hidden maps
+ * and the tokens around them, the input) kept near 256 MiB of the WebAssembly heap, whose ceiling
+ * is 4 GiB and which never shrinks once grown: 1.77 MP for `tiny` (measured: 173 MiB of heap for a
+ * whole 1.4 MP pass), 0.96 MP for MiT-B0.
  */
-function valuesResized(model: SegFormer, input: { width: number; height: number; pixels: Float32Array }, classEmb: Tensor, output: 'probabilities' | 'cosine', flipped: boolean, window?: number): Tensor {
-  const { width: w, height: h } = input;
-  if (!window || (w <= window && h <= window)) {
-    return tf.tidy(() => valuesAt(model, tf.tensor4d(input.pixels, [1, h, w, 3]), classEmb, output, flipped));
+export function defaultMaxPixels(model: Pick<SegFormer, 'config'>): number {
+  const c = model.config;
+  const hidden = (c.channels[0] as number) * c.mlpRatio;
+  // Per pixel: 1/16 of a stage-1 token, ~6 hidden-size and ~8 channel-size float32 arrays alive, plus the input.
+  const bytesPerPixel = ((6 * hidden + 8 * (c.channels[0] as number)) * 4) / 16 + 24;
+  return Math.floor((256 * 2 ** 20) / bytesPerPixel);
+}
+
+/** A --window value: a multiple of 32 (the model's coarsest stride), or absent. */
+export function checkWindow(window: number | undefined): void {
+  if (window !== undefined && !(Number.isInteger(window) && window >= INPUT_MULTIPLE && window % INPUT_MULTIPLE === 0)) {
+    throw new TrainerError(`--window takes a multiple of ${INPUT_MULTIPLE} (the model's coarsest stride), at least ${INPUT_MULTIPLE}; got ${window}`);
   }
+}
+
+/** The window a pass uses, or null for whole-image. */
+export interface PassPlan {
+  scale: number;
+  flipped: boolean;
+  /** The resized image. */
+  width: number;
+  height: number;
+  window: number | null;
+  stride: number | null;
+  tiles: number;
+}
+
+/**
+ * The largest automatic window (mmseg's slide crop for Cityscapes): stage-1 attention costs the
+ * square of a pass's pixels, so tiles much larger than this are slower per pixel, and heavier,
+ * than more tiles of this size (npm run bench: 12 tiles of 512 at short edge 1024 took 0.44× the
+ * time of the whole 1.4 MP image).
+ */
+export const AUTO_WINDOW = 1024;
+
+/**
+ * How a pass of a `width` × `height` resized image runs: whole where it fits, else windows of the
+ * largest multiple of 32 within the budget, at most AUTO_WINDOW.
+ */
+export function planPass(width: number, height: number, options: Pick<InferOptions, 'window'>, maxPixels: number): { window: number | null; stride: number | null; tiles: number } {
+  const paddedH = roundUp32(height);
+  const paddedW = roundUp32(width);
+  let window = options.window ?? null;
+  checkWindow(options.window);
+  if (window === null && paddedH * paddedW > maxPixels) window = Math.max(2 * INPUT_MULTIPLE, Math.min(AUTO_WINDOW, Math.floor(Math.sqrt(maxPixels) / INPUT_MULTIPLE) * INPUT_MULTIPLE));
+  if (window === null || (paddedH <= window && paddedW <= window)) return { window: null, stride: null, tiles: 1 };
+  const stride = Math.max(INPUT_MULTIPLE, Math.round((2 * window) / 3 / INPUT_MULTIPLE) * INPUT_MULTIPLE);
+  const tiles = windowStarts(paddedH, Math.min(window, paddedH), stride).length * windowStarts(paddedW, Math.min(window, paddedW), stride).length;
+  return { window, stride, tiles };
+}
+
+/** Normalised pixels [th, tw, 3] of the resized image (mirrored for a flipped pass) from (top, left), zero (the mean colour) beyond it. */
+function tilePixels(input: DecodedImage, top: number, left: number, th: number, tw: number, flipped: boolean): Float32Array {
+  const out = new Float32Array(th * tw * 3);
+  const mean = PIXEL_MEAN as readonly number[];
+  const std = PIXEL_STD as readonly number[];
+  for (let y = 0; y < th && top + y < input.height; y++) {
+    const row = (top + y) * input.width;
+    for (let x = 0; x < tw && left + x < input.width; x++) {
+      // A flipped pass reads the mirrored image: column c of it is column width − 1 − c.
+      const src = 3 * (row + (flipped ? input.width - 1 - (left + x) : left + x));
+      const dst = 3 * (y * tw + x);
+      for (let c = 0; c < 3; c++) out[dst + c] = ((input.rgb[src + c] as number) - (mean[c] as number)) / (std[c] as number);
+    }
+  }
+  return out;
+}
+
+/**
+ * Class values of one tile: `emit(r0, r1, values)` for bands of its rows at 1/4 resolution, values
+ * [(r1 − r0), tileWidth / 4, K].
+ */
+export type TileValues = (pixels: Float32Array, height: number, width: number, emit: (r0: number, r1: number, values: Float32Array) => void) => void;
+
+/** The model's tile values: the lean forward pass, then the cosine (or softmax) band by band of decoder rows. */
+export function modelTileValues(model: SegFormer, classEmb: Tensor, output: 'probabilities' | 'cosine'): TileValues {
   const k = classEmb.shape[0] as number;
-  const stride = Math.max(1, Math.round((2 * window) / 3));
-  const sum = new Float32Array(h * w * k);
-  const count = new Float32Array(h * w);
-  for (const top of windowStarts(h, window, stride)) {
-    for (const left of windowStarts(w, window, stride)) {
-      const wh = Math.min(window, h);
-      const ww = Math.min(window, w);
-      const tile = new Float32Array(wh * ww * 3);
-      for (let y = 0; y < wh; y++) tile.set(input.pixels.subarray(((top + y) * w + left) * 3, ((top + y) * w + left + ww) * 3), y * ww * 3);
-      const values = tf.tidy(() => valuesAt(model, tf.tensor4d(tile, [1, wh, ww, 3]), classEmb, output, flipped).dataSync() as Float32Array);
-      for (let y = 0; y < wh; y++) {
-        for (let x = 0; x < ww; x++) {
-          const o = (top + y) * w + left + x;
-          count[o] = (count[o] as number) + 1;
-          for (let c = 0; c < k; c++) sum[o * k + c] = (sum[o * k + c] as number) + (values[(y * ww + x) * k + c] as number);
+  return (pixels, th, tw, emit) => {
+    const x = tf.tensor4d(pixels, [1, th, tw, 3]);
+    const features = encoderFeatures(model, x);
+    x.dispose();
+    try {
+      const tileH = th / OUTPUT_STRIDE;
+      const band = decoderBandRows(model, tw / OUTPUT_STRIDE, k);
+      for (let r0 = 0; r0 < tileH; r0 += band) {
+        const r1 = Math.min(tileH, r0 + band);
+        const data = tf.tidy(() => {
+          const emb = decodeRows(model, features, r0, r1);
+          const logits = cosineLogits(emb, classEmb, model.logTau);
+          return output === 'cosine' ? tf.mul(logits, tf.exp(model.logTau)) : tf.softmax(logits);
+        });
+        const values = data.dataSync() as Float32Array;
+        data.dispose();
+        emit(r0, r1, values);
+      }
+    } finally {
+      tf.dispose(features);
+    }
+  };
+}
+
+/**
+ * The class values [gridH, gridW, K] of one pass at 1/4 of its 32-padded resized size: the tile
+ * function on the whole padded image, or on tiles (sliding window) averaged where they overlap.
+ */
+export function passGrid(input: DecodedImage, k: number, flipped: boolean, plan: { window: number | null; stride: number | null }, tileValues: TileValues): { values: Float32Array; gridH: number; gridW: number } {
+  const paddedH = roundUp32(input.height);
+  const paddedW = roundUp32(input.width);
+  const gridH = paddedH / OUTPUT_STRIDE;
+  const gridW = paddedW / OUTPUT_STRIDE;
+  const th = plan.window === null ? paddedH : Math.min(plan.window, paddedH);
+  const tw = plan.window === null ? paddedW : Math.min(plan.window, paddedW);
+  const stride = plan.stride ?? th;
+  const tops = windowStarts(paddedH, th, stride);
+  const lefts = windowStarts(paddedW, tw, stride);
+  const values = new Float32Array(gridH * gridW * k);
+  const rowCount = new Float32Array(gridH);
+  const colCount = new Float32Array(gridW);
+  for (const top of tops) for (let r = 0; r < th / OUTPUT_STRIDE; r++) rowCount[top / OUTPUT_STRIDE + r] = (rowCount[top / OUTPUT_STRIDE + r] as number) + 1;
+  for (const left of lefts) for (let c = 0; c < tw / OUTPUT_STRIDE; c++) colCount[left / OUTPUT_STRIDE + c] = (colCount[left / OUTPUT_STRIDE + c] as number) + 1;
+  const tileW = tw / OUTPUT_STRIDE;
+  for (const top of tops) {
+    for (const left of lefts) {
+      tileValues(tilePixels(input, top, left, th, tw, flipped), th, tw, (r0, r1, band) => {
+        for (let r = r0; r < r1; r++) {
+          const dst = ((top / OUTPUT_STRIDE + r) * gridW + left / OUTPUT_STRIDE) * k;
+          const src = (r - r0) * tileW * k;
+          for (let e = 0; e < tileW * k; e++) values[dst + e] = (values[dst + e] as number) + (band[src + e] as number);
         }
+      });
+    }
+  }
+  if (tops.length > 1 || lefts.length > 1) {
+    for (let r = 0; r < gridH; r++) {
+      for (let c = 0; c < gridW; c++) {
+        const n = (rowCount[r] as number) * (colCount[c] as number);
+        const o = (r * gridW + c) * k;
+        for (let e = 0; e < k; e++) values[o + e] = (values[o + e] as number) / n;
       }
     }
   }
-  for (let o = 0; o < h * w; o++) for (let c = 0; c < k; c++) sum[o * k + c] = (sum[o * k + c] as number) / (count[o] as number);
-  return tf.tensor3d(sum, [h, w, k]);
+  return { values, gridH, gridW };
+}
+
+/** Rows of output per band of the final resampling: about 2^22 float32 values a band. */
+const bandRows = (width: number, k: number) => Math.max(1, Math.floor((1 << 22) / (width * k)));
+
+/** The result of `segment`: the class of every pixel, and the values of chosen classes on demand. */
+export interface Segmentation {
+  width: number;
+  height: number;
+  /** Arg-max class index per pixel, row-major. */
+  classes: Int32Array;
+  passes: PassPlan[];
+  /** The averaged values of the given classes, [n, height, width] (plane by plane). */
+  planes(indices: number[]): Float32Array;
 }
 
 /**
- * Probabilities [height, width, K] (a tensor the caller disposes) over the K classes whose
- * embeddings are `classEmb` [K, D], at the image's own resolution.
+ * Segments an image among the K classes whose embeddings are `classEmb` [K, D], at the image's own
+ * resolution.
  */
-export async function classProbabilities(model: SegFormer, image: DecodedImage, classEmb: Tensor, options: InferOptions): Promise<Tensor> {
+export async function segment(model: SegFormer, image: DecodedImage, classEmb: Tensor, options: InferOptions): Promise<Segmentation> {
   const k = classEmb.shape[0] as number;
   const output = options.output ?? 'probabilities';
-  let sum: Tensor = tf.zeros([image.height, image.width, k]);
-  let passes = 0;
+  const maxPixels = options.maxPixels ?? defaultMaxPixels(model);
+  const tileValues = modelTileValues(model, classEmb, output);
+  const passes: GridPass[] = [];
+  const plans: PassPlan[] = [];
   for (const scale of options.scales) {
     const input = await resized(image, scale);
+    const plan = planPass(input.width, input.height, options, maxPixels);
     for (const flipped of options.flip ? [false, true] : [false]) {
-      const atScale = valuesResized(model, input, classEmb, output, flipped, options.window);
-      const next = tf.tidy(() => tf.add(sum, tf.reshape(resizeBilinear(tf.reshape(atScale, [1, input.height, input.width, k]), image.height, image.width), [image.height, image.width, k])));
-      atScale.dispose();
-      sum.dispose();
-      sum = next;
-      passes += 1;
+      const grid = passGrid(input, k, flipped, plan, tileValues);
+      passes.push({
+        values: grid.values,
+        gridW: grid.gridW,
+        rows: gridToImageTaps(grid.gridH, input.height, image.height, false),
+        cols: gridToImageTaps(grid.gridW, input.width, image.width, flipped),
+      });
+      plans.push({ scale, flipped, width: input.width, height: input.height, ...plan });
     }
   }
-  const mean = tf.div(sum, passes);
-  sum.dispose();
-  return mean;
+  const { width, height } = image;
+  const classes = new Int32Array(width * height);
+  const maxGridW = Math.max(...passes.map((p) => p.gridW));
+  const resampleAll = (grids: GridPass[], kk: number, each: (y0: number, y1: number, band: Float32Array) => void) => {
+    const rows = bandRows(width, kk);
+    const band = new Float32Array(rows * width * kk);
+    const scratch = new Float32Array(rows * maxGridW * kk);
+    for (let y0 = 0; y0 < height; y0 += rows) {
+      const y1 = Math.min(height, y0 + rows);
+      resampleBand(grids, kk, width, y0, y1, band, scratch);
+      each(y0, y1, band);
+    }
+  };
+  resampleAll(passes, k, (y0, y1, band) => argmaxRows(band, k, (y1 - y0) * width, classes, y0 * width));
+  return {
+    width,
+    height,
+    classes,
+    passes: plans,
+    planes(indices: number[]): Float32Array {
+      const n = indices.length;
+      const out = new Float32Array(n * width * height);
+      if (n === 0) return out;
+      const picked = passes.map((p) => {
+        const cells = p.values.length / k;
+        const values = new Float32Array(cells * n);
+        for (let cell = 0; cell < cells; cell++) for (let i = 0; i < n; i++) values[cell * n + i] = p.values[cell * k + (indices[i] as number)] as number;
+        return { ...p, values };
+      });
+      resampleAll(picked, n, (y0, y1, band) => {
+        for (let p = 0; p < (y1 - y0) * width; p++) for (let i = 0; i < n; i++) out[i * width * height + y0 * width + p] = (band[p * n + i] as number) / picked.length;
+      });
+      return out;
+    },
+  };
 }
 
-/** Arg-max class per pixel of a probability map [h, w, K]. */
-export function argmaxClasses(probs: Tensor): Int32Array {
-  return tf.tidy(() => tf.argMax(probs, 2).dataSync() as Int32Array);
+/** In words: how the passes of one image ran ("whole image", "sliding window 1472, stride 992, 6 tiles"). */
+export function describePasses(passes: PassPlan[]): string {
+  const windowed = passes.filter((p) => p.window !== null);
+  if (windowed.length === 0) return 'whole image';
+  const parts = [...new Set(windowed.map((p) => `sliding window ${p.window}, stride ${p.stride}, ${p.tiles} tiles at ${p.width}×${p.height}`))];
+  return `${parts.join('; ')}${windowed.length < passes.length ? '; other scales whole' : ''}`;
+}
+
+/** The error of a WebAssembly backend that aborted: its memory is gone and nothing more can run on it. */
+export function isBackendAbort(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  // WebAssembly.RuntimeError: the global has no type here (no DOM lib), its name says it.
+  return (err instanceof Error && err.name === 'RuntimeError') || /Aborted\(|memory access out of bounds/.test(message);
 }

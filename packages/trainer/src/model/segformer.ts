@@ -24,8 +24,8 @@ export interface SegFormerConfig {
   boxProjectionDim?: number;
 }
 
-const PATCH_KERNELS: Four = [7, 3, 3, 3];
-const PATCH_STRIDES: Four = [4, 2, 2, 2];
+export const PATCH_KERNELS: Four = [7, 3, 3, 3];
+export const PATCH_STRIDES: Four = [4, 2, 2, 2];
 /** The input is padded to a multiple of this (the coarsest stage's stride). */
 export const INPUT_MULTIPLE = 32;
 /** Predictions come out at 1/4 of the input resolution. */

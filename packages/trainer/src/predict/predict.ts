@@ -11,7 +11,7 @@ import type { CheckpointState } from '../checkpoint.js';
 import { TrainerError } from '../errors.js';
 import { checkSqliteKind } from '../run-folder.js';
 import { loadModel } from '../eval/evaluate.js';
-import { argmaxClasses, classProbabilities, decodeImage } from '../eval/infer.js';
+import { decodeImage, describePasses, isBackendAbort, segment } from '../eval/infer.js';
 import { tf } from '../tf.js';
 import { legendFor, writeLabelsPng, writeOverlay, type LegendEntry } from './overlay.js';
 
@@ -98,6 +98,8 @@ export interface PredictOptions {
   /** null: every label the checkpoint was trained on. */
   labels: LabelRequest[] | null;
   shortEdge: number;
+  /** Sliding-window tile size; absent: whole image where it fits, windows where not. */
+  window?: number;
   /** Write the raw cosine scores of this many top labels (0 = none). */
   scores: number;
   onImage?: (done: number, total: number, file: string) => void;
@@ -110,6 +112,8 @@ export interface PredictedImage {
   legendJson: string;
   scores: string | null;
   legend: LegendEntry[];
+  /** How it ran: "whole image" or the sliding window used. */
+  inference: string;
 }
 
 export interface PredictSummary {
@@ -134,6 +138,7 @@ export function listInputs(input: string): string[] {
 export async function predict(options: PredictOptions): Promise<PredictSummary> {
   checkSqliteKind('label bank', options.labelBank, 'label-bank');
   const { model, state } = loadModel(options.run);
+  let aborted = false;
   try {
     const requests = options.labels ?? state.labels.map((name) => ({ name }));
     if (requests.length === 0) throw new TrainerError('no labels to predict');
@@ -149,15 +154,14 @@ export async function predict(options: PredictOptions): Promise<PredictSummary> 
         const image = await decodeImage(input);
         // One forward pass: the cosine maps of every label; the label with the highest similarity
         // wins (the paper's rule), and --scores reads its planes from the same maps.
-        const cos = await classProbabilities(model, image, classEmb, { scales: [options.shortEdge], flip: false, output: 'cosine' });
-        const pred = argmaxClasses(cos);
+        const seg = await segment(model, image, classEmb, { scales: [options.shortEdge], flip: false, output: 'cosine', window: options.window });
+        const pred = seg.classes;
         // The output folder is made with the first image's outputs: a run that segments nothing leaves none.
         mkdirSync(options.out, { recursive: true });
         const stem = path.join(options.out, path.basename(input).replace(/\.[^.]+$/, ''));
         const legend = legendFor(pred, labels.names);
         const top = legend.slice(0, options.scores).map((e) => e.index);
-        const planes = top.length > 0 ? tf.tidy(() => tf.transpose(tf.gather(cos, tf.tensor1d(top, 'int32'), 2), [2, 0, 1]).dataSync() as Float32Array) : null;
-        cos.dispose();
+        const planes = top.length > 0 ? seg.planes(top) : null;
         const labelsPng = `${stem}_labels.png`;
         const labelsFormat = await writeLabelsPng(labelsPng, pred, image.width, image.height, labels.names.length, legend);
         const overlayPng = `${stem}_overlay.png`;
@@ -172,8 +176,13 @@ export async function predict(options: PredictOptions): Promise<PredictSummary> 
           const header = { data: path.basename(bin), dtype: 'float32', byteOrder: 'little-endian', shape: [top.length, image.height, image.width], labels: top.map((i) => labels.names[i]), values: 'cosine similarity of each pixel embedding with each label embedding' };
           writeFileSync(scores, `${JSON.stringify(header, null, 2)}\n`);
         }
-        images.push({ input, labelsPng, overlayPng, legendJson, scores, legend });
+        images.push({ input, labelsPng, overlayPng, legendJson, scores, legend, inference: describePasses(seg.passes) });
       } catch (err) {
+        // An aborted WebAssembly module has lost its memory: nothing more can run in this process.
+        if (isBackendAbort(err)) {
+          aborted = true;
+          throw new TrainerError(`the ${tf.getBackend()} backend failed on ${input} (${(err as Error).message}); no further image can be segmented in this process`);
+        }
         skipped.push({ file: input, reason: (err as Error).message });
       }
       options.onImage?.(n + 1, options.inputs.length, input);
@@ -181,6 +190,6 @@ export async function predict(options: PredictOptions): Promise<PredictSummary> 
     classEmb.dispose();
     return { labels, confusable, images, skipped, seconds: (performance.now() - started) / 1000 };
   } finally {
-    model.params.dispose();
+    if (!aborted) model.params.dispose();
   }
 }
