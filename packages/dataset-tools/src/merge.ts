@@ -169,6 +169,9 @@ function checkStoredRoots(writer: ManifestWriter, out: string, specs: DatasetSpe
  */
 export async function mergeDatasets(out: string, specs: DatasetSpec[], options: MergeDatasetsOptions = {}): Promise<MergeRun> {
   const labels = readLabelNames();
+  for (const name of options.update ?? []) {
+    if (!specs.some((s) => s.name === name)) throw new DatasetError('BAD_ARGUMENT', `--update name "${name}" has no --dataset ${name}=PATH (the folder to re-read)`);
+  }
   // Resolve every format before writing anything, so a bad folder fails fast.
   const resolved = specs.map((spec) => ({ spec, adapter: resolveFormat(spec, labels, options.splits) }));
   for (const { spec, adapter } of resolved) checkLoss(spec, adapter);
