@@ -85,9 +85,14 @@ const [W, H] = [args.width, args.height];
 const LINKS_PER_SOURCE = 60_000;
 const sourcesFor = (links: number) => Math.max(8, Math.ceil(links / LINKS_PER_SOURCE));
 
-/** Source files for hard links: `count` distinct files written by `write(file, k)`, under work/sources/<kind>. */
-async function sources(kind: string, count: number, ext: string, write: (file: string, k: number) => Promise<void> | void): Promise<string[]> {
-  const dir = path.join(work, 'sources', kind);
+/**
+ * Source files for the hard links of one set: `count` distinct files written by `write(file, k)`,
+ * under work/sources/<kind>-<links> (each set its own, so the sets of several sizes never add up
+ * past the per-file link limit).
+ */
+async function sources(kind: string, links: number, ext: string, write: (file: string, k: number) => Promise<void> | void): Promise<string[]> {
+  const count = sourcesFor(links);
+  const dir = path.join(work, 'sources', `${kind}-for-${links}`);
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
   for (let k = 0; k < count; k++) {
@@ -113,10 +118,9 @@ function link(srcs: string[], i: number, to: string): void {
 const CITY_LABEL_IDS = [0, 1, 4, 7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33];
 
 async function generateCityscapes(root: string, n: number): Promise<void> {
-  const count = sourcesFor(n);
   const rand = seeded(5);
-  const images = await sources(`city-image-${W}x${H}`, count, '.png', (f, k) => writeImage(f, W, H, k));
-  const masks = await sources(`city-mask-${W}x${H}`, count, '.png', (f) => writeGrayPng(f, W, H, bandMask(W, H, CITY_LABEL_IDS, rand)));
+  const images = await sources(`city-image-${W}x${H}`, n, '.png', (f, k) => writeImage(f, W, H, k));
+  const masks = await sources(`city-mask-${W}x${H}`, n, '.png', (f) => writeGrayPng(f, W, H, bandMask(W, H, CITY_LABEL_IDS, rand)));
   for (let i = 0; i < n; i++) {
     const city = `c${String(Math.floor(i / 1000)).padStart(4, '0')}`;
     const name = `${city}_${String(i).padStart(7, '0')}_000019`;
@@ -150,7 +154,7 @@ function textWriter(file: string): { write: (s: string) => void; close: () => vo
 }
 
 async function generateObjects365(root: string, n: number): Promise<void> {
-  const images = await sources(`o365-image-${W}x${H}`, sourcesFor(n), '.jpg', (f, k) => writeImage(f, W, H, k));
+  const images = await sources(`o365-image-${W}x${H}`, n, '.jpg', (f, k) => writeImage(f, W, H, k));
   const categories = readTaxonomy('objects365').classes.map((c) => ({ id: c.id, name: c.name }));
   const rand = seeded(6);
   mkdirSync(path.join(root, 'annotations'), { recursive: true });
@@ -180,10 +184,10 @@ async function generateObjects365(root: string, n: number): Promise<void> {
 
 async function generateOpenImages(root: string, n: number): Promise<void> {
   const mids = readTaxonomy('openimages').classes.filter((c) => c.code !== undefined && c.target.kind === 'label').map((c) => c.code as string);
-  const images = await sources(`oi-image-${W}x${H}`, sourcesFor(n), '.jpg', (f, k) => writeImage(f, W, H, 40 + k));
+  const images = await sources(`oi-image-${W}x${H}`, n, '.jpg', (f, k) => writeImage(f, W, H, 40 + k));
   const [mw, mh] = [Math.floor(W / 2), Math.floor(H / 2)];
   const rand = seeded(7);
-  const masks = await sources(`oi-mask-${mw}x${mh}`, sourcesFor(3 * n), '.png', (f) => {
+  const masks = await sources(`oi-mask-${mw}x${mh}`, 4 * n, '.png', (f) => {
     const mask = new Uint8Array(mw * mh);
     const x0 = Math.floor(rand() * mw * 0.6);
     const y0 = Math.floor(rand() * mh * 0.6);
