@@ -124,4 +124,15 @@ describe('merge-datasets killed outright continues where it stopped', () => {
     expect(again.stderr).not.toContain('resuming');
     expect(leftovers(out)).toEqual([]);
   });
+
+  it('a partial file of a dead run holding a dataset this run does not name is not taken over', async () => {
+    const out = path.join(dir, 'other-datasets.sqlite');
+    await killMidway(['--dataset', `ade=${ade}`, '--dataset', `big=${big}`, '--out', out, '--workers', '1'], out, CHUNK);
+    const again = await runCli(MERGE, ['--dataset', `big=${big}`, '--out', out, '--workers', '1'], { cwd: dir, env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).not.toContain('skipped');
+    const reader = ManifestReader.open(out);
+    expect(reader.datasets().map((d) => [d.name, d.images])).toEqual([['big', IMAGES]]);
+    reader.close();
+  });
 });

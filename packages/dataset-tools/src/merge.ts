@@ -175,7 +175,7 @@ export async function mergeDatasets(out: string, specs: DatasetSpec[], options: 
   // Resolve every format before writing anything, so a bad folder fails fast.
   const resolved = specs.map((spec) => ({ spec, adapter: resolveFormat(spec, labels, options.splits) }));
   for (const { spec, adapter } of resolved) checkLoss(spec, adapter);
-  const writer = ManifestWriter.open(out, labels);
+  const writer = ManifestWriter.open(out, labels, specs);
   try {
     checkStoredRoots(writer, path.resolve(out), specs, [...(options.replace ?? []), ...(options.update ?? [])]);
   } catch (err) {

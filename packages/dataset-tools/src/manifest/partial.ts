@@ -27,10 +27,11 @@ function isAlive(pid: number): boolean {
 /**
  * A new manifest's merge killed outright leaves `<target>.partial-<pid>` with the datasets it had
  * finished: the next run takes the newest such file of a dead process that opens as a manifest of
- * `schemaVersion` as its own partial file (renamed to its pid), so those datasets are not merged
- * again. Returns the datasets it holds, or null when there was none to take.
+ * `schemaVersion` and whose datasets it was asked for (`wanted`: the same names from the same
+ * folders) as its own partial file (renamed to its pid), so those datasets are not merged again.
+ * Returns the datasets it holds, or null when there was none to take.
  */
-export function adoptStalePartial(target: string, schemaVersion: number): string[] | null {
+export function adoptStalePartial(target: string, schemaVersion: number, wanted: (datasets: { name: string; root: string }[]) => boolean): string[] | null {
   const dir = path.dirname(target);
   const prefix = `${path.basename(target)}.partial-`;
   let names: string[];
@@ -51,7 +52,8 @@ export function adoptStalePartial(target: string, schemaVersion: number): string
       const db = new Database(file, { fileMustExist: true });
       try {
         const version = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).pluck().get();
-        if (version === String(schemaVersion)) datasets = db.prepare(`SELECT name FROM datasets ORDER BY name`).pluck().all() as string[];
+        const held = version === String(schemaVersion) ? (db.prepare(`SELECT name, root FROM datasets ORDER BY name`).all() as { name: string; root: string }[]) : null;
+        if (held !== null && wanted(held)) datasets = held.map((d) => d.name);
       } finally {
         db.close();
       }

@@ -115,7 +115,7 @@ export class ManifestWriter {
    * no -wal/-shm beside it. A new manifest is built in `<target>.partial-<pid>`; stale partial files
    * of dead processes are removed first.
    */
-  static open(target: string, labels: string[]): ManifestWriter {
+  static open(target: string, labels: string[], datasets: { name: string; root: string }[] = []): ManifestWriter {
     const resolved = path.resolve(target);
     const mismatch = sqliteKindMismatch(resolved, 'manifest', true);
     if (mismatch !== null) throw new DatasetError('MANIFEST', `--out ${mismatch}; it was left unchanged (name a manifest to extend, or a new file)`);
@@ -135,7 +135,8 @@ export class ManifestWriter {
       return new ManifestWriter(resolved, resolved, db);
     }
     // A new manifest: continued from the partial file of a run killed outright, when there is one.
-    const adopted = adoptStalePartial(resolved, MANIFEST_SCHEMA_VERSION);
+    const asked = new Map(datasets.map((d) => [d.name, path.resolve(d.root)]));
+    const adopted = adoptStalePartial(resolved, MANIFEST_SCHEMA_VERSION, (held) => held.every((d) => asked.get(d.name) === d.root));
     removeStalePartials(resolved, adopted !== null);
     const tmp = partialPath(resolved);
     const db = new Database(tmp);
