@@ -38,7 +38,7 @@ const args = await yargs(hideBin(process.argv))
   .option('child', { type: 'string', choices: ['merge', 'read'], describe: 'internal' })
   .option('root', { type: 'string', describe: 'internal' })
   .option('name', { type: 'string', describe: 'internal' })
-  .option('out', { type: 'string', describe: 'internal' })
+  .option('out', { type: 'string', describe: 'internal: the manifest of a merge; with --child read, any manifest to time the reader on' })
   .strict()
   .parseAsync();
 
@@ -65,18 +65,27 @@ if (args.child === 'merge') {
 if (args.child === 'read') {
   // What the trainer does before its first step: open, list datasets, build the balanced sampler's
   // input (the image ids of each dataset's split) and the label lookup; then a full listing of samples.
+  // Wall and CPU seconds (user + system): on a loaded machine the wall time is mostly waiting for a core.
   const rssBefore = process.memoryUsage().rss / 2 ** 20;
-  const started = performance.now();
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  let started = performance.now();
+  let cpuStarted = cpu();
   const reader = ManifestReader.open(args.out as string);
   const datasets = reader.datasets();
   const input = datasets.map((d) => ({ name: d.name, ids: reader.imageIds(d.name, d.splits[0] ?? 'train'), lut: reader.lut(d.name) }));
   const samplerSeconds = (performance.now() - started) / 1000;
-  const listed = performance.now();
+  const samplerCpu = cpu() - cpuStarted;
+  started = performance.now();
+  cpuStarted = cpu();
   let n = 0;
   for (const s of reader.samples(args.name as string)) n += s.width > 0 ? 1 : 0;
-  const listSeconds = (performance.now() - listed) / 1000;
+  const listSeconds = (performance.now() - started) / 1000;
+  const listCpu = cpu() - cpuStarted;
   reader.close();
-  process.stdout.write(`${JSON.stringify({ samplerSeconds, listSeconds, ids: input.reduce((s, d) => s + d.ids.length, 0), listed: n, rssMiB: peakRssMiB(), startRssMiB: rssBefore })}\n`);
+  process.stdout.write(`${JSON.stringify({ samplerSeconds, samplerCpu, listSeconds, listCpu, ids: input.reduce((s, d) => s + d.ids.length, 0), listed: n, rssMiB: peakRssMiB(), startRssMiB: rssBefore })}\n`);
   await flushAndExit(0);
 }
 
@@ -232,7 +241,9 @@ interface MergeFigures {
 }
 interface ReadFigures {
   samplerSeconds: number;
+  samplerCpu: number;
   listSeconds: number;
+  listCpu: number;
   ids: number;
   listed: number;
   rssMiB: number;
@@ -262,7 +273,7 @@ for (const size of sizes) {
     const extra = format === 'objects365' ? `, ${fmt(m.boxes / m.seconds)} boxes/s (${fmt(m.boxes)} boxes)` : format === 'openimages' ? `, ${fmt(m.masks / m.seconds)} masks/s (${fmt(m.masks)} masks)` : '';
     console.log(`${format} ${fmt(size)} images (generated in ${fmt(genSeconds, 1)} s):`);
     console.log(`  merge: ${fmt(m.images)} images in ${fmt(m.seconds, 1)} s: ${fmt(m.images / m.seconds)} images/s${extra}; ${m.problems} problems; peak RSS ${fmt(m.rssMiB)} MiB`);
-    console.log(`  reader: open + sampler input (${fmt(r.ids)} ids) ${fmt(r.samplerSeconds, 2)} s, list ${fmt(r.listed)} samples ${fmt(r.listSeconds, 2)} s; peak RSS ${fmt(r.rssMiB)} MiB (${fmt(r.startRssMiB)} MiB at start)`);
+    console.log(`  reader: open + sampler input (${fmt(r.ids)} ids) ${fmt(r.samplerSeconds, 2)} s (${fmt(r.samplerCpu, 2)} s CPU), list ${fmt(r.listed)} samples ${fmt(r.listSeconds, 2)} s (${fmt(r.listCpu, 2)} s CPU); peak RSS ${fmt(r.rssMiB)} MiB (${fmt(r.startRssMiB)} MiB at start)`);
     rss.set(format, [...(rss.get(format) ?? []), { size, merge: m.rssMiB, read: r.rssMiB }]);
   }
 }

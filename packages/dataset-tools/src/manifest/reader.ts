@@ -148,23 +148,22 @@ export class ManifestReader {
       `SELECT id, split, image_path, mask_path, width, height FROM images
        WHERE dataset = ? AND split = ? AND image_path > ? ORDER BY image_path LIMIT ?`,
     );
+    // Stored paths are relative, with "/", and inside the root (checked when merged): on POSIX a clean
+    // one (no ".", ".." or empty segment) is joined by concatenation, which path.join would return
+    // too; two million path.join calls were most of a 1M-sample listing.
+    const prefix = path.sep === '/' ? `${info.root.replace(/\/+$/, '')}/` : null;
+    const unclean = /(^|\/)\.{1,2}(\/|$)|\/\/|\/$/;
+    const join = (rel: string) => (prefix !== null && !unclean.test(rel) ? prefix + rel : path.join(info.root, rel));
+    page.raw(true);
     for (const s of split === undefined ? info.splits : [split]) {
       let after = '';
       for (;;) {
-        const rows = page.all(dataset, s, after, pageSize) as { id: number; split: string; image_path: string; mask_path: string | null; width: number; height: number }[];
-        for (const row of rows) {
-          yield {
-            id: row.id,
-            dataset,
-            split: row.split,
-            image: path.join(info.root, row.image_path),
-            mask: row.mask_path === null ? null : path.join(info.root, row.mask_path),
-            width: row.width,
-            height: row.height,
-          };
+        const rows = page.all(dataset, s, after, pageSize) as [number, string, string, string | null, number, number][];
+        for (const [id, rowSplit, image, mask, width, height] of rows) {
+          yield { id, dataset, split: rowSplit, image: join(image), mask: mask === null ? null : join(mask), width, height };
         }
         if (rows.length < pageSize) break;
-        after = (rows[rows.length - 1] as { image_path: string }).image_path;
+        after = (rows[rows.length - 1] as [number, string, string, string | null, number, number])[2];
       }
     }
   }
