@@ -188,6 +188,7 @@ export async function mergeDatasets(out: string, specs: DatasetSpec[], options: 
     for (const { spec, adapter } of resolved) {
       const updating = (options.update ?? []).includes(spec.name);
       if (writer.hasDataset(spec.name) && !(options.replace ?? []).includes(spec.name) && !updating) {
+        writer.dropFinishedStaging(spec.name);
         run.skipped.push({
           dataset: spec.name,
           reason: writer.adopted.includes(spec.name)

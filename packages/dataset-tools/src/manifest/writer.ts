@@ -8,7 +8,7 @@ import type { BoxSample, DenseSample, InstanceSample, OpenedDataset } from '../f
 import { imageSize } from './inspect.js';
 import { adoptStalePartial, partialPath, removeStalePartials, removeWithSidecars } from './partial.js';
 import { MANIFEST_EXTRA_SQL, MANIFEST_SCHEMA_VERSION, MANIFEST_SQL } from './schema.js';
-import { Staging, type StagedProgress } from './staging.js';
+import { Staging, stagingPath, type StagedProgress } from './staging.js';
 import type { InspectResult, InstanceCheck } from './inspect.js';
 import { InspectPool } from './pool.js';
 
@@ -153,6 +153,20 @@ export class ManifestWriter {
     const writer = new ManifestWriter(tmp, resolved, db);
     writer.adopted.push(...(adopted ?? []));
     return writer;
+  }
+
+  /**
+   * Removes the staging file of a dataset the manifest already holds (a run killed between copying
+   * it into the manifest and removing its staging file leaves one), unless a live merge owns it.
+   */
+  dropFinishedStaging(name: string): void {
+    const file = stagingPath(this.target, name);
+    if (!existsSync(file)) return;
+    try {
+      Staging.open(this.target, name, 'finished').remove();
+    } catch {
+      // A live merge-datasets is writing it: not ours to remove.
+    }
   }
 
   /** True while a new manifest is being built (in its .partial file); false when extending one. */
