@@ -244,7 +244,7 @@ describe('the name of a dataset', () => {
     for (const root of [at('ade'), at('ade-link')]) {
       const same = await run(MERGE, ['--dataset', `ade20k=${root}`, '--out', out, '--workers', '0']);
       expect([same.code, same.stderr], root).toEqual([0, '']);
-      expect(same.stdout, root).toBe(`ade20k: skipped, already in the manifest; --replace ade20k to redo it\n${out} unchanged: nothing merged\n`);
+      expect(same.stdout, root).toBe(`ade20k: skipped, already in the manifest; --replace ade20k to redo it, --update ade20k to re-read its changed files\n${out} unchanged: nothing merged\n`);
     }
     expect(readFileSync(out).equals(before)).toBe(true);
 

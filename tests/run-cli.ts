@@ -29,6 +29,8 @@ export interface CliOptions {
   interruptOn?: RegExp;
   /** Send SIGKILL after this many milliseconds (a crash at an arbitrary point). */
   killAfterMs?: number;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
 }
 
 export interface StartedCli {
@@ -54,7 +56,7 @@ export function runProgram(file: string, args: string[], options: CliOptions): P
 
 function startProgram(file: string, args: string[], options: CliOptions): StartedCli {
   const started = Date.now();
-  const child = spawn(file, args, { cwd: options.cwd, env: { ...process.env, FORCE_COLOR: '0' } });
+  const child = spawn(file, args, { cwd: options.cwd, env: { ...process.env, FORCE_COLOR: '0', ...options.env } });
   let stdout = '';
   let stderr = '';
   let interrupted = false;

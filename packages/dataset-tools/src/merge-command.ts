@@ -28,6 +28,7 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
         'The format of a dataset is --format NAME=FORMAT when given, else the format the dataset is named after, else the one that recognises the folder. ' +
         'A dataset already in the manifest is skipped when given with the folder it was merged from, and refused when given with another one (--replace NAME, or another name). ' +
         'A new manifest appears only when every dataset merged; an existing one is extended one dataset per transaction. ' +
+        'A run killed outright continues where it stopped when the same command is run again (each dataset is written to OUT.merging-NAME in chunks first). ' +
         'Exit 0: merged with no problem. Exit 2: bad input, or files skipped (the manifest is written with the usable images and the problems are listed). Exit 130: interrupted (Ctrl-C). Exit 1: a bug.',
     )
     .option('dataset', { type: 'string', array: true, demandOption: true, describe: 'NAME=PATH of a dataset root (repeat)' })
@@ -45,6 +46,11 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
     .option('limit', { type: 'number', describe: 'at most this many images per dataset (quick runs)' })
     .option('workers', { type: 'number', default: os.cpus().length, defaultDescription: 'one per core', describe: 'worker threads decoding masks (0 = none)' })
     .option('replace', { type: 'string', array: true, describe: 'redo these datasets if already in the manifest' })
+    .option('update', {
+      type: 'string',
+      array: true,
+      describe: 'NAME: re-read only the files of that dataset whose size or mtime changed since it was merged; image ids stay the same; prints the images added, changed and removed',
+    })
     .option('keep-unmapped', { type: 'boolean', default: false, describe: 'add unmapped source classes as new labels named after them (with --taxonomy: your own class names)' })
     .option('histograms', { type: 'boolean', default: true, describe: 'decode masks for per-label pixel counts (--no-histograms: sizes only)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
@@ -85,6 +91,15 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
       limit: args.limit,
       workers: args.workers,
       replace: list(args.replace),
+      update: list(args.update),
+      // Items per staging commit (default 2,000): a tuning knob, and how the tests kill a merge between commits.
+      chunk: Number(process.env.SENTSEG_MERGE_CHUNK) > 0 ? Math.floor(Number(process.env.SENTSEG_MERGE_CHUNK)) : undefined,
+      onResume: (name, staged) =>
+        void process.stderr.write(
+          staged.discarded
+            ? `${name}: ${staged.file}, left by an interrupted run, is not continued (${staged.discarded}); ${name} starts afresh\n`
+            : `resuming ${name}: ${staged.images.toLocaleString('en-US')} images${staged.problems > 0 ? ` and ${plural(staged.problems, 'problem')}` : ''} (the first ${staged.items.toLocaleString('en-US')} items of its listing) were written by an interrupted run to ${staged.file}; continuing after them\n`,
+        ),
       keepUnmapped: args['keep-unmapped'],
       histograms: args.histograms,
       onProgress: (n, d) => bar.update(n, d),
@@ -108,6 +123,8 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
   } else {
     for (const s of run.summaries) {
       process.stdout.write(`${s.dataset.padEnd(18)} ${s.format.padEnd(14)} ${String(s.images).padStart(7)} images ${String(s.problems).padStart(5)} problems ${s.seconds.toFixed(2)} s (${(s.images / Math.max(s.seconds, 1e-9)).toFixed(0)} images/s)\n`);
+      if (s.resumedAfter) process.stdout.write(`${s.dataset}: continued an interrupted merge (${s.resumedAfter.images} images were already written)\n`);
+      if (s.update) process.stdout.write(`${s.dataset}: updated: ${s.update.added} added, ${s.update.changed} changed, ${s.update.removed} removed (${s.update.reread} images re-read, the others kept)\n`);
     }
     for (const k of run.skipped) process.stdout.write(`${k.dataset}: skipped, ${k.reason}\n`);
     if (problems.rows > 0) {
@@ -116,7 +133,7 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
       if (problems.rows > problems.first.length) process.stdout.write(`  ... and ${problems.rows - problems.first.length} more (manifest problems ${args.out} lists them)\n`);
     }
     // Every dataset skipped (already in the manifest, from the same folder): nothing was written.
-    if (run.summaries.length === 0 && run.skipped.length > 0) process.stdout.write(`${args.out} unchanged: nothing merged\n`);
+    if (run.summaries.length === 0 && run.skipped.length > 0 && !run.newManifest) process.stdout.write(`${args.out} unchanged: nothing merged\n`);
     else process.stdout.write(`wrote ${args.out}\n`);
   }
   if (problems.rows > 0) {

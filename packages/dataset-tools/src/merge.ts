@@ -53,11 +53,15 @@ export function parseDatasetSpecs(datasets: string[], formats: string[] = [], va
 export interface MergeRun {
   summaries: MergeSummary[];
   skipped: { dataset: string; reason: string }[];
+  /** True when the run wrote a new manifest (also when every dataset came from an interrupted run's partial file). */
+  newManifest: boolean;
 }
 
-export interface MergeDatasetsOptions extends MergeOptions {
+export interface MergeDatasetsOptions extends Omit<MergeOptions, 'update'> {
   splits?: string[];
   replace?: string[];
+  /** Datasets re-read where their files changed (size, mtime): --update NAME. */
+  update?: string[];
   /** Called when a dataset starts (its format resolved), before its first sample. */
   onDatasetStart?: (dataset: string, format: string, root: string) => void;
   /** Aborting stops the merge at once: see MergeInterrupted. */
@@ -165,28 +169,38 @@ function checkStoredRoots(writer: ManifestWriter, out: string, specs: DatasetSpe
  */
 export async function mergeDatasets(out: string, specs: DatasetSpec[], options: MergeDatasetsOptions = {}): Promise<MergeRun> {
   const labels = readLabelNames();
+  for (const name of options.update ?? []) {
+    if (!specs.some((s) => s.name === name)) throw new DatasetError('BAD_ARGUMENT', `--update name "${name}" has no --dataset ${name}=PATH (the folder to re-read)`);
+  }
   // Resolve every format before writing anything, so a bad folder fails fast.
   const resolved = specs.map((spec) => ({ spec, adapter: resolveFormat(spec, labels, options.splits) }));
   for (const { spec, adapter } of resolved) checkLoss(spec, adapter);
-  const writer = ManifestWriter.open(out, labels);
+  const writer = ManifestWriter.open(out, labels, specs);
   try {
-    checkStoredRoots(writer, path.resolve(out), specs, options.replace ?? []);
+    checkStoredRoots(writer, path.resolve(out), specs, [...(options.replace ?? []), ...(options.update ?? [])]);
   } catch (err) {
     writer.abandon();
     throw err;
   }
-  const run: MergeRun = { summaries: [], skipped: [] };
+  const run: MergeRun = { summaries: [], skipped: [], newManifest: writer.isNew };
   let current: string | null = null;
   const work = (async () => {
     for (const { spec, adapter } of resolved) {
-      if (writer.hasDataset(spec.name) && !(options.replace ?? []).includes(spec.name)) {
-        run.skipped.push({ dataset: spec.name, reason: `already in the manifest; --replace ${spec.name} to redo it` });
+      const updating = (options.update ?? []).includes(spec.name);
+      if (writer.hasDataset(spec.name) && !(options.replace ?? []).includes(spec.name) && !updating) {
+        writer.dropFinishedStaging(spec.name);
+        run.skipped.push({
+          dataset: spec.name,
+          reason: writer.adopted.includes(spec.name)
+            ? `merged by the interrupted run of this command (kept from its partial file)`
+            : `already in the manifest; --replace ${spec.name} to redo it, --update ${spec.name} to re-read its changed files`,
+        });
         continue;
       }
       current = spec.name;
       options.onDatasetStart?.(spec.name, adapter.name, spec.root);
       const opened = adapter.open(spec.root, { labels, splits: options.splits, variant: spec.variant, taxonomyFile: spec.taxonomy, datasetName: spec.name });
-      run.summaries.push(await writer.addDataset(spec.name, spec.root, spec.loss === undefined ? opened : { ...opened, loss: spec.loss }, options));
+      run.summaries.push(await writer.addDataset(spec.name, spec.root, spec.loss === undefined ? opened : { ...opened, loss: spec.loss }, { ...options, update: updating && writer.hasDataset(spec.name) }));
       current = null;
     }
   })();

@@ -67,7 +67,7 @@ describe('merge-datasets on generated fixtures', () => {
     await mergeDatasets(b, specs('cityscapes=cityscapes'), { workers: 0 });
     const before = dumpManifest(b);
     const run = await mergeDatasets(b, specs('cityscapes=cityscapes', 'ade20k=ADEChallengeData2016'), { workers: 1 });
-    expect(run.skipped).toEqual([{ dataset: 'cityscapes', reason: 'already in the manifest; --replace cityscapes to redo it' }]);
+    expect(run.skipped).toEqual([{ dataset: 'cityscapes', reason: 'already in the manifest; --replace cityscapes to redo it, --update cityscapes to re-read its changed files' }]);
     const after = dumpManifest(b);
     expect(after).toEqual(dumpManifest(a));
     expect(after.images?.filter((r) => (r as { dataset: string }).dataset === 'cityscapes')).toEqual(before.images);

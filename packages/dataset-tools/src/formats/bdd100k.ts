@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
-import { listFiles, stem } from '../paths.js';
+import { walkFiles, stem } from '../paths.js';
 import { taxonomyFor } from '../taxonomy.js';
 import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
@@ -31,7 +31,7 @@ export const bdd100k: FormatAdapter = {
     const splits = (options.splits ?? SPLITS).filter((s) => existsSync(path.join(root, found.labels, s)));
     return grayDenseDataset('bdd100k', found.version, taxonomy, function* (): Iterable<SampleOrProblem> {
       for (const split of splits) {
-        for (const rel of listFiles(path.join(root, found.images, split), (n) => /\.jpe?g$/i.test(n), false)) {
+        for (const rel of walkFiles(path.join(root, found.images, split), (n) => /\.jpe?g$/i.test(n), false)) {
           const image = `${found.images}/${split}/${rel}`;
           const mask = `${found.labels}/${split}/${found.maskName(stem(rel))}`;
           if (!existsSync(path.join(root, mask))) yield { problem: { file: image, reason: `no annotation ${mask}` } };

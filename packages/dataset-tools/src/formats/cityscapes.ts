@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
-import { listFiles } from '../paths.js';
+import { walkFiles } from '../paths.js';
 import { taxonomyFor } from '../taxonomy.js';
 import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
@@ -28,7 +28,7 @@ export const cityscapes: FormatAdapter = {
     }
     return grayDenseDataset('cityscapes', 'gtFine', taxonomy, function* (): Iterable<SampleOrProblem> {
       for (const split of splits) {
-        for (const rel of listFiles(path.join(root, 'leftImg8bit', split), (n) => n.endsWith(SUFFIX))) {
+        for (const rel of walkFiles(path.join(root, 'leftImg8bit', split), (n) => n.endsWith(SUFFIX))) {
           const image = `leftImg8bit/${split}/${rel}`;
           const mask = `gtFine/${split}/${rel.slice(0, -SUFFIX.length)}_gtFine_labelIds.png`;
           if (!existsSync(path.join(root, mask))) yield { problem: { file: image, reason: `no annotation ${mask}` } };

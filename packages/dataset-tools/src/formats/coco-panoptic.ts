@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { DatasetError, type Problem } from '../errors.js';
+import { DatasetError } from '../errors.js';
 import { streamJsonArrays } from '../json-stream.js';
 import { insideRoot } from '../paths.js';
 import { TempIndex } from '../temp-index.js';
@@ -60,28 +60,41 @@ async function* splitSamples(root: string, split: string, year: string, jsonRel:
       return;
     }
     const imageOf = db.prepare(`SELECT file FROM img WHERE id = ?`).pluck();
-    const problems: Problem[] = [];
-    // Each annotation's image path (from "images", else the PNG's name as .jpg); problems for the rest.
-    db.exec(`ALTER TABLE ann ADD COLUMN image TEXT`);
+    // Each annotation's image path (from "images", else the PNG's name as .jpg); problems for the rest,
+    // kept in the index too: annotations are read a page at a time, so memory does not grow with them.
+    db.exec(`ALTER TABLE ann ADD COLUMN image TEXT; CREATE TABLE prob (n INTEGER PRIMARY KEY, reason TEXT NOT NULL)`);
     const setImage = db.prepare(`UPDATE ann SET image = ? WHERE n = ?`);
-    db.exec('BEGIN');
-    const rows = db.prepare(`SELECT n, image_id AS imageId, file, segments IS NULL AS noSegments FROM ann ORDER BY n`).all() as { n: number; imageId: number | null; file: string | null; noSegments: number }[];
-    for (const row of rows) {
-      if (row.file === null || row.noSegments) {
-        problems.push({ file: jsonRel, reason: `annotation #${row.n} has no file_name or segments_info` });
-        continue;
-      }
-      const mask = `annotations/panoptic_${split}${year}/${row.file}`;
-      const imageName = (row.imageId !== null ? (imageOf.get(row.imageId) as string | undefined) : undefined) ?? row.file.replace(/\.png$/i, '.jpg');
-      const image = `${split}${year}/${imageName}`;
-      if (!insideRoot(root, mask) || !insideRoot(root, image)) {
-        problems.push({ file: jsonRel, reason: `annotation #${row.n} names a file outside the dataset root: ${row.file}` });
-        continue;
-      }
-      setImage.run(image, row.n);
+    const addProblem = db.prepare(`INSERT INTO prob (n, reason) VALUES (?, ?)`);
+    const annPage = db.prepare(`SELECT n, image_id AS imageId, file, segments IS NULL AS noSegments FROM ann WHERE n > ? ORDER BY n LIMIT 1000`);
+    let lastN = -1;
+    for (;;) {
+      const rows = annPage.all(lastN) as { n: number; imageId: number | null; file: string | null; noSegments: number }[];
+      if (rows.length === 0) break;
+      lastN = (rows[rows.length - 1] as { n: number }).n;
+      db.transaction(() => {
+        for (const row of rows) {
+          if (row.file === null || row.noSegments) {
+            addProblem.run(row.n, `annotation #${row.n} has no file_name or segments_info`);
+            continue;
+          }
+          const mask = `annotations/panoptic_${split}${year}/${row.file}`;
+          const imageName = (row.imageId !== null ? (imageOf.get(row.imageId) as string | undefined) : undefined) ?? row.file.replace(/\.png$/i, '.jpg');
+          const image = `${split}${year}/${imageName}`;
+          if (!insideRoot(root, mask) || !insideRoot(root, image)) {
+            addProblem.run(row.n, `annotation #${row.n} names a file outside the dataset root: ${row.file}`);
+            continue;
+          }
+          setImage.run(image, row.n);
+        }
+      })();
     }
-    db.exec('COMMIT');
-    for (const problem of problems) yield { problem };
+    const probPage = db.prepare(`SELECT n, reason FROM prob WHERE n > ? ORDER BY n LIMIT 1000`);
+    for (let after = -1; ; ) {
+      const batch = probPage.all(after) as { n: number; reason: string }[];
+      if (batch.length === 0) break;
+      after = (batch[batch.length - 1] as { n: number }).n;
+      for (const p of batch) yield { problem: { file: jsonRel, reason: p.reason } };
+    }
     db.exec(`CREATE INDEX ann_by_image ON ann (image)`);
     const page = db.prepare(`SELECT n, image, file, segments FROM ann WHERE image IS NOT NULL AND (image, n) > (?, ?) ORDER BY image, n LIMIT 1000`);
     let after: [string, number] = ['', -1];

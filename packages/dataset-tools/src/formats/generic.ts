@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
-import { isImage, listFiles, stem } from '../paths.js';
+import { isImage, walkFiles, stem } from '../paths.js';
 import type { SourceClass } from '../taxonomy.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
@@ -59,7 +59,7 @@ export const generic: FormatAdapter = {
       classes,
       ignoreValues,
       *samples(): Iterable<SampleOrProblem> {
-        for (const rel of listFiles(path.join(root, 'images'), isImage)) {
+        for (const rel of walkFiles(path.join(root, 'images'), isImage)) {
           const parts = rel.split('/');
           const split = parts.length > 1 ? (parts[0] as string) : 'all';
           if (options.splits && !options.splits.includes(split)) continue;

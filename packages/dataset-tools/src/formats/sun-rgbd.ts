@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { DatasetError } from '../errors.js';
-import { listFiles } from '../paths.js';
+import { listFiles, walkFiles } from '../paths.js';
 import { taxonomyFor } from '../taxonomy.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
@@ -67,7 +67,7 @@ export const sunRgbd: FormatAdapter = {
       ignoreValues: variant === 'official' ? [0] : [255],
       *samples(): Iterable<SampleOrProblem> {
         for (const split of splits) {
-          for (const rel of listFiles(path.join(root, 'image', split), (n) => /^img-\d+\.jpe?g$/i.test(n), false)) {
+          for (const rel of walkFiles(path.join(root, 'image', split), (n) => /^img-\d+\.jpe?g$/i.test(n), false)) {
             const number = Number(/(\d+)/.exec(rel)?.[1]);
             const image = `image/${split}/${rel}`;
             const mask = `semseg-label37/${split}/${String(number).padStart(8, '0')}.png`;

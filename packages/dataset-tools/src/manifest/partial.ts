@@ -1,4 +1,5 @@
-import { readdirSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -23,8 +24,53 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * A new manifest's merge killed outright leaves `<target>.partial-<pid>` with the datasets it had
+ * finished: the next run takes the newest such file of a dead process that opens as a manifest of
+ * `schemaVersion` and whose datasets it was asked for (`wanted`: the same names from the same
+ * folders) as its own partial file (renamed to its pid), so those datasets are not merged again.
+ * Returns the datasets it holds, or null when there was none to take.
+ */
+export function adoptStalePartial(target: string, schemaVersion: number, wanted: (datasets: { name: string; root: string }[]) => boolean): string[] | null {
+  const dir = path.dirname(target);
+  const prefix = `${path.basename(target)}.partial-`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return null;
+  }
+  const candidates = names
+    .map((name) => ({ name, pid: /^(\d+)$/.exec(name.slice(prefix.length))?.[1] }))
+    .filter((c) => c.name.startsWith(prefix) && c.pid !== undefined && Number(c.pid) !== process.pid && !isAlive(Number(c.pid)))
+    .map((c) => ({ file: path.join(dir, c.name), mtime: statSync(path.join(dir, c.name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const { file } of candidates) {
+    let datasets: string[] | null = null;
+    try {
+      // Read-write, so a -wal the killed process left is folded in (and removed) on close.
+      const db = new Database(file, { fileMustExist: true });
+      try {
+        const version = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).pluck().get();
+        const held = version === String(schemaVersion) ? (db.prepare(`SELECT name, root FROM datasets ORDER BY name`).all() as { name: string; root: string }[]) : null;
+        if (held !== null && wanted(held)) datasets = held.map((d) => d.name);
+      } finally {
+        db.close();
+      }
+    } catch {
+      datasets = null;
+    }
+    if (datasets === null) continue;
+    for (const sidecar of ['-wal', '-shm', '-journal']) rmSync(`${partialPath(target)}${sidecar}`, { force: true });
+    renameSync(file, partialPath(target));
+    for (const sidecar of ['-wal', '-shm', '-journal']) rmSync(`${file}${sidecar}`, { force: true });
+    return datasets;
+  }
+  return null;
+}
+
 /** Removes `<target>.partial-<pid>` (and its sidecars) of dead processes and of this one; returns what it removed. */
-export function removeStalePartials(target: string): string[] {
+export function removeStalePartials(target: string, keepOwn = false): string[] {
   const dir = path.dirname(target);
   const prefix = `${path.basename(target)}.partial-`;
   let names: string[];
@@ -39,7 +85,7 @@ export function removeStalePartials(target: string): string[] {
     const match = /^(\d+)(-wal|-shm|-journal)?$/.exec(name.slice(prefix.length));
     if (!match) continue;
     const pid = Number(match[1]);
-    if (pid !== process.pid && isAlive(pid)) continue;
+    if (pid === process.pid ? keepOwn : isAlive(pid)) continue;
     rmSync(path.join(dir, name), { force: true });
     removed.push(path.join(dir, name));
   }

@@ -40,7 +40,8 @@ CREATE TABLE images (
   height     INTEGER NOT NULL,
   UNIQUE (dataset, image_path)
 );
-CREATE INDEX images_by_split ON images (dataset, split);
+-- A dataset's images in sample order (split, then path): the reader pages through it.
+CREATE INDEX images_by_split_path ON images (dataset, split, image_path);
 -- Pixels per label present in each image, counted from the mask after remapping.
 CREATE TABLE image_labels (
   image_id INTEGER NOT NULL REFERENCES images(id),
@@ -76,4 +77,22 @@ CREATE TABLE problems (
   reason  TEXT NOT NULL
 );
 CREATE INDEX problems_by_dataset ON problems (dataset);
+`;
+
+/**
+ * What merge-datasets adds to a manifest it writes or extends (IF NOT EXISTS: manifests written
+ * before them gain them on their next merge; readers do not need them).
+ */
+export const MANIFEST_EXTRA_SQL = `
+CREATE INDEX IF NOT EXISTS images_by_split_path ON images (dataset, split, image_path);
+-- The size and mtime of each image's files (and its boxes' digest) when it was read: --update NAME
+-- re-reads only the images whose signature changed.
+CREATE TABLE IF NOT EXISTS image_sources (
+  image_id  INTEGER PRIMARY KEY REFERENCES images(id),
+  signature TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS problems_by_file ON problems (dataset, file);
+-- An image's boxes and instance masks (the trainer's loader asks for them by image id).
+CREATE INDEX IF NOT EXISTS boxes_by_image ON boxes (image_id);
+CREATE INDEX IF NOT EXISTS instance_masks_by_image ON instance_masks (image_id);
 `;

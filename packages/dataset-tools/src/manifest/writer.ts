@@ -1,13 +1,14 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { sqliteKindMismatch } from '@sentseg/common';
 import { DatasetError, type Problem } from '../errors.js';
 import type { BoxSample, DenseSample, InstanceSample, OpenedDataset } from '../formats/types.js';
 import { imageSize } from './inspect.js';
-import { partialPath, removeStalePartials, removeWithSidecars } from './partial.js';
-import { MANIFEST_SCHEMA_VERSION, MANIFEST_SQL } from './schema.js';
+import { adoptStalePartial, partialPath, removeStalePartials, removeWithSidecars } from './partial.js';
+import { MANIFEST_EXTRA_SQL, MANIFEST_SCHEMA_VERSION, MANIFEST_SQL } from './schema.js';
+import { Staging, stagingPath, type StagedProgress } from './staging.js';
 import type { InspectResult, InstanceCheck } from './inspect.js';
 import { InspectPool } from './pool.js';
 
@@ -27,6 +28,38 @@ export interface MergeOptions {
   /** Add unmapped classes as new labels instead of ignoring them. */
   keepUnmapped?: boolean;
   onProgress?: (done: number, dataset: string) => void;
+  /** Only these splits (part of what a resumed merge must have in common with the interrupted one). */
+  splits?: string[];
+  /**
+   * Called before the first sample when the dataset's staging file was left by an interrupted run:
+   * with what it holds when it is continued, or with `discarded` (why) when it is started afresh.
+   */
+  onResume?: (dataset: string, staged: StagedProgress & { file: string; discarded?: string }) => void;
+  /** Items of the sample order written to the staging file per commit (default 2,000). */
+  chunk?: number;
+  /** --update: re-read only the images whose files' size or mtime changed; the others keep their rows. */
+  update?: boolean;
+}
+
+/** Items per staging commit: about a second of merging, so a kill loses little and commits stay cheap. */
+const DEFAULT_CHUNK = 2000;
+
+/** An image's files as they are now (size and mtime, or missing), with what the annotation file says of it. */
+function sign(files: string[], annotation: string): string {
+  const parts = files.map((f) => {
+    const st = statSync(f, { throwIfNoEntry: false });
+    return st ? `${st.size}:${st.mtimeMs}` : '-';
+  });
+  const digest = annotation === '' ? '' : createHash('sha1').update(annotation).digest('base64').slice(0, 16);
+  return `${parts.join(',')}${digest === '' ? '' : `#${digest}`}`;
+}
+
+/** A dataset's rows in the manifest, read by --update. */
+interface OldRows {
+  has(id: number): boolean;
+  signature(id: number): string | null;
+  /** Copies an image's rows into the staging database; returns 1 when it had any (0: no such image). */
+  copy(id: number, files: string[], staging: Database.Database, problem: (p: Problem) => void): number;
 }
 
 export interface MergeSummary {
@@ -35,6 +68,10 @@ export interface MergeSummary {
   images: number;
   problems: number;
   seconds: number;
+  /** Continued from an interrupted run's staging file: the items and images it held. */
+  resumedAfter?: { items: number; images: number };
+  /** --update: images added, changed (re-read, already there) and removed against the manifest's rows; reread = images decoded. */
+  update?: { added: number; changed: number; removed: number; reread: number };
 }
 
 const IGNORE = -1;
@@ -61,6 +98,10 @@ export class ManifestWriter {
   readonly file: string;
   private readonly target: string;
   private readonly db: Database.Database;
+  /** The staging file of the dataset being written, removed when the run is abandoned (Ctrl-C). */
+  private staging: Staging | null = null;
+  /** Datasets found in the partial file of an interrupted run of a new manifest, adopted by this one. */
+  readonly adopted: string[] = [];
 
   private constructor(file: string, target: string, db: Database.Database) {
     this.file = file;
@@ -74,13 +115,13 @@ export class ManifestWriter {
    * no -wal/-shm beside it. A new manifest is built in `<target>.partial-<pid>`; stale partial files
    * of dead processes are removed first.
    */
-  static open(target: string, labels: string[]): ManifestWriter {
+  static open(target: string, labels: string[], datasets: { name: string; root: string }[] = []): ManifestWriter {
     const resolved = path.resolve(target);
     const mismatch = sqliteKindMismatch(resolved, 'manifest', true);
     if (mismatch !== null) throw new DatasetError('MANIFEST', `--out ${mismatch}; it was left unchanged (name a manifest to extend, or a new file)`);
     if (!existsSync(path.dirname(resolved))) throw new DatasetError('BAD_ARGUMENT', `the folder of --out does not exist: ${path.dirname(resolved)}`);
-    removeStalePartials(resolved);
     if (existsSync(resolved)) {
+      removeStalePartials(resolved);
       const db = new Database(resolved, { fileMustExist: true });
       try {
         const version = (db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined)?.value;
@@ -90,18 +131,42 @@ export class ManifestWriter {
         throw new DatasetError('MANIFEST', `not a manifest this version can extend (${(err as Error).message}): ${resolved}`);
       }
       db.pragma('journal_mode = WAL');
+      db.exec(MANIFEST_EXTRA_SQL);
       return new ManifestWriter(resolved, resolved, db);
     }
+    // A new manifest: continued from the partial file of a run killed outright, when there is one.
+    const asked = new Map(datasets.map((d) => [d.name, path.resolve(d.root)]));
+    const adopted = adoptStalePartial(resolved, MANIFEST_SCHEMA_VERSION, (held) => held.every((d) => asked.get(d.name) === d.root));
+    removeStalePartials(resolved, adopted !== null);
     const tmp = partialPath(resolved);
     const db = new Database(tmp);
     db.pragma('journal_mode = WAL');
-    db.exec(MANIFEST_SQL);
-    db.transaction(() => {
-      db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('created_at', ?)`).run(String(MANIFEST_SCHEMA_VERSION), new Date().toISOString());
-      const insert = db.prepare(`INSERT INTO labels (id, name, origin) VALUES (?, ?, 'labels.json')`);
-      labels.forEach((name, id) => insert.run(id, name));
-    })();
-    return new ManifestWriter(tmp, resolved, db);
+    if (adopted === null) {
+      db.exec(MANIFEST_SQL);
+      db.transaction(() => {
+        db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('created_at', ?)`).run(String(MANIFEST_SCHEMA_VERSION), new Date().toISOString());
+        const insert = db.prepare(`INSERT INTO labels (id, name, origin) VALUES (?, ?, 'labels.json')`);
+        labels.forEach((name, id) => insert.run(id, name));
+      })();
+    }
+    db.exec(MANIFEST_EXTRA_SQL);
+    const writer = new ManifestWriter(tmp, resolved, db);
+    writer.adopted.push(...(adopted ?? []));
+    return writer;
+  }
+
+  /**
+   * Removes the staging file of a dataset the manifest already holds (a run killed between copying
+   * it into the manifest and removing its staging file leaves one), unless a live merge owns it.
+   */
+  dropFinishedStaging(name: string): void {
+    const file = stagingPath(this.target, name);
+    if (!existsSync(file)) return;
+    try {
+      Staging.open(this.target, name, 'finished').remove();
+    } catch {
+      // A live merge-datasets is writing it: not ours to remove.
+    }
   }
 
   /** True while a new manifest is being built (in its .partial file); false when extending one. */
@@ -125,38 +190,77 @@ export class ManifestWriter {
     return row?.loss ?? null;
   }
 
-  /** Writes one dataset in one transaction (its old rows replaced); a failure leaves the manifest as it was. */
+  /**
+   * Writes one dataset: its rows go to a staging file committed in chunks (a run killed outright
+   * continues from it), then into the manifest in one transaction (its old rows replaced), so
+   * readers never see half a dataset. A failure leaves the manifest as it was.
+   */
   async addDataset(name: string, root: string, opened: OpenedDataset, options: MergeOptions = {}): Promise<MergeSummary> {
     const started = performance.now();
     const db = this.db;
+    const histograms = options.histograms ?? true;
+    const update = options.update ?? false;
+    const keepUnmapped = options.keepUnmapped ?? false;
+    const lut = this.trialClasses(name, root, opened, keepUnmapped);
+    const fingerprint = JSON.stringify({
+      staging: 1,
+      root: path.resolve(root),
+      format: opened.format,
+      version: opened.version,
+      variant: opened.variant,
+      annotation: opened.annotation,
+      loss: opened.loss,
+      encoding: opened.encoding.kind,
+      ignore: opened.ignoreValues,
+      lut: [...lut],
+      histograms,
+      limit: options.limit ?? null,
+      splits: options.splits ?? null,
+      update,
+    });
+    const staging = Staging.open(this.target, name, fingerprint);
+    this.staging = staging;
+    const resumed = staging.resumed;
+    if (resumed) options.onResume?.(name, { ...resumed, file: staging.file });
+    else if (staging.discarded) options.onResume?.(name, { items: 0, images: 0, problems: 0, firstProblem: null, file: staging.file, discarded: staging.discarded });
+    const chunk = options.chunk ?? DEFAULT_CHUNK;
     const pool = new InspectPool(options.workers ?? 0);
-    let images = 0;
-    let problems = 0;
-    db.exec('BEGIN IMMEDIATE');
+    let images = resumed?.images ?? 0;
+    let problems = resumed?.problems ?? 0;
+    let firstProblem: Problem | undefined = resumed?.firstProblem ?? undefined;
+    let items = resumed?.items ?? 0;
+    let marked = items;
+    let reread = 0;
+    const sdb = staging.db;
     try {
-      this.deleteDataset(name);
-      db.prepare(
-        `INSERT INTO datasets (name, format, version, variant, root, annotation, loss, encoding, ignore_values, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(name, opened.format, opened.version, opened.variant, path.resolve(root), opened.annotation, opened.loss, opened.encoding.kind, JSON.stringify(opened.ignoreValues), new Date().toISOString());
-      const lut = this.writeClasses(name, opened, options.keepUnmapped ?? false);
       const ignore = new Set(opened.ignoreValues);
-      const insertImage = db.prepare(`INSERT INTO images (id, dataset, split, image_path, mask_path, width, height) VALUES (?, ?, ?, ?, ?, ?, ?)`);
-      const insertLabel = db.prepare(`INSERT INTO image_labels (image_id, label_id, pixels) VALUES (?, ?, ?)`);
-      const insertSegment = db.prepare(`INSERT INTO segments (image_id, segment_id, source_id) VALUES (?, ?, ?)`);
-      const insertProblem = db.prepare(`INSERT INTO problems (dataset, file, reason) VALUES (?, ?, ?)`);
-      let firstProblem: Problem | undefined;
+      const insertImage = sdb.prepare(`INSERT INTO images (id, split, image_path, mask_path, width, height) VALUES (?, ?, ?, ?, ?, ?)`);
+      const insertLabel = sdb.prepare(`INSERT INTO image_labels (image_id, label_id, pixels) VALUES (?, ?, ?)`);
+      const insertSegment = sdb.prepare(`INSERT INTO segments (image_id, segment_id, source_id) VALUES (?, ?, ?)`);
+      const insertProblem = sdb.prepare(`INSERT INTO problems (file, reason) VALUES (?, ?)`);
+      const insertSource = sdb.prepare(`INSERT INTO image_sources (image_id, signature) VALUES (?, ?)`);
+      const insertChanged = sdb.prepare(`INSERT OR IGNORE INTO changed (image_id) VALUES (?)`);
+      const insertBox = sdb.prepare(`INSERT INTO boxes (image_id, source_id, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?)`);
+      const insertInstance = sdb.prepare(`INSERT INTO instance_masks (image_id, source_id, mask_path) VALUES (?, ?, ?)`);
+      // --update: the manifest's own rows of an image whose files did not change are copied as they are.
+      const old = update ? this.oldRows(name) : null;
       const problem = (p: Problem) => {
-        insertProblem.run(name, p.file, p.reason);
+        insertProblem.run(p.file, p.reason);
         problems += 1;
         firstProblem ??= p;
       };
-      const write = (sample: DenseSample, result: InspectResult) => {
+      const stored = (id: number, signature: string) => {
+        insertSource.run(id, signature);
+        if (old?.has(id)) insertChanged.run(id);
+      };
+      const write = (sample: DenseSample, result: InspectResult, signature: string) => {
         if (!result.ok) {
           problem({ file: result.which === 'image' ? sample.image : sample.mask, reason: result.reason });
           return;
         }
         const id = imageId(name, sample.split, sample.image);
-        insertImage.run(id, name, sample.split, sample.image, sample.mask, result.width, result.height);
+        insertImage.run(id, sample.split, sample.image, sample.mask, result.width, result.height);
+        stored(id, signature);
         images += 1;
         const perLabel = new Map<number, number>();
         const unknown: string[] = [];
@@ -173,16 +277,16 @@ export class ManifestWriter {
         options.onProgress?.(images, name);
       };
 
-      const insertBox = db.prepare(`INSERT INTO boxes (image_id, source_id, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?)`);
       // Box-only images: boxes clipped to the image; per label the summed box area stands for its pixels.
-      const writeBoxes = (sample: BoxSample, size: BoxCheck) => {
+      const writeBoxes = (sample: BoxSample, size: BoxCheck, signature: string) => {
         if (!size.ok) {
           problem({ file: sample.image, reason: size.reason });
           return;
         }
         const { width, height } = size;
         const id = imageId(name, sample.split, sample.image);
-        insertImage.run(id, name, sample.split, sample.image, null, width, height);
+        insertImage.run(id, sample.split, sample.image, null, width, height);
+        stored(id, signature);
         images += 1;
         const perLabel = new Map<number, number>();
         const unknown = new Set<number>();
@@ -210,8 +314,7 @@ export class ManifestWriter {
         options.onProgress?.(images, name);
       };
 
-      const insertInstance = db.prepare(`INSERT INTO instance_masks (image_id, source_id, mask_path) VALUES (?, ?, ?)`);
-      const writeInstances = (sample: InstanceSample, check: InstanceCheck) => {
+      const writeInstances = (sample: InstanceSample, check: InstanceCheck, signature: string) => {
         if (!check.ok) {
           problem({ file: sample.image, reason: check.reason });
           return;
@@ -223,7 +326,8 @@ export class ManifestWriter {
           return;
         }
         const id = imageId(name, sample.split, sample.image);
-        insertImage.run(id, name, sample.split, sample.image, null, check.width, check.height);
+        insertImage.run(id, sample.split, sample.image, null, check.width, check.height);
+        stored(id, signature);
         images += 1;
         for (const inst of kept) insertInstance.run(id, inst.sourceId, inst.mask);
         const perLabel = new Map<number, number>();
@@ -235,67 +339,236 @@ export class ManifestWriter {
         options.onProgress?.(images, name);
       };
 
+      // An unchanged image (--update): its rows and the problems of its files, as the manifest holds them.
+      const copyOld = (id: number, files: string[]) => {
+        images += (old as OldRows).copy(id, files, sdb, problem);
+        options.onProgress?.(images, name);
+      };
+
       // Samples go to the pool in order; results (and listing problems) are written in the same order,
       // a bounded window ahead, so the manifest does not depend on which worker finishes first.
+      // Every `chunk` items the staging file is committed with how far the sample order is written.
       const window = Math.max(8, (options.workers ?? 0) * 8);
       type Entry =
         | { problem: Problem }
-        | { sample: DenseSample; result: Promise<InspectResult> }
-        | { boxSample: BoxSample; size: Promise<BoxCheck> }
-        | { instanceSample: InstanceSample; check: Promise<InstanceCheck> };
+        | { copy: number; files: string[] }
+        | { sample: DenseSample; result: Promise<InspectResult>; signature: string }
+        | { boxSample: BoxSample; size: Promise<BoxCheck>; signature: string }
+        | { instanceSample: InstanceSample; check: Promise<InstanceCheck>; signature: string };
       const inFlight: Entry[] = [];
       const flush = async (entry: Entry) => {
         if ('problem' in entry) problem(entry.problem);
-        else if ('boxSample' in entry) writeBoxes(entry.boxSample, await entry.size);
-        else if ('instanceSample' in entry) writeInstances(entry.instanceSample, await entry.check);
-        else write(entry.sample, await entry.result);
+        else if ('copy' in entry) copyOld(entry.copy, entry.files);
+        else if ('boxSample' in entry) writeBoxes(entry.boxSample, await entry.size, entry.signature);
+        else if ('instanceSample' in entry) writeInstances(entry.instanceSample, await entry.check, entry.signature);
+        else write(entry.sample, await entry.result, entry.signature);
+        items += 1;
+        if (items - marked >= chunk) {
+          staging.mark({ items, images, problems, firstProblem: firstProblem ?? null });
+          sdb.exec('COMMIT');
+          sdb.exec('BEGIN');
+          marked = items;
+        }
       };
+      const push = async (entry: Entry) => {
+        inFlight.push(entry);
+        if (inFlight.length >= window) await flush(inFlight.shift() as Entry);
+      };
+      /** True when --update finds the image in the manifest with the same signature (its rows are copied). */
+      const unchanged = (split: string, image: string, signature: string) => old !== null && old.signature(imageId(name, split, image)) === signature;
+      sdb.exec('BEGIN');
       let queued = 0;
+      let seen = 0;
+      const skip = resumed?.items ?? 0;
       for await (const item of opened.samples()) {
         if ('problem' in item) {
-          inFlight.push(item);
+          if (seen++ < skip) continue;
+          await push(item);
           continue;
         }
         if (options.limit !== undefined && queued >= options.limit) break;
         queued += 1;
+        // Items an interrupted run already wrote to the staging file.
+        if (seen++ < skip) continue;
         if ('instanceSample' in item) {
-          inFlight.push({ instanceSample: item.instanceSample, check: pool.runInstances({ root, sample: item.instanceSample, histograms: options.histograms ?? true }) });
-          if (inFlight.length >= window) await flush(inFlight.shift() as Entry);
+          const s = item.instanceSample;
+          const signature = sign([s.image, ...s.instances.map((i) => i.mask)].map((f) => path.join(root, f)), JSON.stringify(s.instances.map((i) => i.sourceId)));
+          if (unchanged(s.split, s.image, signature)) await push({ copy: imageId(name, s.split, s.image), files: [s.image, ...s.instances.map((i) => i.mask)] });
+          else {
+            reread += 1;
+            await push({ instanceSample: s, check: pool.runInstances({ root, sample: s, histograms }), signature });
+          }
           continue;
         }
         if ('boxSample' in item) {
-          inFlight.push({ boxSample: item.boxSample, size: checkBoxImage(path.join(root, item.boxSample.image), item.boxSample, options.histograms ?? true) });
-          if (inFlight.length >= window) await flush(inFlight.shift() as Entry);
+          const s = item.boxSample;
+          const signature = sign([path.join(root, s.image)], JSON.stringify([s.width, s.height, s.boxes]));
+          if (unchanged(s.split, s.image, signature)) await push({ copy: imageId(name, s.split, s.image), files: [s.image] });
+          else {
+            reread += 1;
+            await push({ boxSample: s, size: checkBoxImage(path.join(root, s.image), s, histograms), signature });
+          }
           continue;
         }
         const { sample } = item;
-        inFlight.push({
+        const signature = sign([path.join(root, sample.image), path.join(root, sample.mask)], sample.segments ? JSON.stringify(sample.segments) : '');
+        if (unchanged(sample.split, sample.image, signature)) {
+          await push({ copy: imageId(name, sample.split, sample.image), files: [sample.image, sample.mask] });
+          continue;
+        }
+        reread += 1;
+        await push({
           sample,
+          signature,
           result: pool.run({
             image: path.join(root, sample.image),
             mask: path.join(root, sample.mask),
             encoding: opened.encoding,
             segments: sample.segments,
-            histogram: options.histograms ?? true,
+            histogram: histograms,
           }),
         });
-        if (inFlight.length >= window) await flush(inFlight.shift() as Entry);
       }
-      for (const entry of inFlight) await flush(entry);
+      while (inFlight.length > 0) await flush(inFlight.shift() as Entry);
+      staging.mark({ items, images, problems, firstProblem: firstProblem ?? null });
+      sdb.exec('COMMIT');
       if (images === 0) {
-        // The problem rows are rolled back with the dataset: say the first one here, or nobody sees why.
+        // The problem rows go with the staging file: say the first one here, or nobody sees why.
         const why = firstProblem ? ` (${problems} problem${problems === 1 ? '' : 's'}; the first: ${firstProblem.file}: ${firstProblem.reason})` : ' (no images found)';
         throw new DatasetError('NOT_A_DATASET', `no usable images in ${opened.format} dataset "${name}" at ${root}${why}`);
       }
-      db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('updated_at', ?)`).run(new Date().toISOString());
-      db.exec('COMMIT');
     } catch (err) {
-      if (db.open && db.inTransaction) db.exec('ROLLBACK');
+      // A deterministic refusal starts over next time; anything else (a crash) keeps the committed chunks.
+      if (err instanceof DatasetError) staging.remove();
+      else staging.close();
+      this.staging = null;
       throw err;
     } finally {
       await pool.close();
     }
-    return { dataset: name, format: opened.format, images, problems, seconds: (performance.now() - started) / 1000 };
+    staging.close();
+    const changes = this.install(name, root, opened, keepUnmapped, lut, staging.file, update);
+    staging.remove();
+    this.staging = null;
+    return {
+      dataset: name,
+      format: opened.format,
+      images,
+      problems,
+      seconds: (performance.now() - started) / 1000,
+      ...(resumed ? { resumedAfter: { items: resumed.items, images: resumed.images } } : {}),
+      ...(update ? { update: { ...changes, reread } } : {}),
+    };
+  }
+
+  /**
+   * The dataset_classes rows and label lookup the final transaction will write, computed in a
+   * transaction that is rolled back (unmapped classes kept as new labels take the next free ids).
+   */
+  private trialClasses(name: string, root: string, opened: OpenedDataset, keepUnmapped: boolean): Map<number, number> {
+    const db = this.db;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      this.deleteDataset(name);
+      this.insertDatasetRow(name, root, opened);
+      return this.writeClasses(name, opened, keepUnmapped);
+    } finally {
+      db.exec('ROLLBACK');
+    }
+  }
+
+  private insertDatasetRow(name: string, root: string, opened: OpenedDataset): void {
+    this.db
+      .prepare(`INSERT INTO datasets (name, format, version, variant, root, annotation, loss, encoding, ignore_values, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(name, opened.format, opened.version, opened.variant, path.resolve(root), opened.annotation, opened.loss, opened.encoding.kind, JSON.stringify(opened.ignoreValues), new Date().toISOString());
+  }
+
+  /** The manifest's rows of a dataset, for --update: signatures by image id, and a copy into the staging file. */
+  private oldRows(name: string): OldRows {
+    const db = this.db;
+    const signatureOf = db.prepare(`SELECT s.signature FROM image_sources s JOIN images i ON i.id = s.image_id WHERE s.image_id = ? AND i.dataset = ?`).pluck();
+    const exists = db.prepare(`SELECT 1 FROM images WHERE id = ? AND dataset = ?`).pluck();
+    const image = db.prepare(`SELECT id, split, image_path, mask_path, width, height FROM images WHERE id = ?`).raw();
+    const labels = db.prepare(`SELECT image_id, label_id, pixels FROM image_labels WHERE image_id = ? ORDER BY rowid`).raw();
+    const segments = db.prepare(`SELECT image_id, segment_id, source_id FROM segments WHERE image_id = ? ORDER BY rowid`).raw();
+    const boxes = db.prepare(`SELECT image_id, source_id, x, y, w, h FROM boxes WHERE image_id = ? ORDER BY id`).raw();
+    const instances = db.prepare(`SELECT image_id, source_id, mask_path FROM instance_masks WHERE image_id = ? ORDER BY id`).raw();
+    const source = db.prepare(`SELECT image_id, signature FROM image_sources WHERE image_id = ?`).raw();
+    const problemsOf = db.prepare(`SELECT file, reason FROM problems WHERE dataset = ? AND file = ? ORDER BY rowid`);
+    let into: Database.Database | null = null;
+    let put: Record<string, Database.Statement> = {};
+    return {
+      has: (id) => exists.get(id, name) !== undefined,
+      signature: (id) => (signatureOf.get(id, name) as string | undefined) ?? null,
+      copy: (id, files, staging, problem) => {
+        if (into !== staging) {
+          into = staging;
+          put = {
+            images: staging.prepare(`INSERT INTO images (id, split, image_path, mask_path, width, height) VALUES (?, ?, ?, ?, ?, ?)`),
+            labels: staging.prepare(`INSERT INTO image_labels (image_id, label_id, pixels) VALUES (?, ?, ?)`),
+            segments: staging.prepare(`INSERT INTO segments (image_id, segment_id, source_id) VALUES (?, ?, ?)`),
+            boxes: staging.prepare(`INSERT INTO boxes (image_id, source_id, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?)`),
+            instances: staging.prepare(`INSERT INTO instance_masks (image_id, source_id, mask_path) VALUES (?, ?, ?)`),
+            source: staging.prepare(`INSERT INTO image_sources (image_id, signature) VALUES (?, ?)`),
+          };
+        }
+        const row = image.get(id) as unknown[] | undefined;
+        if (!row) return 0;
+        (put.images as Database.Statement).run(...row);
+        for (const [stmt, target] of [
+          [labels, 'labels'],
+          [segments, 'segments'],
+          [boxes, 'boxes'],
+          [instances, 'instances'],
+          [source, 'source'],
+        ] as const) {
+          for (const r of stmt.all(id) as unknown[][]) (put[target] as Database.Statement).run(...r);
+        }
+        for (const file of new Set(files)) for (const p of problemsOf.all(name, file) as Problem[]) problem(p);
+        return 1;
+      },
+    };
+  }
+
+  /**
+   * Copies a complete staging file into the manifest in one transaction, replacing the dataset's
+   * old rows; returns, against those old rows, the images added, changed (re-read) and removed.
+   */
+  private install(name: string, root: string, opened: OpenedDataset, keepUnmapped: boolean, lut: Map<number, number>, file: string, update: boolean): { added: number; changed: number; removed: number } {
+    const db = this.db;
+    db.prepare(`ATTACH DATABASE ? AS staged`).run(file);
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const count = (sql: string) => db.prepare(sql).pluck().get(name) as number;
+        const changes = update
+          ? {
+              added: count(`SELECT COUNT(*) FROM staged.images WHERE id NOT IN (SELECT id FROM images WHERE dataset = ?)`),
+              changed: db.prepare(`SELECT COUNT(*) FROM staged.changed`).pluck().get() as number,
+              removed: count(`SELECT COUNT(*) FROM images WHERE dataset = ? AND id NOT IN (SELECT id FROM staged.images)`),
+            }
+          : { added: 0, changed: 0, removed: 0 };
+        this.deleteDataset(name);
+        this.insertDatasetRow(name, root, opened);
+        const written = this.writeClasses(name, opened, keepUnmapped);
+        if (JSON.stringify([...written]) !== JSON.stringify([...lut])) throw new Error(`the label ids of ${name} changed while it was merged`);
+        db.prepare(`INSERT INTO images (id, dataset, split, image_path, mask_path, width, height) SELECT id, ?, split, image_path, mask_path, width, height FROM staged.images ORDER BY id`).run(name);
+        db.exec(`INSERT INTO image_labels (image_id, label_id, pixels) SELECT image_id, label_id, pixels FROM staged.image_labels ORDER BY rowid`);
+        db.exec(`INSERT INTO segments (image_id, segment_id, source_id) SELECT image_id, segment_id, source_id FROM staged.segments ORDER BY rowid`);
+        db.exec(`INSERT INTO boxes (image_id, source_id, x, y, w, h) SELECT image_id, source_id, x, y, w, h FROM staged.boxes ORDER BY rowid`);
+        db.exec(`INSERT INTO instance_masks (image_id, source_id, mask_path) SELECT image_id, source_id, mask_path FROM staged.instance_masks ORDER BY rowid`);
+        db.exec(`INSERT INTO image_sources (image_id, signature) SELECT image_id, signature FROM staged.image_sources ORDER BY image_id`);
+        db.prepare(`INSERT INTO problems (dataset, file, reason) SELECT ?, file, reason FROM staged.problems ORDER BY rowid`).run(name);
+        db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('updated_at', ?)`).run(new Date().toISOString());
+        db.exec('COMMIT');
+        return changes;
+      } catch (err) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw err;
+      }
+    } finally {
+      if (db.open) db.exec('DETACH DATABASE staged');
+    }
   }
 
   private deleteDataset(name: string): void {
@@ -304,6 +577,7 @@ export class ManifestWriter {
     db.prepare(`DELETE FROM segments WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).run(name);
     db.prepare(`DELETE FROM boxes WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).run(name);
     db.prepare(`DELETE FROM instance_masks WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).run(name);
+    db.prepare(`DELETE FROM image_sources WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).run(name);
     db.prepare(`DELETE FROM images WHERE dataset = ?`).run(name);
     db.prepare(`DELETE FROM dataset_classes WHERE dataset = ?`).run(name);
     db.prepare(`DELETE FROM problems WHERE dataset = ?`).run(name);
@@ -356,6 +630,8 @@ export class ManifestWriter {
    * datasets. Safe to call twice, and from a signal handler between two awaits.
    */
   abandon(): void {
+    this.staging?.remove();
+    this.staging = null;
     if (this.db.open) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.db.close();

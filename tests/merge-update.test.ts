@@ -1,0 +1,83 @@
+/**
+ * merge-datasets --update NAME: only the images whose files changed (size or mtime) are read again;
+ * image ids stay the same; the run says how many images were added, changed and removed, and the
+ * manifest ends as a full merge of the folder as it is now would write it.
+ */
+import { copyFileSync, rmSync, utimesSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { dumpManifest, expectedLabels, taxonomyTable } from '../packages/dataset-tools/test/helpers.js';
+import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
+import { writeCityscapes, writeGrayPng } from '../packages/dataset-tools/src/synthetic/write-layouts.js';
+import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
+import { runCli } from './run-cli.js';
+
+const MERGE = path.join(REPO, 'packages', 'dataset-tools', 'dist', 'cli.js');
+const dir = tempDir('sentseg-merge-update-');
+const root = path.join(dir, 'cityscapes');
+const W = 32;
+const H = 16;
+const file = (kind: 'image' | 'mask', i: number) => {
+  const city = i % 2 === 0 ? 'aachen' : 'bremen';
+  const name = `${city}_${String(i).padStart(6, '0')}_000019`;
+  return kind === 'image' ? path.join(root, 'leftImg8bit', 'train', city, `${name}_leftImg8bit.png`) : path.join(root, 'gtFine', 'train', city, `${name}_gtFine_labelIds.png`);
+};
+const idsByPath = (out: string) => {
+  const reader = ManifestReader.open(out);
+  try {
+    return new Map([...reader.samples('cityscapes')].map((s) => [path.relative(root, s.image), s.id]));
+  } finally {
+    reader.close();
+  }
+};
+
+beforeAll(async () => {
+  await writeCityscapes(root, { train: 20 }, [W, H], 31);
+});
+
+describe('merge-datasets --update NAME', () => {
+  it('re-reads the changed, added and removed images only, keeps the ids of the rest, and ends as a full merge would', async () => {
+    const out = path.join(dir, 'm.sqlite');
+    const first = await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--out', out], { cwd: dir });
+    expect(first.code, first.stderr).toBe(0);
+    const before = idsByPath(out);
+    expect(before.size).toBe(20);
+
+    // Image 2's mask now says "road" (labelId 7) everywhere; image 3 is gone; image 100 is new.
+    writeGrayPng(file('mask', 2), W, H, new Uint8Array(W * H).fill(7));
+    utimesSync(file('mask', 2), new Date(), new Date(Date.now() + 5000));
+    rmSync(file('image', 3));
+    rmSync(file('mask', 3));
+    copyFileSync(file('image', 4), file('image', 100));
+    copyFileSync(file('mask', 4), file('mask', 100));
+
+    const update = await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--update', 'cityscapes', '--out', out], { cwd: dir });
+    expect(update.code, update.stderr).toBe(0);
+    expect(update.stdout).toContain('cityscapes: updated: 1 added, 1 changed, 1 removed (2 images re-read, the others kept)');
+
+    const after = idsByPath(out);
+    expect(after.size).toBe(20);
+    for (const [rel, id] of before) if (!rel.includes('_000003_')) expect(after.get(rel), rel).toBe(id);
+    expect([...after.keys()].filter((rel) => !before.has(rel))).toEqual([path.relative(root, file('image', 100))]);
+    const reader = ManifestReader.open(out);
+    const changed = after.get(path.relative(root, file('image', 2))) as number;
+    expect(reader.imageLabels(changed).map((l) => [l.labelId, l.pixels])).toEqual(expectedLabels(new Map([[7, W * H]]), taxonomyTable('cityscapes')));
+    reader.close();
+
+    // The same rows, row for row, as a merge of the folder as it is now.
+    const fresh = path.join(dir, 'fresh.sqlite');
+    expect((await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--out', fresh], { cwd: dir })).code).toBe(0);
+    expect(dumpManifest(out)).toEqual(dumpManifest(fresh));
+
+    // Nothing changed since: nothing is read again.
+    const again = await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--update', 'cityscapes', '--out', out], { cwd: dir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('cityscapes: updated: 0 added, 0 changed, 0 removed (0 images re-read, the others kept)');
+  });
+
+  it('names a dataset given with --dataset: another name is one line, exit 2', async () => {
+    const r = await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--update', 'city', '--out', path.join(dir, 'x.sqlite')], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('error: --update name "city" has no --dataset city=PATH (the folder to re-read)\n');
+  });
+});
