@@ -5,13 +5,31 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
 import { writeAde20k, writeCityscapes } from '../packages/dataset-tools/src/synthetic/write-layouts.js';
 import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
-import { runCli } from './run-cli.js';
+import { runCli, startCli } from './run-cli.js';
 
 const MERGE = path.join(REPO, 'packages', 'dataset-tools', 'dist', 'cli.js');
 const MANIFEST = path.join(REPO, 'packages', 'dataset-tools', 'dist', 'manifest-cli.js');
 const dir = tempDir('sentseg-merge-cli-');
 
-const run = (bin: string, args: string[], killAfterMs?: number) => runCli(bin, args, { cwd: dir, killAfterMs });
+const run = (bin: string, args: string[]) => runCli(bin, args, { cwd: dir });
+
+/**
+ * Runs a merge into `out` and SIGKILLs it once it has begun writing (a file beside `out` named
+ * after it exists, and half a second has passed): a crash part-way, whatever the machine's load.
+ */
+async function killOnceWriting(args: string[], out: string) {
+  const started = startCli(MERGE, args, { cwd: dir });
+  const base = path.basename(out);
+  const deadline = Date.now() + 120_000;
+  let seenAt: number | undefined;
+  while (Date.now() < deadline && started.child.exitCode === null) {
+    if (seenAt === undefined && readdirSync(dir).some((f) => f.startsWith(`${base}.`))) seenAt = Date.now();
+    if (seenAt !== undefined && Date.now() - seenAt >= 500) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  started.child.kill('SIGKILL');
+  return started.done;
+}
 
 beforeAll(async () => {
   await writeCityscapes(path.join(dir, 'cityscapes'), { train: 4, val: 2 }, [32, 16]);
@@ -75,14 +93,14 @@ describe('merge-datasets and manifest commands', () => {
     const out = path.join(dir, 'killed.sqlite');
     // A manifest with one dataset, then a long merge of a second one killed part-way.
     await run(MERGE, ['--dataset', `ade=${path.join(dir, 'ade-kill')}`, '--out', out]);
-    const killed = await run(MERGE, ['--dataset', `big=${path.join(dir, 'big')}`, '--out', out, '--workers', '1'], 2000);
+    const killed = await killOnceWriting(['--dataset', `big=${path.join(dir, 'big')}`, '--out', out, '--workers', '1'], out);
     expect(killed.signal).toBe('SIGKILL');
     const reader = ManifestReader.open(out);
     expect(reader.datasets().map((d) => [d.name, d.images])).toEqual([['ade', 3]]);
     reader.close();
     // A new manifest killed part-way is not left at its path at all.
     const fresh = path.join(dir, 'fresh.sqlite');
-    const again = await run(MERGE, ['--dataset', `big=${path.join(dir, 'big')}`, '--out', fresh, '--workers', '1'], 2000);
+    const again = await killOnceWriting(['--dataset', `big=${path.join(dir, 'big')}`, '--out', fresh, '--workers', '1'], fresh);
     expect(again.signal).toBe('SIGKILL');
     expect(existsSync(fresh)).toBe(false);
     expect(readdirSync(dir).some((f) => f.startsWith('fresh.sqlite.partial-'))).toBe(true);
