@@ -5,6 +5,8 @@ import { embedLabels } from './embed.js';
 import type { SentenceEncoder } from './encoder/clip-text.js';
 import { LabelBankError } from './errors.js';
 import { nearestLabels } from './neighbours.js';
+import type { HubOptions } from './encoder/hub.js';
+import { hubOptionsFromArgs, hubYargsOptions, type HubArgs } from './hub-cli.js';
 import { Progress } from './progress.js';
 import { writeSimilarityReport } from './report/index.js';
 import { refreshFromWikipedia, refreshFromWordNet, skippedLabels, type LabelRefreshStatus, type RefreshReport } from './sources/refresh.js';
@@ -20,7 +22,7 @@ interface GlobalArgs {
 
 // The encoder modules load @huggingface/transformers and onnxruntime (about 0.3 s of every start,
 // measured with node --cpu-prof): only the commands that encode import them.
-const loadTextEncoder = async (model: string) => (await import('./encoder/load.js')).loadTextEncoder(model);
+const loadTextEncoder = async (model: string, hub: HubOptions) => (await import('./encoder/load.js')).loadTextEncoder(model, { hub });
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const warn = (line: string) => process.stderr.write(`warning: ${line}\n`);
@@ -42,10 +44,10 @@ function splitList(value: string | undefined): string[] | undefined {
 }
 
 /** The encoder named by --model, or the one the bank already has embeddings of. */
-async function resolveEncoder(bank: LabelBank, model: string | undefined): Promise<SentenceEncoder> {
-  if (model !== undefined) return loadTextEncoder(model);
+async function resolveEncoder(bank: LabelBank, model: string | undefined, hub: HubOptions): Promise<SentenceEncoder> {
+  if (model !== undefined) return loadTextEncoder(model, hub);
   const models = bank.models();
-  if (models.length === 1) return loadTextEncoder((models[0] as { location: string }).location);
+  if (models.length === 1) return loadTextEncoder((models[0] as { location: string }).location, hub);
   if (models.length === 0) throw new LabelBankError('BAD_ARGUMENT', 'no text encoder: pass --model <folder in transformers.js layout | hub id>');
   throw new LabelBankError('BAD_ARGUMENT', `the bank holds ${models.length} encoders (${models.map((m) => m.modelId).join(', ')}); pass --model`);
 }
@@ -212,21 +214,23 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
       'embed',
       "encode every label's sentence and word-only text with a CLIP text encoder (cached)",
       (c) =>
-        c
+        hubYargsOptions(c)
           .option('model', {
             type: 'string',
             describe:
-              'CLIP text tower: a local folder in transformers.js layout or a hub id; or "lexical" for the weight-free lexical baseline ' +
+              'CLIP text tower: a local folder in transformers.js layout or a hub id ORG/NAME[@REVISION] (downloaded once into --cache-dir); or "lexical" for the weight-free lexical baseline ' +
               "(TF-IDF + WordNet hypernyms, lexical:dim=512,seed=0,depth=4); default: the bank's only encoder",
           })
           .option('labels', { type: 'string', describe: 'comma-separated subset of label names' })
           .example(`${invokedAs} embed --model ./clip-b32`, 'embed all labels with a local CLIP folder')
+          .example(`${invokedAs} embed --model ORG/NAME`, 'a hub id, downloaded once into the model cache')
           .example(`${invokedAs} embed --model lexical`, 'no CLIP weights: the weight-free lexical baseline'),
       async (args) => {
         // A bad --model fails before the bank is opened (or created).
-        const named = args.model !== undefined ? await loadTextEncoder(args.model) : undefined;
+        const hub = hubOptionsFromArgs(args as HubArgs);
+        const named = args.model !== undefined ? await loadTextEncoder(args.model, hub) : undefined;
         await withBank(args as unknown as GlobalArgs, async (bank) => {
-          const encoder = named ?? (await resolveEncoder(bank, undefined));
+          const encoder = named ?? (await resolveEncoder(bank, undefined, hub));
           try {
             const names = splitList(args.labels);
             const labels = names ? names.map((n) => bank.requireLabel(n)) : undefined;
@@ -282,7 +286,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
       'add <name>',
       'add a zero-shot label, embed it, and show its nearest labels',
       (c) =>
-        c
+        hubYargsOptions(c)
           .positional('name', { type: 'string', demandOption: true, describe: 'the new label' })
           .option('description', { type: 'string', describe: 'its description ("An image of {name}. " is prefixed when missing)' })
           .option('wikipedia', { type: 'string', describe: "take the description from this article's first sentence" })
@@ -309,9 +313,10 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           description = outcome.sentence;
           source = 'wikipedia';
         }
-        const named = args.model !== undefined ? await loadTextEncoder(args.model) : undefined;
+        const hub = hubOptionsFromArgs(args as HubArgs);
+        const named = args.model !== undefined ? await loadTextEncoder(args.model, hub) : undefined;
         await withBank(args as unknown as GlobalArgs, async (bank) => {
-          const encoder = named ?? (await resolveEncoder(bank, undefined));
+          const encoder = named ?? (await resolveEncoder(bank, undefined, hub));
           let result;
           try {
             result = await addLabel(bank, encoder, { name, description: description ?? '', source, group: args.group, wikipediaTitle: args.wikipedia });

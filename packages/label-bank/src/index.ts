@@ -19,3 +19,18 @@ export { writeTinyClipVisionModel, buildTinyClipVisionGraph, type TinyClipVision
 export { LexicalEncoder, OneHotEncoder, parseLexicalSpec, wordTokens, LEXICAL_PREFIX, type LexicalEncoderOptions } from './encoder/lexical.js';
 export { loadTextEncoder } from './encoder/load.js';
 export { heatmapPng, viridis, type HeatmapOptions } from './report/heatmap.js';
+export {
+  resolveHubModel,
+  hubIdOf,
+  parseHubId,
+  hubIdText,
+  hubModelFolder,
+  modelCacheDir,
+  hubEndpoint,
+  MODEL_CACHE_ENV,
+  type HubId,
+  type HubOptions,
+  type HubModelKind,
+  type DownloadProgress,
+} from './encoder/hub.js';
+export { hubYargsOptions, hubOptionsFromArgs, downloadProgress, type HubArgs } from './hub-cli.js';

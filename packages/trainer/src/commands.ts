@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { EXIT, flushAndExit } from '@sentseg/common';
 import { isDatasetError } from '@sentseg/dataset-tools';
-import { LabelBankError } from '@sentseg/label-bank';
+import { hubOptionsFromArgs, hubYargsOptions, LabelBankError } from '@sentseg/label-bank';
 import { BackendError, selectBackend, type BackendChoice } from './backend/select.js';
 import { CheckpointError } from './checkpoint.js';
 import { ConfigError, parseOverride, readConfigFile, resolveConfig, type TrainConfig } from './config.js';
@@ -33,6 +33,9 @@ interface TrainArgs {
   resume?: string;
   overwrite?: boolean;
   progress?: boolean;
+  'cache-dir'?: string;
+  offline?: boolean;
+  'hub-timeout'?: number;
 }
 
 /** Layers the config: defaults ← --config file ← named flags ← --set key=value. */
@@ -55,7 +58,7 @@ export function trainCommand(y: Argv): Argv {
     'train',
     'train a SegFormer on a merged manifest against the label bank\'s embeddings',
     (c) =>
-      c
+      hubYargsOptions(c)
         .usage(
           '$0 train --config run.yaml --out runs/first\n\n' +
             'Settings come from the defaults, then --config (JSON or YAML), then the flags below, then --set. ' +
@@ -69,7 +72,7 @@ export function trainCommand(y: Argv): Argv {
         .option('label-bank', { type: 'string', describe: 'label-bank.sqlite with embeddings of every manifest label' })
         .option('steps', { type: 'number', describe: 'training steps in all (with --resume: continue up to this many)' })
         .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], describe: 'TensorFlow.js backend (auto: native TensorFlow if installed, else wasm)' })
-        .option('clip-vision', { type: 'string', describe: 'CLIP vision tower folder (transformers.js layout): box-crop embeddings for box-only datasets (L_WD)' })
+        .option('clip-vision', { type: 'string', describe: 'CLIP vision tower: a folder in transformers.js layout or a hub id ORG/NAME[@REVISION] (downloaded once into --cache-dir); box-crop embeddings for box-only datasets (L_WD)' })
         .option('out', { type: 'string', describe: 'run folder to create: config.json, metrics.jsonl, checkpoints/' })
         .option('overwrite', { type: 'boolean', describe: 'with --out: the folder holds a run; remove its config.json, metrics.jsonl and checkpoints/ and start over' })
         .option('resume', { type: 'string', describe: 'continue the run in this folder from its latest checkpoint (uses its config.json)' })
@@ -100,7 +103,7 @@ export function trainCommand(y: Argv): Argv {
       };
       process.on('SIGINT', onSigint);
       try {
-        summary = await train({ config, run, resume: Boolean(a.resume), overwrite: a.overwrite === true, progress: a.progress, stopRequested: () => stopRequested });
+        summary = await train({ config, run, resume: Boolean(a.resume), overwrite: a.overwrite === true, progress: a.progress, stopRequested: () => stopRequested, hub: hubOptionsFromArgs(a) });
         const last = summary.metrics[summary.metrics.length - 1];
         const first = summary.metrics[0];
         const out = (line: string) => process.stdout.write(`${line}\n`);
