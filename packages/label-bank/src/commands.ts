@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { addLabel } from './add-label.js';
@@ -13,6 +14,7 @@ import { refreshFromWikipedia, refreshFromWordNet, skippedLabels, type LabelRefr
 import { createWikiClient, DEFAULT_API_URL } from './sources/wikipedia/client.js';
 import { fetchLeadSentence } from './sources/wikipedia/fetch-lead.js';
 import { LabelBank, type DescriptionSource } from './store/bank.js';
+import { listEncoders, loadableName, matchEncoder } from './store/encoder-names.js';
 
 interface GlobalArgs {
   bank: string;
@@ -43,13 +45,30 @@ function splitList(value: string | undefined): string[] | undefined {
   return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
+/**
+ * What --model loads: when it names one of the bank's encoders (its id, the name it was embedded
+ * with, its folder, its hub id), that encoder's stored location; else the name as given.
+ */
+function modelToLoad(bankFile: string, model: string): string {
+  if (existsSync(bankFile)) {
+    const bank = LabelBank.open(bankFile, { readonly: true });
+    try {
+      const found = matchEncoder(bank.models(), model);
+      if (found) return found.location;
+    } finally {
+      bank.close();
+    }
+  }
+  return loadableName(model);
+}
+
 /** The encoder named by --model, or the one the bank already has embeddings of. */
 async function resolveEncoder(bank: LabelBank, model: string | undefined, hub: HubOptions): Promise<SentenceEncoder> {
   if (model !== undefined) return loadTextEncoder(model, hub);
   const models = bank.models();
   if (models.length === 1) return loadTextEncoder((models[0] as { location: string }).location, hub);
   if (models.length === 0) throw new LabelBankError('BAD_ARGUMENT', 'no text encoder: pass --model <folder in transformers.js layout | hub id>');
-  throw new LabelBankError('BAD_ARGUMENT', `the bank holds ${models.length} encoders (${models.map((m) => m.modelId).join(', ')}); pass --model`);
+  throw new LabelBankError('BAD_ARGUMENT', `the bank holds ${models.length} encoders: ${listEncoders(models)}; pass --model with its id or the name in brackets`);
 }
 
 function printRefresh(report: RefreshReport, total: number): void {
@@ -219,7 +238,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
             type: 'string',
             describe:
               'CLIP text tower: a local folder in transformers.js layout or a hub id ORG/NAME[@REVISION] (downloaded once into --cache-dir); or "lexical" for the weight-free lexical baseline ' +
-              "(TF-IDF + WordNet hypernyms, lexical:dim=512,seed=0,depth=4); default: the bank's only encoder",
+              "(TF-IDF + WordNet hypernyms, lexical:dim=512,seed=0,depth=4); or the id of one of the bank's encoders; default: the bank's only encoder",
           })
           .option('labels', { type: 'string', describe: 'comma-separated subset of label names' })
           .example(`${invokedAs} embed --model ./clip-b32`, 'embed all labels with a local CLIP folder')
@@ -228,7 +247,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
       async (args) => {
         // A bad --model fails before the bank is opened (or created).
         const hub = hubOptionsFromArgs(args as HubArgs);
-        const named = args.model !== undefined ? await loadTextEncoder(args.model, hub) : undefined;
+        const named = args.model !== undefined ? await loadTextEncoder(modelToLoad(args.bank, args.model), hub) : undefined;
         await withBank(args as unknown as GlobalArgs, async (bank) => {
           const encoder = named ?? (await resolveEncoder(bank, undefined, hub));
           try {
@@ -261,7 +280,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
       'write the label-similarity matrices (word vs sentence) as PNG + HTML and print block scores',
       (c) =>
         c
-          .option('model', { type: 'string', describe: 'model id in the bank (default: the only one)' })
+          .option('model', { type: 'string', describe: "the bank's encoder: its id, or the name it was embedded with (lexical, a folder, ORG/NAME) (default: the only one)" })
           .option('out', { type: 'string', default: 'label-report', describe: 'output folder' })
           .option('cell', { type: 'number', default: 3, describe: 'pixels per matrix cell in the PNGs' }),
       (args) =>
@@ -292,7 +311,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           .option('wikipedia', { type: 'string', describe: "take the description from this article's first sentence" })
           .option('api-url', { type: 'string', default: DEFAULT_API_URL, describe: 'MediaWiki API endpoint for --wikipedia' })
           .option('group', { type: 'string', default: 'added', describe: 'semantic group' })
-          .option('model', { type: 'string', describe: "text encoder (default: the bank's only encoder)" })
+          .option('model', { type: 'string', describe: "text encoder: the id of one of the bank's encoders, lexical, a folder or a hub id ORG/NAME[@REVISION] (default: the bank's only encoder)" })
           .conflicts('description', 'wikipedia')
           .check((a) => httpUrl('api-url', a['api-url']))
           .example(`${invokedAs} add zebra --description TEXT`, 'described in your own words')
@@ -314,7 +333,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           source = 'wikipedia';
         }
         const hub = hubOptionsFromArgs(args as HubArgs);
-        const named = args.model !== undefined ? await loadTextEncoder(args.model, hub) : undefined;
+        const named = args.model !== undefined ? await loadTextEncoder(modelToLoad(args.bank, args.model), hub) : undefined;
         await withBank(args as unknown as GlobalArgs, async (bank) => {
           const encoder = named ?? (await resolveEncoder(bank, undefined, hub));
           let result;
@@ -341,7 +360,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
       (c) =>
         c
           .positional('name', { type: 'string', demandOption: true, describe: 'the label' })
-          .option('model', { type: 'string', describe: 'model id in the bank for neighbours (default: the only one)' }),
+          .option('model', { type: 'string', describe: "the bank's encoder for neighbours: its id, or the name it was embedded with (lexical, a folder, ORG/NAME) (default: the only one)" }),
       (args) =>
         withBank(args as unknown as GlobalArgs, (bank) => {
           const label = bank.requireLabel(String(args.name));

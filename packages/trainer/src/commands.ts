@@ -30,6 +30,7 @@ interface TrainArgs {
   steps?: number;
   backend?: string;
   'clip-vision'?: string;
+  encoder?: string;
   resume?: string;
   overwrite?: boolean;
   progress?: boolean;
@@ -48,6 +49,7 @@ export function configFromArgs(args: TrainArgs): TrainConfig {
   if (args.steps !== undefined) flags.steps = args.steps;
   if (args.backend !== undefined) flags.backend = args.backend;
   if (args['clip-vision'] !== undefined) flags.clipVision = args['clip-vision'];
+  if (args.encoder !== undefined) flags.encoder = args.encoder;
   if (Object.keys(flags).length > 0) layers.push({ where: 'the command line', values: flags });
   for (const s of args.set ?? []) layers.push({ where: `--set ${s}`, values: parseOverride(s) });
   return resolveConfig(layers);
@@ -70,6 +72,7 @@ export function trainCommand(y: Argv): Argv {
         .option('set', { type: 'string', array: true, describe: 'override one setting: key.path=value (repeatable)' })
         .option('manifest', { type: 'string', describe: 'manifest.sqlite from merge-datasets' })
         .option('label-bank', { type: 'string', describe: 'label-bank.sqlite with embeddings of every manifest label' })
+        .option('encoder', { type: 'string', describe: "the bank's encoder to train against: its id, or the name it was embedded with (lexical, a folder, ORG/NAME); needed when the bank holds several" })
         .option('steps', { type: 'number', describe: 'training steps in all (with --resume: continue up to this many)' })
         .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], describe: 'TensorFlow.js backend (auto: native TensorFlow if installed, else wasm)' })
         .option('clip-vision', { type: 'string', describe: 'CLIP vision tower: a folder in transformers.js layout or a hub id ORG/NAME[@REVISION] (downloaded once into --cache-dir); box-crop embeddings for box-only datasets (L_WD)' })
