@@ -7,6 +7,7 @@ import type { SentenceEncoder } from './encoder/clip-text.js';
 import { LabelBankError } from './errors.js';
 import { nearestLabels } from './neighbours.js';
 import type { HubOptions } from './encoder/hub.js';
+import { CLIP_TOKENIZER_ENV } from './encoder/token-counter.js';
 import { hubOptionsFromArgs, hubYargsOptions, type HubArgs } from './hub-cli.js';
 import { Progress } from './progress.js';
 import { writeSimilarityReport } from './report/index.js';
@@ -311,6 +312,10 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           .option('wikipedia', { type: 'string', describe: "take the description from this article's first sentence" })
           .option('api-url', { type: 'string', default: DEFAULT_API_URL, describe: 'MediaWiki API endpoint for --wikipedia' })
           .option('group', { type: 'string', default: 'added', describe: 'semantic group' })
+          .option('tokenizer', {
+            type: 'string',
+            describe: `CLIP tokenizer.json to count tokens with when the encoder is not CLIP (also ${CLIP_TOKENIZER_ENV}; else one found in the model cache)`,
+          })
           .option('model', { type: 'string', describe: "text encoder: the id of one of the bank's encoders, lexical, a folder or a hub id ORG/NAME[@REVISION] (default: the bank's only encoder)" })
           .conflicts('description', 'wikipedia')
           .check((a) => httpUrl('api-url', a['api-url']))
@@ -338,7 +343,12 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           const encoder = named ?? (await resolveEncoder(bank, undefined, hub));
           let result;
           try {
-            result = await addLabel(bank, encoder, { name, description: description ?? '', source, group: args.group, wikipediaTitle: args.wikipedia });
+            result = await addLabel(
+              bank,
+              encoder,
+              { name, description: description ?? '', source, group: args.group, wikipediaTitle: args.wikipedia },
+              { tokenizer: args.tokenizer, cacheDir: args['cache-dir'] },
+            );
           } finally {
             await encoder.dispose();
           }
@@ -347,7 +357,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           }
           if (args.json) printJson(result);
           else {
-            out(`added ${result.label.name} (id ${result.label.id}, ${result.tokens} tokens): ${result.label.description}`);
+            out(`added ${result.label.name} (id ${result.label.id}, ${result.tokens} CLIP tokens): ${result.label.description}`);
             out('nearest labels:');
             for (const n of result.neighbours) out(`  ${n.cosine.toFixed(4)}  ${n.name}`);
           }

@@ -48,7 +48,7 @@ describe.runIf(HAS_TOKENIZER)('every command takes the same encoder names', () =
   const bank = path.join(dir, 'two.sqlite');
   const lexicalId = 'lexical:dim=32,seed=0,depth=4@v1';
   let clipId = '';
-  const cli = (args: string[]) => runCli(BIN.labelBank, [...args, '--bank', bank], { cwd: dir });
+  const cli = (args: string[]) => runCli(BIN.labelBank, [...args, '--bank', bank], { cwd: dir, env: { SENTSEG_CLIP_TOKENIZER: TOKENIZER_JSON } });
   beforeAll(async () => {
     writeTinyClipTextModel(path.join(dir, 'tiny'), { tokenizerJson: TOKENIZER_JSON, seed: 2 });
     const a = await cli(['embed', '--model', 'lexical:dim=32']);

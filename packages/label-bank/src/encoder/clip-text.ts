@@ -75,6 +75,10 @@ class ClipTextEncoder implements SentenceEncoder {
   readonly location: string;
   readonly maxTokens: number;
   private readonly tokenizer: ClipTokenizer;
+  /** Its tokenizer, for CLIP token counts (token-counter.ts). */
+  get clipTokenizer(): ClipTokenizer {
+    return this.tokenizer;
+  }
   private readonly model: PreTrainedModel;
   private readonly batchSize: number;
 
