@@ -365,6 +365,39 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
       },
     )
     .command(
+      'import',
+      'store label embeddings computed elsewhere (NumPy .npy, JSON, safetensors) as one more encoder of the bank',
+      (c) =>
+        c
+          .option('encoder', { type: 'string', demandOption: true, describe: 'a name for the model the vectors came from (its id: import:NAME@<sha256 of file and names>)' })
+          .option('file', { type: 'string', demandOption: true, describe: 'rows × dim float16 or float32 matrix: .npy, .json (array of rows) or .safetensors' })
+          .option('names', { type: 'string', demandOption: true, describe: 'text file of label names, one per line, in the order of the rows' })
+          .option('add-missing', { type: 'boolean', default: false, describe: 'add names the bank lacks as new labels (else they are listed and nothing is imported)' })
+          .option('as', { choices: ['both', 'sentence', 'word'] as const, default: 'both' as const, describe: "which of a label's texts the vectors stand for" })
+          .option('tensor', { type: 'string', describe: 'safetensors: the tensor to read when the file holds several' })
+          .option('allow-other-dim', { type: 'boolean', default: false, describe: "import vectors whose size differs from the bank's other encoders'" }),
+      async (args) => {
+        const { importEmbeddings } = await import('./import/import-embeddings.js');
+        await withBank(args as unknown as GlobalArgs, (bank) => {
+          const result = importEmbeddings(bank, {
+            encoder: args.encoder,
+            file: args.file,
+            names: args.names,
+            addMissing: args['add-missing'],
+            as: args.as,
+            tensor: args.tensor,
+            allowOtherDim: args['allow-other-dim'],
+          });
+          if (args.json) printJson(result);
+          else {
+            out(`encoder ${result.modelId}: ${result.rows} rows of ${result.dim} (${result.dtype}), L2-normalised`);
+            out(`${result.labels} labels got a vector${result.added.length > 0 ? `, ${result.added.length} of them added as new labels` : ''}; ${result.without} labels of the bank have none`);
+            for (const n of result.normalised) out(`  "${n.name}" taken as label "${n.label}"`);
+          }
+        });
+      },
+    )
+    .command(
       'show <name>',
       "print a label's description, source and nearest labels",
       (c) =>

@@ -34,3 +34,7 @@ export {
   type DownloadProgress,
 } from './encoder/hub.js';
 export { hubYargsOptions, hubOptionsFromArgs, downloadProgress, type HubArgs } from './hub-cli.js';
+export { matchEncoder, listEncoders, loadableName, type NamedEncoder } from './store/encoder-names.js';
+export { clipTokenCounter, findClipTokenizer, CLIP_TOKENIZER_ENV, type TokenCounter } from './encoder/token-counter.js';
+export { importEmbeddings, IMPORT_PREFIX, type ImportOptions, type ImportResult } from './import/import-embeddings.js';
+export { readVectorFile, halfToFloat, type VectorMatrix } from './import/read-vectors.js';

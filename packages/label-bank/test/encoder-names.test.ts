@@ -16,6 +16,7 @@ describe('matchEncoder', () => {
     { modelId: 'lexical:dim=32,seed=1,depth=4@v1', location: 'lexical:dim=32,seed=1,depth=4' },
     { modelId: 'local:clip@0123456789abcdef', location: '/models/clip' },
     { modelId: 'hf:Xenova/clip-vit-base-patch32@main#fedcba9876543210', location: 'Xenova/clip-vit-base-patch32@main' },
+    { modelId: 'import:detic-coco@00112233445566ff', location: 'import:detic-coco' },
   ];
   const id = (name: string, base = '/') => matchEncoder(models, name, base)?.modelId;
 
@@ -29,6 +30,8 @@ describe('matchEncoder', () => {
     expect(id('Xenova/clip-vit-base-patch32')).toBe('hf:Xenova/clip-vit-base-patch32@main#fedcba9876543210');
     expect(id('Xenova/clip-vit-base-patch32@main')).toBe('hf:Xenova/clip-vit-base-patch32@main#fedcba9876543210');
     expect(id('hf:Xenova/clip-vit-base-patch32@main#fedcba9876543210')).toBe('hf:Xenova/clip-vit-base-patch32@main#fedcba9876543210');
+    expect(id('detic-coco')).toBe('import:detic-coco@00112233445566ff');
+    expect(id('import:detic-coco')).toBe('import:detic-coco@00112233445566ff');
   });
 
   it('names nothing the bank does not hold', () => {

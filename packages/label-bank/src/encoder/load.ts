@@ -14,6 +14,9 @@ export async function loadTextEncoder(model: string, options: LoadEncoderOptions
   if (model.startsWith('local:')) {
     throw new LabelBankError('BAD_ARGUMENT', `${model} is the id of a folder encoder, and no bank given names its folder: pass the folder (or --bank the bank that holds it)`);
   }
+  if (model.startsWith('import:')) {
+    throw new LabelBankError('BAD_ARGUMENT', `${model} holds vectors imported with label-bank import: it cannot encode new texts (embed or add with the model that made them, or import again)`);
+  }
   if (model.startsWith('onehot:')) throw new LabelBankError('BAD_ARGUMENT', `a one-hot encoder (${model}) can only embed the labels it was built with; it cannot encode new texts`);
   return loadClipTextEncoder(loadableName(model), options);
 }

@@ -1,7 +1,8 @@
 /**
  * One way to name an encoder of a bank, for every command that takes one (show, report, embed, add,
  * train): its full id (`lexical:dim=512,seed=0,depth=4@v1`, `local:clip@<sha>`, `hf:ORG/NAME@REV#<sha>`),
- * the name it was embedded with (`lexical`, `lexical:dim=256`, a folder path, `ORG/NAME[@REV]`) or
+ * the name it was embedded or imported with (`lexical`, `lexical:dim=256`, a folder path,
+ * `ORG/NAME[@REV]`, the --encoder NAME of label-bank import) or
  * what the bank stored as its location.
  */
 import path from 'node:path';
@@ -19,6 +20,8 @@ export function loadableName(name: string): string {
   if (lexical) return lexical[1] as string;
   const hub = /^hf:(.+)#[0-9a-f]+$/.exec(name);
   if (hub) return hub[1] as string;
+  const imported = /^(import:[^@]+)@[0-9a-f]+$/.exec(name);
+  if (imported) return imported[1] as string;
   return name;
 }
 
@@ -39,6 +42,7 @@ export function matchEncoder<T extends NamedEncoder>(models: T[], name: string, 
   const hub = parseHubId(loadable);
   if (hub) candidates.add(hubIdText(hub));
   if (!lexical) candidates.add(path.resolve(base, loadable));
+  candidates.add(`import:${loadable}`); // label-bank import --encoder NAME
   return models.find((m) => candidates.has(m.location));
 }
 
