@@ -196,7 +196,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           )
           .example(`${invokedAs} fetch --labels bus,car`, 'refresh two labels from English Wikipedia')
           .example(`${invokedAs} fetch --deadline 120`, 'give up after two minutes, keeping what was fetched')
-          .example(`${invokedAs} fetch --source wordnet`, "take every label's first WordNet noun gloss"),
+          .example(`${invokedAs} fetch --source wordnet`, "each label's WordNet gloss of the sense it means"),
       (args) =>
         withBank(args as unknown as GlobalArgs, async (bank) => {
           const labels = splitList(args.labels);
