@@ -126,14 +126,14 @@ describe.runIf(HAS_TOKENIZER)('embed, report, add, show through the bins', () =>
     const before = sha(bank);
     const tooLong = await run(LABEL_BANK, ['add', 'ramble', '--bank', bank, '--description', 'words and more words '.repeat(30)]);
     expect(tooLong.code).toBe(2);
-    expect(tooLong.stderr).toMatch(/description of "ramble" is \d+ tokens; the text encoder reads at most 77: shorten it/);
+    expect(tooLong.stderr).toMatch(/description of "ramble" is \d+ CLIP tokens; CLIP.s text encoder reads at most 77: shorten it/);
     expect(sha(bank)).toBe(before);
 
     const dupText = readFileSync(path.join(REPO, 'manifests', 'labels.json'), 'utf8');
     const bus = (JSON.parse(dupText) as { labels: { name: string; description: string }[] }).labels.find((l) => l.name === 'bus')!;
     const add = await run(LABEL_BANK, ['add', 'coach', '--bank', bank, '--description', bus.description]);
     expect(add.code).toBe(0);
-    expect(add.stdout).toMatch(/added coach \(id 238, \d+ tokens\)/);
+    expect(add.stdout).toMatch(/added coach \(id 238, \d+ CLIP tokens\)/);
     expect(add.stdout).toMatch(/nearest labels:\n {2}1\.0000 {2}bus\n/);
     expect(add.stderr).toMatch(/warning: "coach" is 1\.000 cosine from "bus": the two will likely be confused/);
 

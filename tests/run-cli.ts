@@ -29,8 +29,8 @@ export interface CliOptions {
   interruptOn?: RegExp;
   /** Send SIGKILL after this many milliseconds (a crash at an arbitrary point). */
   killAfterMs?: number;
-  /** Extra environment variables. */
-  env?: Record<string, string>;
+  /** Environment variables to set (or, given as undefined, to remove) for the child. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface StartedCli {
@@ -56,7 +56,12 @@ export function runProgram(file: string, args: string[], options: CliOptions): P
 
 function startProgram(file: string, args: string[], options: CliOptions): StartedCli {
   const started = Date.now();
-  const child = spawn(file, args, { cwd: options.cwd, env: { ...process.env, FORCE_COLOR: '0', ...options.env } });
+  const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  const child = spawn(file, args, { cwd: options.cwd, env });
   let stdout = '';
   let stderr = '';
   let interrupted = false;

@@ -1,5 +1,6 @@
 import { embedLabels } from './embed.js';
 import type { SentenceEncoder } from './encoder/clip-text.js';
+import { clipTokenCounter, type TokenCounter } from './encoder/token-counter.js';
 import { LabelBankError } from './errors.js';
 import { CONFUSION_COSINE, nearestLabels, type Neighbour } from './neighbours.js';
 import type { DescriptionSource, LabelBank, LabelRow } from './store/bank.js';
@@ -10,6 +11,7 @@ export interface AddLabelResult {
   neighbours: Neighbour[];
   /** Neighbours at or above CONFUSION_COSINE. */
   confusable: Neighbour[];
+  /** CLIP tokens of the description, start and end tokens included. */
   tokens: number;
 }
 
@@ -20,24 +22,28 @@ export function composeDescription(name: string, text: string): string {
 }
 
 /**
- * Adds a zero-shot label: checks the text fits the encoder's window (refused otherwise), encodes the
+ * Adds a zero-shot label: checks the text fits CLIP's 77-token window, counted by the CLIP tokenizer
+ * whatever the encoder (refused otherwise), encodes the
  * sentence and word-only texts, and stores label and embeddings in one transaction.
  */
 export async function addLabel(
   bank: LabelBank,
   encoder: SentenceEncoder,
   spec: { name: string; description: string; source: DescriptionSource; group?: string; wikipediaTitle?: string },
+  options: { counter?: TokenCounter; tokenizer?: string; cacheDir?: string } = {},
 ): Promise<AddLabelResult> {
   const name = spec.name.trim();
   if (name === '') throw new LabelBankError('BAD_ARGUMENT', 'a label needs a name');
   if (bank.label(name)) throw new LabelBankError('LABEL_EXISTS', `label "${name}" already exists in ${bank.file}; use label-bank show "${name}"`);
   if (spec.description.trim() === '') throw new LabelBankError('EMPTY_DESCRIPTION', `empty description for label "${name}"`);
   const description = composeDescription(name, spec.description);
-  const tokens = encoder.countTokens(description);
-  if (tokens > encoder.maxTokens) {
+  // CLIP's count whatever the encoder: a text any encoder accepts here fits CLIP's window later.
+  const counter = options.counter ?? (await clipTokenCounter(encoder, options));
+  const tokens = counter.count(description);
+  if (tokens > counter.maxTokens) {
     throw new LabelBankError(
       'TOO_MANY_TOKENS',
-      `description of "${name}" is ${tokens} tokens; the text encoder reads at most ${encoder.maxTokens}: shorten it`,
+      `description of "${name}" is ${tokens} CLIP tokens; CLIP's text encoder reads at most ${counter.maxTokens}: shorten it`,
     );
   }
   await embedLabels(bank, encoder);

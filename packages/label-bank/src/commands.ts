@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { addLabel } from './add-label.js';
@@ -5,12 +6,16 @@ import { embedLabels } from './embed.js';
 import type { SentenceEncoder } from './encoder/clip-text.js';
 import { LabelBankError } from './errors.js';
 import { nearestLabels } from './neighbours.js';
+import type { HubOptions } from './encoder/hub.js';
+import { CLIP_TOKENIZER_ENV } from './encoder/token-counter.js';
+import { hubOptionsFromArgs, hubYargsOptions, type HubArgs } from './hub-cli.js';
 import { Progress } from './progress.js';
 import { writeSimilarityReport } from './report/index.js';
 import { refreshFromWikipedia, refreshFromWordNet, skippedLabels, type LabelRefreshStatus, type RefreshReport } from './sources/refresh.js';
 import { createWikiClient, DEFAULT_API_URL } from './sources/wikipedia/client.js';
 import { fetchLeadSentence } from './sources/wikipedia/fetch-lead.js';
 import { LabelBank, type DescriptionSource } from './store/bank.js';
+import { listEncoders, loadableName, matchEncoder } from './store/encoder-names.js';
 
 interface GlobalArgs {
   bank: string;
@@ -20,7 +25,7 @@ interface GlobalArgs {
 
 // The encoder modules load @huggingface/transformers and onnxruntime (about 0.3 s of every start,
 // measured with node --cpu-prof): only the commands that encode import them.
-const loadTextEncoder = async (model: string) => (await import('./encoder/load.js')).loadTextEncoder(model);
+const loadTextEncoder = async (model: string, hub: HubOptions) => (await import('./encoder/load.js')).loadTextEncoder(model, { hub });
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const warn = (line: string) => process.stderr.write(`warning: ${line}\n`);
@@ -41,13 +46,30 @@ function splitList(value: string | undefined): string[] | undefined {
   return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
+/**
+ * What --model loads: when it names one of the bank's encoders (its id, the name it was embedded
+ * with, its folder, its hub id), that encoder's stored location; else the name as given.
+ */
+function modelToLoad(bankFile: string, model: string): string {
+  if (existsSync(bankFile)) {
+    const bank = LabelBank.open(bankFile, { readonly: true });
+    try {
+      const found = matchEncoder(bank.models(), model);
+      if (found) return found.location;
+    } finally {
+      bank.close();
+    }
+  }
+  return loadableName(model);
+}
+
 /** The encoder named by --model, or the one the bank already has embeddings of. */
-async function resolveEncoder(bank: LabelBank, model: string | undefined): Promise<SentenceEncoder> {
-  if (model !== undefined) return loadTextEncoder(model);
+async function resolveEncoder(bank: LabelBank, model: string | undefined, hub: HubOptions): Promise<SentenceEncoder> {
+  if (model !== undefined) return loadTextEncoder(model, hub);
   const models = bank.models();
-  if (models.length === 1) return loadTextEncoder((models[0] as { location: string }).location);
+  if (models.length === 1) return loadTextEncoder((models[0] as { location: string }).location, hub);
   if (models.length === 0) throw new LabelBankError('BAD_ARGUMENT', 'no text encoder: pass --model <folder in transformers.js layout | hub id>');
-  throw new LabelBankError('BAD_ARGUMENT', `the bank holds ${models.length} encoders (${models.map((m) => m.modelId).join(', ')}); pass --model`);
+  throw new LabelBankError('BAD_ARGUMENT', `the bank holds ${models.length} encoders: ${listEncoders(models)}; pass --model with its id or the name in brackets`);
 }
 
 function printRefresh(report: RefreshReport, total: number): void {
@@ -174,7 +196,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           )
           .example(`${invokedAs} fetch --labels bus,car`, 'refresh two labels from English Wikipedia')
           .example(`${invokedAs} fetch --deadline 120`, 'give up after two minutes, keeping what was fetched')
-          .example(`${invokedAs} fetch --source wordnet`, "take every label's first WordNet noun gloss"),
+          .example(`${invokedAs} fetch --source wordnet`, "each label's WordNet gloss of the sense it means"),
       (args) =>
         withBank(args as unknown as GlobalArgs, async (bank) => {
           const labels = splitList(args.labels);
@@ -212,21 +234,23 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
       'embed',
       "encode every label's sentence and word-only text with a CLIP text encoder (cached)",
       (c) =>
-        c
+        hubYargsOptions(c)
           .option('model', {
             type: 'string',
             describe:
-              'CLIP text tower: a local folder in transformers.js layout or a hub id; or "lexical" for the weight-free lexical baseline ' +
-              "(TF-IDF + WordNet hypernyms, lexical:dim=512,seed=0,depth=4); default: the bank's only encoder",
+              'CLIP text tower: a local folder in transformers.js layout or a hub id ORG/NAME[@REVISION] (downloaded once into --cache-dir); or "lexical" for the weight-free lexical baseline ' +
+              "(TF-IDF + WordNet hypernyms, lexical:dim=512,seed=0,depth=4); or the id of one of the bank's encoders; default: the bank's only encoder",
           })
           .option('labels', { type: 'string', describe: 'comma-separated subset of label names' })
           .example(`${invokedAs} embed --model ./clip-b32`, 'embed all labels with a local CLIP folder')
+          .example(`${invokedAs} embed --model ORG/NAME`, 'a hub id, downloaded once into the model cache')
           .example(`${invokedAs} embed --model lexical`, 'no CLIP weights: the weight-free lexical baseline'),
       async (args) => {
         // A bad --model fails before the bank is opened (or created).
-        const named = args.model !== undefined ? await loadTextEncoder(args.model) : undefined;
+        const hub = hubOptionsFromArgs(args as HubArgs);
+        const named = args.model !== undefined ? await loadTextEncoder(modelToLoad(args.bank, args.model), hub) : undefined;
         await withBank(args as unknown as GlobalArgs, async (bank) => {
-          const encoder = named ?? (await resolveEncoder(bank, undefined));
+          const encoder = named ?? (await resolveEncoder(bank, undefined, hub));
           try {
             const names = splitList(args.labels);
             const labels = names ? names.map((n) => bank.requireLabel(n)) : undefined;
@@ -257,7 +281,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
       'write the label-similarity matrices (word vs sentence) as PNG + HTML and print block scores',
       (c) =>
         c
-          .option('model', { type: 'string', describe: 'model id in the bank (default: the only one)' })
+          .option('model', { type: 'string', describe: "the bank's encoder: its id, or the name it was embedded with (lexical, a folder, ORG/NAME) (default: the only one)" })
           .option('out', { type: 'string', default: 'label-report', describe: 'output folder' })
           .option('cell', { type: 'number', default: 3, describe: 'pixels per matrix cell in the PNGs' }),
       (args) =>
@@ -282,13 +306,17 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
       'add <name>',
       'add a zero-shot label, embed it, and show its nearest labels',
       (c) =>
-        c
+        hubYargsOptions(c)
           .positional('name', { type: 'string', demandOption: true, describe: 'the new label' })
           .option('description', { type: 'string', describe: 'its description ("An image of {name}. " is prefixed when missing)' })
           .option('wikipedia', { type: 'string', describe: "take the description from this article's first sentence" })
           .option('api-url', { type: 'string', default: DEFAULT_API_URL, describe: 'MediaWiki API endpoint for --wikipedia' })
           .option('group', { type: 'string', default: 'added', describe: 'semantic group' })
-          .option('model', { type: 'string', describe: "text encoder (default: the bank's only encoder)" })
+          .option('tokenizer', {
+            type: 'string',
+            describe: `CLIP tokenizer.json to count tokens with when the encoder is not CLIP (also ${CLIP_TOKENIZER_ENV}; else one found in the model cache)`,
+          })
+          .option('model', { type: 'string', describe: "text encoder: the id of one of the bank's encoders, lexical, a folder or a hub id ORG/NAME[@REVISION] (default: the bank's only encoder)" })
           .conflicts('description', 'wikipedia')
           .check((a) => httpUrl('api-url', a['api-url']))
           .example(`${invokedAs} add zebra --description TEXT`, 'described in your own words')
@@ -309,12 +337,18 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           description = outcome.sentence;
           source = 'wikipedia';
         }
-        const named = args.model !== undefined ? await loadTextEncoder(args.model) : undefined;
+        const hub = hubOptionsFromArgs(args as HubArgs);
+        const named = args.model !== undefined ? await loadTextEncoder(modelToLoad(args.bank, args.model), hub) : undefined;
         await withBank(args as unknown as GlobalArgs, async (bank) => {
-          const encoder = named ?? (await resolveEncoder(bank, undefined));
+          const encoder = named ?? (await resolveEncoder(bank, undefined, hub));
           let result;
           try {
-            result = await addLabel(bank, encoder, { name, description: description ?? '', source, group: args.group, wikipediaTitle: args.wikipedia });
+            result = await addLabel(
+              bank,
+              encoder,
+              { name, description: description ?? '', source, group: args.group, wikipediaTitle: args.wikipedia },
+              { tokenizer: args.tokenizer, cacheDir: args['cache-dir'] },
+            );
           } finally {
             await encoder.dispose();
           }
@@ -323,9 +357,42 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           }
           if (args.json) printJson(result);
           else {
-            out(`added ${result.label.name} (id ${result.label.id}, ${result.tokens} tokens): ${result.label.description}`);
+            out(`added ${result.label.name} (id ${result.label.id}, ${result.tokens} CLIP tokens): ${result.label.description}`);
             out('nearest labels:');
             for (const n of result.neighbours) out(`  ${n.cosine.toFixed(4)}  ${n.name}`);
+          }
+        });
+      },
+    )
+    .command(
+      'import',
+      'store label embeddings computed elsewhere (NumPy .npy, JSON, safetensors) as one more encoder of the bank',
+      (c) =>
+        c
+          .option('encoder', { type: 'string', demandOption: true, describe: 'a name for the model the vectors came from (its id: import:NAME@<sha256 of file and names>)' })
+          .option('file', { type: 'string', demandOption: true, describe: 'rows × dim float16 or float32 matrix: .npy, .json (array of rows) or .safetensors' })
+          .option('names', { type: 'string', demandOption: true, describe: 'text file of label names, one per line, in the order of the rows' })
+          .option('add-missing', { type: 'boolean', default: false, describe: 'add names the bank lacks as new labels (else they are listed and nothing is imported)' })
+          .option('as', { choices: ['both', 'sentence', 'word'] as const, default: 'both' as const, describe: "which of a label's texts the vectors stand for" })
+          .option('tensor', { type: 'string', describe: 'safetensors: the tensor to read when the file holds several' })
+          .option('allow-other-dim', { type: 'boolean', default: false, describe: "import vectors whose size differs from the bank's other encoders'" }),
+      async (args) => {
+        const { importEmbeddings } = await import('./import/import-embeddings.js');
+        await withBank(args as unknown as GlobalArgs, (bank) => {
+          const result = importEmbeddings(bank, {
+            encoder: args.encoder,
+            file: args.file,
+            names: args.names,
+            addMissing: args['add-missing'],
+            as: args.as,
+            tensor: args.tensor,
+            allowOtherDim: args['allow-other-dim'],
+          });
+          if (args.json) printJson(result);
+          else {
+            out(`encoder ${result.modelId}: ${result.rows} rows of ${result.dim} (${result.dtype}), L2-normalised`);
+            out(`${result.labels} labels got a vector${result.added.length > 0 ? `, ${result.added.length} of them added as new labels` : ''}; ${result.without} labels of the bank have none`);
+            for (const n of result.normalised) out(`  "${n.name}" taken as label "${n.label}"`);
           }
         });
       },
@@ -336,7 +403,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
       (c) =>
         c
           .positional('name', { type: 'string', demandOption: true, describe: 'the label' })
-          .option('model', { type: 'string', describe: 'model id in the bank for neighbours (default: the only one)' }),
+          .option('model', { type: 'string', describe: "the bank's encoder for neighbours: its id, or the name it was embedded with (lexical, a folder, ORG/NAME) (default: the only one)" }),
       (args) =>
         withBank(args as unknown as GlobalArgs, (bank) => {
           const label = bank.requireLabel(String(args.name));

@@ -19,3 +19,22 @@ export { writeTinyClipVisionModel, buildTinyClipVisionGraph, type TinyClipVision
 export { LexicalEncoder, OneHotEncoder, parseLexicalSpec, wordTokens, LEXICAL_PREFIX, type LexicalEncoderOptions } from './encoder/lexical.js';
 export { loadTextEncoder } from './encoder/load.js';
 export { heatmapPng, viridis, type HeatmapOptions } from './report/heatmap.js';
+export {
+  resolveHubModel,
+  hubIdOf,
+  parseHubId,
+  hubIdText,
+  hubModelFolder,
+  modelCacheDir,
+  hubEndpoint,
+  MODEL_CACHE_ENV,
+  type HubId,
+  type HubOptions,
+  type HubModelKind,
+  type DownloadProgress,
+} from './encoder/hub.js';
+export { hubYargsOptions, hubOptionsFromArgs, downloadProgress, type HubArgs } from './hub-cli.js';
+export { matchEncoder, listEncoders, loadableName, type NamedEncoder } from './store/encoder-names.js';
+export { clipTokenCounter, findClipTokenizer, CLIP_TOKENIZER_ENV, type TokenCounter } from './encoder/token-counter.js';
+export { importEmbeddings, IMPORT_PREFIX, type ImportOptions, type ImportResult } from './import/import-embeddings.js';
+export { readVectorFile, halfToFloat, type VectorMatrix } from './import/read-vectors.js';

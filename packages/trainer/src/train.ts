@@ -22,6 +22,7 @@ import { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js
 import { checkNewRun, checkTrainInputs, clearRun, readRunConfig, runConfigFile } from './run-folder.js';
 import { batchLosses, chooseLosses, LOSS_NAMES, type LossParts, type LossSlices } from './losses/table.js';
 import type { LossKind } from '@sentseg/dataset-tools';
+import type { HubOptions } from '@sentseg/label-bank';
 import { BoxEmbeddingCache, boxEmbeddings, loadClipVisionEncoder, type BoxEmbeddings } from './boxes/clip-boxes.js';
 import { OUTPUT_STRIDE, SegFormer, segformerConfig } from './model/segformer.js';
 import { Optimizer } from './optim/optimizers.js';
@@ -75,6 +76,8 @@ export interface TrainOptions {
   progress?: boolean;
   /** Set to stop after the current step (Ctrl-C): a checkpoint is saved first. */
   stopRequested?: () => boolean;
+  /** Model cache and download settings for a hub id given as clipVision. */
+  hub?: HubOptions;
 }
 
 /** Picks each image's label at the centre of its output-stride cell: crop×crop → (crop/s)². */
@@ -176,7 +179,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       // The cache's kind is checked before the (slow) encoder loads and before anything writes to it.
       const cache = new BoxEmbeddingCache(config.boxCache ?? `${config.manifest}.box-embeddings.sqlite`);
       try {
-        const encoder = await loadClipVisionEncoder(config.clipVision as string);
+        const encoder = await loadClipVisionEncoder(config.clipVision as string, options.hub);
         const images = boxDatasets.flatMap((d) => (datasets.find((x) => x.name === d.name)?.ids ?? []).map((imageId) => ({ dataset: d.name, imageId })));
         boxTargets = await boxEmbeddings(reader, images, encoder, cache);
       } finally {

@@ -1,9 +1,10 @@
-import { AutoTokenizer, CLIPTextModelWithProjection, Tensor, env, type PreTrainedModel } from '@huggingface/transformers';
+import { CLIPTextModelWithProjection, Tensor, env, type PreTrainedModel } from '@huggingface/transformers';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { LabelBankError } from '../errors.js';
 import { ClipTokenizer, loadClipTokenizer } from './clip-tokenizer.js';
+import { hubIdOf, hubIdText, resolveHubModel, type HubOptions } from './hub.js';
 
 /** A text that did not fit the window and was cut to it. */
 export interface Truncation {
@@ -74,6 +75,10 @@ class ClipTextEncoder implements SentenceEncoder {
   readonly location: string;
   readonly maxTokens: number;
   private readonly tokenizer: ClipTokenizer;
+  /** Its tokenizer, for CLIP token counts (token-counter.ts). */
+  get clipTokenizer(): ClipTokenizer {
+    return this.tokenizer;
+  }
   private readonly model: PreTrainedModel;
   private readonly batchSize: number;
 
@@ -140,36 +145,35 @@ class ClipTextEncoder implements SentenceEncoder {
 
 export interface LoadEncoderOptions {
   batchSize?: number;
+  /** Where hub ids are cached and how they are downloaded. */
+  hub?: HubOptions;
 }
 
 /**
  * Loads a CLIP text tower through @huggingface/transformers: a local folder in transformers.js
- * layout (nothing touches the network) or a hub id (downloaded by transformers.js when a network exists).
+ * layout (nothing touches the network) or a hub id `ORG/NAME[@REVISION]`, downloaded into the model
+ * cache on first use (see hub.ts) and loaded from there. The id of a local folder is
+ * `local:<folder name>@<sha256 of its weights, 16 hex>`; of a hub model
+ * `hf:ORG/NAME@REVISION#<sha256 of its weights, 16 hex>`.
  */
 export async function loadClipTextEncoder(model: string, options: LoadEncoderOptions = {}): Promise<SentenceEncoder> {
   const batchSize = options.batchSize ?? 32;
-  if (looksLikePath(model)) {
-    const folder = path.resolve(model);
-    const { onnxFile, dtype } = inspectModelFolder(folder);
-    const modelId = `local:${path.basename(folder)}@${(await fileSha256(onnxFile)).slice(0, 16)}`;
-    const previous = env.allowRemoteModels;
-    env.allowRemoteModels = false;
-    try {
-      const tokenizer = await loadClipTokenizer(folder);
-      const loaded = await CLIPTextModelWithProjection.from_pretrained(folder, { dtype, device: 'cpu', local_files_only: true });
-      return new ClipTextEncoder(modelId, folder, tokenizer, loaded, batchSize);
-    } catch (err) {
-      if (err instanceof LabelBankError) throw err;
-      throw new LabelBankError('NOT_A_TEXT_ENCODER', `cannot load CLIP text encoder (${(err as Error).message}): ${folder}`, { cause: err });
-    } finally {
-      env.allowRemoteModels = previous;
-    }
-  }
+  const hubId = looksLikePath(model) ? null : hubIdOf(model);
+  const folder = hubId ? await resolveHubModel(hubId, 'text', options.hub) : path.resolve(model);
+  const { onnxFile, dtype } = inspectModelFolder(folder);
+  const sha = (await fileSha256(onnxFile)).slice(0, 16);
+  const modelId = hubId ? `hf:${hubIdText(hubId)}#${sha}` : `local:${path.basename(folder)}@${sha}`;
+  const location = hubId ? hubIdText(hubId) : folder;
+  const previous = env.allowRemoteModels;
+  env.allowRemoteModels = false;
   try {
-    const tokenizer = new ClipTokenizer(await AutoTokenizer.from_pretrained(model));
-    const loaded = await CLIPTextModelWithProjection.from_pretrained(model, { dtype: 'fp32', device: 'cpu' });
-    return new ClipTextEncoder(model, model, tokenizer, loaded, batchSize);
+    const tokenizer = await loadClipTokenizer(folder);
+    const loaded = await CLIPTextModelWithProjection.from_pretrained(folder, { dtype, device: 'cpu', local_files_only: true });
+    return new ClipTextEncoder(modelId, location, tokenizer, loaded, batchSize);
   } catch (err) {
-    throw new LabelBankError('MODEL_MISSING', `cannot load model "${model}" from the hub (${(err as Error).message}); pass a local folder in transformers.js layout`, { cause: err });
+    if (err instanceof LabelBankError) throw err;
+    throw new LabelBankError('NOT_A_TEXT_ENCODER', `cannot load CLIP text encoder (${(err as Error).message}): ${folder}`, { cause: err });
+  } finally {
+    env.allowRemoteModels = previous;
   }
 }

@@ -128,15 +128,25 @@ export async function refreshFromWikipedia(
   return inLabelOrder(report, labels);
 }
 
-/** Refreshes descriptions from WordNet 3.1: "An image of {name}. {first noun-sense gloss}." */
+/**
+ * Refreshes descriptions from WordNet 3.1: "An image of {name}. {gloss}", the gloss of the sense
+ * WordNet.chooseSense picks by the label's group, its hypernyms and its shipped description; a
+ * label no sense fits keeps its text.
+ */
 export async function refreshFromWordNet(bank: LabelBank, wordnet: WordNet = new WordNet(), options: RefreshOptions = {}): Promise<RefreshReport> {
   const labels = selectLabels(bank, options.labels);
   const report = emptyReport('wordnet');
   labels.forEach((label, i) => {
     const candidates = wordNetCandidates(label.name, label.wikipediaTitle);
-    const hit = wordnet.senseForLabel(candidates, label.group);
+    // Senses are weighed against the label's shipped text (the reviewed one), whatever is active now.
+    const shipped = bank.descriptions(label.name).find((d) => d.source === 'shipped')?.text ?? label.description;
+    const choice = wordnet.chooseSense(label.name, candidates, label.group, shipped);
+    const hit = choice?.sense;
     if (!hit) {
-      const reason = `WordNet has no noun ${candidates.map((c) => `"${c}"`).join(', ')}; kept the ${label.source} text`;
+      const known = candidates.some((c) => wordnet.hasNoun(c));
+      const reason = known
+        ? `no WordNet sense of ${candidates.map((c) => `"${c}"`).join(', ')} fits the label's group and shipped description; kept the ${label.source} text`
+        : `WordNet has no noun ${candidates.map((c) => `"${c}"`).join(', ')}; kept the ${label.source} text`;
       report.kept.push({ name: label.name, reason });
       options.onProgress?.(i + 1, labels.length, label.name, 'kept', reason);
     } else {

@@ -147,6 +147,56 @@ export class WordNet {
     return all.find((senses) => senses.length > 0)?.[0];
   }
 
+  /**
+   * The sense a label means, scored over every noun sense of its candidate lemmas: words its gloss,
+   * synonyms and hypernyms (three levels up) share with the label's shipped description count most;
+   * a lexicographer file that fits the group, a sense of the whole name (or of its head word) rather
+   * than of another word, and a frequent sense count less; a sense of no visible thing (an act, a
+   * feeling, a person where the group is not people) counts against. No sense sharing a word with
+   * the shipped text and scoring above 0: undefined, and the caller keeps the shipped text.
+   */
+  chooseSense(name: string, candidates: string[], group: string, shipped: string): { sense: WordNetGloss; shared: string[] } | undefined {
+    const described = contentWords(shipped.replace(/^An image of [^.]*\.\s*/, ''));
+    const fits = lexFilesForGroup(group);
+    const nameWords = name.toLowerCase().replace(/(-(other|merged|stuff))+$/, '').replace(/\s+other$/, '').split(/[\s-]+/);
+    const head = nameWords[nameWords.length - 1] ?? '';
+    let best: { sense: WordNetGloss; shared: string[]; score: number } | undefined;
+    // A two-word name is also tried as one word ("guard rail" → guardrail).
+    const compound = nameWords.length === 2 ? [nameWords.join('')] : [];
+    [...candidates, ...compound].forEach((lemma, c) => {
+      // The lemma's own words say nothing about which of its senses is meant.
+      const own = new Set(contentWords(lemma));
+      const reference = new Set(described.filter((w) => !own.has(w)));
+      const single = !lemma.includes(' ');
+      const otherWord = c > 0 && single && nameWords.length > 1 && nameWords.includes(lemma) && lemma !== head;
+      this.nounSenses(lemma).forEach((sense, rank) => {
+        if (sense.definition === '') return;
+        const words = new Set([...contentWords(sense.definition), ...sense.words.flatMap((w) => contentWords(w)), ...this.hypernymWords(sense.synsetOffset, 3)]);
+        const shared = [...reference].filter((w) => words.has(w));
+        const fit = fits.includes(sense.lexFile) ? 2.5 : ABSTRACT_LEX_FILES.has(sense.lexFile) || sense.lexFile === 'noun.person' || sense.lexFile === 'noun.body' ? -3 : -0.5;
+        const score = 2 * shared.length + fit - (otherWord ? 3 : 0) - 0.1 * rank - 0.05 * c;
+        if (shared.length > 0 && score > 0 && (best === undefined || score > best.score)) best = { sense, shared, score };
+      });
+    });
+    return best && { sense: best.sense, shared: best.shared };
+  }
+
+  /** Content words of the synsets above `offset`, `levels` hypernym steps up. */
+  private hypernymWords(offset: number, levels: number): string[] {
+    const out: string[] = [];
+    let frontier = this.synset(offset).hypernyms;
+    for (let level = 0; level < levels && frontier.length > 0; level++) {
+      const next: number[] = [];
+      for (const h of frontier) {
+        const s = this.synset(h);
+        out.push(...s.words.flatMap((w) => contentWords(w)));
+        next.push(...s.hypernyms);
+      }
+      frontier = next;
+    }
+    return out;
+  }
+
   private readLine(offset: number): string {
     const fd = openSync(this.dataFile, 'r');
     try {
@@ -169,6 +219,24 @@ export class WordNet {
       closeSync(fd);
     }
   }
+}
+
+/** Senses of no visible thing: never the meaning of a label, unless its group says so. */
+const ABSTRACT_LEX_FILES = new Set([
+  'noun.Tops', 'noun.act', 'noun.attribute', 'noun.cognition', 'noun.communication', 'noun.event', 'noun.feeling', 'noun.group',
+  'noun.motive', 'noun.possession', 'noun.process', 'noun.quantity', 'noun.relation', 'noun.shape', 'noun.state', 'noun.time',
+]);
+
+const STOP = new Set(
+  'a an the of and or in on at to for from by with without as is are was were be been being it its this that these those which who whom whose used use such into onto over under one two four some any other others each usually often typically especially small large long short'.split(' '),
+);
+
+/** Lower-case content words, plural and -ing/-ed endings cut (a rough stem: enough to match glosses). */
+export function contentWords(text: string): string[] {
+  return (text.toLowerCase().match(/[a-z]+/g) ?? [])
+    .filter((w) => w.length > 2 && !STOP.has(w))
+    .map((w) => w.replace(/(ies)$/, 'y').replace(/(ing|ed)$/, '').replace(/(es|s)$/, ''))
+    .filter((w) => w.length > 2);
 }
 
 /** WordNet lexicographer files that fit a label group of manifests/labels.json. */

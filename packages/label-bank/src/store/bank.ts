@@ -6,6 +6,7 @@ import path from 'node:path';
 import { LabelBankError } from '../errors.js';
 import { readLabelsFile, type LabelSpec } from '../labels-file.js';
 import { wordOnlyText, type TextKind } from '../text.js';
+import { listEncoders, matchEncoder } from './encoder-names.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 
 export type DescriptionSource = 'shipped' | 'wikipedia' | 'wordnet' | 'manual';
@@ -296,20 +297,25 @@ export class LabelBank {
     return this.db.prepare(`SELECT model_id AS modelId, location, dim, added_at AS addedAt FROM models ORDER BY added_at, model_id`).all() as ModelRow[];
   }
 
-  /** The model id to use: the given one, or the only model in the bank. */
-  resolveModel(modelId?: string): ModelRow {
+  /**
+   * The encoder to use: the one `name` names (its full id, the name it was embedded with, a folder
+   * path, a hub id: see matchEncoder), or the bank's only one. Errors list the bank's encoders.
+   */
+  resolveModel(name?: string): ModelRow {
     const models = this.models();
-    if (modelId !== undefined) {
-      const found = models.find((m) => m.modelId === modelId || m.location === modelId);
+    if (name !== undefined) {
+      const found = matchEncoder(models, name);
       if (!found) {
-        const known = models.map((m) => m.modelId).join(', ') || 'none';
-        throw new LabelBankError('NO_EMBEDDINGS', `no embeddings for model "${modelId}" in ${this.file} (models: ${known}); run label-bank embed --model ...`);
+        throw new LabelBankError('NO_EMBEDDINGS', `no embeddings of encoder "${name}" in ${this.file}; its encoders: ${listEncoders(models)} (name one by its id or by the name in brackets; or run label-bank embed --model ${name})`);
       }
       return found;
     }
     if (models.length === 0) throw new LabelBankError('NO_EMBEDDINGS', `no embeddings in ${this.file}; run label-bank embed --model ...`);
     if (models.length > 1) {
-      throw new LabelBankError('BAD_ARGUMENT', `${this.file} holds embeddings of ${models.length} models (${models.map((m) => m.modelId).join(', ')}); name one`);
+      throw new LabelBankError(
+        'BAD_ARGUMENT',
+        `${this.file} holds embeddings of ${models.length} encoders: ${listEncoders(models)}; name one by its id or by the name in brackets (label-bank: --model NAME; train: --encoder NAME)`,
+      );
     }
     return models[0] as ModelRow;
   }

@@ -10,6 +10,7 @@ import { AutoProcessor, CLIPVisionModelWithProjection, RawImage, env, type Proce
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { sqliteKindMismatch } from '@sentseg/common';
+import { hubIdOf, hubIdText, resolveHubModel, type HubOptions } from '@sentseg/label-bank';
 import type { ManifestReader } from '@sentseg/dataset-tools';
 import { TrainerError } from '../errors.js';
 
@@ -19,10 +20,17 @@ export interface VisionEncoder {
   embed(crops: { rgb: Uint8Array; width: number; height: number }[]): Promise<Float32Array[]>;
 }
 
-export async function loadClipVisionEncoder(folder: string): Promise<VisionEncoder> {
+/**
+ * A CLIP vision tower: a local folder in transformers.js layout, or a hub id ORG/NAME[@REVISION]
+ * downloaded once into the model cache (label-bank's resolveHubModel) and loaded from there.
+ */
+export async function loadClipVisionEncoder(folderOrHubId: string, hub: HubOptions = {}): Promise<VisionEncoder> {
+  const hubId = hubIdOf(folderOrHubId);
+  const folder = hubId ? await resolveHubModel(hubId, 'vision', hub) : folderOrHubId;
   const onnx = path.join(folder, 'onnx', 'vision_model.onnx');
   if (!existsSync(onnx)) throw new TrainerError(`not a CLIP vision tower in transformers.js layout (no onnx/vision_model.onnx): ${folder}`);
-  const modelId = `local:${path.basename(path.resolve(folder))}@${createHash('sha256').update(readFileSync(onnx)).digest('hex').slice(0, 16)}`;
+  const sha = createHash('sha256').update(readFileSync(onnx)).digest('hex').slice(0, 16);
+  const modelId = hubId ? `hf:${hubIdText(hubId)}#${sha}` : `local:${path.basename(path.resolve(folder))}@${sha}`;
   const previous = env.allowRemoteModels;
   env.allowRemoteModels = false;
   let processor: Processor;
