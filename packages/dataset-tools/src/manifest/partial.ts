@@ -14,7 +14,8 @@ export function removeWithSidecars(file: string): void {
   for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) rmSync(f, { force: true });
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` exists (EPERM: it exists but belongs to someone else). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
-import { removeWithSidecars } from './partial.js';
+import { isAlive, removeWithSidecars } from './partial.js';
 
 export const STAGING_SQL = `
 CREATE TABLE resume (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,15 +38,6 @@ export interface StagedProgress {
   images: number;
   problems: number;
   firstProblem: { file: string; reason: string } | null;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class Staging {

@@ -7,30 +7,7 @@
  * size (the same two steps, with the same weights, as `resizeBilinear` on whole tensors).
  */
 
-/** Bilinear weights from `from` to `to` samples (half-pixel centres): per output, two taps (the matrix of `bilinearMatrix`). */
-export interface Taps {
-  /** Taps per output sample. */
-  per: number;
-  index: Int32Array;
-  weight: Float32Array;
-}
-
-export function bilinearTaps(from: number, to: number): Taps {
-  const index = new Int32Array(2 * to);
-  const weight = new Float32Array(2 * to);
-  const scale = from / to;
-  for (let i = 0; i < to; i++) {
-    const src = Math.min(Math.max((i + 0.5) * scale - 0.5, 0), from - 1);
-    const lo = Math.floor(src);
-    const hi = Math.min(lo + 1, from - 1);
-    const t = src - lo;
-    index[2 * i] = lo;
-    weight[2 * i] = 1 - t;
-    index[2 * i + 1] = hi;
-    weight[2 * i + 1] = t;
-  }
-  return { per: 2, index, weight };
-}
+import { bilinearTaps, type Taps } from '../model/ops.js';
 
 /**
  * Taps from grid cells to image pixels along one axis: the grid (`grid` cells, covering the padded

@@ -153,20 +153,40 @@ export function depthwiseConv3x3(x: Tensor, w: Tensor, b: Tensor): Tensor {
   return acc;
 }
 
-/**
- * Bilinear interpolation weights from `from` to `to` samples (half-pixel centres, as
- * align_corners = false): a [to, from] matrix whose rows sum to 1.
- */
-export function bilinearMatrix(from: number, to: number): Float32Array {
-  const m = new Float32Array(to * from);
+/** Bilinear weights from `from` to `to` samples (half-pixel centres): `per` taps for each output sample. */
+export interface Taps {
+  /** Taps per output sample. */
+  per: number;
+  index: Int32Array;
+  weight: Float32Array;
+}
+
+/** The two taps of each output sample of a bilinear resize from `from` to `to` samples (half-pixel centres, as align_corners = false). */
+export function bilinearTaps(from: number, to: number): Taps {
+  const index = new Int32Array(2 * to);
+  const weight = new Float32Array(2 * to);
   const scale = from / to;
   for (let i = 0; i < to; i++) {
     const src = Math.min(Math.max((i + 0.5) * scale - 0.5, 0), from - 1);
     const lo = Math.floor(src);
-    const hi = Math.min(lo + 1, from - 1);
     const t = src - lo;
-    m[i * from + lo] = (m[i * from + lo] as number) + (1 - t);
-    m[i * from + hi] = (m[i * from + hi] as number) + t;
+    index[2 * i] = lo;
+    weight[2 * i] = 1 - t;
+    index[2 * i + 1] = Math.min(lo + 1, from - 1);
+    weight[2 * i + 1] = t;
+  }
+  return { per: 2, index, weight };
+}
+
+/**
+ * Bilinear interpolation weights from `from` to `to` samples (half-pixel centres, as
+ * align_corners = false): a [to, from] matrix whose rows sum to 1 (the taps of `bilinearTaps`).
+ */
+export function bilinearMatrix(from: number, to: number): Float32Array {
+  const m = new Float32Array(to * from);
+  const { index, weight } = bilinearTaps(from, to);
+  for (let i = 0; i < to; i++) {
+    for (let k = 2 * i; k < 2 * i + 2; k++) m[i * from + (index[k] as number)] = (m[i * from + (index[k] as number)] as number) + (weight[k] as number);
   }
   return m;
 }
