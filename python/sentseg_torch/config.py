@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from typing import Dict, List
 
 from .errors import BridgeError
@@ -29,11 +30,19 @@ DEFAULT_CONFIG: Dict[str, object] = {
         "kind": "adamw", "lr": 6e-5, "weightDecay": 0.01, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8,
         "momentum": 0.9, "polyPower": 1, "warmupSteps": 0, "warmupRatio": 1e-6,
     },
-    "losses": {"ldDropFraction": 0.3, "byDataset": {}},
+    "losses": {"ldDropFraction": 0.3, "byDataset": {}, "resolution": "output", "wdMinVisible": 0.5},
     "clipVision": None,
     "boxCache": None,
 }
 PATH_KEYS = ("manifest", "labelBank", "clipVision", "boxCache")
+HUB_ID = re.compile(r"^([A-Za-z0-9][\w.-]*)/([A-Za-z0-9][\w.-]*)(?:@([\w.][\w./-]*))?$")
+
+
+def is_hub_id(value: str, base: str) -> bool:
+    """ORG/NAME[@REVISION] that names no existing path (label-bank's hubIdOf): kept as given, never made absolute."""
+    if re.match(r"^[.~/]", value) or "\\" in value or os.path.exists(os.path.join(base, value)):
+        return False
+    return HUB_ID.match(value) is not None
 
 
 def _merge(base: Dict[str, object], patch: Dict[str, object], where: str, prefix: str = "") -> None:
@@ -97,11 +106,18 @@ def validate(c: Dict[str, object]) -> None:
         raise BridgeError(f"labelText must be sentence or word, got {c['labelText']}")
     if not (0 <= float(c["losses"]["ldDropFraction"]) < 1):  # type: ignore[index]
         raise BridgeError("losses.ldDropFraction must be in [0, 1)")
+    resolution = c["losses"]["resolution"]  # type: ignore[index]
+    if resolution not in ("output", "label"):
+        raise BridgeError(f"losses.resolution must be output or label, got {json.dumps(resolution)}")
+    if resolution == "label":
+        raise BridgeError("losses.resolution=label is trained by the TypeScript trainer only; the bridge computes L_HD and L_LD at the output's resolution (set losses.resolution=output)")
+    if not (0 <= float(c["losses"]["wdMinVisible"]) <= 1):  # type: ignore[index]
+        raise BridgeError("losses.wdMinVisible must be in [0, 1]")
 
 
 def with_absolute_paths(config: Dict[str, object], base: str) -> Dict[str, object]:
     out = copy.deepcopy(config)
     for key in PATH_KEYS:
-        if out[key] is not None:
+        if out[key] is not None and not (key == "clipVision" and is_hub_id(str(out[key]), base)):
             out[key] = os.path.abspath(os.path.join(base, str(out[key])))
     return out
