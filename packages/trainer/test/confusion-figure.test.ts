@@ -120,6 +120,19 @@ describe('confusion.png', () => {
     expect(mostConfusedClasses(m, 4, 3)).toEqual([0, 2, 3]);
     expect(mostConfusedClasses(m, 4, 4)).toEqual([0, 1, 2, 3]);
   });
+
+  it('over the limit, leaves out classes that occur neither as ground truth nor as prediction', () => {
+    // 5 classes, limit 4: class 1 never occurs; 3 occurs only as a prediction (of 4).
+    const m = [
+      9, 0, 0, 0, 0,
+      0, 0, 0, 0, 0,
+      0, 0, 5, 0, 0,
+      0, 0, 0, 0, 0,
+      0, 0, 0, 2, 8,
+    ];
+    expect(mostConfusedClasses(m, 5, 4)).toEqual([0, 2, 3, 4]);
+    expect(mostConfusedClasses(m, 5, 2)).toEqual([3, 4]);
+  });
 });
 
 describe('confusion.html', () => {

@@ -8,7 +8,7 @@ import { cosineLogits } from '../src/losses/cosine.js';
 import { bilinearMatrix, resizeBilinear } from '../src/model/ops.js';
 import { inferenceForward } from '../src/model/segformer-inference.js';
 import { OUTPUT_STRIDE, SegFormer, segformerConfig } from '../src/model/segformer.js';
-import { describePasses, isBackendAbort, passGrid, planPass, segment, type DecodedImage, type TileValues } from '../src/eval/infer.js';
+import { checkWindow, describePasses, isBackendAbort, passGrid, planPass, segment, type DecodedImage, type TileValues } from '../src/eval/infer.js';
 import { gridToImageTaps } from '../src/eval/resample.js';
 import { PIXEL_MEAN, PIXEL_STD } from '../src/data/augment.js';
 import { seededRandom } from '@sentseg/common';
@@ -208,5 +208,15 @@ describe('a WebAssembly abort', () => {
     expect(isBackendAbort(runtime)).toBe(true);
     expect(isBackendAbort(new Error('Aborted(). Build with -sASSERTIONS for more info.'))).toBe(true);
     expect(isBackendAbort(new Error('Input file contains unsupported image format'))).toBe(false);
+  });
+});
+
+describe('--window values', () => {
+  it('takes multiples of 32 and says what was wrong with any other value, a typo that is no number included', () => {
+    expect(() => checkWindow(undefined)).not.toThrow();
+    expect(() => checkWindow(512)).not.toThrow();
+    expect(() => checkWindow(100)).toThrow(/multiple of 32.*got 100$/);
+    expect(() => checkWindow(0)).toThrow(/at least 32; got 0$/);
+    expect(() => checkWindow(Number.NaN)).toThrow(/got a value that is not a number$/);
   });
 });

@@ -49,9 +49,16 @@ export function mostConfusedClasses(confusion: number[], k: number, max: number)
   const all = Array.from({ length: k }, (_, i) => i);
   if (k <= max) return all;
   const worst = new Float64Array(k);
+  // Pixels of a class as ground truth or as prediction: a class with none says nothing in the picture.
+  const seen = new Float64Array(k);
   for (let t = 0; t < k; t++) {
     let total = 0;
-    for (let p = 0; p < k; p++) total += confusion[t * k + p] as number;
+    for (let p = 0; p < k; p++) {
+      const v = confusion[t * k + p] as number;
+      total += v;
+      seen[p] = (seen[p] as number) + v;
+    }
+    seen[t] = (seen[t] as number) + total;
     if (total === 0) continue;
     for (let p = 0; p < k; p++) {
       if (p === t) continue;
@@ -60,7 +67,11 @@ export function mostConfusedClasses(confusion: number[], k: number, max: number)
       worst[p] = Math.max(worst[p] as number, share);
     }
   }
-  return all.sort((a, b) => (worst[b] as number) - (worst[a] as number) || a - b).slice(0, max).sort((a, b) => a - b);
+  return all
+    .filter((c) => (seen[c] as number) > 0)
+    .sort((a, b) => (worst[b] as number) - (worst[a] as number) || a - b)
+    .slice(0, max)
+    .sort((a, b) => a - b);
 }
 
 const pct = (v: number | null) => (v === null ? '—' : `${(100 * v).toFixed(2)}%`);
@@ -75,7 +86,7 @@ export async function confusionFigure(report: EvalReport, shown: number[]): Prom
     `Confusion matrix — ${report.dataset} ${report.split}, mIoU ${pct(report.miou)}`,
     `${report.images} images, checkpoint step ${report.step}; rows: ground truth, columns: prediction, each row normalised to 100%`,
   ];
-  if (n < k) title.push(`${n} of ${k} classes shown: those with the largest confusion; every class in confusion.html and confusion.json`);
+  if (n < k) title.push(`${n} of ${k} classes shown: those with the largest confusion, none that never occurs; every class in confusion.html and confusion.json`);
   return matrixFigure({
     cells: confusionPng(report.confusion, k, cellPx, shown),
     n,

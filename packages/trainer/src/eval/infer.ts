@@ -84,7 +84,7 @@ export function defaultMaxPixels(model: Pick<SegFormer, 'config'>): number {
 /** A --window value: a multiple of 32 (the model's coarsest stride), or absent. */
 export function checkWindow(window: number | undefined): void {
   if (window !== undefined && !(Number.isInteger(window) && window >= INPUT_MULTIPLE && window % INPUT_MULTIPLE === 0)) {
-    throw new TrainerError(`--window takes a multiple of ${INPUT_MULTIPLE} (the model's coarsest stride), at least ${INPUT_MULTIPLE}; got ${window}`);
+    throw new TrainerError(`--window takes a multiple of ${INPUT_MULTIPLE} (the model's coarsest stride), at least ${INPUT_MULTIPLE}; got ${Number.isNaN(window) ? 'a value that is not a number' : window}`);
   }
 }
 
