@@ -91,6 +91,13 @@ describe('usage mistakes: exit 2, one line, before any work', () => {
   });
 });
 
+describe('eval: a dataset or split the manifest lacks', () => {
+  it('is refused in one line before the backend starts (no backend line)', async () => {
+    expectRefused(await sentsegTrain(['eval', '--run', run, '--manifest', world.manifest, '--dataset', 'cityscapes', '--split', 'validation']), /^error: dataset cityscapes has no split "validation" \(it has: .*\)$/);
+    expectRefused(await sentsegTrain(['eval', '--run', run, '--manifest', world.manifest, '--dataset', 'cityscape']), /^error: no dataset "cityscape" in .* \(has: .*cityscapes.*\)$/);
+  });
+});
+
 describe('an existing run folder', () => {
   const files = (r: string) => ({ config: readFileSync(path.join(r, 'config.json'), 'utf8'), metrics: readFileSync(path.join(r, 'metrics.jsonl'), 'utf8'), checkpoints: readdirSync(path.join(r, 'checkpoints')).sort() });
 

@@ -10,7 +10,7 @@ import { TrainerError } from './errors.js';
 import { train, type TrainSummary } from './train.js';
 import { listInputs, predict, type LabelRequest } from './predict/predict.js';
 import cliProgress from 'cli-progress';
-import { evaluate, unseenLabels } from './eval/evaluate.js';
+import { checkEvalTarget, evaluate, unseenLabels } from './eval/evaluate.js';
 import { checkWindow } from './eval/infer.js';
 import { modeName, textTable, writeEvalOutputs } from './eval/report.js';
 import { ManifestReader } from '@sentseg/dataset-tools';
@@ -205,9 +205,9 @@ export function evalCommand(y: Argv): Argv {
       checkSqliteKind('manifest', manifest, 'manifest');
       if (args['zero-shot-from'] !== undefined) checkSqliteKind('--zero-shot-from', args['zero-shot-from'], 'manifest');
       const { bank, runConfig } = checkInferenceInputs(args.run, args['label-bank']);
-      await announceBackend(args.backend as BackendChoice);
+      checkEvalTarget(manifest, args.dataset, args.split);
       const scales = args.scales ? parseScales(args.scales) : [args['short-edge']];
-      checkWindow(args.window);
+      await announceBackend(args.backend as BackendChoice);
       const report = await evaluate({
         run: args.run,
         manifest,

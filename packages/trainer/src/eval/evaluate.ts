@@ -110,6 +110,24 @@ export interface EvalOptions {
   onImage?: (done: number, total: number) => void;
 }
 
+/** The dataset eval reads: it exists, has dense masks and the split (else a TrainerError saying which). */
+function evalTarget(reader: ManifestReader, dataset: string, split: string) {
+  const info = reader.dataset(dataset);
+  if (info.annotation !== 'dense') throw new TrainerError(`eval needs dense masks; ${dataset} has ${info.annotation}`);
+  if (!info.splits.includes(split)) throw new TrainerError(`dataset ${dataset} has no split "${split}" (it has: ${info.splits.join(', ')})`);
+  return info;
+}
+
+/** Checks the dataset and split eval was given against the manifest, before any model or backend loads. */
+export function checkEvalTarget(manifest: string, dataset: string, split: string): void {
+  const reader = ManifestReader.open(manifest);
+  try {
+    evalTarget(reader, dataset, split);
+  } finally {
+    reader.close();
+  }
+}
+
 export async function evaluate(options: EvalOptions): Promise<EvalReport> {
   checkSqliteKind('manifest', options.manifest, 'manifest');
   checkSqliteKind('label bank', options.labelBank, 'label-bank');
@@ -118,9 +136,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
   let aborted = false;
   try {
     reader = ManifestReader.open(options.manifest);
-    const info = reader.dataset(options.dataset);
-    if (info.annotation !== 'dense') throw new TrainerError(`eval needs dense masks; ${options.dataset} has ${info.annotation}`);
-    if (!info.splits.includes(options.split)) throw new TrainerError(`dataset ${options.dataset} has no split "${options.split}" (it has: ${info.splits.join(', ')})`);
+    const info = evalTarget(reader, options.dataset, options.split);
     const { classes, lut } = datasetClasses(reader, options.dataset);
     if (classes.length === 0) throw new TrainerError(`dataset ${options.dataset} maps no class to a label`);
     const classOfLabel = new Map(classes.map((c, i) => [c.labelId, i]));
