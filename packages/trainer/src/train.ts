@@ -10,12 +10,12 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
-import { ManifestReader, type DatasetInfo } from '@sentseg/dataset-tools';
+import { ignoreIndexFor, ManifestReader, type DatasetInfo } from '@sentseg/dataset-tools';
 import { selectBackend, type ChosenBackend } from './backend/select.js';
 import { loadCheckpoint, readCheckpointState, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { withAbsolutePaths, type TrainConfig } from './config.js';
 import { BatchLoader, type LoadedBatch, type LoaderDataset } from './data/loader.js';
-import { IGNORE, NOT_A_CLASS } from './data/load-sample.js';
+import { NOT_A_CLASS } from './data/load-sample.js';
 import { BalancedSampler } from './data/sampler.js';
 import { TrainerError } from './errors.js';
 import { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
@@ -215,7 +215,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     const labelEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
     disposables.push(labelEmb);
     // Mask ids that are no class of their dataset map to NOT_A_CLASS: such a sample is skipped and named, never read as ignored.
-    const loaderDatasets: LoaderDataset[] = infos.map((d) => ({ name: d.name, annotation: d.annotation, encoding: d.encoding, lut: reader.lut(d.name, IGNORE, NOT_A_CLASS) }));
+    const loaderDatasets: LoaderDataset[] = infos.map((d) => ({ name: d.name, annotation: d.annotation, encoding: d.encoding, lut: reader.lut(d.name, ignoreIndexFor(labels.names.length), NOT_A_CLASS) }));
     const sampler = new BalancedSampler(datasets, config.data.batchSize, config.seed);
     loader = new BatchLoader({ reader, sampler, datasets: loaderDatasets, augment: config.data, minBoxVisible: config.losses.wdMinVisible, numLabels: labels.names.length, seed: config.seed, workers: config.data.workers, prefetch: config.data.prefetch, lastStep: config.steps - 1 });
 

@@ -112,11 +112,11 @@ describe('mask ids that are neither a label nor ignored', () => {
     lut[7] = 255;
     lut[9] = 12;
     const values = Int32Array.from([3, 300, 7, 1000, 300, 9, 3]);
-    const labels = denseLabels(values, 'gray', [], lut);
+    const labels = denseLabels(values, 'gray', [], lut, 255);
     expect(Array.from(labels)).toEqual([0, -1, 255, -1, -1, 12, 0]);
     expect(strayLabelReason(values, labels, 10, 'ds', 'gray')).toBe('mask ids that are neither a label nor ignored (255): 9 → label 12 (1 px), 300 (2 px), 1000 (1 px); 4 px in all (no class of dataset ds in the manifest, or a label id past its 10 labels)');
     const clean = Int32Array.from([3, 7, 3]);
-    expect(strayLabelReason(clean, denseLabels(clean, 'gray', [], lut), 10, 'ds', 'gray')).toBeNull();
+    expect(strayLabelReason(clean, denseLabels(clean, 'gray', [], lut, 255), 10, 'ds', 'gray')).toBeNull();
   });
 });
 

@@ -5,8 +5,21 @@ import { DatasetError } from '../errors.js';
 import type { MaskEncodingKind } from '../formats/types.js';
 import { MANIFEST_SCHEMA_VERSION } from './schema.js';
 
-/** The pixel value that means "no label" in remapped masks. */
+/**
+ * The value that means "no label" in label-id maps: 255, as in every dataset format, while the
+ * manifest has at most 255 labels (ids 0..254). A manifest with more (merged with --keep-unmapped,
+ * or a large generic taxonomy) has a label 255, so its maps use WIDE_IGNORE_INDEX: `ignoreIndexFor`.
+ */
 export const IGNORE_INDEX = 255;
+/** "No label" in the label-id maps of a manifest with more than 255 labels (a label id never reaches it). */
+export const WIDE_IGNORE_INDEX = 65_535;
+
+/** The ignore value of label-id maps for a manifest of `labelCount` labels: one that is no label id. */
+export function ignoreIndexFor(labelCount: number): number {
+  if (labelCount <= IGNORE_INDEX) return IGNORE_INDEX;
+  if (labelCount <= WIDE_IGNORE_INDEX) return WIDE_IGNORE_INDEX;
+  throw new DatasetError('MANIFEST', `${labelCount.toLocaleString('en-US')} labels: label ids past ${WIDE_IGNORE_INDEX - 1} are not supported`);
+}
 
 export interface DatasetInfo {
   name: string;
@@ -86,6 +99,11 @@ export class ManifestReader {
     this.db.close();
   }
 
+  /** The ignore value of this manifest's label-id maps (ignoreIndexFor its label ids' range). */
+  ignoreIndex(): number {
+    return ignoreIndexFor((this.db.prepare(`SELECT COALESCE(MAX(id) + 1, 0) AS n FROM labels`).get() as { n: number }).n);
+  }
+
   labels(): { id: number; name: string; origin: string }[] {
     return this.db.prepare(`SELECT id, name, origin FROM labels ORDER BY id`).all() as { id: number; name: string; origin: string }[];
   }
@@ -118,12 +136,12 @@ export class ManifestReader {
   }
 
   /**
-   * Source id → label id for one dataset; ignored and unmapped classes map to `ignoreIndex`. Ids
-   * that are no class of the dataset nor one of its ignore values map to `unknownIndex` (by default
+   * Source id → label id for one dataset; ignored and unmapped classes map to `ignoreIndex` (by
+   * default this manifest's, `ignoreIndex()`). Ids that are no class of the dataset nor one of its ignore values map to `unknownIndex` (by default
    * `ignoreIndex` too); with an `unknownIndex` of its own the table covers every id a mask can
    * hold (0..65,535), so a reader can tell such ids apart instead of ignoring them.
    */
-  lut(dataset: string, ignoreIndex = IGNORE_INDEX, unknownIndex = ignoreIndex): Int32Array {
+  lut(dataset: string, ignoreIndex = this.ignoreIndex(), unknownIndex = ignoreIndex): Int32Array {
     const info = this.dataset(dataset);
     const rows = this.db.prepare(`SELECT source_id AS source, label_id AS label FROM dataset_classes WHERE dataset = ?`).all(dataset) as { source: number; label: number | null }[];
     const size = Math.max(unknownIndex === ignoreIndex ? 256 : 65_536, ...rows.map((r) => r.source + 1));

@@ -15,7 +15,7 @@ import { ManifestReader, mergeDatasets, parseDatasetSpecs, writeAde20k, writeCit
 import { LabelBank, labelText } from '@sentseg/label-bank';
 import { resolveConfig } from '../config.js';
 import { BatchLoader } from '../data/loader.js';
-import { IGNORE, NOT_A_CLASS } from '../data/load-sample.js';
+import { NOT_A_CLASS } from '../data/load-sample.js';
 import { BalancedSampler } from '../data/sampler.js';
 import { train } from '../train.js';
 import { accumulateConfusion } from '../metrics/iou.js';
@@ -72,7 +72,7 @@ async function loaderAlone(manifest: string, workers: number, batches: number): 
   const loader = new BatchLoader({
     reader,
     sampler,
-    datasets: reader.datasets().map((d) => ({ name: d.name, annotation: d.annotation, encoding: d.encoding, lut: reader.lut(d.name, IGNORE, NOT_A_CLASS) })),
+    datasets: reader.datasets().map((d) => ({ name: d.name, annotation: d.annotation, encoding: d.encoding, lut: reader.lut(d.name, reader.ignoreIndex(), NOT_A_CLASS) })),
     augment: config.data,
     minBoxVisible: config.losses.wdMinVisible,
     numLabels: reader.labels().length,

@@ -4,15 +4,13 @@
  * rewritten on disk); boxes moved with the crop. Runs on a loader worker thread or inline.
  */
 import { existsSync } from 'node:fs';
-import { imageSize, readMaskValues, type MaskEncodingKind, type MaskValues } from '@sentseg/dataset-tools';
+import { ignoreIndexFor, imageSize, readMaskValues, type MaskEncodingKind, type MaskValues } from '@sentseg/dataset-tools';
 import sharp from 'sharp';
 import { colourAndNormalise, cropLabels, planAugment, transformBox, type AugmentConfig } from './augment.js';
 
-export const IGNORE = 255;
-
 /**
  * The lookup table's value of a source id that is no class of its dataset nor one of its ignore
- * values (ManifestReader.lut(name, IGNORE, NOT_A_CLASS)): a sample with such a pixel is refused,
+ * values (ManifestReader.lut(name, ignoreIndexFor(numLabels), NOT_A_CLASS)): a sample with such a pixel is refused,
  * never read as ignored.
  */
 export const NOT_A_CLASS = -1;
@@ -26,7 +24,7 @@ export interface LoadTask {
   encoding: MaskEncodingKind;
   /** Panoptic: segment id → source id. */
   segments: [number, number][];
-  /** Source id → label id (255 = ignore, NOT_A_CLASS = no class of the dataset). */
+  /** Source id → label id (ignoreIndexFor(numLabels) = ignore, NOT_A_CLASS = no class of the dataset). */
   lut: Int32Array;
   /** Labels of the manifest: a label id at or past it is no label. */
   numLabels: number;
@@ -57,37 +55,37 @@ export type LoadResult =
   | { ok: false; imageId: number; dataset: string; file: string; reason: string; kind?: 'labels' };
 
 
-function lookup(lut: Int32Array, id: number): number {
-  return id < lut.length ? (lut[id] as number) : IGNORE;
+function lookup(lut: Int32Array, id: number, ignore: number): number {
+  return id < lut.length ? (lut[id] as number) : ignore;
 }
 
 /**
- * A dense mask's label ids (one per pixel, 255 = ignore) from its values (readMaskValues): gray
- * masks' values through the lookup table, COCO panoptic segment ids through the image's segments
- * then the lookup table.
+ * A dense mask's label ids (one per pixel, `ignore` = no label) from its values (readMaskValues):
+ * gray masks' values through the lookup table, COCO panoptic segment ids through the image's
+ * segments then the lookup table.
  */
-export function denseLabels(values: Int32Array, encoding: MaskEncodingKind, segments: [number, number][], lut: Int32Array): Int32Array {
+export function denseLabels(values: Int32Array, encoding: MaskEncodingKind, segments: [number, number][], lut: Int32Array, ignore: number): Int32Array {
   const labels = new Int32Array(values.length);
   if (encoding === 'panoptic-rgb') {
     const category = new Map(segments);
     for (let i = 0; i < labels.length; i++) {
       const source = category.get(values[i] as number);
-      labels[i] = source === undefined ? IGNORE : lookup(lut, source);
+      labels[i] = source === undefined ? ignore : lookup(lut, source, ignore);
     }
   } else {
-    for (let i = 0; i < labels.length; i++) labels[i] = lookup(lut, values[i] as number);
+    for (let i = 0; i < labels.length; i++) labels[i] = lookup(lut, values[i] as number, ignore);
   }
   return labels;
 }
 
-/** Whether a label id is a label of the manifest or the ignore value. */
+/** Whether a label id is a label of the manifest or its ignore value. */
 function isLabelOrIgnore(id: number, numLabels: number): boolean {
-  return id === IGNORE || (id >= 0 && id < numLabels);
+  return (id >= 0 && id < numLabels) || id === ignoreIndexFor(numLabels);
 }
 
 /**
  * Why a dense mask's labels (denseLabels of its values) are wrong, or null: the mask values whose
- * pixels map to neither a label of the manifest (0 ≤ id < numLabels) nor ignore (255), with their
+ * pixels map to neither a label of the manifest (0 ≤ id < numLabels) nor ignore, with their
  * pixel counts, as "300 (12 px), 1000 (4 px)". Such pixels would otherwise drop out of the losses
  * and of mIoU unnoticed (PyTorch's cross-entropy stops on them: "Target out of bounds").
  */
@@ -107,7 +105,7 @@ export function strayLabelReason(values: Int32Array, labels: Int32Array, numLabe
   const named = list.slice(0, 8).map(([value, s]) => `${value}${s.label === NOT_A_CLASS ? '' : ` → label ${s.label}`} (${s.pixels} px)`).join(', ');
   const more = list.length > 8 ? `, and ${list.length - 8} more` : '';
   const total = list.reduce((n, [, s]) => n + s.pixels, 0);
-  return `mask ${what} that are neither a label nor ignored (255): ${named}${more}; ${total} px in all (no class of dataset ${dataset} in the manifest, or a label id past its ${numLabels} labels)`;
+  return `mask ${what} that are neither a label nor ignored (${ignoreIndexFor(numLabels)}): ${named}${more}; ${total} px in all (no class of dataset ${dataset} in the manifest, or a label id past its ${numLabels} labels)`;
 }
 
 export async function loadSample(task: LoadTask): Promise<LoadResult> {
@@ -149,7 +147,8 @@ export async function loadSample(task: LoadTask): Promise<LoadResult> {
   }
   const pixels = colourAndNormalise(rgb, valid, plan, cfg.noiseStd);
 
-  let target: Int32Array = new Int32Array(crop * crop).fill(IGNORE);
+  const ignore = ignoreIndexFor(task.numLabels);
+  let target: Int32Array = new Int32Array(crop * crop).fill(ignore);
   if (task.mask !== null) {
     let mask: MaskValues;
     try {
@@ -159,10 +158,10 @@ export async function loadSample(task: LoadTask): Promise<LoadResult> {
       return fail(task.mask, `corrupt or truncated PNG (${(err as Error).message})`);
     }
     if (mask.width !== width || mask.height !== height) return fail(task.mask, `mask ${mask.width}×${mask.height} does not match image ${width}×${height}`);
-    const labels = denseLabels(mask.values, task.encoding, task.segments, task.lut);
+    const labels = denseLabels(mask.values, task.encoding, task.segments, task.lut, ignore);
     const stray = strayLabelReason(mask.values, labels, task.numLabels, task.dataset, task.encoding);
     if (stray) return { ...fail(task.mask, stray), kind: 'labels' } as LoadResult;
-    target = cropLabels(labels, width, height, plan, crop, IGNORE);
+    target = cropLabels(labels, width, height, plan, crop, ignore);
   }
   // Instance masks: each binary mask (at its own resolution) paints its label; later ones on top.
   for (const instance of task.instances) {
@@ -173,7 +172,7 @@ export async function loadSample(task: LoadTask): Promise<LoadResult> {
     } catch (err) {
       return fail(instance.mask, `corrupt or truncated PNG (${(err as Error).message})`);
     }
-    const label = lookup(task.lut, instance.sourceId);
+    const label = lookup(task.lut, instance.sourceId, ignore);
     if (!isLabelOrIgnore(label, task.numLabels)) {
       return { ...fail(instance.mask, `instance class ${instance.sourceId} is neither a label nor ignored (no class of dataset ${task.dataset} in the manifest, or a label id past its ${task.numLabels} labels)`), kind: 'labels' } as LoadResult;
     }
@@ -185,9 +184,9 @@ export async function loadSample(task: LoadTask): Promise<LoadResult> {
   const boxes: LoadedBox[] = [];
   let boxesCut = 0;
   for (const box of task.boxes) {
-    const labelId = lookup(task.lut, box.sourceId);
+    const labelId = lookup(task.lut, box.sourceId, ignore);
     // A box's class takes no part in L_WD (its target is the CLIP embedding of its pixels).
-    if (!isLabelOrIgnore(labelId, task.numLabels) || labelId === IGNORE) continue;
+    if (!isLabelOrIgnore(labelId, task.numLabels) || labelId === ignore) continue;
     const moved = transformBox(box, width, height, plan, crop);
     if (!moved) continue;
     if (moved.visible < task.minBoxVisible) {

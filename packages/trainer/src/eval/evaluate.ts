@@ -4,10 +4,10 @@
  * cross-dataset protocol); the confusion matrix is over those classes, 255 ignored.
  */
 import { existsSync } from 'node:fs';
-import { ManifestReader } from '@sentseg/dataset-tools';
+import { ignoreIndexFor, ManifestReader } from '@sentseg/dataset-tools';
 import { LabelBank, labelText, type LabelRow } from '@sentseg/label-bank';
 import { loadCheckpoint, type CheckpointState } from '../checkpoint.js';
-import { denseLabels, IGNORE, NOT_A_CLASS, strayLabelReason } from '../data/load-sample.js';
+import { denseLabels, NOT_A_CLASS, strayLabelReason } from '../data/load-sample.js';
 import { readMaskValues } from '@sentseg/dataset-tools';
 import { TrainerError } from '../errors.js';
 import { checkSqliteKind } from '../run-folder.js';
@@ -52,9 +52,10 @@ export function loadModel(runOrCheckpoint: string): { model: SegFormer; state: C
 
 /** The labels a dataset's classes map to, in label-id order. */
 export function datasetClasses(reader: ManifestReader, dataset: string): { classes: EvalClass[]; lut: Int32Array } {
-  const lut = reader.lut(dataset);
+  const ignore = reader.ignoreIndex();
+  const lut = reader.lut(dataset, ignore);
   const names = new Map(reader.labels().map((l) => [l.id, l.name]));
-  const ids = [...new Set(Array.from(lut).filter((v) => v !== IGNORE))].sort((a, b) => a - b);
+  const ids = [...new Set(Array.from(lut).filter((v) => v !== ignore))].sort((a, b) => a - b);
   return { classes: ids.map((id) => ({ labelId: id, name: names.get(id) ?? `label ${id}` })), lut };
 }
 
@@ -140,11 +141,13 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
     const { classes, lut } = datasetClasses(reader, options.dataset);
     if (classes.length === 0) throw new TrainerError(`dataset ${options.dataset} maps no class to a label`);
     const classOfLabel = new Map(classes.map((c, i) => [c.labelId, i]));
-    // Source id → class index of this dataset (255 ignore).
-    const classLut = Int32Array.from(lut, (labelId) => classOfLabel.get(labelId) ?? IGNORE);
+    // Source id → class index of this dataset (classIgnore: no class).
+    const classIgnore = ignoreIndexFor(classes.length);
+    const classLut = Int32Array.from(lut, (labelId) => classOfLabel.get(labelId) ?? classIgnore);
     // Mask ids that are no class of the dataset: the image is skipped and named (as train does), not scored as ignored.
-    const strictLut = reader.lut(options.dataset, IGNORE, NOT_A_CLASS);
     const numLabels = reader.labels().length;
+    const labelIgnore = ignoreIndexFor(numLabels);
+    const strictLut = reader.lut(options.dataset, labelIgnore, NOT_A_CLASS);
     const allEmb = labelEmbeddingsFor(options.labelBank, classes.map((c) => c.name), state, options.missingLabels === 'never-predicted');
     const neverPredicted = allEmb.missing ?? [];
     // Candidates: the classes with an embedding; predictions index into them and map back to the class index.
@@ -168,9 +171,9 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
         const mask = readMaskValues(sample.mask, info.encoding);
         if (mask.width !== image.width || mask.height !== image.height) throw new Error(`mask ${mask.width}×${mask.height} does not match image ${image.width}×${image.height}`);
         const segments = info.encoding === 'panoptic-rgb' ? [...reader.segments(sample.id)] : [];
-        const stray = strayLabelReason(mask.values, denseLabels(mask.values, info.encoding, segments, strictLut), numLabels, options.dataset, info.encoding);
+        const stray = strayLabelReason(mask.values, denseLabels(mask.values, info.encoding, segments, strictLut, labelIgnore), numLabels, options.dataset, info.encoding);
         if (stray) throw new Error(`${sample.mask}: ${stray}`);
-        const target = denseLabels(mask.values, info.encoding, segments, classLut);
+        const target = denseLabels(mask.values, info.encoding, segments, classLut, classIgnore);
         const seg = await segment(model, image, classEmb, options.infer);
         const pred = seg.classes;
         if (seg.passes.some((p) => p.window !== null)) {
@@ -179,7 +182,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
           if (!inference.windows.includes(how)) inference.windows.push(how);
         } else inference.wholeImage += 1;
         if (candidates.length < k) for (let p = 0; p < pred.length; p++) pred[p] = candidates[pred[p] as number] as number;
-        accumulateConfusion(confusion, pred, target, k, IGNORE);
+        accumulateConfusion(confusion, pred, target, k, classIgnore);
         images += 1;
         pixels += image.width * image.height;
       } catch (err) {
@@ -226,7 +229,8 @@ export function unseenLabels(reader: ManifestReader, dataset: string, trainingMa
     const seen = new Set<string>();
     for (const d of training.datasets()) {
       if (trainingDatasets && !trainingDatasets.includes(d.name)) continue;
-      for (const id of training.lut(d.name)) if (id !== IGNORE) seen.add(names.get(id) as string);
+      const ignore = training.ignoreIndex();
+      for (const id of training.lut(d.name, ignore)) if (id !== ignore) seen.add(names.get(id) as string);
     }
     return datasetClasses(reader, dataset).classes.map((c) => c.name).filter((n) => !seen.has(n));
   } finally {

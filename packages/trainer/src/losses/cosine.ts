@@ -1,9 +1,6 @@
 import { tf, type Tensor } from '../tf.js';
 import { l2Normalize, matMulFast } from '../model/ops.js';
 
-/** The pixel value meaning "no label": such pixels take no part in any loss or metric. */
-export const IGNORE_INDEX = 255;
-
 /**
  * z_ij / τ for every pixel j and label i: cosine similarity between the pixel embedding e_j and
  * the label embedding V_i, divided by τ = exp(logTau). pixelEmb [..., D], labelEmb [K, D] →
@@ -29,7 +26,7 @@ export function atLabelResolution(pixelEmb: Tensor, target: Tensor): boolean {
 
 /**
  * −log l_j for every pixel (l_j = softmax_i(z_ij/τ) at the pixel's true label) and the 0/1 mask
- * of valid pixels (target ≠ 255 and inside the label set). Both [P]; invalid pixels have loss 0.
+ * of valid pixels (0 ≤ target < K: the ignore value, 255 or 65,535 (ignoreIndexFor), is outside). Both [P]; invalid pixels have loss 0.
  */
 export function pixelLosses(pixelEmb: Tensor, labelEmb: Tensor, target: Tensor, logTau: Tensor): { losses: Tensor; valid: Tensor } {
   const numLabels = labelEmb.shape[0] as number;

@@ -1,4 +1,4 @@
-export { cosineLogits, pixelLosses, IGNORE_INDEX } from './cosine.js';
+export { cosineLogits, pixelLosses } from './cosine.js';
 export { lossHD } from './hd.js';
 export { lossLD, lowLossMask, LD_DROP_FRACTION } from './ld.js';
 export { lossWD, roiPoolWeights, type MapBox } from './wd.js';
