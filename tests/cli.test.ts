@@ -31,7 +31,16 @@ describe('--help everywhere', () => {
   it('an unknown command or option is a usage error (exit 2)', async () => {
     const r = await run(LABEL_BANK, ['embedd']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/Unknown argument: embedd/);
+    expect(r.stderr).toBe('error: unknown command or argument "embedd"\nrun label-bank --help for usage\n');
+  });
+
+  it('names an unknown option once, as typed (yargs lists --bogus-flag as "bogus-flag, bogusFlag" and --no-such as "such")', async () => {
+    const a = await run(SENTSEG, ['eval', '--run', 'x', '--dataset', 'y', '--bogus-flag', '1']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toBe('error: unknown option --bogus-flag\nrun sentseg eval --help for usage\n');
+    const b = await run(LABEL_BANK, ['fetch', '--no-such', '--otherThing=2']);
+    expect(b.code).toBe(2);
+    expect(b.stderr.split('\n')[0]).toBe('error: unknown options --no-such, --otherThing');
   });
 
   it.each([

@@ -47,7 +47,7 @@ describe('eval and predict at real sizes, default backend and model', () => {
     const windowed = await runCli(BIN.sentseg, [...args, '--short-edge', '1024'], { cwd: dir });
     expect(windowed.stderr).not.toMatch(/Aborted|out of bounds|skipped/);
     expect(windowed.code).toBe(0);
-    expect(windowed.stdout).toMatch(/^cityscapes val, 1 images, ss 1024, checkpoint step 1$/m);
+    expect(windowed.stdout).toMatch(/^cityscapes val, 1 image, ss 1024, checkpoint step 1$/m);
     expect(windowed.stdout).toMatch(/^inference: sliding window for 1 image \(sliding window \d+, stride \d+, \d+ tiles at 2048×1024\)$/m);
     expect(windowed.stdout).toMatch(/^mIoU\s+\d+\.\d\d/m);
   }, 300_000);

@@ -100,7 +100,7 @@ describe('sentseg train', () => {
     const photos = path.join(world.dir, 'cityscapes', 'leftImg8bit', 'val');
     const pred = await start(['predict', '--run', run, '--input', path.join(photos, 'aachen'), '--out', path.join(dir, 'pred'), '--labels', 'road,sky,car', '--short-edge', '48']).done;
     expect(pred.code).toBe(0);
-    expect(pred.stdout).toMatch(/^1 image\(s\) segmented with 3 labels in .* s \(.* images\/s\); 0 skipped; wrote /m);
+    expect(pred.stdout).toMatch(/^1 image segmented with 3 labels in .* s \(.* images\/s\); 0 skipped; wrote /m);
     for (const f of ['aachen_000000_000019_leftImg8bit_labels.png', 'aachen_000000_000019_leftImg8bit_overlay.png', 'aachen_000000_000019_leftImg8bit_legend.json']) {
       expect(existsSync(path.join(dir, 'pred', f))).toBe(true);
     }

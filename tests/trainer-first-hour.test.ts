@@ -241,7 +241,7 @@ describe('inputs that are skipped', () => {
     writeFileSync(path.join(photos, 'broken.png'), 'not a png');
     const r = await sentsegTrain(['predict', '--run', run, '--input', photos, '--out', 'preds-some', '--labels', 'road,sky', '--short-edge', '48']);
     expect(r.stderr).toMatch(new RegExp(`^skipped ${path.join(photos, 'broken.png')}: .+$`, 'm'));
-    expect(r.stdout).toMatch(/^1 image\(s\) segmented with 2 labels .*; 1 skipped; wrote preds-some$/m);
+    expect(r.stdout).toMatch(/^1 image segmented with 2 labels .*; 1 skipped; wrote preds-some$/m);
     expect(r.stderr).toMatch(/^error: 1 of 2 inputs skipped \(listed above\); the other 1 segmented into preds-some$/m);
     expect(r.code).toBe(2);
     expect(readdirSync(path.join(dir, 'preds-some')).sort()).toEqual(['good_labels.png', 'good_legend.json', 'good_overlay.png']);
@@ -256,7 +256,7 @@ describe('inputs that are skipped', () => {
     try {
       const some = await sentsegTrain([...args, '--out', 'eval-some']);
       expect(some.stderr).toMatch(new RegExp(`^skipped ${images[0]}: `, 'm'));
-      expect(some.stdout).toMatch(/^cityscapes val, 1 images, ss 48, checkpoint step \d+$/m);
+      expect(some.stdout).toMatch(/^cityscapes val, 1 image, ss 48, checkpoint step \d+$/m);
       expect(some.stdout).toMatch(/^mIoU\s+\d+\.\d\d/m);
       expect(some.stderr).toMatch(/^error: 1 of 2 images skipped \(listed above\): the mIoU covers the other 1$/m);
       expect(some.code).toBe(2);
@@ -265,7 +265,7 @@ describe('inputs that are skipped', () => {
       const allowed = await sentsegTrain([...args, '--skip-bad-images']);
       expect(allowed.stderr).toMatch(new RegExp(`^skipped ${images[0]}: `, 'm'));
       expect(allowed.stderr).toMatch(/^1 of 2 images skipped \(--skip-bad-images\): the mIoU covers the other 1$/m);
-      expect(allowed.stdout).toMatch(/^cityscapes val, 1 images, ss 48, checkpoint step \d+$/m);
+      expect(allowed.stdout).toMatch(/^cityscapes val, 1 image, ss 48, checkpoint step \d+$/m);
       expect(allowed.code).toBe(0);
       renameSync(images[1] as string, `${images[1]}.away`);
       try {
@@ -295,7 +295,7 @@ describe('inputs that are skipped', () => {
       const r = await sentsegTrain(['train', '--manifest', world.manifest, '--label-bank', world.bank, '--steps', '2', ...TINY, '--out', 'runs/skipping']);
       expect(r.stderr).toMatch(/^skipped cityscapes .+: image missing$/m);
       expect(r.stdout).toMatch(/^checkpoint: .*step-000002$/m);
-      expect(r.stderr).toMatch(/^error: 2 unreadable image\(s\) skipped \(listed above\); the steps trained on the others and the checkpoint is saved$/m);
+      expect(r.stderr).toMatch(/^error: 2 unreadable images skipped \(listed above\); the steps trained on the others and the checkpoint is saved$/m);
       expect(r.code).toBe(2);
     } finally {
       for (const image of images) renameSync(`${image}.away`, image);

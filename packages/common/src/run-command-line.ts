@@ -52,7 +52,7 @@ export async function runCommandLine(
     return await flushAndExit(EXIT.ok);
   } catch (err) {
     if (usageError !== undefined) {
-      process.stderr.write(`error: ${usageError}\nrun ${failedCommand} --help for usage\n`);
+      process.stderr.write(`error: ${readableUsageError(usageError, process.argv.slice(2))}\nrun ${failedCommand} --help for usage\n`);
       return await flushAndExit(EXIT.badInput);
     }
     if (isUserError(err)) {
@@ -62,6 +62,33 @@ export async function runCommandLine(
     process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`);
     return await flushAndExit(EXIT.bug);
   }
+}
+
+/**
+ * yargs' "Unknown arguments: bogus-flag, bogusFlag" as the user typed it: "unknown option
+ * --bogus-flag". yargs lists an option under its kebab and camel names and strips "no-" from a
+ * negated one (--no-such → "such"); each is named once, as it appears in `argv`. A word that is
+ * no option (a mistyped command, an extra positional) is quoted. Any other message is returned unchanged.
+ */
+export function readableUsageError(message: string, argv: string[]): string {
+  const match = /^Unknown arguments?: (.*)$/.exec(message);
+  if (!match) return message;
+  const listed = (match[1] as string).split(', ').filter((s) => s !== '');
+  const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const typed = argv.filter((a) => a.startsWith('-')).map((a) => a.split('=')[0] as string);
+  const named: string[] = [];
+  for (const name of listed) {
+    const candidates = [`--${name}`, `--${kebab(name)}`, `--no-${name}`, `--no-${kebab(name)}`, `-${name}`];
+    const found = typed.find((t) => candidates.includes(t));
+    const shown = found ?? (argv.includes(name) ? `"${name}"` : `--${kebab(name)}`);
+    if (!named.includes(shown)) named.push(shown);
+  }
+  const options = named.filter((n) => n.startsWith('-'));
+  const words = named.filter((n) => !n.startsWith('-'));
+  const parts: string[] = [];
+  if (options.length > 0) parts.push(`unknown option${options.length > 1 ? 's' : ''} ${options.join(', ')}`);
+  if (words.length > 0) parts.push(`unknown command or argument${words.length > 1 ? 's' : ''} ${words.join(', ')}`);
+  return parts.join('; ');
 }
 
 /**

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { EXIT, flushAndExit } from '@sentseg/common';
+import { EXIT, flushAndExit, plural } from '@sentseg/common';
 import { isDatasetError } from '@sentseg/dataset-tools';
 import { hubOptionsFromArgs, hubYargsOptions, LabelBankError } from '@sentseg/label-bank';
 import { BackendError, selectBackend, type BackendChoice } from './backend/select.js';
@@ -118,7 +118,7 @@ export function trainCommand(y: Argv): Argv {
         out(`steps ${summary.startStep} → ${summary.endStep} of ${config.steps}${summary.interrupted ? ' (interrupted)' : ''}`);
         if (first && last) out(`loss ${first.loss.toFixed(4)} → ${last.loss.toFixed(4)}, τ ${last.tau.toFixed(4)}`);
         const ips = summary.metrics.length > 1 ? summary.metrics.slice(1).reduce((s, m) => s + m.imagesPerSec, 0) / (summary.metrics.length - 1) : (first?.imagesPerSec ?? 0);
-        out(`${ips.toFixed(2)} images/s on ${summary.backend.name}; ${summary.skippedImages} unreadable image(s) skipped`);
+        out(`${ips.toFixed(2)} images/s on ${summary.backend.name}; ${plural(summary.skippedImages, 'unreadable image')} skipped`);
         if (summary.wdBoxes + summary.wdBoxesCut > 0) {
           out(`L_WD boxes: ${summary.wdBoxes} used, ${summary.wdBoxesCut} left out (the crop showed less than ${Math.round(config.losses.wdMinVisible * 100)}% of their area; losses.wdMinVisible)`);
         }
@@ -131,15 +131,15 @@ export function trainCommand(y: Argv): Argv {
       if (summary.interrupted) await flushAndExit(EXIT.interrupted);
       // A run that skipped inputs is not a success (the exit-code rule): its checkpoint is kept all the same.
       const trained = summary.metrics.reduce((n, m) => n + m.images, 0);
-      if (trained === 0 && summary.endStep > summary.startStep) throw new TrainerError(`no image could be read in ${summary.endStep - summary.startStep} step(s): every one was skipped (listed above)`);
+      if (trained === 0 && summary.endStep > summary.startStep) throw new TrainerError(`no image could be read in ${plural(summary.endStep - summary.startStep, 'step')}: every one was skipped (listed above)`);
       const stray = summary.strayLabelFiles;
       if (stray.length > 0) {
         const first = stray.slice(0, 3).join('; ');
         throw new TrainerError(
-          `${stray.length} image(s) skipped because their masks hold ids that are neither a label nor ignored (first: ${first}${stray.length > 3 ? '; …' : ''}; listed above, ${summary.skippedImages} skips in all): fix the taxonomy or the masks (sentseg manifest validate lists them all); the steps trained on the others and the checkpoint is saved`,
+          `${plural(stray.length, 'image')} skipped because their masks hold ids that are neither a label nor ignored (first: ${first}${stray.length > 3 ? '; …' : ''}; listed above, ${summary.skippedImages} skips in all): fix the taxonomy or the masks (sentseg manifest validate lists them all); the steps trained on the others and the checkpoint is saved`,
         );
       }
-      if (summary.skippedImages > 0) throw new TrainerError(`${summary.skippedImages} unreadable image(s) skipped (listed above); the steps trained on the others and the checkpoint is saved`);
+      if (summary.skippedImages > 0) throw new TrainerError(`${plural(summary.skippedImages, 'unreadable image')} skipped (listed above); the steps trained on the others and the checkpoint is saved`);
     },
   );
 }
@@ -345,7 +345,7 @@ export function predictCommand(y: Argv): Argv {
       for (const img of summary.images) out(`${img.input}: ${img.legend.slice(0, 5).map((e) => `${e.name} ${((100 * e.pixels) / img.legend.reduce((a, b) => a + b.pixels, 0)).toFixed(1)}%`).join(', ')} (${img.inference})`);
       const n = inputs.length;
       if (summary.images.length === 0) throw new TrainerError(`no image was segmented: ${n === 1 ? 'the 1 input was' : `all ${n} inputs were`} skipped (listed above)`);
-      out(`${summary.images.length} image(s) segmented with ${summary.labels.names.length} labels in ${summary.seconds.toFixed(1)} s (${(summary.images.length / Math.max(summary.seconds, 1e-9)).toFixed(2)} images/s); ${summary.skipped.length} skipped; wrote ${args.out}`);
+      out(`${plural(summary.images.length, 'image')} segmented with ${plural(summary.labels.names.length, 'label')} in ${summary.seconds.toFixed(1)} s (${(summary.images.length / Math.max(summary.seconds, 1e-9)).toFixed(2)} images/s); ${summary.skipped.length} skipped; wrote ${args.out}`);
       if (summary.skipped.length > 0) throw new TrainerError(`${summary.skipped.length} of ${n} inputs skipped (listed above); the other ${summary.images.length} segmented into ${args.out}`);
     },
   );

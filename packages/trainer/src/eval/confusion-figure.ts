@@ -8,7 +8,7 @@
  * the PNG keeps the classes most confused (largest off-diagonal share, as truth or as prediction)
  * and says so in its title; the HTML page always shows them all.
  */
-import { matrixFigure, type MatrixGeometry, type Rgb } from '@sentseg/common';
+import { matrixFigure, plural, type MatrixGeometry, type Rgb } from '@sentseg/common';
 import { PNG } from 'pngjs';
 import type { EvalReport } from './evaluate.js';
 
@@ -84,7 +84,7 @@ export async function confusionFigure(report: EvalReport, shown: number[]): Prom
   const spans = shown.map((c, i) => ({ label: report.classes[c]?.name ?? `class ${c}`, start: i, end: i + 1 }));
   const title = [
     `Confusion matrix — ${report.dataset} ${report.split}, mIoU ${pct(report.miou)}`,
-    `${report.images} images, checkpoint step ${report.step}; rows: ground truth, columns: prediction, each row normalised to 100%`,
+    `${plural(report.images, 'image')}, checkpoint step ${report.step}; rows: ground truth, columns: prediction, each row normalised to 100%`,
   ];
   if (n < k) title.push(`${n} of ${k} classes shown: those with the largest confusion, none that never occurs; every class in confusion.html and confusion.json`);
   return matrixFigure({

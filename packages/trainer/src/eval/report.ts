@@ -1,5 +1,6 @@
 /** eval's outputs: a per-class table for the terminal and Markdown, JSON, and the confusion matrix as a labelled PNG and an HTML page. */
 import { writeFileSync } from 'node:fs';
+import { plural } from '@sentseg/common';
 import path from 'node:path';
 import { CONFUSION_PNG_MAX_CLASSES, confusionFigure, confusionHtml, mostConfusedClasses } from './confusion-figure.js';
 import type { EvalReport } from './evaluate.js';
@@ -10,11 +11,17 @@ export function modeName(report: Pick<EvalReport, 'scales' | 'flip' | 'window'>)
   return `${report.scales.length > 1 ? `ms ${report.scales.join('/')}` : `ss ${report.scales[0]}`}${report.flip ? ' + flip' : ''}${report.window ? `, window ${report.window}` : ''}`;
 }
 
+/**
+ * The terminal's per-class table: the classes that occur in the targets or the predictions (the
+ * ones the mean is over); how many others there are is said below it (eval.md and eval.json list all).
+ */
 export function textTable(report: EvalReport): string {
-  const width = Math.max(5, ...report.classes.map((c) => c.name.length));
-  const lines = [`${report.dataset} ${report.split}, ${report.images} images, ${modeName(report)}, checkpoint step ${report.step}`, `${'class'.padEnd(width)}  IoU %`];
-  report.classes.forEach((c, i) => lines.push(`${c.name.padEnd(width)}  ${pct(report.iou[i] ?? null).padStart(6)}`));
-  lines.push(`${'mIoU'.padEnd(width)}  ${pct(report.miou).padStart(6)}  (over ${report.counted} of ${report.classes.length} classes; classes absent from the targets and never predicted are left out)`);
+  const shown = report.classes.map((c, i) => ({ name: c.name, iou: report.iou[i] ?? null })).filter((c) => c.iou !== null);
+  const width = Math.max(9, ...shown.map((c) => c.name.length));
+  const lines = [`${report.dataset} ${report.split}, ${plural(report.images, 'image')}, ${modeName(report)}, checkpoint step ${report.step}`, `${'class'.padEnd(width)}  IoU %`];
+  for (const c of shown) lines.push(`${c.name.padEnd(width)}  ${pct(c.iou).padStart(6)}`);
+  const absent = report.classes.length - shown.length;
+  lines.push(`${'mIoU'.padEnd(width)}  ${pct(report.miou).padStart(6)}  (over ${report.counted} of ${plural(report.classes.length, 'class', 'classes')}${absent > 0 ? `; ${absent} absent from the targets and never predicted are not listed (eval.md lists every class)` : ''})`);
   lines.push(`${'pixel acc'.padEnd(width)}  ${pct(report.pixelAccuracy).padStart(6)}`);
   return lines.join('\n');
 }
@@ -24,7 +31,7 @@ export function markdownTable(report: EvalReport): string {
   return [
     `# ${report.dataset} ${report.split}: mIoU ${pct(report.miou)}%`,
     '',
-    `${report.images} images, ${modeName(report)}, checkpoint step ${report.step}. Pixel accuracy ${pct(report.pixelAccuracy)}%. The mean is over the ${report.counted} classes that occur in the targets or the predictions.`,
+    `${plural(report.images, 'image')}, ${modeName(report)}, checkpoint step ${report.step}. Pixel accuracy ${pct(report.pixelAccuracy)}%. The mean is over the ${report.counted} classes that occur in the targets or the predictions.`,
     '',
     '| class | IoU % |',
     '| --- | --- |',
