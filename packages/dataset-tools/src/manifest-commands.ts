@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { plural } from '@sentseg/common';
 import os from 'node:os';
 import path from 'node:path';
 import type { Argv } from 'yargs';
@@ -10,7 +11,6 @@ import { validateManifest } from './manifest/validate.js';
 import { counterBar } from './run-cli.js';
 
 const out = (line = ''): void => void process.stdout.write(`${line}\n`);
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** A manifest opened for one command and closed whatever happens (a handle left open leaves -wal/-shm files). */
 async function withManifest<T>(file: string, use: (reader: ManifestReader) => T | Promise<T>): Promise<T> {

@@ -1,4 +1,4 @@
-import { EXIT, flushAndExit } from '@sentseg/common';
+import { EXIT, flushAndExit, plural } from '@sentseg/common';
 import os from 'node:os';
 import path from 'node:path';
 import type { Argv } from 'yargs';
@@ -10,7 +10,6 @@ import { MergeInterrupted, mergeDatasets, parseDatasetSpecs, type MergeRun } fro
 import { counterBar } from './run-cli.js';
 
 const list = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => String(x).split(',')).filter((x) => x !== '');
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** How many problems the end of a merge prints; `manifest problems` lists them all. */
 const PROBLEMS_SHOWN = 5;
