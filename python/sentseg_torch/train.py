@@ -66,12 +66,13 @@ def choose_losses(manifest: Manifest, config: Dict[str, object]) -> Tuple[List[T
 class Trainer:
     """One rank's training state: model (wrapped in DDP when world > 1), optimizer, data."""
 
-    def __init__(self, config: Dict[str, object], run: str, rank: int, world: int, device: torch.device, resume: bool) -> None:
+    def __init__(self, config: Dict[str, object], run: str, rank: int, world: int, device: torch.device, resume: bool, dtype: torch.dtype = torch.float32) -> None:
         self.config = config
         self.run = run
         self.rank = rank
         self.world = world
         self.device = device
+        self.dtype = dtype
         self.manifest = Manifest(str(config["manifest"]))
         datasets, self.loss_of = choose_losses(self.manifest, config)
         self.labels = read_label_embeddings(str(config["labelBank"]), self.manifest, str(config["labelText"]), config["encoder"])  # type: ignore[arg-type]
@@ -87,7 +88,7 @@ class Trainer:
         self.sampler = BalancedSampler(ids, self.batch_size, int(config["seed"]))  # type: ignore[arg-type]
         self.augment = AugmentConfig.from_config(data)  # type: ignore[arg-type]
         self.model_config = segformer_config(str(config["model"]["variant"]), self.labels.dim)  # type: ignore[index]
-        self.model = SegFormer(self.model_config, int(config["seed"])).to(device)  # type: ignore[arg-type]
+        self.model = SegFormer(self.model_config, int(config["seed"])).to(device, dtype)  # type: ignore[arg-type]
         self.optimizer = Optimizer(config["optimizer"])  # type: ignore[arg-type]
         self.start_step = 0
         if resume:
@@ -97,10 +98,10 @@ class Trainer:
             if list(ckpt.state["labels"]) != self.labels.names:  # type: ignore[arg-type]
                 raise BridgeError(f"checkpoint {ckpt.dir} was trained on another label set than {config['manifest']}")
             self.model.load_weights(ckpt.weights, ckpt.dir)
-            self.optimizer.restore(ckpt.optimizer_step, ckpt.slots, device)
+            self.optimizer.restore(ckpt.optimizer_step, ckpt.slots, device, dtype)
             self.start_step = int(ckpt.state["step"])  # type: ignore[arg-type]
             self.resumed_from = ckpt.dir
-        self.label_emb = torch.from_numpy(self.labels.data).to(device)
+        self.label_emb = torch.from_numpy(self.labels.data).to(device, dtype)
         self.net: torch.nn.Module = self.model
         if world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
@@ -142,9 +143,9 @@ class Trainer:
         parts: Dict[str, torch.Tensor] = {}
         if counts[2] > 0:
             if n > 0:
-                x = torch.from_numpy(np.stack([im.pixels for im in images])).to(self.device)
+                x = torch.from_numpy(np.stack([im.pixels for im in images])).to(self.device, self.dtype)
             else:  # every image of this shard failed: a zero-weighted pass keeps the ranks in step
-                x = torch.zeros((1, crop, crop, 3), device=self.device)
+                x = torch.zeros((1, crop, crop, 3), device=self.device, dtype=self.dtype)
             emb = self.net(x)
             t = torch.from_numpy(targets).to(self.device)
             log_tau = self.model.p("log_tau")
@@ -192,9 +193,10 @@ def _truncate_metrics(file: str, up_to: int) -> None:
         f.write("".join(ln + "\n" for ln in lines))
 
 
-def run_rank(rank: int, world: int, config: Dict[str, object], run: str, resume: bool, device_kind: str, dump_dir: Optional[str] = None) -> List[Dict[str, object]]:
+def run_rank(rank: int, world: int, config: Dict[str, object], run: str, resume: bool, device_kind: str, dump_dir: Optional[str] = None, dtype: torch.dtype = torch.float32) -> List[Dict[str, object]]:
     """Trains on one rank (joins the process group when world > 1); returns rank 0's metrics.
-    dump_dir: every rank writes its final weights there as rank-N.{json,bin} (the DDP tests)."""
+    dump_dir: every rank writes its final weights there as rank-N.npz, in the training dtype (the DDP
+    tests); dtype: float64 only for those tests (checkpoints hold float32)."""
     if device_kind == "cuda":
         local = int(os.environ.get("LOCAL_RANK", rank))
         torch.cuda.set_device(local)
@@ -207,7 +209,7 @@ def run_rank(rank: int, world: int, config: Dict[str, object], run: str, resume:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
     torch.manual_seed(int(config["seed"]))  # type: ignore[arg-type]
-    trainer = Trainer(config, run, rank, world, device, resume)
+    trainer = Trainer(config, run, rank, world, device, resume, dtype)
     metrics_file = os.path.join(run, "metrics.jsonl")
     out: List[Dict[str, object]] = []
     try:
@@ -239,9 +241,8 @@ def run_rank(rank: int, world: int, config: Dict[str, object], run: str, resume:
                 if (step + 1) % int(config["checkpointEvery"]) == 0 or step + 1 == total:  # type: ignore[arg-type]
                     trainer.save(step + 1)
         if dump_dir is not None:
-            from .checkpoint import save_weights
             os.makedirs(dump_dir, exist_ok=True)
-            save_weights(dump_dir, f"rank-{rank}", trainer.model.weights(), {"rank": rank, "world": world})
+            np.savez(os.path.join(dump_dir, f"rank-{rank}.npz"), **{n: trainer.model.p(n).detach().cpu().numpy() for n in trainer.model.names()})
         if world > 1:
             dist.barrier()
     finally:
@@ -251,11 +252,11 @@ def run_rank(rank: int, world: int, config: Dict[str, object], run: str, resume:
     return out
 
 
-def _spawned(rank: int, world: int, config: Dict[str, object], run: str, resume: bool, device_kind: str, dump_dir: Optional[str] = None) -> None:
+def _spawned(rank: int, world: int, config: Dict[str, object], run: str, resume: bool, device_kind: str, dump_dir: Optional[str] = None, dtype: torch.dtype = torch.float32) -> None:
     os.environ["RANK"] = str(rank)
     os.environ["LOCAL_RANK"] = str(rank)
     try:
-        run_rank(rank, world, config, run, resume, device_kind, dump_dir)
+        run_rank(rank, world, config, run, resume, device_kind, dump_dir, dtype)
     except BridgeError as err:
         _log(f"error: {err}")
         raise SystemExit(2) from None
