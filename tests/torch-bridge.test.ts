@@ -241,5 +241,5 @@ describe.skipIf(!hasTorch)('sentseg-torch (PyTorch) against the TypeScript train
     if (r.code !== 0) console.log(r.stdout.slice(-6000), r.stderr.slice(-3000));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\d+ passed/);
-  }, 400_000);
+  }, 600_000);
 });
