@@ -10,9 +10,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../packages/label-bank/test/helpers.js';
-import { tempDir, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
+import { addBoxDataset, tempDir, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
+import { ManifestReader } from '../packages/dataset-tools/src/index.js';
+import { writeTinyClipVisionModel } from '../packages/label-bank/src/encoder/tiny-clip-vision.js';
+import { BoxEmbeddingCache, boxKey } from '../packages/trainer/src/boxes/clip-boxes.js';
+import { IGNORE } from '../packages/trainer/src/data/load-sample.js';
 import { lossHD, lossLD, lossWD, type MapBox } from '../packages/trainer/src/losses/index.js';
-import { colourAndNormalise, planAugment } from '../packages/trainer/src/data/augment.js';
+import { colourAndNormalise, planAugment, transformBox, type AugmentConfig } from '../packages/trainer/src/data/augment.js';
 import { BalancedSampler, mixSeed } from '../packages/trainer/src/data/sampler.js';
 import { SegFormer, type SegFormerConfig } from '../packages/trainer/src/model/segformer.js';
 import { loadWeights } from '../packages/trainer/src/model/weights-io.js';
@@ -146,10 +150,96 @@ describe.skipIf(!hasTorch)('sentseg-torch (PyTorch) against the TypeScript train
     }, 300_000);
   });
 
+  describe('L_WD: the TypeScript trainer builds the box-embedding cache, the bridge trains on it', () => {
+    let world: World;
+    let vision: string;
+    beforeAll(async () => {
+      world = await writeWorld(path.join(dir, 'wd-world'));
+      const { boxes } = await addBoxDataset(world.manifest, path.join(dir, 'wd-world', 'o365'), [{ id: 6, name: 'Car' }, { id: 1, name: 'Person' }]);
+      expect(boxes).toBeGreaterThanOrEqual(4);
+      vision = path.join(dir, 'tiny-clip-vision');
+      writeTinyClipVisionModel(vision, { seed: 3, projectionDim: 24 });
+    }, 120_000);
+
+    it('refused without the cache (naming `sentseg-train box-embeddings`), then 2 steps whose L_WD equals the TypeScript loss on the same batch and targets (to 1e-5)', async () => {
+      const run = path.join(dir, 'wd-run');
+      const settings = ['--set', 'data.datasets=["cityscapes","o365-fixture"]', '--set', 'data.batchSize=4', '--set', 'data.shortEdge=64', '--set', 'data.crop=64', '--set', 'optimizer.lr=0.001', '--set', `clipVision=${vision}`];
+      const trainArgs = ['--manifest', world.manifest, '--label-bank', world.bank, '--out', run, '--steps', '2', '--device', 'cpu', ...settings];
+      const refused = await python(['-m', 'sentseg_torch.train', ...trainArgs]);
+      expect(refused.code).toBe(2);
+      expect(existsSync(run)).toBe(false);
+      const named = /build it with `npx sentseg-train (box-embeddings [^`]*)`/.exec(refused.stderr);
+      expect(named, refused.stderr).not.toBeNull();
+      // The command as printed (shell-quoted), run as it is.
+      const words = [...(named?.[1] ?? '').matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? '');
+      const built = await startCli(BIN.sentsegTrain, words, { cwd: dir }).done;
+      expect(built.stderr).toBe('');
+      expect(built.code).toBe(0);
+      const cacheFile = `${world.manifest}.box-embeddings.sqlite`;
+      expect(built.stdout).toContain(`box cache: ${cacheFile}`);
+      const modelId = /\((local:tiny-clip-vision@[0-9a-f]{16}), 24-d\)/.exec(built.stdout)?.[1] as string;
+      expect(modelId).toBeDefined();
+
+      const out = path.join(dir, 'wd-steps');
+      const trained = await python(['-m', 'sentseg_torch.parity', 'wd-steps', '--out', out, '--', ...trainArgs]);
+      expect(trained.code, trained.stderr).toBe(0);
+      expect(trained.stderr).toContain(`box embeddings (${modelId}, 24-d)`);
+      const metrics = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; wd: number | null; wdBoxes: number });
+      const steps = JSON.parse(readFileSync(path.join(out, 'wd-steps.json'), 'utf8')) as { step: number; images: [string, number, number][]; boxIds: number[] }[];
+      expect(steps.map((s) => s.step)).toEqual([1, 2]);
+
+      // Each step's boxes and targets, derived here from the manifest, the seed and the cache.
+      const config = JSON.parse(readFileSync(path.join(run, 'config.json'), 'utf8')) as { seed: number; data: AugmentConfig; losses: { wdMinVisible: number } };
+      const reader = ManifestReader.open(world.manifest);
+      const cache = new BoxEmbeddingCache(cacheFile);
+      try {
+        for (const s of steps) {
+          const boxes: MapBox[] = [];
+          const targets: Float32Array[] = [];
+          const ids: number[] = [];
+          s.images.forEach(([dataset, imageId, slot], j) => {
+            const sample = reader.sample(imageId);
+            if (!sample) throw new Error(`no image ${imageId}`);
+            const plan = planAugment(sample.width, sample.height, config.data, mixSeed(config.seed, s.step - 1, slot, 0x5eed));
+            const lut = reader.lut(dataset);
+            for (const box of reader.boxes(imageId)) {
+              if (lut[box.sourceId] === IGNORE) continue;
+              const moved = transformBox(box, sample.width, sample.height, plan, config.data.crop);
+              if (!moved || moved.visible < config.losses.wdMinVisible) continue;
+              boxes.push({ image: j, x0: moved.x0 / 4, y0: moved.y0 / 4, x1: moved.x1 / 4, y1: moved.y1 / 4 });
+              targets.push(cache.get(modelId, boxKey(dataset, sample.image, reader.dataset(dataset).root, box)) as Float32Array);
+              ids.push(box.boxId);
+            }
+          });
+          const { tensors: t } = loadWeights(out, `wd-step-${s.step}`);
+          const get = (name: string) => t.get(name) as Tensor;
+          expect(ids).toEqual(s.boxIds);
+          expect(boxes.length).toBeGreaterThan(0);
+          const pyBoxes = get('boxes').arraySync() as number[][];
+          expect(pyBoxes.length).toBe(boxes.length);
+          boxes.forEach((b, i) => [b.image, b.x0, b.y0, b.x1, b.y1].forEach((v, k) => expect(Math.abs(v - (pyBoxes[i]?.[k] as number))).toBeLessThan(1e-5)));
+          const clip = tf.tensor2d(Float32Array.from(targets.flatMap((v) => [...v])), [targets.length, 24]);
+          expect(maxDiff(clip, get('clip'))).toBe(0);
+          const ts = lossWD(get('emb'), boxes, clip, { w: get('wdW'), b: get('wdB') }).dataSync()[0] as number;
+          const py = get('wd').dataSync()[0] as number;
+          const logged = metrics.find((m) => m.step === s.step);
+          console.log(`step ${s.step}: L_WD over ${boxes.length} boxes: TS ${ts}, PyTorch ${py} (metrics.jsonl ${logged?.wd})`);
+          expect(Math.abs(ts - py)).toBeLessThan(1e-5);
+          expect(Math.abs(ts - (logged?.wd as number))).toBeLessThan(1e-5);
+          expect(logged?.wdBoxes).toBe(boxes.length);
+          tf.dispose([clip, ...t.values()]);
+        }
+      } finally {
+        cache.close();
+        reader.close();
+      }
+    }, 300_000);
+  });
+
   it('the package\'s pytest suite passes (readers, data, model, losses, checkpoints, 2-process gloo DDP)', async () => {
     const r = await python(['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests']);
     if (r.code !== 0) console.log(r.stdout.slice(-6000), r.stderr.slice(-3000));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\d+ passed/);
-  }, 400_000);
+  }, 600_000);
 });

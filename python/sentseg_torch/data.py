@@ -122,16 +122,20 @@ def crop_labels(labels: np.ndarray, width: int, height: int, plan: AugmentPlan, 
     return out
 
 
-def transform_box(box: Box, width: int, height: int, plan: AugmentPlan, crop: int, min_side: float = 2) -> Optional[Tuple[float, float, float, float]]:
+def transform_box(box: Box, width: int, height: int, plan: AugmentPlan, crop: int, min_side: float = 2) -> Optional[Tuple[float, float, float, float, float]]:
+    """augment.ts transformBox: (x0, y0, x1, y1) in crop pixels and the share of the box's area inside the crop."""
     sx = plan.resized_width / width
     sy = plan.resized_height / height
-    x0 = max(0.0, box.x * sx - plan.left)
-    x1 = min(float(crop), (box.x + box.w) * sx - plan.left)
-    y0 = max(0.0, box.y * sy - plan.top)
-    y1 = min(float(crop), (box.y + box.h) * sy - plan.top)
+    full_x0, full_x1 = box.x * sx - plan.left, (box.x + box.w) * sx - plan.left
+    full_y0, full_y1 = box.y * sy - plan.top, (box.y + box.h) * sy - plan.top
+    x0 = max(0.0, full_x0)
+    x1 = min(float(crop), full_x1)
+    y0 = max(0.0, full_y0)
+    y1 = min(float(crop), full_y1)
     if x1 - x0 < min_side or y1 - y0 < min_side:
         return None
-    return (crop - x1, y0, crop - x0, y1) if plan.flip else (x0, y0, x1, y1)
+    visible = ((x1 - x0) * (y1 - y0)) / ((full_x1 - full_x0) * (full_y1 - full_y0))
+    return (crop - x1, y0, crop - x0, y1, visible) if plan.flip else (x0, y0, x1, y1, visible)
 
 
 def _lookup(lut: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -174,6 +178,8 @@ class LoadedImage:
     target: np.ndarray
     #: (box id, label id, x0, y0, x1, y1) in crop pixels.
     boxes: List[Tuple[int, int, float, float, float, float]] = field(default_factory=list)
+    #: boxes left out because the crop showed less than min_box_visible of their area.
+    boxes_cut: int = 0
 
 
 @dataclass
@@ -184,7 +190,7 @@ class DatasetSpec:
     lut: np.ndarray
 
 
-def load_sample(manifest: Manifest, ds: DatasetSpec, image_id: int, slot: int, augment: AugmentConfig, seed: int) -> LoadedImage:
+def load_sample(manifest: Manifest, ds: DatasetSpec, image_id: int, slot: int, augment: AugmentConfig, seed: int, min_box_visible: float = 0.0) -> LoadedImage:
     """One training image as load-sample.ts makes it. Image resizing is Pillow's Lanczos (sharp's is
     Lanczos-3 too; pixels may differ by a grey level), blur Pillow's Gaussian."""
     sample = manifest.sample(image_id)
@@ -224,15 +230,20 @@ def load_sample(manifest: Manifest, ds: DatasetSpec, image_id: int, slot: int, a
             cropped = crop_labels(painted, values.shape[1], values.shape[0], plan, crop, -1)
             target = np.where(cropped >= 0, cropped, target)
     boxes: List[Tuple[int, int, float, float, float, float]] = []
+    cut = 0
     if ds.annotation == "boxes":
         for box in manifest.boxes(image_id):
             label_id = int(_lookup(ds.lut, np.array([box.source_id]))[0])
             if label_id == IGNORE_INDEX:
                 continue
             moved = transform_box(box, width, height, plan, crop)
-            if moved:
-                boxes.append((box.box_id, label_id, *moved))
-    return LoadedImage(ds.name, image_id, slot, pixels, target, boxes)
+            if moved is None:
+                continue
+            if moved[4] < min_box_visible:  # losses.wdMinVisible
+                cut += 1
+                continue
+            boxes.append((box.box_id, label_id, moved[0], moved[1], moved[2], moved[3]))
+    return LoadedImage(ds.name, image_id, slot, pixels, target, boxes, cut)
 
 
 def downsample_target(target: np.ndarray, stride: int = OUTPUT_STRIDE) -> np.ndarray:

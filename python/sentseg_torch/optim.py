@@ -54,9 +54,9 @@ class Optimizer:
     def state(self) -> Dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in self.slots.items()}
 
-    def restore(self, step: int, slots: Dict[str, np.ndarray], device: torch.device) -> None:
+    def restore(self, step: int, slots: Dict[str, np.ndarray], device: torch.device, dtype: torch.dtype = torch.float32) -> None:
         self.step = step
-        self.slots = {k: torch.from_numpy(np.asarray(v, dtype=np.float32).copy()).to(device) for k, v in slots.items()}
+        self.slots = {k: torch.from_numpy(np.asarray(v, dtype=np.float32).copy()).to(device, dtype) for k, v in slots.items()}
 
 
 def learning_rate(step: int, lr: float, total_steps: int, poly_power: float, warmup_steps: int, warmup_ratio: float) -> float:

@@ -8,6 +8,11 @@
   python3 -m sentseg_torch.parity losses --out DIR
       DIR/losses.{json,bin}: a batch of embeddings, targets, label embeddings, log τ, boxes and CLIP
       box embeddings, and the PyTorch L_HD, L_LD, L_WD of it.
+  python3 -m sentseg_torch.parity wd-steps --out DIR -- TRAIN_ARGS
+      runs `python3 -m sentseg_torch.train TRAIN_ARGS` in this process (one process) and writes,
+      for every step that took L_WD, DIR/wd-step-N.{json,bin}: the embeddings of the L_WD images,
+      their boxes on the map, the CLIP targets, the 1×1 projection and the L_WD the bridge computed;
+      DIR/wd-steps.json: each step's L_WD images (dataset, image id, slot) and box ids.
 """
 from __future__ import annotations
 
@@ -87,6 +92,46 @@ def write_data(out: str) -> None:
         json.dump({"plans": plans, "pixels": pixels.reshape(-1).tolist(), "batches": batches}, f)
 
 
+def write_wd_steps(out: str, train_args: List[str]) -> int:
+    """Trains with the bridge and records what each step's L_WD was computed from."""
+    import json
+
+    from . import train as T
+    from .losses import LOSS_NAMES
+
+    os.makedirs(out, exist_ok=True)
+    current: dict = {}
+    steps: list = []
+    step_fn, wd_fn = T.Trainer.step, T.loss_wd
+
+    def step(self: T.Trainer, step: int, images: list, failures: int) -> dict:
+        order = {name: i for i, name in enumerate(LOSS_NAMES)}
+        wd = [im for im in sorted(images, key=lambda im: order[self.loss_of[im.dataset]]) if self.loss_of[im.dataset] == "wd"]
+        vectors = self.box_targets.vectors if self.box_targets else {}
+        current.clear()
+        current.update(step=step + 1, images=[[im.dataset, im.image_id, im.slot] for im in wd], boxIds=[b[0] for im in wd for b in im.boxes if b[0] in vectors])
+        return step_fn(self, step, images, failures)
+
+    def loss_wd(e: torch.Tensor, boxes: list, clip: torch.Tensor, w: torch.Tensor, b: torch.Tensor, denominator: Optional[float] = None) -> torch.Tensor:
+        value = wd_fn(e, boxes, clip, w, b, denominator)
+        n = current["step"]
+        save_weights(out, f"wd-step-{n}", {
+            "emb": e.detach().cpu().numpy(), "boxes": np.array(boxes, dtype=np.float32).reshape(-1, 5), "clip": clip.detach().cpu().numpy(),
+            "wdW": w.detach().cpu().numpy(), "wdB": b.detach().cpu().numpy(), "wd": np.array(float(value.detach()), np.float32),
+        }, {"what": "L_WD of one training step"})
+        steps.append(dict(current))
+        return value
+
+    T.Trainer.step, T.loss_wd = step, loss_wd  # type: ignore[method-assign, assignment]
+    try:
+        code = T.main(train_args + ["--nproc", "1"])
+    finally:
+        T.Trainer.step, T.loss_wd = step_fn, wd_fn  # type: ignore[method-assign]
+    with open(os.path.join(out, "wd-steps.json"), "w", encoding="utf-8") as f:
+        json.dump(steps, f)
+    return code
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python3 -m sentseg_torch.parity")
     sub = p.add_subparsers(dest="what", required=True)
@@ -100,11 +145,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     da.add_argument("--out", required=True)
     lo = sub.add_parser("losses")
     lo.add_argument("--out", required=True)
+    ws = sub.add_parser("wd-steps")
+    ws.add_argument("--out", required=True)
+    ws.add_argument("train_args", nargs=argparse.REMAINDER)
     a = p.parse_args(argv)
     if a.what == "model":
         write_model(a.variant, a.seed, a.embed_dim, a.size, a.out)
     elif a.what == "data":
         write_data(a.out)
+    elif a.what == "wd-steps":
+        return write_wd_steps(a.out, [x for x in a.train_args if x != "--"])
     else:
         write_losses(a.out)
     return 0

@@ -19,11 +19,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from .boxes import BoxTargets, box_cache_file, read_box_targets
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import DEFAULT_CONFIG, parse_override, resolve_config, with_absolute_paths
 from .data import AugmentConfig, BalancedSampler, DatasetSpec, LoadedImage, downsample_target, image_seed, load_sample, shard
 from .errors import BridgeError
-from .losses import LOSS_NAMES, LOSSES_FOR, loss_hd, loss_ld
+from .losses import LOSS_NAMES, LOSSES_FOR, loss_hd, loss_ld, loss_wd
 from .model import OUTPUT_STRIDE, SegFormer, segformer_config
 from .optim import Optimizer, learning_rate
 from .sqlite_files import Manifest, read_label_embeddings
@@ -53,8 +54,6 @@ def choose_losses(manifest: Manifest, config: Dict[str, object]) -> Tuple[List[T
         loss = by_dataset.get(n, info.loss)
         if loss not in LOSSES_FOR[info.annotation]:
             raise BridgeError(f"{manifest.file}: dataset {n} ({info.annotation}) cannot be trained with L_{loss.upper()}; choose {' or '.join(LOSSES_FOR[info.annotation])}")
-        if loss == "wd":
-            raise BridgeError(f"dataset {n} trains with L_WD, whose targets are CLIP embeddings of its box crops; sentseg-torch does not compute those yet: train it with `sentseg train`, or leave it out with --set data.datasets='[...]'")
         split = next((s for s in data["splits"] if s in info.splits), None)  # type: ignore[index]
         if split is None:
             raise BridgeError(f"dataset {n} has no training split named {' or '.join(data['splits'])} (it has: {', '.join(info.splits) or 'no images'}); set data.splits")  # type: ignore[index]
@@ -63,15 +62,28 @@ def choose_losses(manifest: Manifest, config: Dict[str, object]) -> Tuple[List[T
     return chosen, loss_of
 
 
+def check_inputs(config: Dict[str, object]) -> None:
+    """Opens the manifest and, when a dataset trains with L_WD, reads its box targets (BridgeError if not all there)."""
+    manifest = Manifest(str(config["manifest"]))
+    try:
+        datasets, loss_of = choose_losses(manifest, config)
+        box = [(n, s) for n, _, _, s in datasets if loss_of[n] == "wd"]
+        if box:
+            read_box_targets(manifest, config, [(n, i) for n, s in box for i in manifest.image_ids(n, s)], [n for n, _ in box])
+    finally:
+        manifest.close()
+
+
 class Trainer:
     """One rank's training state: model (wrapped in DDP when world > 1), optimizer, data."""
 
-    def __init__(self, config: Dict[str, object], run: str, rank: int, world: int, device: torch.device, resume: bool) -> None:
+    def __init__(self, config: Dict[str, object], run: str, rank: int, world: int, device: torch.device, resume: bool, dtype: torch.dtype = torch.float32) -> None:
         self.config = config
         self.run = run
         self.rank = rank
         self.world = world
         self.device = device
+        self.dtype = dtype
         self.manifest = Manifest(str(config["manifest"]))
         datasets, self.loss_of = choose_losses(self.manifest, config)
         self.labels = read_label_embeddings(str(config["labelBank"]), self.manifest, str(config["labelText"]), config["encoder"])  # type: ignore[arg-type]
@@ -80,14 +92,21 @@ class Trainer:
         empty = [n for n, i in ids if not i]
         if empty:
             raise BridgeError(f"no training images in {', '.join(empty)}")
+        # L_WD's targets: the TypeScript trainer's cache of CLIP box-crop embeddings (boxes.py).
+        box_datasets = [n for n, _, _, _ in datasets if self.loss_of[n] == "wd"]
+        self.box_targets: Optional[BoxTargets] = None
+        if box_datasets:
+            self.box_targets = read_box_targets(self.manifest, config, [(n, i) for n, image_ids in ids if n in box_datasets for i in image_ids], box_datasets)
+            if rank == 0:
+                _log(f"box embeddings ({self.box_targets.model_id}, {self.box_targets.dim}-d): {len(self.box_targets.vectors)} from {box_cache_file(config)}")
         data = config["data"]  # type: ignore[assignment]
         self.batch_size = int(data["batchSize"])  # type: ignore[index]
         if self.batch_size < world:
             raise BridgeError(f"data.batchSize {self.batch_size} is below the {world} processes: every process needs at least one image per step")
         self.sampler = BalancedSampler(ids, self.batch_size, int(config["seed"]))  # type: ignore[arg-type]
         self.augment = AugmentConfig.from_config(data)  # type: ignore[arg-type]
-        self.model_config = segformer_config(str(config["model"]["variant"]), self.labels.dim)  # type: ignore[index]
-        self.model = SegFormer(self.model_config, int(config["seed"])).to(device)  # type: ignore[arg-type]
+        self.model_config = segformer_config(str(config["model"]["variant"]), self.labels.dim, self.box_targets.dim if self.box_targets else None)  # type: ignore[index]
+        self.model = SegFormer(self.model_config, int(config["seed"])).to(device, dtype)  # type: ignore[arg-type]
         self.optimizer = Optimizer(config["optimizer"])  # type: ignore[arg-type]
         self.start_step = 0
         if resume:
@@ -97,10 +116,10 @@ class Trainer:
             if list(ckpt.state["labels"]) != self.labels.names:  # type: ignore[arg-type]
                 raise BridgeError(f"checkpoint {ckpt.dir} was trained on another label set than {config['manifest']}")
             self.model.load_weights(ckpt.weights, ckpt.dir)
-            self.optimizer.restore(ckpt.optimizer_step, ckpt.slots, device)
+            self.optimizer.restore(ckpt.optimizer_step, ckpt.slots, device, dtype)
             self.start_step = int(ckpt.state["step"])  # type: ignore[arg-type]
             self.resumed_from = ckpt.dir
-        self.label_emb = torch.from_numpy(self.labels.data).to(device)
+        self.label_emb = torch.from_numpy(self.labels.data).to(device, dtype)
         self.net: torch.nn.Module = self.model
         if world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
@@ -111,7 +130,7 @@ class Trainer:
         failures: List[str] = []
         for it in items:
             try:
-                images.append(load_sample(self.manifest, self.specs[it.dataset], it.image_id, it.slot, self.augment, image_seed(int(self.config["seed"]), step, it.slot)))  # type: ignore[arg-type]
+                images.append(load_sample(self.manifest, self.specs[it.dataset], it.image_id, it.slot, self.augment, image_seed(int(self.config["seed"]), step, it.slot), float(self.config["losses"]["wdMinVisible"])))  # type: ignore[arg-type, index]
             except (OSError, ValueError) as err:
                 failures.append(f"skipped {it.dataset} image {it.image_id}: {err}")
         return images, failures
@@ -136,19 +155,34 @@ class Trainer:
             start, count = slices.get(loss, (i, 0))
             slices[loss] = (start, count + 1)
         valid = {name: float(((targets[s:s + c] < k) & (targets[s:s + c] >= 0)).sum()) for name, (s, c) in slices.items()}
-        counts = self._all_sum([valid.get("hd", 0.0), valid.get("ld", 0.0), float(n), float(failures)])
-        denominators = {"hd": counts[0], "ld": counts[1]}
+        # L_WD: the boxes of the wd slice on the 1/4-resolution map (images relative to the slice) and their CLIP targets.
+        boxes: List[Tuple[int, float, float, float, float]] = []
+        clip_rows: List[np.ndarray] = []
+        if "wd" in slices and self.box_targets is not None:
+            start = slices["wd"][0]
+            for i, im in enumerate(images):
+                for box_id, _, x0, y0, x1, y1 in (im.boxes if self.loss_of[im.dataset] == "wd" else []):
+                    target = self.box_targets.vectors.get(box_id)
+                    if target is None:  # a box of an image the cache could not read
+                        continue
+                    boxes.append((i - start, x0 / OUTPUT_STRIDE, y0 / OUTPUT_STRIDE, x1 / OUTPUT_STRIDE, y1 / OUTPUT_STRIDE))
+                    clip_rows.append(target)
+        cut = sum(im.boxes_cut for im in images)
+        counts = self._all_sum([valid.get("hd", 0.0), valid.get("ld", 0.0), float(n), float(failures), float(len(boxes)), float(cut)])
+        denominators = {"hd": counts[0], "ld": counts[1], "wd": counts[4]}
         lr = learning_rate(step, float(self.config["optimizer"]["lr"]), int(self.config["steps"]), float(self.config["optimizer"]["polyPower"]), int(self.config["optimizer"]["warmupSteps"]), float(self.config["optimizer"]["warmupRatio"]))  # type: ignore[index, arg-type]
         parts: Dict[str, torch.Tensor] = {}
         if counts[2] > 0:
             if n > 0:
-                x = torch.from_numpy(np.stack([im.pixels for im in images])).to(self.device)
+                x = torch.from_numpy(np.stack([im.pixels for im in images])).to(self.device, self.dtype)
             else:  # every image of this shard failed: a zero-weighted pass keeps the ranks in step
-                x = torch.zeros((1, crop, crop, 3), device=self.device)
+                x = torch.zeros((1, crop, crop, 3), device=self.device, dtype=self.dtype)
             emb = self.net(x)
             t = torch.from_numpy(targets).to(self.device)
             log_tau = self.model.p("log_tau")
             total = emb.sum() * 0 + log_tau * 0
+            if self.box_targets is not None:  # every parameter takes part on every rank (DDP)
+                total = total + self.model.p("wd/w").sum() * 0 + self.model.p("wd/b").sum() * 0
             for name in LOSS_NAMES:
                 if name not in slices:
                     continue
@@ -156,6 +190,11 @@ class Trainer:
                 e, tt = emb[s:s + c], t[s:s + c]
                 if name == "hd":
                     part = loss_hd(e, self.label_emb, tt, log_tau, denominators["hd"])
+                elif name == "wd":
+                    if denominators["wd"] == 0:  # no usable box in the global batch: no L_WD (table.ts)
+                        continue
+                    clip = torch.from_numpy(np.stack(clip_rows)).to(self.device, self.dtype) if clip_rows else torch.zeros((0, self.box_targets.dim), device=self.device, dtype=self.dtype)  # type: ignore[union-attr]
+                    part = loss_wd(e, boxes, clip, self.model.p("wd/w"), self.model.p("wd/b"), denominators["wd"])
                 else:
                     part = loss_ld(e, self.label_emb, tt, log_tau, float(self.config["losses"]["ldDropFraction"]), denominators["ld"])  # type: ignore[index]
                 parts[name] = part
@@ -167,6 +206,11 @@ class Trainer:
             loss_value = sum(part_values[:3])
             if not np.isfinite(loss_value):
                 raise BridgeError(f"loss is {loss_value} at step {step + 1}; lower optimizer.lr")
+            if self.box_targets is not None and denominators["wd"] == 0:
+                # No L_WD in this step: its projection has no gradient, as in the TypeScript trainer
+                # (the zero-weighted term above only keeps DDP's ranks in step).
+                self.model.p("wd/w").grad = None
+                self.model.p("wd/b").grad = None
             self.optimizer.apply(list((nm, self.model.p(nm)) for nm in self.model.names()), lr, SegFormer.decays)  # type: ignore[misc]
             present = {nm: part_values[3 + i] > 0 for i, nm in enumerate(LOSS_NAMES)}
             values: Dict[str, Optional[float]] = {nm: (part_values[i] if present[nm] else None) for i, nm in enumerate(LOSS_NAMES)}
@@ -174,7 +218,7 @@ class Trainer:
             loss_value = 0.0
             values = {nm: None for nm in LOSS_NAMES}
         tau = float(torch.exp(self.model.p("log_tau").detach()).cpu())
-        return {"step": step + 1, "loss": loss_value, "hd": values["hd"], "ld": values["ld"], "wd": values["wd"], "tau": tau, "lr": lr, "images": int(counts[2]), "skipped": int(counts[3])}
+        return {"step": step + 1, "loss": loss_value, "hd": values["hd"], "ld": values["ld"], "wd": values["wd"], "tau": tau, "lr": lr, "images": int(counts[2]), "skipped": int(counts[3]), "wdBoxes": int(counts[4]), "wdBoxesCut": int(counts[5])}
 
     def checkpoint_state(self, step: int) -> Dict[str, object]:
         return {"step": step, "seed": self.config["seed"], "labels": self.labels.names, "encoderId": self.labels.encoder_id, "labelText": self.config["labelText"], "embedDim": self.labels.dim, "savedAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
@@ -192,9 +236,10 @@ def _truncate_metrics(file: str, up_to: int) -> None:
         f.write("".join(ln + "\n" for ln in lines))
 
 
-def run_rank(rank: int, world: int, config: Dict[str, object], run: str, resume: bool, device_kind: str, dump_dir: Optional[str] = None) -> List[Dict[str, object]]:
+def run_rank(rank: int, world: int, config: Dict[str, object], run: str, resume: bool, device_kind: str, dump_dir: Optional[str] = None, dtype: torch.dtype = torch.float32) -> List[Dict[str, object]]:
     """Trains on one rank (joins the process group when world > 1); returns rank 0's metrics.
-    dump_dir: every rank writes its final weights there as rank-N.{json,bin} (the DDP tests)."""
+    dump_dir: every rank writes its final weights there as rank-N.npz, in the training dtype (the DDP
+    tests); dtype: float64 only for those tests (checkpoints hold float32)."""
     if device_kind == "cuda":
         local = int(os.environ.get("LOCAL_RANK", rank))
         torch.cuda.set_device(local)
@@ -207,7 +252,7 @@ def run_rank(rank: int, world: int, config: Dict[str, object], run: str, resume:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
     torch.manual_seed(int(config["seed"]))  # type: ignore[arg-type]
-    trainer = Trainer(config, run, rank, world, device, resume)
+    trainer = Trainer(config, run, rank, world, device, resume, dtype)
     metrics_file = os.path.join(run, "metrics.jsonl")
     out: List[Dict[str, object]] = []
     try:
@@ -239,9 +284,8 @@ def run_rank(rank: int, world: int, config: Dict[str, object], run: str, resume:
                 if (step + 1) % int(config["checkpointEvery"]) == 0 or step + 1 == total:  # type: ignore[arg-type]
                     trainer.save(step + 1)
         if dump_dir is not None:
-            from .checkpoint import save_weights
             os.makedirs(dump_dir, exist_ok=True)
-            save_weights(dump_dir, f"rank-{rank}", trainer.model.weights(), {"rank": rank, "world": world})
+            np.savez(os.path.join(dump_dir, f"rank-{rank}.npz"), **{n: trainer.model.p(n).detach().cpu().numpy() for n in trainer.model.names()})
         if world > 1:
             dist.barrier()
     finally:
@@ -251,11 +295,11 @@ def run_rank(rank: int, world: int, config: Dict[str, object], run: str, resume:
     return out
 
 
-def _spawned(rank: int, world: int, config: Dict[str, object], run: str, resume: bool, device_kind: str, dump_dir: Optional[str] = None) -> None:
+def _spawned(rank: int, world: int, config: Dict[str, object], run: str, resume: bool, device_kind: str, dump_dir: Optional[str] = None, dtype: torch.dtype = torch.float32) -> None:
     os.environ["RANK"] = str(rank)
     os.environ["LOCAL_RANK"] = str(rank)
     try:
-        run_rank(rank, world, config, run, resume, device_kind, dump_dir)
+        run_rank(rank, world, config, run, resume, device_kind, dump_dir, dtype)
     except BridgeError as err:
         _log(f"error: {err}")
         raise SystemExit(2) from None
@@ -280,6 +324,11 @@ def summarise(run: str, start: int) -> None:
     if os.path.exists(latest):
         with open(latest, encoding="utf-8") as f:
             print(f"checkpoint: {os.path.join(run, 'checkpoints', json.load(f)['dir'])}")
+    used, cut = sum(int(m.get("wdBoxes", 0)) for m in lines), sum(int(m.get("wdBoxesCut", 0)) for m in lines)
+    if used + cut > 0:
+        with open(os.path.join(run, "config.json"), encoding="utf-8") as f:
+            share = float(json.load(f)["losses"]["wdMinVisible"])
+        print(f"L_WD boxes: {used} used, {cut} left out (the crop showed less than {round(share * 100)}% of their area; losses.wdMinVisible)")
     skipped = sum(int(m["skipped"]) for m in lines)
     if sum(int(m["images"]) for m in lines) == 0:
         raise BridgeError(f"no image could be read in {len(lines)} step(s): every one was skipped (listed above)")
@@ -352,8 +401,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         for key, role in (("manifest", "manifest"), ("labelBank", "label bank")):
             if not os.path.exists(str(config[key])):
                 raise BridgeError(f"{role} not found: {config[key]}")
-        # Inputs are read once here, so a bad file is named before any process starts.
-        Manifest(str(config["manifest"])).close()
+        # Inputs are read once here, so a bad file (or a missing box-embedding cache) is named before
+        # any process starts and before the run folder is made.
+        check_inputs(config)
         os.makedirs(run, exist_ok=True)
         device_kind = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
         if args.device == "cuda" and not torch.cuda.is_available():

@@ -22,7 +22,7 @@ REPO = HERE.parent.parent
 
 def schema_sql(ts_file: str, const: str) -> str:
     text = (REPO / ts_file).read_text(encoding="utf-8")
-    m = re.search(rf"export const {const} = `(.*?)`;", text, re.S)
+    m = re.search(rf"(?:export )?const {const} = `(.*?)`;", text, re.S)
     assert m, f"{const} not found in {ts_file}"
     return m.group(1)
 
@@ -104,6 +104,70 @@ def write_manifest(dir_: Path, per_dataset: int = 4, size=(48, 40)) -> Path:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
     d = tmp_path_factory.mktemp("world")
     manifest = write_manifest(d)
+    bank = d / "label-bank.sqlite"
+    write_bank(bank, LABELS, 16)
+    return {"dir": d, "manifest": manifest, "bank": bank}
+
+
+def add_box_dataset(dir_: Path, manifest: Path, images: int = 4, size=(48, 40)) -> str:
+    """A box-only dataset (Objects365-style: images and boxes in image pixels, L_WD), two boxes an image
+    (source 6 → car, 1 → person), one with fractional coordinates."""
+    db = sqlite3.connect(manifest)
+    root = dir_ / "boxds"
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    db.execute("INSERT INTO datasets VALUES ('boxds', 'objects365', 'v2', NULL, ?, 'boxes', 'wd', 'none', '[]', 'now')", (str(root),))
+    for src, name, lab in ((6, "Car", 3), (1, "Person", 4)):
+        db.execute("INSERT INTO dataset_classes VALUES ('boxds', ?, ?, 'mapped', ?)", (src, name, lab))
+    rng = np.random.default_rng(5)
+    w, h = size
+    next_id = int(db.execute("SELECT MAX(id) FROM images").fetchone()[0]) + 1
+    for i in range(images):
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(root / "images" / f"{i}.jpg", quality=95)
+        db.execute("INSERT INTO images VALUES (?, 'boxds', 'train', ?, NULL, ?, ?)", (next_id, f"images/{i}.jpg", w, h))
+        db.execute("INSERT INTO boxes (image_id, source_id, x, y, w, h) VALUES (?, 6, ?, 2.25, 20, 15.75)", (next_id, 3.5 + i))
+        db.execute("INSERT INTO boxes (image_id, source_id, x, y, w, h) VALUES (?, 1, 10, 12, 30, 24)", (next_id,))
+        next_id += 1
+    db.commit()
+    db.close()
+    return "boxds"
+
+
+def write_box_cache(file: Path, manifest: Path, model_id: str, dim: int, seed: int = 9) -> int:
+    """The TypeScript trainer's box-embedding cache (clip-boxes.ts schema) with a unit vector for every box."""
+    from sentseg_torch.boxes import box_key
+    from sentseg_torch.sqlite_files import Manifest
+
+    db = sqlite3.connect(file)
+    db.executescript(schema_sql("packages/trainer/src/boxes/clip-boxes.ts", "BOX_CACHE_SQL"))
+    db.execute("INSERT INTO meta VALUES ('schema_version', '1'), ('created_at', 'now')")
+    rng = np.random.default_rng(seed)
+    m = Manifest(str(manifest))
+    count = 0
+    try:
+        roots = {d.name: d.root for d in m.datasets()}
+        for d in m.datasets():
+            if d.annotation != "boxes":
+                continue
+            for image_id in m.image_ids(d.name, "train"):
+                sample = m.sample(image_id)
+                for box in m.boxes(image_id):
+                    v = rng.normal(0, 1, dim).astype(np.float32)
+                    v /= np.linalg.norm(v)
+                    db.execute("INSERT INTO box_embeddings VALUES (?, ?, ?, ?)", (model_id, box_key(d.name, sample.image, roots[d.name], box), dim, v.tobytes()))
+                    count += 1
+    finally:
+        m.close()
+    db.commit()
+    db.close()
+    return count
+
+
+@pytest.fixture(scope="session")
+def box_world(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
+    """The two dense datasets plus a box-only one (L_WD); no box-embedding cache yet."""
+    d = tmp_path_factory.mktemp("box-world")
+    manifest = write_manifest(d)
+    add_box_dataset(d, manifest)
     bank = d / "label-bank.sqlite"
     write_bank(bank, LABELS, 16)
     return {"dir": d, "manifest": manifest, "bank": bank}

@@ -2,7 +2,7 @@
 import { runCommandLine } from '@sentseg/common';
 import { isDatasetError, manifestCommands, mergeDatasetsOptions, runMergeDatasets } from '@sentseg/dataset-tools';
 import { isLabelBankError, labelBankCommands } from '@sentseg/label-bank';
-import { evalCommand, isTrainerUserError, predictCommand, trainCommand } from '@sentseg/trainer';
+import { boxEmbeddingsCommand, evalCommand, isTrainerUserError, predictCommand, trainCommand } from '@sentseg/trainer';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEMO_DEFAULTS, runDemo } from './demo/index.js';
@@ -48,4 +48,4 @@ const parser = yargs(hideBin(process.argv))
     },
   );
 
-await runCommandLine(predictCommand(evalCommand(trainCommand(parser))), 'sentseg', (err) => isLabelBankError(err) || isTrainerUserError(err) || isDatasetError(err) || isDemoError(err));
+await runCommandLine(predictCommand(evalCommand(boxEmbeddingsCommand(trainCommand(parser)))), 'sentseg', (err) => isLabelBankError(err) || isTrainerUserError(err) || isDatasetError(err) || isDemoError(err));

@@ -2,6 +2,6 @@
 import { runCommandLine } from '@sentseg/common';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { evalCommand, isTrainerUserError, predictCommand, trainCommand } from './commands.js';
+import { boxEmbeddingsCommand, evalCommand, isTrainerUserError, predictCommand, trainCommand } from './commands.js';
 
-await runCommandLine(predictCommand(evalCommand(trainCommand(yargs(hideBin(process.argv)).scriptName('sentseg-train')))), 'sentseg-train', isTrainerUserError);
+await runCommandLine(predictCommand(evalCommand(boxEmbeddingsCommand(trainCommand(yargs(hideBin(process.argv)).scriptName('sentseg-train'))))), 'sentseg-train', isTrainerUserError);

@@ -7,7 +7,7 @@ import { BackendError, selectBackend, type BackendChoice } from './backend/selec
 import { CheckpointError } from './checkpoint.js';
 import { ConfigError, parseOverride, readConfigFile, resolveConfig, type TrainConfig } from './config.js';
 import { TrainerError } from './errors.js';
-import { train, type TrainSummary } from './train.js';
+import { embedTrainingBoxes, train, type TrainSummary } from './train.js';
 import { listInputs, predict, type LabelRequest } from './predict/predict.js';
 import cliProgress from 'cli-progress';
 import { checkEvalTarget, evaluate, unseenLabels } from './eval/evaluate.js';
@@ -162,6 +162,47 @@ function parseScales(text: string): number[] {
   const scales = text.split(',').map((s) => Number(s.trim()));
   if (scales.length === 0 || scales.some((s) => !Number.isInteger(s) || s < 32)) throw new TrainerError(`--scales takes short edges of at least 32 pixels, comma-separated; got "${text}"`);
   return scales;
+}
+
+export function boxEmbeddingsCommand(y: Argv): Argv {
+  return y.command(
+    'box-embeddings',
+    "compute and cache the CLIP embeddings of the box crops L_WD trains against, without training (the PyTorch bridge reads the cache)",
+    (c) =>
+      hubYargsOptions(c)
+        .usage(
+          '$0 box-embeddings --manifest manifest.sqlite --clip-vision clip-vision/\n\n' +
+            'The first thing `train` does for datasets that train with L_WD (box-only ones, or --set losses.byDataset.NAME=wd): embed every box crop of their training images with the CLIP vision tower into the box-embedding cache ' +
+            '(--set boxCache=FILE; default <manifest>.box-embeddings.sqlite). Boxes already cached are not recomputed. Takes the same settings as train (--config, --set data.datasets=..., data.splits, losses.byDataset).',
+        )
+        .option('config', { type: 'string', describe: 'run config, JSON or YAML (as train)' })
+        .option('set', { type: 'string', array: true, describe: 'override one setting: key.path=value (repeatable), e.g. boxCache=FILE' })
+        .option('manifest', { type: 'string', describe: 'manifest.sqlite from merge-datasets' })
+        .option('clip-vision', { type: 'string', describe: 'CLIP vision tower: a folder in transformers.js layout or a hub id ORG/NAME[@REVISION] (downloaded once into --cache-dir)' })
+        .option('progress', { type: 'boolean', describe: 'progress bar (default: when stderr is a terminal)' }),
+    async (args) => {
+      const a = args as unknown as TrainArgs;
+      const showProgress = a.progress ?? process.stderr.isTTY === true;
+      const bar = showProgress ? new cliProgress.SingleBar({ format: 'box crops {bar} {value}/{total} images', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
+      let started = false;
+      try {
+        const s = await embedTrainingBoxes({
+          config: configFromArgs(a),
+          hub: hubOptionsFromArgs(a),
+          progress: (done, total) => {
+            if (!bar) return;
+            if (!started) bar.start(total, 0);
+            started = true;
+            bar.update(done);
+          },
+        });
+        bar?.stop();
+        process.stdout.write(`box cache: ${s.cache}\n${s.computed + s.cached} boxes of ${s.datasets.join(', ')}: ${s.computed} computed, ${s.cached} from the cache (${s.modelId}, ${s.dim}-d)\n`);
+      } finally {
+        if (started) bar?.stop();
+      }
+    },
+  );
 }
 
 export function evalCommand(y: Argv): Argv {

@@ -12,9 +12,9 @@ export { planAugment, cropLabels, transformBox, colourAndNormalise, type Augment
 export { loadSample, type LoadTask, type LoadResult } from './data/load-sample.js';
 export { saveCheckpoint, loadCheckpoint, resolveCheckpoint, CheckpointError, type CheckpointState } from './checkpoint.js';
 export { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
-export { train, downsampleTarget, type TrainOptions, type TrainSummary, type StepMetrics } from './train.js';
+export { train, embedTrainingBoxes, boxCacheFile, downsampleTarget, type BoxEmbeddingsSummary, type TrainOptions, type TrainSummary, type StepMetrics } from './train.js';
 export { TrainerError } from './errors.js';
-export { trainCommand, evalCommand, predictCommand, labelRequests, isTrainerUserError, configFromArgs } from './commands.js';
+export { trainCommand, boxEmbeddingsCommand, evalCommand, predictCommand, labelRequests, isTrainerUserError, configFromArgs } from './commands.js';
 export { predict, resolveLabels, confusablePairs, listInputs, type PredictOptions, type PredictSummary, type LabelRequest } from './predict/predict.js';
 export { labelColour, legendFor, writeLabelsPng, writeOverlay, deltaE, LEGEND_MIN_AREA, LEGEND_MIN_DELTA_E, type LegendEntry, type LabelsPngFormat } from './predict/overlay.js';
 export { confusionMatrix, accumulateConfusion, meanIoU, type IoUReport } from './metrics/iou.js';

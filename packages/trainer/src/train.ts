@@ -19,10 +19,10 @@ import { NOT_A_CLASS } from './data/load-sample.js';
 import { BalancedSampler } from './data/sampler.js';
 import { TrainerError } from './errors.js';
 import { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
-import { checkNewRun, checkTrainInputs, clearRun, readRunConfig, runConfigFile } from './run-folder.js';
+import { checkNewRun, checkSqliteKind, checkTrainInputs, clearRun, readRunConfig, runConfigFile } from './run-folder.js';
 import { batchLosses, chooseLosses, LOSS_NAMES, type LossParts, type LossSlices } from './losses/table.js';
 import type { LossKind } from '@sentseg/dataset-tools';
-import type { HubOptions } from '@sentseg/label-bank';
+import { hubIdOf, type HubOptions } from '@sentseg/label-bank';
 import { BoxEmbeddingCache, boxEmbeddings, loadClipVisionEncoder, type BoxEmbeddings } from './boxes/clip-boxes.js';
 import { OUTPUT_STRIDE, SegFormer, segformerConfig } from './model/segformer.js';
 import { Optimizer } from './optim/optimizers.js';
@@ -147,6 +147,72 @@ function checkBeforeWork(config: TrainConfig, run: string, options: TrainOptions
   checkTrainInputs(config, options.resume ? readRunConfig(run) : null);
 }
 
+/** The box-embedding cache a config names: boxCache, else <manifest>.box-embeddings.sqlite beside the manifest. */
+export function boxCacheFile(config: TrainConfig): string {
+  return config.boxCache ?? `${config.manifest}.box-embeddings.sqlite`;
+}
+
+/**
+ * L_WD targets: CLIP embeddings of every box crop of the training images of the datasets that train
+ * with L_WD, computed once and cached (boxCacheFile); null when no dataset trains with L_WD.
+ */
+async function trainingBoxTargets(
+  reader: ManifestReader,
+  config: TrainConfig,
+  infos: DatasetInfo[],
+  datasets: { name: string; ids: number[] }[],
+  lossOf: Map<string, LossKind>,
+  hub: HubOptions | undefined,
+  onProgress?: (done: number, total: number) => void,
+): Promise<BoxEmbeddings | null> {
+  const boxDatasets = infos.filter((d) => lossOf.get(d.name) === 'wd');
+  if (boxDatasets.length === 0) return null;
+  // The cache's kind is checked before the (slow) encoder loads and before anything writes to it.
+  const cache = new BoxEmbeddingCache(boxCacheFile(config));
+  let targets: BoxEmbeddings;
+  try {
+    const encoder = await loadClipVisionEncoder(config.clipVision as string, hub);
+    const images = boxDatasets.flatMap((d) => (datasets.find((x) => x.name === d.name)?.ids ?? []).map((imageId) => ({ dataset: d.name, imageId })));
+    targets = await boxEmbeddings(reader, images, encoder, cache, onProgress);
+  } finally {
+    cache.close();
+  }
+  if (targets.vectors.size === 0) throw new TrainerError(`no box of ${boxDatasets.map((d) => d.name).join(', ')} could be embedded`);
+  return targets;
+}
+
+export interface BoxEmbeddingsSummary {
+  cache: string;
+  datasets: string[];
+  modelId: string;
+  dim: number;
+  computed: number;
+  cached: number;
+}
+
+/**
+ * Fills the box-embedding cache for a config's training images without training (the
+ * `box-embeddings` command): what `train` computes first for L_WD, and what the PyTorch bridge
+ * (python/, sentseg-torch), which cannot run the CLIP vision tower, reads.
+ */
+export async function embedTrainingBoxes(options: { config: TrainConfig; hub?: HubOptions; progress?: (done: number, total: number) => void }): Promise<BoxEmbeddingsSummary> {
+  const config = withAbsolutePaths(options.config);
+  checkSqliteKind('manifest', config.manifest, 'manifest');
+  if (config.clipVision !== null && hubIdOf(config.clipVision) === null && !existsSync(config.clipVision)) throw new TrainerError(`--clip-vision ${config.clipVision} not found`);
+  const reader = ManifestReader.open(config.manifest);
+  try {
+    const { infos, split, lossOf } = openDatasets(reader, config);
+    const datasets = infos.map((d) => ({ name: d.name, ids: reader.imageIds(d.name, split.get(d.name) as string) }));
+    const targets = await trainingBoxTargets(reader, config, infos, datasets, lossOf, options.hub, options.progress);
+    if (!targets) {
+      throw new TrainerError(`no dataset of ${config.manifest} trains with L_WD (${infos.map((d) => `${d.name}: L_${(lossOf.get(d.name) as string).toUpperCase()}`).join(', ')}): there are no boxes to embed`);
+    }
+    return { cache: boxCacheFile(config), datasets: infos.filter((d) => lossOf.get(d.name) === 'wd').map((d) => d.name), modelId: targets.modelId, dim: targets.dim, computed: targets.computed, cached: targets.cached };
+  } finally {
+    reader.close();
+  }
+}
+
 export async function train(options: TrainOptions): Promise<TrainSummary> {
   const { run } = options;
   const config = withAbsolutePaths(options.config);
@@ -172,22 +238,8 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
       log(`dataset ${d.name}: ${d.annotation} → L_${loss.toUpperCase()}${chosen}, split ${split.get(d.name)}, ${datasets.find((x) => x.name === d.name)?.ids.length} images`);
     }
 
-    // L_WD targets: CLIP embeddings of every training box crop, computed once and cached.
-    let boxTargets: BoxEmbeddings | null = null;
-    const boxDatasets = infos.filter((d) => lossOf.get(d.name) === 'wd');
-    if (boxDatasets.length > 0) {
-      // The cache's kind is checked before the (slow) encoder loads and before anything writes to it.
-      const cache = new BoxEmbeddingCache(config.boxCache ?? `${config.manifest}.box-embeddings.sqlite`);
-      try {
-        const encoder = await loadClipVisionEncoder(config.clipVision as string, options.hub);
-        const images = boxDatasets.flatMap((d) => (datasets.find((x) => x.name === d.name)?.ids ?? []).map((imageId) => ({ dataset: d.name, imageId })));
-        boxTargets = await boxEmbeddings(reader, images, encoder, cache);
-      } finally {
-        cache.close();
-      }
-      log(`box embeddings (${boxTargets.modelId}, ${boxTargets.dim}-d): ${boxTargets.computed} computed, ${boxTargets.cached} from the cache`);
-      if (boxTargets.vectors.size === 0) throw new TrainerError(`no box of ${boxDatasets.map((d) => d.name).join(', ')} could be embedded`);
-    }
+    const boxTargets = await trainingBoxTargets(reader, config, infos, datasets, lossOf, options.hub);
+    if (boxTargets) log(`box embeddings (${boxTargets.modelId}, ${boxTargets.dim}-d): ${boxTargets.computed} computed, ${boxTargets.cached} from the cache`);
 
     if (options.overwrite && !options.resume && clearRun(run)) log(`overwrite: removed the previous run in ${run} (config.json, metrics.jsonl, checkpoints/)`);
     mkdirSync(run, { recursive: true });
