@@ -14,7 +14,6 @@ import { addBoxDataset, tempDir, writeWorld, type World } from '../packages/trai
 import { ManifestReader } from '../packages/dataset-tools/src/index.js';
 import { writeTinyClipVisionModel } from '../packages/label-bank/src/encoder/tiny-clip-vision.js';
 import { BoxEmbeddingCache, boxKey } from '../packages/trainer/src/boxes/clip-boxes.js';
-import { IGNORE } from '../packages/trainer/src/data/load-sample.js';
 import { lossHD, lossLD, lossWD, type MapBox } from '../packages/trainer/src/losses/index.js';
 import { colourAndNormalise, planAugment, transformBox, type AugmentConfig } from '../packages/trainer/src/data/augment.js';
 import { BalancedSampler, mixSeed } from '../packages/trainer/src/data/sampler.js';
@@ -203,7 +202,7 @@ describe.skipIf(!hasTorch)('sentseg-torch (PyTorch) against the TypeScript train
             const plan = planAugment(sample.width, sample.height, config.data, mixSeed(config.seed, s.step - 1, slot, 0x5eed));
             const lut = reader.lut(dataset);
             for (const box of reader.boxes(imageId)) {
-              if (lut[box.sourceId] === IGNORE) continue;
+              if (lut[box.sourceId] === reader.ignoreIndex()) continue;
               const moved = transformBox(box, sample.width, sample.height, plan, config.data.crop);
               if (!moved || moved.visible < config.losses.wdMinVisible) continue;
               boxes.push({ image: j, x0: moved.x0 / 4, y0: moved.y0 / 4, x1: moved.x1 / 4, y1: moved.y1 / 4 });

@@ -138,11 +138,11 @@ def transform_box(box: Box, width: int, height: int, plan: AugmentPlan, crop: in
     return (crop - x1, y0, crop - x0, y1, visible) if plan.flip else (x0, y0, x1, y1, visible)
 
 
-def _lookup(lut: np.ndarray, ids: np.ndarray) -> np.ndarray:
+def _lookup(lut: np.ndarray, ids: np.ndarray, ignore: int = IGNORE_INDEX) -> np.ndarray:
     """Source ids → label ids; ids past the table are ignored (load-sample.ts lookup)."""
     ids = ids.astype(np.int64)
     inside = (ids >= 0) & (ids < lut.shape[0])
-    return np.where(inside, lut[np.clip(ids, 0, lut.shape[0] - 1)], IGNORE_INDEX).astype(np.int32)
+    return np.where(inside, lut[np.clip(ids, 0, lut.shape[0] - 1)], ignore).astype(np.int32)
 
 
 def read_mask_values(file: str, encoding: str) -> np.ndarray:
@@ -157,14 +157,14 @@ def read_mask_values(file: str, encoding: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def dense_labels(values: np.ndarray, encoding: str, segments: Dict[int, int], lut: np.ndarray) -> np.ndarray:
+def dense_labels(values: np.ndarray, encoding: str, segments: Dict[int, int], lut: np.ndarray, ignore: int = IGNORE_INDEX) -> np.ndarray:
     """load-sample.ts denseLabels: gray values through the table; panoptic segments → category → table."""
     if encoding == "panoptic-rgb":
         flat = values.reshape(-1)
         uniq, inv = np.unique(flat, return_inverse=True)
-        mapped = np.array([int(_lookup(lut, np.array([segments[int(u)]]))[0]) if int(u) in segments else IGNORE_INDEX for u in uniq], dtype=np.int32)
+        mapped = np.array([int(_lookup(lut, np.array([segments[int(u)]]), ignore)[0]) if int(u) in segments else ignore for u in uniq], dtype=np.int32)
         return mapped[inv].reshape(values.shape)
-    return _lookup(lut, values)
+    return _lookup(lut, values, ignore)
 
 
 @dataclass
@@ -174,7 +174,7 @@ class LoadedImage:
     slot: int
     #: [crop, crop, 3] float32, normalised.
     pixels: np.ndarray
-    #: [crop, crop] int32 label ids, 255 = ignore.
+    #: [crop, crop] int32 label ids; the dataset spec's `ignore` (255, or 65,535 past 255 labels) = no label.
     target: np.ndarray
     #: (box id, label id, x0, y0, x1, y1) in crop pixels.
     boxes: List[Tuple[int, int, float, float, float, float]] = field(default_factory=list)
@@ -188,6 +188,8 @@ class DatasetSpec:
     annotation: str
     encoding: str
     lut: np.ndarray
+    #: The manifest's ignore value (Manifest.ignore_index(); the lut's value for "no label").
+    ignore: int = IGNORE_INDEX
 
 
 def load_sample(manifest: Manifest, ds: DatasetSpec, image_id: int, slot: int, augment: AugmentConfig, seed: int, min_box_visible: float = 0.0) -> LoadedImage:
@@ -215,17 +217,17 @@ def load_sample(manifest: Manifest, ds: DatasetSpec, image_id: int, slot: int, a
     valid[:ch, dst] = True
     pixels = colour_and_normalise(rgb, valid, plan, augment.noise_std)
 
-    target = np.full((crop, crop), IGNORE_INDEX, dtype=np.int32)
+    target = np.full((crop, crop), ds.ignore, dtype=np.int32)
     if ds.annotation == "dense" and sample.mask is not None:
         values = read_mask_values(sample.mask, ds.encoding)
         if values.shape != (height, width):
             raise ValueError(f"mask {values.shape[1]}×{values.shape[0]} does not match image {width}×{height}: {sample.mask}")
-        labels = dense_labels(values, ds.encoding, manifest.segments(image_id) if ds.encoding == "panoptic-rgb" else {}, ds.lut)
-        target = crop_labels(labels, width, height, plan, crop, IGNORE_INDEX)
+        labels = dense_labels(values, ds.encoding, manifest.segments(image_id) if ds.encoding == "panoptic-rgb" else {}, ds.lut, ds.ignore)
+        target = crop_labels(labels, width, height, plan, crop, ds.ignore)
     if ds.annotation == "instance-masks":
         for source_id, mask_file in manifest.instance_masks(image_id, ds.name):
             values = read_mask_values(mask_file, "gray")
-            label = int(_lookup(ds.lut, np.array([source_id]))[0])
+            label = int(_lookup(ds.lut, np.array([source_id]), ds.ignore)[0])
             painted = np.where(values > 0, label, -1).astype(np.int32)
             cropped = crop_labels(painted, values.shape[1], values.shape[0], plan, crop, -1)
             target = np.where(cropped >= 0, cropped, target)
@@ -233,8 +235,8 @@ def load_sample(manifest: Manifest, ds: DatasetSpec, image_id: int, slot: int, a
     cut = 0
     if ds.annotation == "boxes":
         for box in manifest.boxes(image_id):
-            label_id = int(_lookup(ds.lut, np.array([box.source_id]))[0])
-            if label_id == IGNORE_INDEX:
+            label_id = int(_lookup(ds.lut, np.array([box.source_id]), ds.ignore)[0])
+            if label_id == ds.ignore:
                 continue
             moved = transform_box(box, width, height, plan, crop)
             if moved is None:

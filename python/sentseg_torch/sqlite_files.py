@@ -18,7 +18,19 @@ from .errors import BridgeError
 MANIFEST_SCHEMA_VERSION = 1
 #: packages/label-bank/src/store/schema.ts SCHEMA_VERSION.
 LABEL_BANK_SCHEMA_VERSION = 1
+#: "No label" in label-id maps (dataset-tools reader.ts IGNORE_INDEX / ignoreIndexFor): 255 while the
+#: manifest has at most 255 labels, WIDE_IGNORE_INDEX in one with more, where 255 is a label.
 IGNORE_INDEX = 255
+WIDE_IGNORE_INDEX = 65535
+
+
+def ignore_index_for(label_count: int) -> int:
+    """The ignore value of label-id maps for a manifest of `label_count` labels: one that is no label id."""
+    if label_count <= IGNORE_INDEX:
+        return IGNORE_INDEX
+    if label_count <= WIDE_IGNORE_INDEX:
+        return WIDE_IGNORE_INDEX
+    raise BridgeError(f"{label_count} labels: label ids past {WIDE_IGNORE_INDEX - 1} are not supported")
 
 _KIND_TABLES: List[Tuple[str, Tuple[str, ...]]] = [
     ("manifest", ("meta", "datasets", "dataset_classes", "images")),
@@ -135,8 +147,15 @@ class Manifest:
             out.append(DatasetInfo(name, root, annotation, loss, encoding, [p[0] for p in per], sum(p[1] for p in per)))
         return out
 
-    def lut(self, dataset: str, ignore_index: int = IGNORE_INDEX) -> np.ndarray:
+    def ignore_index(self) -> int:
+        """This manifest's ignore value (ManifestReader.ignoreIndex): ignore_index_for its label ids' range."""
+        row = self.db.execute("SELECT COALESCE(MAX(id) + 1, 0) FROM labels").fetchone()
+        return ignore_index_for(int(row[0]))
+
+    def lut(self, dataset: str, ignore_index: Optional[int] = None) -> np.ndarray:
         """Source id → label id; ignored, unmapped and unknown ids map to the ignore index (ManifestReader.lut)."""
+        if ignore_index is None:
+            ignore_index = self.ignore_index()
         rows = self.db.execute("SELECT source_id, label_id FROM dataset_classes WHERE dataset = ?", (dataset,)).fetchall()
         size = max([256] + [int(r[0]) + 1 for r in rows])
         lut = np.full(size, ignore_index, dtype=np.int32)

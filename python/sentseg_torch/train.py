@@ -87,7 +87,8 @@ class Trainer:
         self.manifest = Manifest(str(config["manifest"]))
         datasets, self.loss_of = choose_losses(self.manifest, config)
         self.labels = read_label_embeddings(str(config["labelBank"]), self.manifest, str(config["labelText"]), config["encoder"])  # type: ignore[arg-type]
-        self.specs = {n: DatasetSpec(n, a, e, self.manifest.lut(n)) for n, a, e, _ in datasets}
+        ignore = self.manifest.ignore_index()
+        self.specs = {n: DatasetSpec(n, a, e, self.manifest.lut(n, ignore), ignore) for n, a, e, _ in datasets}
         ids = [(n, self.manifest.image_ids(n, s)) for n, _, _, s in datasets]
         empty = [n for n, i in ids if not i]
         if empty:

@@ -82,6 +82,31 @@ def test_masks_remap_through_the_table_and_flip_with_the_image(world) -> None:
         m.close()
 
 
+def test_a_manifest_of_more_than_255_labels_has_a_label_255(world, tmp_path: Path) -> None:
+    """ignoreIndexFor in dataset-tools: "no label" is 65,535 there, and label 255 trains like any other."""
+    wide = tmp_path / "wide.sqlite"
+    shutil.copy(world["manifest"], wide)
+    db = sqlite3.connect(wide)
+    db.executemany("INSERT INTO labels VALUES (?, ?, 'added')", [(i, f"extra {i}") for i in range(5, 305)])
+    # grayds' source 9 (ignored so far) becomes label 255.
+    db.execute("UPDATE dataset_classes SET status = 'mapped', label_id = 255 WHERE dataset = 'grayds' AND source_id = 9")
+    db.commit()
+    db.close()
+    m = Manifest(str(wide))
+    try:
+        assert m.ignore_index() == 65535
+        lut = m.lut("grayds")
+        assert (lut[7], lut[9], lut[10]) == (0, 255, 65535)
+        ds = DatasetSpec("grayds", "dense", "gray", lut, m.ignore_index())
+        cfg = AugmentConfig(short_edge=40, crop=64, flip=False, color_jitter=0, blur_probability=0, noise_std=0)
+        t = load_sample(m, ds, m.image_ids("grayds", "train")[0], 0, cfg, seed=3).target
+        assert t[5, 0] == 255  # source 9: label 255, no longer ignored
+        assert t[39, 47] == 65535  # source 10: unmapped
+        assert (t[40:] == 65535).all()
+    finally:
+        m.close()
+
+
 def test_crop_labels_flips_and_pads() -> None:
     labels = np.arange(6, dtype=np.int32).reshape(2, 3)
     plan = AugmentPlan(3, 2, 0, 0, True, 1, 1, 1, 0, 0)
