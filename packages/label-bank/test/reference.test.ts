@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LabelBankError } from '../src/errors.js';
 import { matrixAgreement } from '../src/reference/agreement.js';
 import { cosinesToReference } from '../src/reference/check-encoder.js';
-import { readReferenceFile } from '../src/reference/reference-file.js';
+import { readReferenceFile, referenceModelName } from '../src/reference/reference-file.js';
 import { averageRanks, nearestNeighbours, spearman, upperTriangle } from '../src/report/rank-correlation.js';
 import { tempDir } from './helpers.js';
 
@@ -65,9 +65,11 @@ describe('reference files', () => {
   };
 
   it('reads the vectors L2-normalised, in file order, with the texts they encode', () => {
-    const file = write('good.json', { prompt: 'a {name}', model: 'test', labels: { 'trash can': { source_name: 'trash_can', vector: [3, 4] }, bus: { vector: [0, 2] } } });
+    const file = write('good.json', { prompt: 'a {name}', model: 'OpenAI CLIP ViT-B/32, encode_text, fp16', labels: { 'trash can': { source_name: 'trash_can', vector: [3, 4] }, bus: { vector: [0, 2] } } });
     const ref = readReferenceFile(file);
-    expect(ref).toMatchObject({ names: ['trash can', 'bus'], texts: ['a trash_can', 'a bus'], dim: 2, model: 'test', prompt: 'a {name}' });
+    expect(ref).toMatchObject({ names: ['trash can', 'bus'], texts: ['a trash_can', 'a bus'], dim: 2, prompt: 'a {name}' });
+    expect(referenceModelName(ref)).toBe('OpenAI CLIP ViT-B/32');
+    expect(referenceModelName({ ...ref, model: null })).toBe('good.json');
     [0.6, 0.8, 0, 1].forEach((v, i) => expect(ref.vectors[i]).toBeCloseTo(v, 6));
     // The cosine of a vector with its reference row, whatever its length.
     const cos = cosinesToReference([Float32Array.from([6, 8]), Float32Array.from([1, 0])], ref);

@@ -172,7 +172,7 @@ describe.runIf(HAS_TOKENIZER)('label-bank report', () => {
     expect(json.reference.covered).toBe(12);
 
     const html = readFileSync(report.files.html, 'utf8');
-    expect(html).toContain('Agreement with real CLIP ViT-B/32');
+    expect(html).toContain('Agreement with the reference, own-reference.json (word level)');
     const data = JSON.parse(/const DATA = (.*);\n/.exec(html)?.[1] ?? 'null') as { matrices: (number | null)[][]; geometry: { left: number; top: number; cellPx: number; n: number }[] };
     expect(data.matrices).toHaveLength(3);
     const png = PNG.sync.read(readFileSync(report.files.png.reference!));

@@ -58,6 +58,8 @@ export function agreementWithReference(bank: LabelBank, reference: ReferenceEmbe
 export interface ReferenceSummary {
   file: string;
   model: string | null;
+  /** Its short name for titles ("OpenAI CLIP ViT-B/32"). */
+  modelName: string;
   prompt: string;
   /** Labels of the bank the reference covers. */
   covered: number;

@@ -9,6 +9,7 @@
  * the label itself when absent. Every problem is one LabelBankError naming the file and the reason.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { LabelBankError } from '../errors.js';
 
 export const DEFAULT_REFERENCE_PROMPT = 'a {name}';
@@ -75,6 +76,12 @@ export function readReferenceFile(file: string): ReferenceEmbeddings {
     for (let k = 0; k < dim; k++) vectors[r * dim + k] = (row[k] as number) / norm;
   });
   return { file, prompt, model: typeof parsed.model === 'string' ? parsed.model : null, names, texts, dim, vectors };
+}
+
+/** The model's name as a title says it: the file's "model" up to its first comma ("OpenAI CLIP ViT-B/32"), else the file's name. */
+export function referenceModelName(reference: ReferenceEmbeddings): string {
+  const short = reference.model?.split(',')[0]?.trim();
+  return short ? short : path.basename(reference.file);
 }
 
 /** The reference row of each name (labels the reference lacks are left out). */

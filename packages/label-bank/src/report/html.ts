@@ -11,7 +11,7 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-/** The bank's word and sentence matrices, and a reference's (real CLIP) word-level one. */
+/** The bank's word and sentence matrices, and a reference's (e.g. real CLIP's) word-level one. */
 export type PanelKind = 'word' | 'sentence' | 'reference';
 
 export interface ReportPanel {
@@ -52,7 +52,7 @@ export function reportHtml(page: ReportPage): string {
     .map((p) => `<tr><td>${escapeHtml(p.title)}</td><td>${fmt(p.score.within)}</td><td>${fmt(p.score.across)}</td><td><b>${fmt(p.score.score)}</b></td></tr>`)
     .join('\n');
   const reference = page.reference
-    ? `<h2>Agreement with real CLIP ViT-B/32 (word level)</h2>
+    ? `<h2>Agreement with the reference, ${escapeHtml(page.reference.modelName)} (word level)</h2>
 <p>Reference: <code>${escapeHtml(page.reference.file)}</code>${page.reference.model ? ` (${escapeHtml(page.reference.model)})` : ''}, text "${escapeHtml(page.reference.prompt)}";
 it covers ${page.reference.covered} of the ${page.names.length} labels. For each of the bank's encoders, over the covered labels it has embedded:
 the Spearman rank correlation of its similarities of every pair of different labels with the reference's (1: same order of pairs; 0: unrelated),
@@ -86,7 +86,7 @@ ul.groups { columns: 3; max-width: 60em; }
 <body>
 <h1>Label similarity matrix</h1>
 <p>Cosine similarity between the text embeddings of every pair of labels (paper, figure 3): word-only text
-("An image of {name}.") beside the sentence text ("An image of {name}. {description}")${page.reference ? ', and real CLIP ViT-B/32\'s word-level matrix from the reference file' : ''}. Labels are ordered by
+("An image of {name}.") beside the sentence text ("An image of {name}. {description}")${page.reference ? `, and the word-level matrix of the reference (${escapeHtml(page.reference.modelName)})` : ''}. Labels are ordered by
 group, so a text encoder that carries meaning shows bright blocks on the diagonal. Encoder: <code>${escapeHtml(page.modelId)}</code>.
 Each figure has its colour bar (${page.panels.map((p) => `${escapeHtml(p.kind)}: ${fmt(p.scale.min)} dark to ${fmt(p.scale.max)} bright`).join('; ')}); grey cells have no value. Hover a cell for the two labels.</p>
 ${page.modelNote ? `<p class="note">${escapeHtml(page.modelNote)}</p>` : ''}

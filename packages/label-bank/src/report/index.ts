@@ -7,7 +7,7 @@ import type { LabelBank } from '../store/bank.js';
 import type { TextKind } from '../text.js';
 import { LabelBankError } from '../errors.js';
 import { agreementWithReference, type ReferenceSummary } from '../reference/agreement.js';
-import { referenceRows, type ReferenceEmbeddings } from '../reference/reference-file.js';
+import { referenceModelName, referenceRows, type ReferenceEmbeddings } from '../reference/reference-file.js';
 import { heatmapPng, viridis } from './heatmap.js';
 import { reportHtml, type PanelKind, type ReportPanel } from './html.js';
 import { blockScore, cosineMatrix, groupOrder, type BlockScore } from './similarity.js';
@@ -146,14 +146,14 @@ export async function writeSimilarityReport(
     const mine = agreements.find((a) => a.modelId === model.modelId && a.kind === 'word');
     const score = blockScore(reference.matrix, groups);
     const refScale = { min: offDiagonalMin([reference.matrix], n), max: 1 };
-    const title = `Real CLIP ViT-B/32, word level: "${ref.prompt}"`;
+    const title = `Reference ${referenceModelName(ref)}, word level: "${ref.prompt}"`;
     const figure = await panelFigure(layout, reference.matrix, refScale, [
       `Label similarity — ${title}`,
       `${path.basename(ref.file)}; block score ${fmt3(score.score)}; vs ${model.modelId} word: Spearman ${fmt3(mine?.spearman ?? NaN)}, same nearest label ${mine?.sameNearest ?? 0} of ${mine?.labels ?? 0}`,
       `${reference.covered} of ${n} labels have a reference vector (grey rows and columns: none); white lines between groups`,
     ]);
     panels.push({ kind: 'reference', title, png: figure.png, geometry: figure.geometry, matrix: reference.matrix, score, scale: refScale });
-    summary = { file: ref.file, model: ref.model, prompt: ref.prompt, covered: reference.covered, agreements };
+    summary = { file: ref.file, model: ref.model, modelName: referenceModelName(ref), prompt: ref.prompt, covered: reference.covered, agreements };
   }
 
   const files = {
