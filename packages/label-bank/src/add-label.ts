@@ -30,8 +30,13 @@ export async function addLabel(
   bank: LabelBank,
   encoder: SentenceEncoder,
   spec: { name: string; description: string; source: DescriptionSource; group?: string; wikipediaTitle?: string },
-  options: { counter?: TokenCounter; tokenizer?: string; cacheDir?: string } = {},
+  options: { counter?: TokenCounter; tokenizer?: string; cacheDir?: string; signal?: AbortSignal } = {},
 ): Promise<AddLabelResult> {
+  /** Refuses to go on once `signal` has aborted (add --deadline): nothing has been added then. */
+  const stopIfAborted = () => {
+    const reason: unknown = options.signal?.reason;
+    if (options.signal?.aborted) throw new LabelBankError('DEADLINE', `label "${spec.name.trim()}" was not added: ${reason instanceof Error ? reason.message : String(reason)}`);
+  };
   const name = spec.name.trim();
   if (name === '') throw new LabelBankError('BAD_ARGUMENT', 'a label needs a name');
   if (bank.label(name)) throw new LabelBankError('LABEL_EXISTS', `label "${name}" already exists in ${bank.file}; use label-bank show "${name}"`);
@@ -46,10 +51,12 @@ export async function addLabel(
       `description of "${name}" is ${tokens} CLIP tokens; CLIP's text encoder reads at most ${counter.maxTokens}: shorten it`,
     );
   }
+  stopIfAborted();
   await embedLabels(bank, encoder);
   const existing = bank.embeddingMatrix('sentence', encoder.modelId);
   const texts = [description, wordOnlyText(name)];
   const { vectors } = await encoder.encode(texts);
+  stopIfAborted();
   const label = bank.atomically(() => {
     const added = bank.addLabel({ name, group: spec.group ?? 'added', description, source: spec.source, wikipediaTitle: spec.wikipediaTitle });
     bank.putEmbeddings(encoder.modelId, texts.map((text, i) => ({ text, vector: vectors[i] as Float32Array })));

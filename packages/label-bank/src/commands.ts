@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { flushAndExit } from '@sentseg/common';
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { addLabel } from './add-label.js';
@@ -10,6 +11,9 @@ import type { HubOptions } from './encoder/hub.js';
 import { CLIP_TOKENIZER_ENV } from './encoder/token-counter.js';
 import { hubOptionsFromArgs, hubYargsOptions, type HubArgs } from './hub-cli.js';
 import { Progress } from './progress.js';
+import type { ReferenceSummary } from './reference/agreement.js';
+import { checkEncoder, MATCH_MEAN_COSINE, type EncoderCheck } from './reference/check-encoder.js';
+import { readReferenceFile } from './reference/reference-file.js';
 import { writeSimilarityReport } from './report/index.js';
 import { refreshFromWikipedia, refreshFromWordNet, skippedLabels, type LabelRefreshStatus, type RefreshReport } from './sources/refresh.js';
 import { createWikiClient, DEFAULT_API_URL } from './sources/wikipedia/client.js';
@@ -149,6 +153,92 @@ function httpUrl(name: string, value: string | undefined): true {
 }
 
 /**
+ * --timeout, --retries, --backoff and --deadline of the commands that ask a MediaWiki API (fetch,
+ * add --wikipedia): one definition, so the two take the same flags with the same checks.
+ */
+function wikiRequestOptions<T>(y: Argv<T>, deadline: string) {
+  return y
+    .option('timeout', { type: 'number', default: 10_000, describe: 'per-request timeout (ms): an unanswered request is cancelled then' })
+    .option('retries', { type: 'number', default: 3, describe: 'retries on timeout, HTTP 429 and 5xx' })
+    .option('backoff', { type: 'number', default: 1000, describe: 'first retry delay (ms), doubled each retry' })
+    .option('deadline', { type: 'number', describe: deadline })
+    .check(
+      (a) =>
+        atLeast('timeout', a.timeout, 0, { strict: true }) &&
+        atLeast('retries', a.retries, 0, { integer: true }) &&
+        atLeast('backoff', a.backoff, 0) &&
+        atLeast('deadline', a.deadline, 0, { strict: true }),
+    );
+}
+
+/** A signal that aborts when --deadline seconds have passed (never without one), with the reason fetch and add print. */
+function deadlineSignal(seconds: number | undefined): { signal: AbortSignal; clear: () => void } {
+  const stop = new AbortController();
+  const timer = seconds === undefined ? undefined : setTimeout(() => stop.abort(new Error(`the --deadline of ${seconds} s passed`)), seconds * 1000);
+  return { signal: stop.signal, clear: () => clearTimeout(timer) };
+}
+
+function printReferenceAgreement(reference: ReferenceSummary): void {
+  out(`reference ${reference.file}: ${reference.covered} labels (${reference.model ?? 'model not named'}; "${reference.prompt}")`);
+  const width = Math.max(7, ...reference.agreements.map((a) => a.modelId.length));
+  out(`  ${'encoder'.padEnd(width)}  text      Spearman  same nearest label`);
+  for (const a of reference.agreements) {
+    out(`  ${a.modelId.padEnd(width)}  ${a.kind.padEnd(8)}  ${Number.isFinite(a.spearman) ? a.spearman.toFixed(4).padStart(8) : '     n/a'}  ${a.sameNearest} of ${a.labels}`);
+  }
+}
+
+function printEncoderCheck(check: EncoderCheck): void {
+  if (check.dim.model !== check.dim.reference) {
+    out(`does NOT match: ${check.modelId} gives ${check.dim.model}-d vectors, ${check.reference} holds ${check.dim.reference}-d ones`);
+    return;
+  }
+  const figures = `mean cosine ${check.meanCosine.toFixed(4)}, min ${check.minCosine.toFixed(4)} over ${check.names} names of ${check.reference}`;
+  if (check.matches) {
+    out(`matches: ${check.modelId}: ${figures}`);
+    return;
+  }
+  out(`does NOT match: ${check.modelId}: ${figures} (a match needs a mean of at least ${MATCH_MEAN_COSINE})`);
+  out('least similar:');
+  for (const w of check.worst) out(`  ${w.cosine.toFixed(4).padStart(7)}  "${w.text}" (${w.name})`);
+}
+
+interface AddArgs extends GlobalArgs, HubArgs {
+  model?: string;
+  group: string;
+  wikipedia?: string;
+  tokenizer?: string;
+}
+
+/** The part of `add` after the description is known: load the encoder, add, print (or stop at --deadline). */
+async function addWithEncoder(args: AddArgs, name: string, text: { description: string; source: DescriptionSource }, signal: AbortSignal): Promise<void> {
+  const hub = hubOptionsFromArgs(args);
+  const named = args.model !== undefined ? await loadTextEncoder(modelToLoad(args.bank, args.model), hub) : undefined;
+  await withBank(args, async (bank) => {
+    const encoder = named ?? (await resolveEncoder(bank, undefined, hub));
+    let result;
+    try {
+      result = await addLabel(
+        bank,
+        encoder,
+        { name, description: text.description, source: text.source, group: args.group, wikipediaTitle: args.wikipedia },
+        { tokenizer: args.tokenizer, cacheDir: args['cache-dir'], signal },
+      );
+    } finally {
+      await encoder.dispose();
+    }
+    for (const c of result.confusable) {
+      warn(`"${name}" is ${c.cosine.toFixed(3)} cosine from "${c.name}": the two will likely be confused`);
+    }
+    if (args.json) printJson(result);
+    else {
+      out(`added ${result.label.name} (id ${result.label.id}, ${result.tokens} CLIP tokens): ${result.label.description}`);
+      out('nearest labels:');
+      for (const n of result.neighbours) out(`  ${n.cosine.toFixed(4)}  ${n.name}`);
+    }
+  });
+}
+
+/**
  * Adds the label-bank commands and options to a yargs instance (the label-bank bin, or `sentseg
  * label-bank`). `invokedAs` starts the examples of --help: yargs' $0 is the bin alone, so under the
  * umbrella an example read "sentseg fetch ...", which is no command.
@@ -173,27 +263,15 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
       'fetch',
       'refresh label descriptions from Wikipedia (or WordNet 3.1, offline)',
       (c) =>
-        c
-          .option('source', { choices: ['wikipedia', 'wordnet'] as const, default: 'wikipedia' as const, describe: 'where descriptions come from' })
-          .option('api-url', { type: 'string', default: DEFAULT_API_URL, describe: 'MediaWiki API endpoint' })
-          .option('labels', { type: 'string', describe: 'comma-separated subset of label names' })
-          .option('concurrency', { type: 'number', default: 4, describe: 'requests in flight at once' })
-          .option('timeout', { type: 'number', default: 10_000, describe: 'per-request timeout (ms): an unanswered request is cancelled then' })
-          .option('retries', { type: 'number', default: 3, describe: 'retries on timeout, HTTP 429 and 5xx' })
-          .option('backoff', { type: 'number', default: 1000, describe: 'first retry delay (ms), doubled each retry' })
-          .option('deadline', {
-            type: 'number',
-            describe: 'stop the whole fetch after this many seconds: requests in flight are cancelled, what finished is kept, the labels not refreshed are listed (exit 2)',
-          })
-          .check(
-            (a) =>
-              atLeast('concurrency', a.concurrency, 1, { integer: true }) &&
-              atLeast('timeout', a.timeout, 0, { strict: true }) &&
-              atLeast('retries', a.retries, 0, { integer: true }) &&
-              atLeast('backoff', a.backoff, 0) &&
-              atLeast('deadline', a.deadline, 0, { strict: true }) &&
-              httpUrl('api-url', a['api-url']),
-          )
+        wikiRequestOptions(
+          c
+            .option('source', { choices: ['wikipedia', 'wordnet'] as const, default: 'wikipedia' as const, describe: 'where descriptions come from' })
+            .option('api-url', { type: 'string', default: DEFAULT_API_URL, describe: 'MediaWiki API endpoint' })
+            .option('labels', { type: 'string', describe: 'comma-separated subset of label names' })
+            .option('concurrency', { type: 'number', default: 4, describe: 'requests in flight at once' }),
+          'stop the whole fetch after this many seconds: requests in flight are cancelled, what finished is kept, the labels not refreshed are listed (exit 2)',
+        )
+          .check((a) => atLeast('concurrency', a.concurrency, 1, { integer: true }) && httpUrl('api-url', a['api-url']))
           .example(`${invokedAs} fetch --labels bus,car`, 'refresh two labels from English Wikipedia')
           .example(`${invokedAs} fetch --deadline 120`, 'give up after two minutes, keeping what was fetched')
           .example(`${invokedAs} fetch --source wordnet`, "each label's WordNet gloss of the sense it means"),
@@ -207,9 +285,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
               ? 'WordNet 3.1'
               : `${args['api-url']} (each request cancelled after ${args.timeout} ms, ${args.retries} retries; ${args.deadline === undefined ? 'no --deadline' : `--deadline ${args.deadline} s`})`,
           );
-          const stop = new AbortController();
-          const deadline =
-            args.deadline === undefined ? undefined : setTimeout(() => stop.abort(new Error(`the --deadline of ${args.deadline} s passed`)), args.deadline * 1000);
+          const deadline = deadlineSignal(args.deadline);
           let report: RefreshReport;
           try {
             report =
@@ -219,10 +295,10 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
                     bank,
                     createWikiClient(args['api-url']),
                     { timeoutMs: args.timeout, retries: args.retries, backoffMs: args.backoff, concurrency: args.concurrency },
-                    { labels, onProgress: progress.label, onRetry: progress.retry, signal: stop.signal },
+                    { labels, onProgress: progress.label, onRetry: progress.retry, signal: deadline.signal },
                   );
           } finally {
-            clearTimeout(deadline);
+            deadline.clear();
             progress.stop();
           }
           if (args.json) printJson(report);
@@ -283,12 +359,21 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
         c
           .option('model', { type: 'string', describe: "the bank's encoder: its id, or the name it was embedded with (lexical, a folder, ORG/NAME) (default: the only one)" })
           .option('out', { type: 'string', default: 'label-report', describe: 'output folder' })
-          .option('cell', { type: 'number', default: 3, describe: 'pixels per matrix cell in the PNGs' }),
-      (args) =>
-        withBank(
+          .option('cell', { type: 'number', default: 3, describe: 'pixels per matrix cell in the PNGs' })
+          .option('reference', {
+            type: 'string',
+            describe:
+              'JSON of real text-encoder vectors for some labels (../shared/models/clip-vit-b32-anchors/sentseg-labels-word.json: CLIP ViT-B/32 "a {name}"): ' +
+              "adds its matrix and each encoder's Spearman and nearest-label agreement with it",
+          })
+          .example(`${invokedAs} report --reference REF.json`, 'beside real CLIP ViT-B/32 vectors'),
+      async (args) => {
+        // A bad reference is refused before the bank is opened and before anything is written.
+        const reference = args.reference !== undefined ? readReferenceFile(args.reference) : undefined;
+        await withBank(
           args as unknown as GlobalArgs,
           async (bank) => {
-            const report = await writeSimilarityReport(bank, { outDir: path.resolve(args.out), modelId: args.model, cellPx: args.cell });
+            const report = await writeSimilarityReport(bank, { outDir: path.resolve(args.out), modelId: args.model, cellPx: args.cell, reference });
             if (args.json) printJson(report);
             else {
               out(`model ${report.modelId}, ${report.labels} labels`);
@@ -296,21 +381,51 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
                 const s = report.scores[kind];
                 out(`block score ${kind.padEnd(8)} ${s.score.toFixed(4)}  (within ${s.within.toFixed(4)}, across ${s.across.toFixed(4)})`);
               }
+              if (report.reference) printReferenceAgreement(report.reference);
               out(`wrote ${report.files.html}`);
             }
           },
           true,
-        ),
+        );
+      },
+    )
+    .command(
+      'check-encoder <model>',
+      'say whether a text encoder gives the reference vectors (real CLIP ViT-B/32 "a {name}"): matches at mean cosine >= 0.99 (exit 0), else exit 1',
+      (c) =>
+        hubYargsOptions(c)
+          .positional('model', { type: 'string', demandOption: true, describe: 'a local folder in transformers.js layout, a hub id ORG/NAME[@REVISION], lexical, or one of the bank\'s encoders' })
+          .option('reference', { type: 'string', demandOption: true, describe: 'JSON of the vectors to match (../shared/models/clip-vit-b32-anchors/sentseg-labels-word.json)' })
+          .option('count', { type: 'number', describe: "encode only the first N of the reference's names, in its order (default: all)" })
+          // No examples: one with its required --reference does not fit yargs' example column under `sentseg label-bank`.
+          .check((a) => atLeast('count', a.count, 1, { integer: true })),
+      async (args) => {
+        const reference = readReferenceFile(args.reference);
+        const encoder = await loadTextEncoder(modelToLoad(args.bank, String(args.model)), hubOptionsFromArgs(args as HubArgs));
+        let check: EncoderCheck;
+        try {
+          check = await checkEncoder(encoder, reference, args.count);
+        } finally {
+          await encoder.dispose();
+        }
+        if (args.json) printJson(check);
+        else printEncoderCheck(check);
+        // "Does not match" is an answer, not a usage error: exit 1, as cmp and diff do.
+        if (!check.matches) await flushAndExit(1);
+      },
     )
     .command(
       'add <name>',
       'add a zero-shot label, embed it, and show its nearest labels',
       (c) =>
-        hubYargsOptions(c)
-          .positional('name', { type: 'string', demandOption: true, describe: 'the new label' })
-          .option('description', { type: 'string', describe: 'its description ("An image of {name}. " is prefixed when missing)' })
-          .option('wikipedia', { type: 'string', describe: "take the description from this article's first sentence" })
-          .option('api-url', { type: 'string', default: DEFAULT_API_URL, describe: 'MediaWiki API endpoint for --wikipedia' })
+        wikiRequestOptions(
+          hubYargsOptions(c)
+            .positional('name', { type: 'string', demandOption: true, describe: 'the new label' })
+            .option('description', { type: 'string', describe: 'its description ("An image of {name}. " is prefixed when missing)' })
+            .option('wikipedia', { type: 'string', describe: "take the description from this article's first sentence (--timeout, --retries, --backoff bound its requests)" })
+            .option('api-url', { type: 'string', default: DEFAULT_API_URL, describe: 'MediaWiki API endpoint for --wikipedia' }),
+          'give up after this many seconds for the whole command (the Wikipedia lookup, loading the encoder, embedding): nothing is added then (exit 2)',
+        )
           .option('group', { type: 'string', default: 'added', describe: 'semantic group' })
           .option('tokenizer', {
             type: 'string',
@@ -328,40 +443,27 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
         if (description === undefined && args.wikipedia === undefined) {
           throw new LabelBankError('BAD_ARGUMENT', 'give --description TEXT or --wikipedia TITLE');
         }
-        if (args.wikipedia !== undefined) {
-          const outcome = await fetchLeadSentence(createWikiClient(args['api-url']), args.wikipedia, { timeoutMs: 10_000, retries: 3, backoffMs: 1000 });
-          if (outcome.status !== 'ok') {
-            const why = 'reason' in outcome ? outcome.reason : outcome.status;
-            throw new LabelBankError('FETCH_FAILED', `no description from Wikipedia article "${args.wikipedia}" (${why})`);
-          }
-          description = outcome.sentence;
-          source = 'wikipedia';
-        }
-        const hub = hubOptionsFromArgs(args as HubArgs);
-        const named = args.model !== undefined ? await loadTextEncoder(modelToLoad(args.bank, args.model), hub) : undefined;
-        await withBank(args as unknown as GlobalArgs, async (bank) => {
-          const encoder = named ?? (await resolveEncoder(bank, undefined, hub));
-          let result;
-          try {
-            result = await addLabel(
-              bank,
-              encoder,
-              { name, description: description ?? '', source, group: args.group, wikipediaTitle: args.wikipedia },
-              { tokenizer: args.tokenizer, cacheDir: args['cache-dir'] },
+        const deadline = deadlineSignal(args.deadline);
+        try {
+          if (args.wikipedia !== undefined) {
+            const outcome = await fetchLeadSentence(
+              createWikiClient(args['api-url']),
+              args.wikipedia,
+              { timeoutMs: args.timeout, retries: args.retries, backoffMs: args.backoff },
+              { signal: deadline.signal },
             );
-          } finally {
-            await encoder.dispose();
+            if (outcome.status !== 'ok') {
+              const why = 'reason' in outcome ? outcome.reason : outcome.status;
+              const tries = outcome.status === 'failed' ? ` after ${outcome.attempts} ${outcome.attempts === 1 ? 'try' : 'tries'}` : '';
+              throw new LabelBankError('FETCH_FAILED', `no description from Wikipedia article "${args.wikipedia}" at ${args['api-url']} (${why}${tries}); nothing was added`);
+            }
+            description = outcome.sentence;
+            source = 'wikipedia';
           }
-          for (const c of result.confusable) {
-            warn(`"${name}" is ${c.cosine.toFixed(3)} cosine from "${c.name}": the two will likely be confused`);
-          }
-          if (args.json) printJson(result);
-          else {
-            out(`added ${result.label.name} (id ${result.label.id}, ${result.tokens} CLIP tokens): ${result.label.description}`);
-            out('nearest labels:');
-            for (const n of result.neighbours) out(`  ${n.cosine.toFixed(4)}  ${n.name}`);
-          }
-        });
+          await addWithEncoder(args as unknown as AddArgs, name, { description: description ?? '', source }, deadline.signal);
+        } finally {
+          deadline.clear();
+        }
       },
     )
     .command(

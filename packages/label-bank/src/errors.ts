@@ -13,6 +13,8 @@ export type LabelBankErrorCode =
   | 'NOT_A_TEXT_ENCODER'
   | 'NO_EMBEDDINGS'
   | 'FETCH_FAILED'
+  | 'BAD_REFERENCE'
+  | 'DEADLINE'
   | 'BAD_ARGUMENT';
 
 /** Every error label-bank throws on purpose: a code, and a message that names the file or label. */

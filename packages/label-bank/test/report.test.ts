@@ -1,15 +1,17 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { embedLabels } from '../src/embed.js';
 import { loadClipTextEncoder } from '../src/encoder/clip-text.js';
 import { writeTinyClipTextModel } from '../src/encoder/tiny-clip.js';
-import { heatmapPng, viridis } from '../src/report/heatmap.js';
+import { LabelBankError } from '../src/errors.js';
+import { readReferenceFile } from '../src/reference/reference-file.js';
+import { heatmapPng, NO_VALUE_GREY, viridis } from '../src/report/heatmap.js';
 import { escapeHtml } from '../src/report/html.js';
 import { writeSimilarityReport } from '../src/report/index.js';
 import { blockScore, cosineMatrix, groupOrder } from '../src/report/similarity.js';
-import { LabelBank } from '../src/store/bank.js';
+import { labelText, LabelBank } from '../src/store/bank.js';
 import { HAS_TOKENIZER, TOKENIZER_JSON, tempDir } from './helpers.js';
 
 /** Pixels darker than mid-grey in [x0, x1) × [y0, y1): text drawn on the white margins. */
@@ -148,5 +150,57 @@ describe.runIf(HAS_TOKENIZER)('label-bank report', () => {
     }
     expect(report.scores.sentence.within).toBeCloseTo(within / wn, 4);
     expect(report.scores.sentence.across).toBeCloseTo(across / an, 4);
+  });
+
+  it('with a reference: its matrix on the same rows (grey where it has no vector) and each encoder\'s agreement with it', async () => {
+    // A reference of the bank's own word vectors for 12 labels: the encoder must agree with it fully.
+    const modelId = bank.models()[0]!.modelId;
+    const covered = bank.labels().filter((l) => l.id % 20 === 3).slice(0, 12);
+    const vectors = Object.fromEntries(covered.map((l) => [l.name, { vector: Array.from(bank.embedding(modelId, labelText(l, 'word'))!) }]));
+    const file = path.join(dir, 'own-reference.json');
+    writeFileSync(file, JSON.stringify({ prompt: 'An image of {name}.', labels: vectors }));
+    const out = path.join(dir, 'report-ref');
+    const report = await writeSimilarityReport(bank, { outDir: out, reference: readReferenceFile(file) });
+    expect(report.reference).toMatchObject({ covered: 12, prompt: 'An image of {name}.' });
+    const word = report.reference!.agreements.find((a) => a.kind === 'word')!;
+    expect(word).toMatchObject({ modelId, labels: 12, sameNearest: 12 });
+    expect(word.spearman).toBeCloseTo(1, 5);
+    const sentence = report.reference!.agreements.find((a) => a.kind === 'sentence')!;
+    expect(sentence.labels).toBe(12);
+    expect(sentence.spearman).toBeLessThan(0.999); // sentence texts are other texts
+    const json = JSON.parse(readFileSync(report.files.json, 'utf8')) as { order: string[]; reference: { covered: number } };
+    expect(json.reference.covered).toBe(12);
+
+    const html = readFileSync(report.files.html, 'utf8');
+    expect(html).toContain('Agreement with the reference, own-reference.json (word level)');
+    const data = JSON.parse(/const DATA = (.*);\n/.exec(html)?.[1] ?? 'null') as { matrices: (number | null)[][]; geometry: { left: number; top: number; cellPx: number; n: number }[] };
+    expect(data.matrices).toHaveLength(3);
+    const png = PNG.sync.read(readFileSync(report.files.png.reference!));
+    const g = data.geometry[2]!;
+    const rowOf = (name: string) => json.order.indexOf(name);
+    const cellCentre = (i: number, j: number) => [g.left + j * g.cellPx + 1, g.top + i * g.cellPx + 1] as const;
+    const a = rowOf(covered[0]!.name);
+    const b = rowOf(covered[1]!.name);
+    const none = json.order.findIndex((n) => !(n in vectors));
+    // A covered pair is coloured from the reference; a label without a reference vector is grey.
+    expect(pixelAt(png, ...cellCentre(a, b))).not.toEqual(NO_VALUE_GREY);
+    expect(data.matrices[2]![a * g.n + b]).toBeCloseTo(data.matrices[0]![a * g.n + b]!, 2);
+    expect(pixelAt(png, ...cellCentre(none, a))).toEqual(NO_VALUE_GREY);
+    expect(data.matrices[2]![none * g.n + a]).toBeNull();
+    // Its title has three lines, as the other figures.
+    const side = g.n * g.cellPx;
+    const lines = new Set<number>();
+    for (let y = 0; y < g.top - 2; y++) if (darkPixels(png, { x0: 0, x1: g.left + side, y0: y, y1: y + 1 }) > 0) lines.add(y);
+    expect([...lines].filter((y) => !lines.has(y - 1))).toHaveLength(3);
+  });
+
+  it('refuses a reference that covers none of the bank\'s labels before writing anything', async () => {
+    const file = path.join(dir, 'other-labels.json');
+    writeFileSync(file, JSON.stringify({ labels: { 'no such label': { vector: [1, 0] }, 'nor this': { vector: [0, 1] } } }));
+    const out = path.join(dir, 'report-none');
+    const run = writeSimilarityReport(bank, { outDir: out, reference: readReferenceFile(file) });
+    await expect(run).rejects.toBeInstanceOf(LabelBankError);
+    await expect(run).rejects.toThrow(/other-labels\.json: no label overlaps the bank's 239 \(the reference names no such label, nor this\)/);
+    expect(existsSync(out)).toBe(false);
   });
 });

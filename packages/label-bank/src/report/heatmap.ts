@@ -25,7 +25,10 @@ export interface HeatmapOptions {
   boundaries: number[];
 }
 
-/** An n × n matrix as a PNG heatmap, with white lines between groups. */
+/** The colour of a cell with no value (NaN: e.g. a label the reference does not cover). */
+export const NO_VALUE_GREY: [number, number, number] = [200, 200, 200];
+
+/** An n × n matrix as a PNG heatmap, with white lines between groups; cells without a value (NaN) grey. */
 export function heatmapPng(sim: Float32Array, n: number, opts: HeatmapOptions): Buffer {
   const size = n * opts.cellPx;
   const png = new PNG({ width: size, height: size });
@@ -36,7 +39,8 @@ export function heatmapPng(sim: Float32Array, n: number, opts: HeatmapOptions): 
     for (let x = 0; x < size; x++) {
       const j = Math.floor(x / opts.cellPx);
       const at = (y * size + x) * 4;
-      const [r, g, b] = lines.has(x) || lines.has(y) ? [255, 255, 255] : viridis(((sim[i * n + j] as number) - opts.min) / range);
+      const v = sim[i * n + j] as number;
+      const [r, g, b] = lines.has(x) || lines.has(y) ? [255, 255, 255] : Number.isNaN(v) ? NO_VALUE_GREY : viridis((v - opts.min) / range);
       png.data[at] = r;
       png.data[at + 1] = g;
       png.data[at + 2] = b;

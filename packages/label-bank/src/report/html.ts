@@ -1,4 +1,5 @@
 import type { MatrixGeometry } from '@sentseg/common';
+import type { ReferenceSummary } from '../reference/agreement.js';
 import type { BlockScore } from './similarity.js';
 
 export function escapeHtml(text: string): string {
@@ -10,14 +11,19 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
+/** The bank's word and sentence matrices, and a reference's (e.g. real CLIP's) word-level one. */
+export type PanelKind = 'word' | 'sentence' | 'reference';
+
 export interface ReportPanel {
-  kind: 'word' | 'sentence';
+  kind: PanelKind;
   title: string;
   /** The titled figure, and where its cells lie in it. */
   png: Buffer;
   geometry: MatrixGeometry;
   matrix: Float32Array;
   score: BlockScore;
+  /** Values at the ends of its colour bar. */
+  scale: { min: number; max: number };
 }
 
 export interface ReportPage {
@@ -27,12 +33,12 @@ export interface ReportPage {
   groups: string[];
   groupRuns: { group: string; start: number; end: number }[];
   panels: ReportPanel[];
-  scale: { min: number; max: number };
+  reference?: ReferenceSummary;
 }
 
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : 'n/a');
 
-/** One self-contained HTML page: both heatmaps inline, label names on hover, block scores. */
+/** One self-contained HTML page: the heatmaps inline, label names on hover, block scores, agreement with a reference. */
 export function reportHtml(page: ReportPage): string {
   const panels = page.panels
     .map(
@@ -45,11 +51,21 @@ export function reportHtml(page: ReportPage): string {
   const rows = page.panels
     .map((p) => `<tr><td>${escapeHtml(p.title)}</td><td>${fmt(p.score.within)}</td><td>${fmt(p.score.across)}</td><td><b>${fmt(p.score.score)}</b></td></tr>`)
     .join('\n');
+  const reference = page.reference
+    ? `<h2>Agreement with the reference, ${escapeHtml(page.reference.modelName)} (word level)</h2>
+<p>Reference: <code>${escapeHtml(page.reference.file)}</code>${page.reference.model ? ` (${escapeHtml(page.reference.model)})` : ''}, text "${escapeHtml(page.reference.prompt)}";
+it covers ${page.reference.covered} of the ${page.names.length} labels. For each of the bank's encoders, over the covered labels it has embedded:
+the Spearman rank correlation of its similarities of every pair of different labels with the reference's (1: same order of pairs; 0: unrelated),
+and for how many labels the nearest other label is the same as in the reference.</p>
+<table><tr><th>encoder</th><th>text</th><th>labels</th><th>Spearman</th><th>same nearest label</th></tr>
+${page.reference.agreements.map((a) => `<tr><td>${escapeHtml(a.modelId)}</td><td>${a.kind}</td><td>${a.labels}</td><td><b>${fmt(a.spearman)}</b></td><td>${a.sameNearest} of ${a.labels}</td></tr>`).join('\n')}
+</table>`
+    : '';
   const legend = page.groupRuns.map((r) => `<li>${escapeHtml(r.group)}: rows ${r.start + 1}–${r.end}</li>`).join('');
   const data = {
     names: page.names,
     groups: page.groups,
-    matrices: page.panels.map((p) => Array.from(p.matrix, (v) => Math.round(v * 1000) / 1000)),
+    matrices: page.panels.map((p) => Array.from(p.matrix, (v) => (Number.isNaN(v) ? null : Math.round(v * 1000) / 1000))),
     geometry: page.panels.map((p) => p.geometry),
   };
   return `<!doctype html>
@@ -70,14 +86,15 @@ ul.groups { columns: 3; max-width: 60em; }
 <body>
 <h1>Label similarity matrix</h1>
 <p>Cosine similarity between the text embeddings of every pair of labels (paper, figure 3): word-only text
-("An image of {name}.") beside the sentence text ("An image of {name}. {description}"). Labels are ordered by
+("An image of {name}.") beside the sentence text ("An image of {name}. {description}")${page.reference ? `, and the word-level matrix of the reference (${escapeHtml(page.reference.modelName)})` : ''}. Labels are ordered by
 group, so a text encoder that carries meaning shows bright blocks on the diagonal. Encoder: <code>${escapeHtml(page.modelId)}</code>.
-Colour scale: ${fmt(page.scale.min)} (dark) to ${fmt(page.scale.max)} (bright). Hover a cell for the two labels.</p>
+Each figure has its colour bar (${page.panels.map((p) => `${escapeHtml(p.kind)}: ${fmt(p.scale.min)} dark to ${fmt(p.scale.max)} bright`).join('; ')}); grey cells have no value. Hover a cell for the two labels.</p>
 ${page.modelNote ? `<p class="note">${escapeHtml(page.modelNote)}</p>` : ''}
 <h2>Block score (mean cosine within groups − mean cosine across groups)</h2>
 <table><tr><th>text</th><th>within</th><th>across</th><th>block score</th></tr>
 ${rows}
 </table>
+${reference}
 <h2>Matrices</h2>
 ${panels}
 <h2>Groups (row order)</h2>
@@ -97,7 +114,8 @@ for (const img of document.querySelectorAll('img.heat')) {
     const j = Math.floor(x / g.cellPx);
     const i = Math.floor(y / g.cellPx);
     if (x < 0 || y < 0 || i >= n || j >= n) { tip.style.display = 'none'; return; }
-    tip.textContent = DATA.names[i] + ' (' + DATA.groups[i] + ') × ' + DATA.names[j] + ' (' + DATA.groups[j] + '): ' + m[i * n + j].toFixed(3);
+    const v = m[i * n + j];
+    tip.textContent = DATA.names[i] + ' (' + DATA.groups[i] + ') × ' + DATA.names[j] + ' (' + DATA.groups[j] + '): ' + (v === null ? 'no reference vector' : v.toFixed(3));
     tip.style.left = (e.clientX + 12) + 'px';
     tip.style.top = (e.clientY + 12) + 'px';
     tip.style.display = 'block';

@@ -45,7 +45,7 @@ export interface BlockScore {
   score: number;
 }
 
-/** Block score of an n × n similarity matrix whose rows belong to `groups` (same order). */
+/** Block score of an n × n similarity matrix whose rows belong to `groups` (same order); cells without a value (NaN) are left out. */
 export function blockScore(sim: Float32Array, groups: string[]): BlockScore {
   const n = groups.length;
   let withinSum = 0;
@@ -56,6 +56,7 @@ export function blockScore(sim: Float32Array, groups: string[]): BlockScore {
     for (let j = 0; j < n; j++) {
       if (i === j) continue;
       const v = sim[i * n + j] as number;
+      if (Number.isNaN(v)) continue;
       if (groups[i] === groups[j]) {
         withinSum += v;
         withinCount += 1;
