@@ -150,7 +150,7 @@ export async function writeSimilarityReport(
     const figure = await panelFigure(layout, reference.matrix, refScale, [
       `Label similarity — ${title}`,
       `${path.basename(ref.file)}; block score ${fmt3(score.score)}; vs ${model.modelId} word: Spearman ${fmt3(mine?.spearman ?? NaN)}, same nearest label ${mine?.sameNearest ?? 0} of ${mine?.labels ?? 0}`,
-      `${reference.covered} of ${n} labels have a reference vector (grey rows and columns: none); white lines between groups`,
+      `${reference.covered} of ${n} labels have a reference vector (the others are the grey rows and columns); white lines between groups`,
     ]);
     panels.push({ kind: 'reference', title, png: figure.png, geometry: figure.geometry, matrix: reference.matrix, score, scale: refScale });
     summary = { file: ref.file, model: ref.model, modelName: referenceModelName(ref), prompt: ref.prompt, covered: reference.covered, agreements };
