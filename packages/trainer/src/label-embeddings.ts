@@ -36,9 +36,6 @@ export function readLabelEmbeddings(bankFile: string, manifest: ManifestReader, 
       },
     );
     return { names: matrix.names, encoderId: matrix.modelId, dim: matrix.dim, data: matrix.data };
-  } catch (err) {
-    if (err instanceof TrainerError) throw err;
-    throw new TrainerError((err as Error).message);
   } finally {
     bank.close();
   }

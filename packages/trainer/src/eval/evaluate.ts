@@ -4,7 +4,7 @@
  * cross-dataset protocol); the confusion matrix is over those classes, 255 ignored.
  */
 import { ignoreIndexFor, ManifestReader } from '@sentseg/dataset-tools';
-import { labelMatrix, type LabelBank, type LabelMatrix } from '@sentseg/label-bank';
+import { labelMatrix, type LabelMatrix } from '@sentseg/label-bank';
 import { loadModel, type CheckpointState } from '../checkpoint.js';
 import { openCheckpointBank } from '../label-embeddings.js';
 import { denseLabels, NOT_A_CLASS, strayLabelReason } from '../data/load-sample.js';
@@ -55,20 +55,16 @@ export function datasetClasses(reader: ManifestReader, dataset: string): { class
  * `allowMissing` is listed in `missing` (its row stays zero).
  */
 export function labelEmbeddingsFor(bankFile: string, names: string[], state: CheckpointState, allowMissing = false): LabelMatrix {
-  let bank: LabelBank | undefined;
+  const bank = openCheckpointBank(bankFile, state, { readonly: true });
   try {
-    bank = openCheckpointBank(bankFile, state, { readonly: true });
     return labelMatrix(bank, names, {
       encoder: state.encoderId,
       kind: state.labelText,
       onMissing: allowMissing ? 'zero' : 'error',
       unknownError: ([n]) => new TrainerError(`label "${n}" is not in ${bankFile} (label-bank add "${n}" ... adds it)`),
     });
-  } catch (err) {
-    if (err instanceof TrainerError) throw err;
-    throw new TrainerError((err as Error).message);
   } finally {
-    bank?.close();
+    bank.close();
   }
 }
 
