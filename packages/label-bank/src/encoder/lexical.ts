@@ -10,7 +10,7 @@ import { seededRandom } from '@sentseg/common';
 import { createHash } from 'node:crypto';
 import { LabelBankError } from '../errors.js';
 import { WordNet } from '../sources/wordnet.js';
-import type { SentenceEncoder, Truncation } from './clip-text.js';
+import type { SentenceEncoder, Truncation } from '../clip/text.js';
 
 export interface LexicalEncoderOptions {
   /** Output dimension (default 512, CLIP ViT-B/32's). */
