@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { addLabel } from './add-label.js';
 import { embedLabels } from './embed.js';
-import type { SentenceEncoder } from './clip/text.js';
+import type { SentenceEncoder } from './encoder/sentence-encoder.js';
 import { LabelBankError } from './errors.js';
 import { nearestLabels } from './neighbours.js';
 import type { HubOptions } from './encoder/hub.js';

@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadClipTextEncoder, type SentenceEncoder } from '../src/clip/text.js';
+import { loadClipTextEncoder } from '../src/clip/text.js';
+import type { SentenceEncoder } from '../src/encoder/sentence-encoder.js';
 import { writeTinyClipTextModel } from '../src/clip/tiny-text.js';
 import { LabelBankError } from '../src/errors.js';
 import { HAS_TOKENIZER, TOKENIZER_JSON, tempDir } from './helpers.js';

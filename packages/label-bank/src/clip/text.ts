@@ -5,26 +5,8 @@ import path from 'node:path';
 import { LabelBankError } from '../errors.js';
 import { ClipTokenizer, loadClipTokenizer } from '../encoder/clip-tokenizer.js';
 import type { HubOptions } from '../encoder/hub.js';
+import type { SentenceEncoder, Truncation } from '../encoder/sentence-encoder.js';
 import { l2Normalise, loadLocally, resolveTower, towerModelId } from './tower.js';
-
-/** A text that did not fit the window and was cut to it. */
-export interface Truncation {
-  text: string;
-  tokens: number;
-}
-
-/** What label-bank needs of a text encoder. */
-export interface SentenceEncoder {
-  /** Cache key of the encoder: a hub id, or local:<folder name>@<hash of its weights>. */
-  readonly modelId: string;
-  /** Where it was loaded from. */
-  readonly location: string;
-  readonly maxTokens: number;
-  countTokens(text: string): number;
-  /** L2-normalised float32 vectors, one per text, in order. */
-  encode(texts: string[]): Promise<{ vectors: Float32Array[]; truncated: Truncation[] }>;
-  dispose(): Promise<void>;
-}
 
 const MODEL_FILES = [
   { file: 'text_model.onnx', dtype: 'fp32' },

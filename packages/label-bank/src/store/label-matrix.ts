@@ -4,7 +4,7 @@
  * bank's encoders. Train, eval and predict all read their label embeddings through it.
  */
 import { embedTexts } from '../embed.js';
-import type { SentenceEncoder } from '../clip/text.js';
+import type { SentenceEncoder } from '../encoder/sentence-encoder.js';
 import { loadTextEncoder } from '../encoder/load.js';
 import { LabelBankError } from '../errors.js';
 import type { TextKind } from '../text.js';
