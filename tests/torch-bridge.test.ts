@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../packages/label-bank/test/helpers.js';
 import { addBoxDataset, tempDir, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
 import { ManifestReader } from '../packages/dataset-tools/src/index.js';
-import { writeTinyClipVisionModel } from '../packages/label-bank/src/encoder/tiny-clip-vision.js';
+import { writeTinyClipVisionModel } from '../packages/label-bank/src/clip/tiny-vision.js';
 import { BoxEmbeddingCache, boxKey } from '../packages/trainer/src/boxes/clip-boxes.js';
 import { lossHD, lossLD, lossWD, type MapBox } from '../packages/trainer/src/losses/index.js';
 import { colourAndNormalise, planAugment, transformBox, type AugmentConfig } from '../packages/trainer/src/data/augment.js';

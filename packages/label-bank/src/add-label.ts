@@ -1,5 +1,5 @@
 import { embedLabels } from './embed.js';
-import type { SentenceEncoder } from './encoder/clip-text.js';
+import type { SentenceEncoder } from './encoder/sentence-encoder.js';
 import { clipTokenCounter, type TokenCounter } from './encoder/token-counter.js';
 import { LabelBankError } from './errors.js';
 import { CONFUSION_COSINE, nearestLabels, type Neighbour } from './neighbours.js';

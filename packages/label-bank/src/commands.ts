@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { addLabel } from './add-label.js';
 import { embedLabels } from './embed.js';
-import type { SentenceEncoder } from './encoder/clip-text.js';
+import type { SentenceEncoder } from './encoder/sentence-encoder.js';
 import { LabelBankError } from './errors.js';
 import { nearestLabels } from './neighbours.js';
 import type { HubOptions } from './encoder/hub.js';
@@ -556,7 +556,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           .option('seed', { type: 'number', default: 0, describe: 'seed of the random weights' })
           .option('projection-dim', { type: 'number', default: 64, describe: 'size of the output embeddings' }),
       async (args) => {
-        const { writeTinyClipTextModel } = await import('./encoder/tiny-clip.js');
+        const { writeTinyClipTextModel } = await import('./clip/tiny-text.js');
         const written = writeTinyClipTextModel(path.resolve(String(args.dir)), { tokenizerJson: args.tokenizer, seed: args.seed, projectionDim: args['projection-dim'] });
         if (args.json) printJson(written);
         else out(`wrote a random-weight CLIP text encoder (${written.projectionDim}-d) to ${written.dir}`);

@@ -1,4 +1,4 @@
-import type { SentenceEncoder } from './encoder/clip-text.js';
+import type { SentenceEncoder } from './encoder/sentence-encoder.js';
 import { labelText, type LabelBank, type LabelRow } from './store/bank.js';
 import type { TextKind } from './text.js';
 

@@ -11,6 +11,7 @@ export type LabelBankErrorCode =
   | 'TOO_MANY_TOKENS'
   | 'MODEL_MISSING'
   | 'NOT_A_TEXT_ENCODER'
+  | 'NOT_A_VISION_ENCODER'
   | 'NO_EMBEDDINGS'
   | 'FETCH_FAILED'
   | 'BAD_REFERENCE'

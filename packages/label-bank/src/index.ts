@@ -1,10 +1,14 @@
 export { LabelBankError, type LabelBankErrorCode } from './errors.js';
 export { readLabelsFile, defaultLabelsFile, type LabelSpec, type LabelsFile } from './labels-file.js';
 export { LabelBank, labelText, sha256, type LabelRow, type ModelRow, type EmbeddingMatrix, type DescriptionSource, type OpenBankOptions } from './store/bank.js';
+export { labelMatrix, type LabelMatrix, type LabelMatrixOptions, type OnMissingEmbedding } from './store/label-matrix.js';
 export { wordOnlyText, sentenceText, firstSentence, type TextKind } from './text.js';
-export { loadClipTextEncoder, inspectModelFolder, type SentenceEncoder, type Truncation } from './encoder/clip-text.js';
+export { loadClipTextEncoder, inspectModelFolder } from './clip/text.js';
+export type { SentenceEncoder, Truncation } from './encoder/sentence-encoder.js';
+export { loadClipVisionEncoder, type VisionEncoder } from './clip/vision.js';
+export { fileSha256, l2Normalise } from './clip/tower.js';
 export { loadClipTokenizer, ClipTokenizer, CLIP_MAX_TOKENS } from './encoder/clip-tokenizer.js';
-export { writeTinyClipTextModel, buildTinyClipTextGraph, type TinyClipOptions } from './encoder/tiny-clip.js';
+export { writeTinyClipTextModel, buildTinyClipTextGraph, type TinyClipOptions } from './clip/tiny-text.js';
 export { embedLabels, embedTexts, type EmbedLabelsResult, type EmbedTextsResult } from './embed.js';
 export { addLabel, composeDescription, type AddLabelResult } from './add-label.js';
 export { nearestLabels, CONFUSION_COSINE, type Neighbour } from './neighbours.js';
@@ -15,8 +19,9 @@ export { createWikiClient, DEFAULT_API_URL, type WikiClient } from './sources/wi
 export { fetchLeadSentence, type LeadOutcome, type RetryPolicy } from './sources/wikipedia/fetch-lead.js';
 export { WordNet, wordNetCandidates, glossSentence, parseSynsetLine, lexFilesForGroup, type WordNetGloss } from './sources/wordnet.js';
 export { labelBankCommands, isLabelBankError } from './commands.js';
-export { writeTinyClipVisionModel, buildTinyClipVisionGraph, type TinyClipVisionOptions } from './encoder/tiny-clip-vision.js';
-export { LexicalEncoder, OneHotEncoder, parseLexicalSpec, wordTokens, LEXICAL_PREFIX, type LexicalEncoderOptions } from './encoder/lexical.js';
+export { writeTinyClipVisionModel, buildTinyClipVisionGraph, type TinyClipVisionOptions } from './clip/tiny-vision.js';
+export { LexicalEncoder, parseLexicalSpec, wordTokens, LEXICAL_PREFIX, type LexicalEncoderOptions } from './encoder/lexical.js';
+export { OneHotEncoder } from './encoder/one-hot.js';
 export { loadTextEncoder } from './encoder/load.js';
 export { heatmapPng, viridis, type HeatmapOptions } from './report/heatmap.js';
 export {

@@ -6,8 +6,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli } from '../../../tests/run-cli.js';
-import { loadClipTextEncoder } from '../src/encoder/clip-text.js';
-import { writeTinyClipTextModel } from '../src/encoder/tiny-clip.js';
+import { loadClipTextEncoder } from '../src/clip/text.js';
+import { writeTinyClipTextModel } from '../src/clip/tiny-text.js';
 import { HAS_TOKENIZER, SHARED, TOKENIZER_JSON, tempDir } from './helpers.js';
 import { startFakeHub, type FakeHub } from './hub-server.js';
 

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli } from '../../../tests/run-cli.js';
-import { writeTinyClipTextModel } from '../src/encoder/tiny-clip.js';
+import { writeTinyClipTextModel } from '../src/clip/tiny-text.js';
 import { listEncoders, loadableName, matchEncoder } from '../src/store/encoder-names.js';
 import { LabelBank } from '../src/store/bank.js';
 import { HAS_TOKENIZER, TOKENIZER_JSON, tempDir } from './helpers.js';

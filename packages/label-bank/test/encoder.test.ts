@@ -1,8 +1,9 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadClipTextEncoder, type SentenceEncoder } from '../src/encoder/clip-text.js';
-import { writeTinyClipTextModel } from '../src/encoder/tiny-clip.js';
+import { loadClipTextEncoder } from '../src/clip/text.js';
+import type { SentenceEncoder } from '../src/encoder/sentence-encoder.js';
+import { writeTinyClipTextModel } from '../src/clip/tiny-text.js';
 import { LabelBankError } from '../src/errors.js';
 import { HAS_TOKENIZER, TOKENIZER_JSON, tempDir } from './helpers.js';
 

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { embedLabels } from '../src/embed.js';
-import { LexicalEncoder, OneHotEncoder, parseLexicalSpec, wordTokens } from '../src/encoder/lexical.js';
+import { LexicalEncoder, parseLexicalSpec, wordTokens } from '../src/encoder/lexical.js';
+import { OneHotEncoder } from '../src/encoder/one-hot.js';
 import { loadTextEncoder } from '../src/encoder/load.js';
 import { LabelBankError } from '../src/errors.js';
 import { WordNet, wordNetCandidates } from '../src/sources/wordnet.js';

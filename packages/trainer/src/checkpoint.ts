@@ -6,10 +6,10 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { SegFormer, SegFormerConfig } from './model/segformer.js';
+import { SegFormer, type SegFormerConfig } from './model/segformer.js';
 import { loadWeights, saveWeights } from './model/weights-io.js';
 import type { Optimizer, OptimizerConfig } from './optim/optimizers.js';
-import type { Tensor } from './tf.js';
+import { tf, type Tensor } from './tf.js';
 
 export interface CheckpointState {
   /** Completed training steps. */
@@ -96,4 +96,13 @@ export function loadCheckpoint(runOrCheckpoint: string): LoadedCheckpoint {
   } catch (err) {
     throw new CheckpointError(`unreadable checkpoint ${dir}: ${(err as Error).message}`);
   }
+}
+
+/** Loads a run's latest checkpoint (or a checkpoint folder) into a model. */
+export function loadModel(runOrCheckpoint: string): { model: SegFormer; state: CheckpointState; dir: string } {
+  const ckpt = loadCheckpoint(runOrCheckpoint);
+  const model = new SegFormer(ckpt.modelConfig, 0);
+  model.params.assign(ckpt.weights, ckpt.dir);
+  tf.dispose([...ckpt.weights.values(), ...ckpt.optimizerSlots.values()]);
+  return { model, state: ckpt.state, dir: ckpt.dir };
 }

@@ -10,15 +10,15 @@ export { DEFAULT_CONFIG, resolveConfig, parseOverride, readConfigFile, ConfigErr
 export { BalancedSampler, mixSeed, type SamplerDataset, type BatchItem } from './data/sampler.js';
 export { planAugment, cropLabels, transformBox, colourAndNormalise, type AugmentConfig, type AugmentPlan } from './data/augment.js';
 export { loadSample, type LoadTask, type LoadResult } from './data/load-sample.js';
-export { saveCheckpoint, loadCheckpoint, resolveCheckpoint, CheckpointError, type CheckpointState } from './checkpoint.js';
-export { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
+export { saveCheckpoint, loadCheckpoint, loadModel, resolveCheckpoint, CheckpointError, type CheckpointState } from './checkpoint.js';
+export { readLabelEmbeddings, openCheckpointBank, type LabelEmbeddings } from './label-embeddings.js';
 export { train, embedTrainingBoxes, boxCacheFile, downsampleTarget, type BoxEmbeddingsSummary, type TrainOptions, type TrainSummary, type StepMetrics } from './train.js';
 export { TrainerError } from './errors.js';
 export { trainCommand, boxEmbeddingsCommand, evalCommand, predictCommand, labelRequests, isTrainerUserError, configFromArgs } from './commands.js';
 export { predict, resolveLabels, confusablePairs, listInputs, type PredictOptions, type PredictSummary, type LabelRequest } from './predict/predict.js';
 export { labelColour, legendFor, writeLabelsPng, writeOverlay, deltaE, LEGEND_MIN_AREA, LEGEND_MIN_DELTA_E, type LegendEntry, type LabelsPngFormat } from './predict/overlay.js';
 export { confusionMatrix, accumulateConfusion, meanIoU, type IoUReport } from './metrics/iou.js';
-export { evaluate, loadModel, datasetClasses, unseenLabels, labelEmbeddingsFor, type EvalReport, type EvalOptions } from './eval/evaluate.js';
+export { evaluate, datasetClasses, unseenLabels, labelEmbeddingsFor, type EvalReport, type EvalOptions } from './eval/evaluate.js';
 export { segment, decodeImage, describePasses, planPass, defaultMaxPixels, type InferOptions, type Segmentation, type PassPlan } from './eval/infer.js';
 export { writeEvalOutputs, textTable, markdownTable } from './eval/report.js';
 export { confusionPng, confusionFigure, confusionHtml, mostConfusedClasses, CONFUSION_PNG_MAX_CLASSES } from './eval/confusion-figure.js';

@@ -1,10 +1,12 @@
 /**
- * The label embeddings a run trains against: one row per manifest label (in label-id order),
- * read from the label bank. The manifest and the bank must describe the same labels.
+ * The label embeddings a run trains against (one row per manifest label, in label-id order) and
+ * those a checkpoint is evaluated or run with, read from the label bank through labelMatrix. The
+ * manifest and the bank must describe the same labels.
  */
 import { existsSync } from 'node:fs';
 import type { ManifestReader } from '@sentseg/dataset-tools';
-import { LabelBank, type TextKind } from '@sentseg/label-bank';
+import { LabelBank, labelMatrix, type TextKind } from '@sentseg/label-bank';
+import type { CheckpointState } from './checkpoint.js';
 import { TrainerError } from './errors.js';
 
 export interface LabelEmbeddings {
@@ -23,19 +25,36 @@ export function readLabelEmbeddings(bankFile: string, manifest: ManifestReader, 
     labels.forEach((l, i) => {
       if (l.id !== i) throw new TrainerError(`manifest ${manifest.file} has label ids with gaps (id ${l.id} at position ${i})`);
     });
-    const rows = labels.map((l) => bank.label(l.name));
-    const missing = labels.filter((_, i) => rows[i] === undefined).map((l) => l.name);
-    if (missing.length > 0) {
-      throw new TrainerError(
-        `manifest and label bank were built with different label sets: ${missing.length} label(s) of ${manifest.file} are not in ${bankFile}: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', …' : ''} (label-bank add NAME adds one)`,
-      );
-    }
-    const matrix = bank.embeddingMatrix(kind, encoder ?? undefined, rows as NonNullable<(typeof rows)[number]>[]);
-    return { names: labels.map((l) => l.name), encoderId: matrix.modelId, dim: matrix.dim, data: matrix.data };
-  } catch (err) {
-    if (err instanceof TrainerError) throw err;
-    throw new TrainerError((err as Error).message);
+    const matrix = labelMatrix(
+      bank,
+      labels.map((l) => l.name),
+      {
+        kind,
+        ...(encoder === null ? {} : { encoder }),
+        unknownError: (missing) =>
+          new TrainerError(`manifest and label bank were built with different label sets: ${missing.length} label(s) of ${manifest.file} are not in ${bankFile}: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', …' : ''} (label-bank add NAME adds one)`),
+      },
+    );
+    return { names: matrix.names, encoderId: matrix.modelId, dim: matrix.dim, data: matrix.data };
   } finally {
     bank.close();
+  }
+}
+
+/**
+ * The label bank a checkpoint reads its label embeddings from (labelMatrix with the checkpoint's
+ * `encoderId` and `labelText`), opened once its encoder is known to give `embedDim`-d embeddings.
+ * The caller closes it.
+ */
+export function openCheckpointBank(bankFile: string, state: CheckpointState, options: { readonly: boolean }): LabelBank {
+  if (!existsSync(bankFile)) throw new TrainerError(`label bank not found: ${bankFile}`);
+  const bank = LabelBank.open(bankFile, options);
+  try {
+    const model = bank.resolveModel(state.encoderId);
+    if (model.dim !== state.embedDim) throw new TrainerError(`${bankFile} gives ${model.dim}-d embeddings, the checkpoint was trained on ${state.embedDim}-d ones`);
+    return bank;
+  } catch (err) {
+    bank.close();
+    throw err;
   }
 }

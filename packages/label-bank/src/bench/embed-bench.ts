@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { embedLabels } from '../embed.js';
-import { loadClipTextEncoder } from '../encoder/clip-text.js';
-import { writeTinyClipTextModel } from '../encoder/tiny-clip.js';
+import { loadClipTextEncoder } from '../clip/text.js';
+import { writeTinyClipTextModel } from '../clip/tiny-text.js';
 import { LabelBank } from '../store/bank.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,5 +1,6 @@
 import { LabelBankError } from '../errors.js';
-import { loadClipTextEncoder, type LoadEncoderOptions, type SentenceEncoder } from './clip-text.js';
+import { loadClipTextEncoder, type LoadEncoderOptions } from '../clip/text.js';
+import type { SentenceEncoder } from './sentence-encoder.js';
 import { LexicalEncoder, parseLexicalSpec } from './lexical.js';
 import { loadableName } from '../store/encoder-names.js';
 

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { LabelBankError } from '../errors.js';
-import type { SentenceEncoder } from './clip-text.js';
+import type { SentenceEncoder } from './sentence-encoder.js';
 import type { ClipTokenizer } from './clip-tokenizer.js';
 import { modelCacheDir } from './hub.js';
 

@@ -5,7 +5,7 @@
  * storage of the reference costs about 0.001), so a mean cosine of MATCH_MEAN_COSINE or more is a
  * match. A model of another size of output cannot match and is told so, without encoding.
  */
-import type { SentenceEncoder } from '../encoder/clip-text.js';
+import type { SentenceEncoder } from '../encoder/sentence-encoder.js';
 import type { ReferenceEmbeddings } from './reference-file.js';
 
 /** The mean cosine at or above which an encoder matches the reference. */

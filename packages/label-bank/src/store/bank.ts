@@ -375,10 +375,13 @@ export class LabelBank {
       if (!vec) missing.push(label.name);
       else data.set(vec, row * model.dim);
     });
-    if (missing.length > 0) {
-      const shown = missing.slice(0, 8).join(', ') + (missing.length > 8 ? `, … (${missing.length} in all)` : '');
-      throw new LabelBankError('NO_EMBEDDINGS', `${kind} embeddings missing for model ${model.modelId}: ${shown}; run label-bank embed`);
-    }
+    if (missing.length > 0) throw missingEmbeddingsError(kind, model.modelId, missing);
     return { modelId: model.modelId, kind, labels, dim: model.dim, data };
   }
+}
+
+/** The error for labels whose text of a kind has no embedding of a model yet (NO_EMBEDDINGS, naming them). */
+export function missingEmbeddingsError(kind: TextKind, modelId: string, missing: string[]): LabelBankError {
+  const shown = missing.slice(0, 8).join(', ') + (missing.length > 8 ? `, … (${missing.length} in all)` : '');
+  return new LabelBankError('NO_EMBEDDINGS', `${kind} embeddings missing for model ${modelId}: ${shown}; run label-bank embed`);
 }

@@ -1,64 +1,18 @@
 /**
  * CLIP image embeddings of box crops, the targets of L_WD. Computed once with a CLIP vision tower
- * (a local folder in transformers.js layout) and cached in SQLite keyed by (model, dataset, image,
+ * (label-bank's loadClipVisionEncoder) and cached in SQLite keyed by (model, dataset, image,
  * box), so training never recomputes them.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { AutoProcessor, CLIPVisionModelWithProjection, RawImage, env, type Processor, type PreTrainedModel } from '@huggingface/transformers';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { sqliteKindMismatch } from '@sentseg/common';
-import { hubIdOf, hubIdText, resolveHubModel, type HubOptions } from '@sentseg/label-bank';
+import type { VisionEncoder } from '@sentseg/label-bank';
 import type { ManifestReader } from '@sentseg/dataset-tools';
 import { TrainerError } from '../errors.js';
 
-export interface VisionEncoder {
-  modelId: string;
-  /** L2-normalised image embeddings of RGB crops. */
-  embed(crops: { rgb: Uint8Array; width: number; height: number }[]): Promise<Float32Array[]>;
-}
-
-/**
- * A CLIP vision tower: a local folder in transformers.js layout, or a hub id ORG/NAME[@REVISION]
- * downloaded once into the model cache (label-bank's resolveHubModel) and loaded from there.
- */
-export async function loadClipVisionEncoder(folderOrHubId: string, hub: HubOptions = {}): Promise<VisionEncoder> {
-  const hubId = hubIdOf(folderOrHubId);
-  const folder = hubId ? await resolveHubModel(hubId, 'vision', hub) : folderOrHubId;
-  const onnx = path.join(folder, 'onnx', 'vision_model.onnx');
-  if (!existsSync(onnx)) throw new TrainerError(`not a CLIP vision tower in transformers.js layout (no onnx/vision_model.onnx): ${folder}`);
-  const sha = createHash('sha256').update(readFileSync(onnx)).digest('hex').slice(0, 16);
-  const modelId = hubId ? `hf:${hubIdText(hubId)}#${sha}` : `local:${path.basename(path.resolve(folder))}@${sha}`;
-  const previous = env.allowRemoteModels;
-  env.allowRemoteModels = false;
-  let processor: Processor;
-  let model: PreTrainedModel;
-  try {
-    processor = await AutoProcessor.from_pretrained(folder, { local_files_only: true });
-    model = await CLIPVisionModelWithProjection.from_pretrained(folder, { local_files_only: true, dtype: 'fp32', device: 'cpu' });
-  } catch (err) {
-    throw new TrainerError(`cannot load the CLIP vision tower in ${folder}: ${(err as Error).message}`);
-  } finally {
-    env.allowRemoteModels = previous;
-  }
-  return {
-    modelId,
-    async embed(crops) {
-      if (crops.length === 0) return [];
-      const images = crops.map((c) => new RawImage(new Uint8ClampedArray(c.rgb.buffer, c.rgb.byteOffset, c.rgb.byteLength), c.width, c.height, 3));
-      const inputs = await processor(images);
-      const out = (await model(inputs)) as { image_embeds: { data: Float32Array; dims: number[] } };
-      const dim = out.image_embeds.dims[1] as number;
-      return crops.map((_, i) => {
-        const v = out.image_embeds.data.slice(i * dim, (i + 1) * dim);
-        const norm = Math.hypot(...v) || 1;
-        return v.map((x) => x / norm);
-      });
-    },
-  };
-}
+// The vision tower itself is label-bank's CLIP module (clip/vision.ts), shared with the text tower.
+export { loadClipVisionEncoder, type VisionEncoder } from '@sentseg/label-bank';
 
 /** Version of the box-embedding cache's tables; a file of another version is refused. */
 export const BOX_CACHE_SCHEMA_VERSION = 1;

@@ -3,16 +3,15 @@
  * classes only, each class represented by the embedding of its label's text (the paper's
  * cross-dataset protocol); the confusion matrix is over those classes, 255 ignored.
  */
-import { existsSync } from 'node:fs';
 import { ignoreIndexFor, ManifestReader } from '@sentseg/dataset-tools';
-import { LabelBank, labelText, type LabelRow } from '@sentseg/label-bank';
-import { loadCheckpoint, type CheckpointState } from '../checkpoint.js';
+import { labelMatrix, type LabelMatrix } from '@sentseg/label-bank';
+import { loadModel, type CheckpointState } from '../checkpoint.js';
+import { openCheckpointBank } from '../label-embeddings.js';
 import { denseLabels, NOT_A_CLASS, strayLabelReason } from '../data/load-sample.js';
 import { readMaskValues } from '@sentseg/dataset-tools';
 import { TrainerError } from '../errors.js';
 import { checkSqliteKind } from '../run-folder.js';
 import { accumulateConfusion, meanIoU, type IoUReport } from '../metrics/iou.js';
-import { SegFormer } from '../model/segformer.js';
 import { tf } from '../tf.js';
 import { decodeImage, describePasses, isBackendAbort, segment, type InferOptions } from './infer.js';
 
@@ -41,15 +40,6 @@ export interface EvalReport extends IoUReport {
   seconds: number;
 }
 
-/** Loads a run's latest checkpoint (or a checkpoint folder) into a model. */
-export function loadModel(runOrCheckpoint: string): { model: SegFormer; state: CheckpointState; dir: string } {
-  const ckpt = loadCheckpoint(runOrCheckpoint);
-  const model = new SegFormer(ckpt.modelConfig, 0);
-  model.params.assign(ckpt.weights, ckpt.dir);
-  tf.dispose([...ckpt.weights.values(), ...ckpt.optimizerSlots.values()]);
-  return { model, state: ckpt.state, dir: ckpt.dir };
-}
-
 /** The labels a dataset's classes map to, in label-id order. */
 export function datasetClasses(reader: ManifestReader, dataset: string): { classes: EvalClass[]; lut: Int32Array } {
   const ignore = reader.ignoreIndex();
@@ -62,34 +52,17 @@ export function datasetClasses(reader: ManifestReader, dataset: string): { class
 /**
  * Embeddings [K, D] of the given label names with the encoder and text kind a checkpoint was trained on.
  * A name that is not in the bank, or has no embedding of that encoder, is an error, or with
- * `allowMissing` is returned in `missing` (its row stays zero).
+ * `allowMissing` is listed in `missing` (its row stays zero).
  */
-export function labelEmbeddingsFor(bankFile: string, names: string[], state: CheckpointState, allowMissing = false): Float32Array & { missing?: string[] } {
-  if (!existsSync(bankFile)) throw new TrainerError(`label bank not found: ${bankFile}`);
-  const bank = LabelBank.open(bankFile, { readonly: true });
+export function labelEmbeddingsFor(bankFile: string, names: string[], state: CheckpointState, allowMissing = false): LabelMatrix {
+  const bank = openCheckpointBank(bankFile, state, { readonly: true });
   try {
-    const rows = names.map((n) => {
-      const row = bank.label(n);
-      if (!row && !allowMissing) throw new TrainerError(`label "${n}" is not in ${bankFile} (label-bank add "${n}" ... adds it)`);
-      return row;
+    return labelMatrix(bank, names, {
+      encoder: state.encoderId,
+      kind: state.labelText,
+      onMissing: allowMissing ? 'zero' : 'error',
+      unknownError: ([n]) => new TrainerError(`label "${n}" is not in ${bankFile} (label-bank add "${n}" ... adds it)`),
     });
-    const model = bank.resolveModel(state.encoderId);
-    if (model.dim !== state.embedDim) throw new TrainerError(`${bankFile} gives ${model.dim}-d embeddings, the checkpoint was trained on ${state.embedDim}-d ones`);
-    const has = rows.map((row) => row !== undefined && bank.embedding(model.modelId, labelText(row, state.labelText)) !== undefined);
-    const missing = names.filter((_, i) => !has[i]);
-    if (!allowMissing || missing.length === 0) return bank.embeddingMatrix(state.labelText, state.encoderId, rows as LabelRow[]).data;
-    const data: Float32Array & { missing?: string[] } = new Float32Array(names.length * model.dim);
-    const present = rows.filter((_, i) => has[i]) as LabelRow[];
-    const matrix = bank.embeddingMatrix(state.labelText, state.encoderId, present);
-    let k = 0;
-    has.forEach((h, i) => {
-      if (h) data.set(matrix.data.subarray(k * model.dim, ++k * model.dim), i * model.dim);
-    });
-    data.missing = missing;
-    return data;
-  } catch (err) {
-    if (err instanceof TrainerError) throw err;
-    throw new TrainerError((err as Error).message);
   } finally {
     bank.close();
   }
@@ -149,12 +122,12 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
     const labelIgnore = ignoreIndexFor(numLabels);
     const strictLut = reader.lut(options.dataset, labelIgnore, NOT_A_CLASS);
     const allEmb = labelEmbeddingsFor(options.labelBank, classes.map((c) => c.name), state, options.missingLabels === 'never-predicted');
-    const neverPredicted = allEmb.missing ?? [];
+    const neverPredicted = allEmb.missing;
     // Candidates: the classes with an embedding; predictions index into them and map back to the class index.
     const candidates = classes.map((c, i) => (neverPredicted.includes(c.name) ? -1 : i)).filter((i) => i >= 0);
     if (candidates.length === 0) throw new TrainerError(`no class of ${options.dataset} has an embedding of ${state.encoderId}`);
     const candidateEmb = new Float32Array(candidates.length * state.embedDim);
-    candidates.forEach((c, j) => candidateEmb.set(allEmb.subarray(c * state.embedDim, (c + 1) * state.embedDim), j * state.embedDim));
+    candidates.forEach((c, j) => candidateEmb.set(allEmb.data.subarray(c * state.embedDim, (c + 1) * state.embedDim), j * state.embedDim));
     const classEmb = tf.tensor2d(candidateEmb, [candidates.length, state.embedDim]);
     const k = classes.length;
     const confusion = new Float64Array(k * k);

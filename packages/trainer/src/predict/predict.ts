@@ -6,11 +6,11 @@
  */
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CONFUSION_COSINE, LabelBank, embedTexts, labelText, loadTextEncoder, type SentenceEncoder } from '@sentseg/label-bank';
-import type { CheckpointState } from '../checkpoint.js';
+import { CONFUSION_COSINE, labelMatrix, loadTextEncoder, type SentenceEncoder } from '@sentseg/label-bank';
+import { loadModel, type CheckpointState } from '../checkpoint.js';
 import { TrainerError } from '../errors.js';
 import { checkSqliteKind } from '../run-folder.js';
-import { loadModel } from '../eval/evaluate.js';
+import { openCheckpointBank } from '../label-embeddings.js';
 import { decodeImage, describePasses, isBackendAbort, segment } from '../eval/infer.js';
 import { tf } from '../tf.js';
 import { legendFor, writeLabelsPng, writeOverlay, type LegendEntry } from './overlay.js';
@@ -34,39 +34,31 @@ export interface ResolvedLabels {
 
 /** Embeddings of the requested labels with the encoder and text kind of the checkpoint. */
 export async function resolveLabels(bankFile: string, requests: LabelRequest[], state: CheckpointState): Promise<ResolvedLabels> {
-  if (!existsSync(bankFile)) throw new TrainerError(`label bank not found: ${bankFile}`);
-  const described = requests.filter((r) => r.description !== undefined);
-  const bank = LabelBank.open(bankFile, { readonly: described.length === 0 });
+  const texts = new Map(requests.flatMap((r) => (r.description === undefined ? [] : [[r.name, r.description] as const])));
+  const bank = openCheckpointBank(bankFile, state, { readonly: texts.size === 0 });
   try {
-    const texts: string[] = requests.map((r) => {
-      if (r.description !== undefined) return r.description;
-      const row = bank.label(r.name);
-      if (!row) throw new TrainerError(`label "${r.name}" is not in ${bankFile}; describe it: --describe "${r.name}=An image of ${r.name}. ..."`);
-      return labelText(row, state.labelText);
-    });
-    const missing = bank.missingTexts(state.encoderId, texts);
-    const encoded: string[] = [];
-    if (missing.length > 0) {
-      const model = bank.models().find((m) => m.modelId === state.encoderId);
-      if (!model) throw new TrainerError(`${bankFile} has no embeddings of the checkpoint's encoder ${state.encoderId}`);
-      let encoder: SentenceEncoder;
-      try {
-        encoder = await loadTextEncoder(model.location);
-      } catch (err) {
-        throw new TrainerError(`cannot load the text encoder ${state.encoderId} from ${model.location} to encode new labels: ${(err as Error).message}`);
-      }
-      if (encoder.modelId !== state.encoderId) throw new TrainerError(`the encoder at ${model.location} is now ${encoder.modelId}, the checkpoint was trained with ${state.encoderId}`);
-      await embedTexts(bank, encoder, missing);
-      encoded.push(...requests.filter((_, i) => missing.includes(texts[i] as string)).map((r) => r.name));
-    }
-    const data = new Float32Array(requests.length * state.embedDim);
-    texts.forEach((t, i) => {
-      const v = bank.embedding(state.encoderId, t);
-      if (!v) throw new TrainerError(`no embedding of "${t}" for ${state.encoderId}`);
-      if (v.length !== state.embedDim) throw new TrainerError(`${bankFile} gives ${v.length}-d embeddings, the checkpoint was trained on ${state.embedDim}-d ones`);
-      data.set(v, i * state.embedDim);
-    });
-    return { names: requests.map((r) => r.name), data, dim: state.embedDim, encoded };
+    const matrix = await labelMatrix(
+      bank,
+      requests.map((r) => r.name),
+      {
+        encoder: state.encoderId,
+        kind: state.labelText,
+        onMissing: 'encode',
+        texts,
+        unknownError: ([n]) => new TrainerError(`label "${n}" is not in ${bankFile}; describe it: --describe "${n}=An image of ${n}. ..."`),
+        loadEncoder: async (model) => {
+          let encoder: SentenceEncoder;
+          try {
+            encoder = await loadTextEncoder(model.location);
+          } catch (err) {
+            throw new TrainerError(`cannot load the text encoder ${state.encoderId} from ${model.location} to encode new labels: ${(err as Error).message}`);
+          }
+          if (encoder.modelId !== state.encoderId) throw new TrainerError(`the encoder at ${model.location} is now ${encoder.modelId}, the checkpoint was trained with ${state.encoderId}`);
+          return encoder;
+        },
+      },
+    );
+    return { names: matrix.names, data: matrix.data, dim: matrix.dim, encoded: matrix.encoded };
   } finally {
     bank.close();
   }

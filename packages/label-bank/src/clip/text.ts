@@ -1,46 +1,18 @@
-import { CLIPTextModelWithProjection, Tensor, env, type PreTrainedModel } from '@huggingface/transformers';
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+/** The CLIP text tower: label texts to L2-normalised vectors (tower.ts holds what it shares with the vision tower). */
+import { CLIPTextModelWithProjection, Tensor, type PreTrainedModel } from '@huggingface/transformers';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { LabelBankError } from '../errors.js';
-import { ClipTokenizer, loadClipTokenizer } from './clip-tokenizer.js';
-import { hubIdOf, hubIdText, resolveHubModel, type HubOptions } from './hub.js';
-
-/** A text that did not fit the window and was cut to it. */
-export interface Truncation {
-  text: string;
-  tokens: number;
-}
-
-/** What label-bank needs of a text encoder. */
-export interface SentenceEncoder {
-  /** Cache key of the encoder: a hub id, or local:<folder name>@<hash of its weights>. */
-  readonly modelId: string;
-  /** Where it was loaded from. */
-  readonly location: string;
-  readonly maxTokens: number;
-  countTokens(text: string): number;
-  /** L2-normalised float32 vectors, one per text, in order. */
-  encode(texts: string[]): Promise<{ vectors: Float32Array[]; truncated: Truncation[] }>;
-  dispose(): Promise<void>;
-}
+import { ClipTokenizer, loadClipTokenizer } from '../encoder/clip-tokenizer.js';
+import type { HubOptions } from '../encoder/hub.js';
+import type { SentenceEncoder, Truncation } from '../encoder/sentence-encoder.js';
+import { l2Normalise, loadLocally, resolveTower, towerModelId } from './tower.js';
 
 const MODEL_FILES = [
   { file: 'text_model.onnx', dtype: 'fp32' },
   { file: 'text_model_fp16.onnx', dtype: 'fp16' },
   { file: 'text_model_quantized.onnx', dtype: 'q8' },
 ] as const;
-
-/** A local folder path (as opposed to a hub id such as Xenova/clip-vit-base-patch32). */
-function looksLikePath(model: string): boolean {
-  return model.startsWith('.') || model.startsWith('/') || model.startsWith('~') || existsSync(model) || /\\/.test(model) || model.split('/').length > 2;
-}
-
-async function fileSha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /** Checks a folder is a CLIP text encoder in transformers.js layout; returns its weights file. */
 export function inspectModelFolder(folder: string): { onnxFile: string; dtype: 'fp32' | 'fp16' | 'q8'; config: Record<string, unknown> } {
@@ -127,11 +99,8 @@ class ClipTextEncoder implements SentenceEncoder {
       const data = embeds.data as Float32Array;
       for (let r = 0; r < batch.length; r++) {
         const vec = Float32Array.from(data.subarray(r * dim, (r + 1) * dim));
-        let norm = 0;
-        for (const v of vec) norm += v * v;
-        norm = Math.sqrt(norm);
+        const norm = l2Normalise(vec);
         if (!(norm > 0) || !Number.isFinite(norm)) throw new LabelBankError('NOT_A_TEXT_ENCODER', `model gave a zero or non-finite embedding: ${this.location}`);
-        for (let i = 0; i < dim; i++) vec[i] = (vec[i] as number) / norm;
         vectors.push(vec);
       }
     }
@@ -158,22 +127,18 @@ export interface LoadEncoderOptions {
  */
 export async function loadClipTextEncoder(model: string, options: LoadEncoderOptions = {}): Promise<SentenceEncoder> {
   const batchSize = options.batchSize ?? 32;
-  const hubId = looksLikePath(model) ? null : hubIdOf(model);
-  const folder = hubId ? await resolveHubModel(hubId, 'text', options.hub) : path.resolve(model);
+  const source = await resolveTower(model, 'text', options.hub);
+  const { folder } = source;
   const { onnxFile, dtype } = inspectModelFolder(folder);
-  const sha = (await fileSha256(onnxFile)).slice(0, 16);
-  const modelId = hubId ? `hf:${hubIdText(hubId)}#${sha}` : `local:${path.basename(folder)}@${sha}`;
-  const location = hubId ? hubIdText(hubId) : folder;
-  const previous = env.allowRemoteModels;
-  env.allowRemoteModels = false;
+  const modelId = await towerModelId(source, onnxFile);
   try {
-    const tokenizer = await loadClipTokenizer(folder);
-    const loaded = await CLIPTextModelWithProjection.from_pretrained(folder, { dtype, device: 'cpu', local_files_only: true });
-    return new ClipTextEncoder(modelId, location, tokenizer, loaded, batchSize);
+    return await loadLocally(async () => {
+      const tokenizer = await loadClipTokenizer(folder);
+      const loaded = await CLIPTextModelWithProjection.from_pretrained(folder, { dtype, device: 'cpu', local_files_only: true });
+      return new ClipTextEncoder(modelId, source.location, tokenizer, loaded, batchSize);
+    });
   } catch (err) {
     if (err instanceof LabelBankError) throw err;
     throw new LabelBankError('NOT_A_TEXT_ENCODER', `cannot load CLIP text encoder (${(err as Error).message}): ${folder}`, { cause: err });
-  } finally {
-    env.allowRemoteModels = previous;
   }
 }
