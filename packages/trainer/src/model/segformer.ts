@@ -5,7 +5,8 @@
  * temperature τ of the cosine softmax is a learned scalar kept as log τ.
  */
 import { tf, type Tensor, type Variable } from '../tf.js';
-import { conv2d, depthwiseConv3x3, gelu, layerNorm, linear, resizeBilinear } from './ops.js';
+import { kernels } from './kernels.js';
+import { gelu, layerNorm, linear } from './ops.js';
 import { ParamStore } from './params.js';
 
 type Four = [number, number, number, number];
@@ -136,7 +137,7 @@ export class SegFormer {
     let kvIn = x;
     if (sr > 1) {
       const map = tf.reshape(x, [n, h, w, ch]);
-      const reduced = conv2d(map, p.get(`${pre}/sr/w`), p.get(`${pre}/sr/b`), sr, sr, 0);
+      const reduced = kernels().conv2d(map, p.get(`${pre}/sr/w`), p.get(`${pre}/sr/b`), sr, sr, 0);
       const [, rh, rw] = reduced.shape as [number, number, number, number];
       kvIn = layerNorm(tf.reshape(reduced, [n, rh * rw, ch]), p.get(`${pre}/sr/ln/g`), p.get(`${pre}/sr/ln/b`), 1e-5);
     }
@@ -153,7 +154,7 @@ export class SegFormer {
     const [n, l] = x.shape as [number, number, number];
     const hidden = linear(x, p.get(`${pre}/fc1/w`), p.get(`${pre}/fc1/b`));
     const hc = hidden.shape[2] as number;
-    const mixed = depthwiseConv3x3(tf.reshape(hidden, [n, h, w, hc]), p.get(`${pre}/dw/w`), p.get(`${pre}/dw/b`));
+    const mixed = kernels().depthwiseConv3x3(tf.reshape(hidden, [n, h, w, hc]), p.get(`${pre}/dw/w`), p.get(`${pre}/dw/b`));
     return linear(gelu(tf.reshape(mixed, [n, l, hc])), p.get(`${pre}/fc2/w`), p.get(`${pre}/fc2/b`));
   }
 
@@ -172,7 +173,7 @@ export class SegFormer {
     for (let s = 0; s < 4; s++) {
       const pre = `stage${s + 1}`;
       const k = PATCH_KERNELS[s] as number;
-      const map = conv2d(x, p.get(`${pre}/patch/w`), p.get(`${pre}/patch/b`), k, PATCH_STRIDES[s] as number, Math.floor(k / 2));
+      const map = kernels().conv2d(x, p.get(`${pre}/patch/w`), p.get(`${pre}/patch/b`), k, PATCH_STRIDES[s] as number, Math.floor(k / 2));
       const [, h, w, ch] = map.shape as [number, number, number, number];
       let tokens = layerNorm(tf.reshape(map, [n, h * w, ch]), p.get(`${pre}/patch/ln/g`), p.get(`${pre}/patch/ln/b`), 1e-5);
       for (let b = 0; b < (c.depths[s] as number); b++) {
@@ -187,7 +188,7 @@ export class SegFormer {
       features.push(x);
     }
     const [, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
-    const decoded = features.map((f, s) => resizeBilinear(linear(f, p.get(`decoder/linear${s + 1}/w`), p.get(`decoder/linear${s + 1}/b`)), h1, w1));
+    const decoded = features.map((f, s) => kernels().resizeBilinear(linear(f, p.get(`decoder/linear${s + 1}/w`), p.get(`decoder/linear${s + 1}/b`)), h1, w1));
     // The reference concatenates the coarsest stage first.
     const fused = linear(tf.concat(decoded.reverse(), 3), p.get('decoder/fuse/w'), p.get('decoder/fuse/b'));
     const activated = tf.relu(layerNorm(fused, p.get('decoder/fuse/ln/g'), p.get('decoder/fuse/ln/b'), 1e-5));
