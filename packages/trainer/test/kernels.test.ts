@@ -88,6 +88,24 @@ describe('the op tables (native kernels and the portable work-arounds) agree on 
     model.params.dispose();
   });
 
+  it('the portable table on wasm gives the cpu\'s native values and gradients (conv 7/4/3 and depthwise 3×3)', async () => {
+    const run = async (backend: string, table: KernelTable) => {
+      await tf.setBackend(backend);
+      const x = randomTensor([2, 21, 18, 3], 21);
+      const w = randomTensor([7 * 7 * 3, 5], 22);
+      const b = randomTensor([5], 23);
+      const dw = randomTensor([9, 5], 24);
+      const db = randomTensor([5], 25);
+      const r = randomTensor([2, 6, 5, 5], 26);
+      const loss = (xx: Tensor, ww: Tensor, bb: Tensor, dww: Tensor, dbb: Tensor) => tf.sum(tf.mul(table.depthwiseConv3x3(table.conv2d(xx, ww, bb, 7, 4, 3), dww, dbb), r));
+      const out = [loss(x, w, b, dw, db), ...tf.grads(loss)([x, w, b, dw, db])];
+      return out.map((t) => Array.from(t.dataSync()));
+    };
+    const wasm = await run('wasm', PORTABLE_KERNELS);
+    const cpu = await run('cpu', NATIVE_KERNELS);
+    wasm.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - (cpu[i]?.[j] as number))).toBeLessThan(1e-3)));
+  });
+
   it('is chosen per backend when the backend is selected: native on cpu (it has every gradient kernel), portable on wasm', async () => {
     expect(kernelsFor('cpu')).toBe(NATIVE_KERNELS);
     expect(kernelsFor('wasm')).toBe(PORTABLE_KERNELS);
