@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lossHD } from '../src/losses/hd.js';
-import { lossLD, lowLossMask } from '../src/losses/ld.js';
+import { dropCount, dropHardest, lossLD, lowLossMask } from '../src/losses/ld.js';
 import { lossWD, roiPoolWeights, type MapBox } from '../src/losses/wd.js';
 import { batchLosses, chooseLosses } from '../src/losses/table.js';
 import { TrainerError } from '../src/errors.js';
@@ -100,6 +100,39 @@ describe('L_LD', () => {
     // ⌊0.3·5⌋ = 1 dropped in each image: its largest, whatever the other image holds; among equal
     // losses the first pixel goes, so exactly one is dropped.
     expect([...lowLossMask(losses, valid, 2)]).toEqual([0, 1, 1, 1, 1, 0, 1, 1, 1, 1]);
+  });
+});
+
+describe('L_LD\'s threshold on the device (tf.topk, no host round trip)', () => {
+  it('weighs exactly as lowLossMask on batches with ties and ignored pixels, value and gradient, on cpu and wasm', async () => {
+    const random = seededRandom(5);
+    const n = 3;
+    const perImage = 37;
+    // Losses on a grid of quarters (many ties); ignored pixels have loss 0, as pixelLosses gives them.
+    const valid = Float32Array.from({ length: n * perImage }, (_, i) => (i % perImage < 7 || random() > 0.2 ? 1 : 0));
+    const losses = Float32Array.from(valid, (v) => (v ? Math.round(random() * 8) / 4 : 0));
+    const keep = lowLossMask(losses, valid, n, 0.3);
+    const m = valid.reduce((a, b) => a + b, 0);
+    const expected = losses.reduce((a, l, i) => a + l * (keep[i] as number), 0) / m;
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const l = tf.tensor1d(losses);
+      const v = tf.tensor1d(valid);
+      expect(value(dropHardest(l, v, n, 0.3))).toBeCloseTo(expected, 6);
+      const g = tf.grad((x: Tensor) => dropHardest(x, v, n, 0.3))(l).dataSync() as Float32Array;
+      expect(Array.from(g, (x) => Math.round(x * m))).toEqual(Array.from(keep));
+    }
+  });
+
+  it('drops ⌊0.3 · 30⌋ = 9 of 30 valid pixels on both paths (0.3 · 30 is 8.999999999999998 in double)', () => {
+    expect(dropCount(30, 0.3)).toBe(9);
+    expect(dropCount(10, 0.3)).toBe(3);
+    expect(dropCount(3, 0.3)).toBe(0);
+    const losses = Float32Array.from({ length: 30 }, (_, i) => i + 1);
+    const valid = new Float32Array(30).fill(1);
+    expect(lowLossMask(losses, valid, 1).reduce((a, b) => a + b, 0)).toBe(21);
+    // Kept: losses 1..21, sum 231, over 30 valid.
+    expect(value(dropHardest(tf.tensor1d(losses), tf.tensor1d(valid), 1, 0.3))).toBeCloseTo(231 / 30, 5);
   });
 });
 

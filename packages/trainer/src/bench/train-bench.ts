@@ -1,8 +1,15 @@
 /**
  * npm run bench (trainer part): step time and images/s of the tiny SegFormer at 256×256, batch 4,
  * 512-d label embeddings (CLIP ViT-B/32's size) of the 238 labels, on every backend that loads
- * here; the loader's images/s alone (0 and 1 worker threads); peak RSS.
+ * here; the loader's images/s alone (0 and 1 worker threads); peak RSS. Beside it, when
+ * /usr/bin/python3 has torch, the same step in PyTorch on the CPU (../shared/bench/
+ * torch_segformer_bench.py) and the ratio ours/PyTorch.
  *
+ *     node packages/trainer/dist/bench/train-bench.js [--backend wasm|cpu|tensorflow]
+ *       [--variant tiny|b0|...] [--size N] [--batch N] [--steps N]
+ *
+ * `--backend` runs that backend's training step alone (and the PyTorch peer): no loader, eval or
+ * predict lines. `--variant/--size/--batch/--steps` change the step measured (both sides).
  * Each backend runs in a child process of its own so its peak RSS is its own.
  */
 import { execFileSync } from 'node:child_process';
@@ -22,6 +29,7 @@ import { accumulateConfusion } from '../metrics/iou.js';
 import { evaluate } from '../eval/evaluate.js';
 import { listInputs, predict } from '../predict/predict.js';
 import { selectBackend } from '../backend/select.js';
+import { INPUT_MULTIPLE, SEGFORMER_VARIANTS } from '../model/segformer.js';
 import { mkdirSync, copyFileSync } from 'node:fs';
 
 const ENCODER = 'bench:seeded-random-512';
@@ -48,20 +56,87 @@ async function writeWorld(dir: string): Promise<{ manifest: string; bank: string
   return { manifest, bank };
 }
 
-const BASE = (manifest: string, bank: string) => ({
+/** The training step measured: model variant, square crop size, batch. */
+interface Step {
+  variant: string;
+  size: number;
+  batch: number;
+}
+
+const BASE = (manifest: string, bank: string, step: Step = { variant: 'tiny', size: 256, batch: 4 }) => ({
   manifest,
   labelBank: bank,
   checkpointEvery: 1000,
-  data: { batchSize: 4, shortEdge: 256, crop: 256, workers: 1, prefetch: 2 },
+  model: { variant: step.variant },
+  data: { batchSize: step.batch, shortEdge: step.size, crop: step.size, workers: 1, prefetch: 2 },
 });
 
 /** Child: train a few steps on one backend and print one JSON line. */
-async function child(backend: string, manifest: string, bank: string, steps: number, dir: string): Promise<void> {
-  const config = resolveConfig([{ where: 'bench', values: { ...BASE(manifest, bank), backend, steps } }]);
+async function child(backend: string, manifest: string, bank: string, steps: number, dir: string, step: Step): Promise<void> {
+  const config = resolveConfig([{ where: 'bench', values: { ...BASE(manifest, bank, step), backend, steps } }]);
   const summary = await train({ config, run: path.join(dir, `run-${backend}`), log: () => {}, progress: false });
   const timed = summary.metrics.slice(1).map((m) => m.stepSeconds).sort((a, b) => a - b);
   const median = timed[Math.floor(timed.length / 2)] as number;
-  process.stdout.write(`${JSON.stringify({ backend: summary.backend.name, first: summary.metrics[0]?.stepSeconds, median, steps: timed.length, peakRssMiB: peakRssMiB() })}\n`);
+  process.stdout.write(`${JSON.stringify({ backend: summary.backend.name, kernels: summary.backend.kernels, first: summary.metrics[0]?.stepSeconds, median, steps: timed.length, peakRssMiB: peakRssMiB() })}\n`);
+}
+
+const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
+const USAGE = 'usage: train-bench.js [--backend wasm|cpu|tensorflow] [--variant NAME] [--size N] [--batch N] [--steps N]';
+
+interface Options {
+  backend: (typeof BACKENDS)[number] | null;
+  step: Step;
+  steps: number | null;
+}
+
+/** Parses the command line; a usage mistake is one line on stderr and exit 2. */
+function parseOptions(args: string[]): Options {
+  const fail = (why: string): never => {
+    process.stderr.write(`train-bench: ${why}\n`);
+    process.exit(2);
+  };
+  const options: Options = { backend: null, step: { variant: 'tiny', size: 256, batch: 4 }, steps: null };
+  const positive = (flag: string, v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) fail(`${flag} takes a positive integer, got "${v}"`);
+    return n;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i] as string;
+    const v = args[i + 1];
+    if (!['--backend', '--variant', '--size', '--batch', '--steps'].includes(flag)) fail(`unknown argument "${flag}" (${USAGE.slice(7)})`);
+    if (v === undefined) fail(`${flag} needs a value`);
+    i++;
+    const val = v as string;
+    if (flag === '--backend') {
+      if (!(BACKENDS as readonly string[]).includes(val)) fail(`--backend takes one of ${BACKENDS.join(', ')}, got "${val}"`);
+      options.backend = val as Options['backend'];
+    } else if (flag === '--variant') {
+      if (!SEGFORMER_VARIANTS[val]) fail(`--variant takes one of ${Object.keys(SEGFORMER_VARIANTS).join(', ')}, got "${val}"`);
+      options.step.variant = val;
+    } else if (flag === '--size') {
+      options.step.size = positive(flag, val);
+      if (options.step.size % INPUT_MULTIPLE !== 0) fail(`--size must be a multiple of ${INPUT_MULTIPLE}, got ${val}`);
+    } else if (flag === '--batch') options.step.batch = positive(flag, val);
+    else options.steps = positive(flag, val);
+  }
+  return options;
+}
+
+/** The PyTorch peer (../shared/bench/torch_segformer_bench.py) on the same step: its median s/step, or why there is none. */
+function torchPeer(self: string, step: Step, steps: number): { line: string; median: number | null } {
+  const python = '/usr/bin/python3';
+  const script = path.resolve(path.dirname(self), '..', '..', '..', '..', '..', 'shared', 'bench', 'torch_segformer_bench.py');
+  if (!existsSync(script)) return { line: `PyTorch peer: not available (${script} is missing)`, median: null };
+  try {
+    const out = execFileSync(python, [script, step.variant, String(step.size), String(step.batch), String(steps)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    const median = /median ([\d.]+) s\/step/.exec(out)?.[1];
+    return { line: `PyTorch peer (../shared/bench/torch_segformer_bench.py): ${out}`, median: median ? Number(median) : null };
+  } catch (err) {
+    const stderr = ((err as { stderr?: string }).stderr ?? '').trim();
+    const why = /No module named '?torch'?/.test(stderr) ? `${python} has no torch` : (stderr.split('\n').pop() ?? (err as Error).message);
+    return { line: `PyTorch peer: not available (${why.slice(0, 300)})`, median: null };
+  }
 }
 
 async function loaderAlone(manifest: string, workers: number, batches: number): Promise<number> {
@@ -94,30 +169,43 @@ async function loaderAlone(manifest: string, workers: number, batches: number): 
 async function main(): Promise<void> {
   const [mode, ...rest] = process.argv.slice(2);
   if (mode === '--child') {
-    const [backend, manifest, bank, steps, dir] = rest as [string, string, string, string, string];
-    await child(backend, manifest, bank, Number(steps), dir);
+    const [backend, manifest, bank, steps, dir, variant, size, batch] = rest as [string, string, string, string, string, string, string, string];
+    await child(backend, manifest, bank, Number(steps), dir, { variant, size: Number(size), batch: Number(batch) });
     return;
   }
+  const options = parseOptions(process.argv.slice(2));
+  const { step } = options;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sentseg-train-bench-'));
   try {
     const { manifest, bank } = await writeWorld(dir);
-    console.log('trainer bench: SegFormer-tiny, 256×256 crops, batch 4, 512-d embeddings of 238 labels, loss L_HD');
-    for (const [workers, batches] of [[0, 10], [1, 10]] as const) {
-      const ips = await loaderAlone(manifest, workers, batches);
-      console.log(`  loader alone, ${workers} worker thread(s): ${ips.toFixed(1)} images/s (decode, resize, crop, jitter, remap; 512×256 and 384×288 PNGs)`);
+    console.log(`trainer bench: SegFormer-${step.variant}, ${step.size}×${step.size} crops, batch ${step.batch}, 512-d embeddings of 238 labels, loss L_HD`);
+    if (!options.backend) {
+      for (const [workers, batches] of [[0, 10], [1, 10]] as const) {
+        const ips = await loaderAlone(manifest, workers, batches);
+        console.log(`  loader alone, ${workers} worker thread(s): ${ips.toFixed(1)} images/s (decode, resize, crop, jitter, remap; 512×256 and 384×288 PNGs)`);
+      }
     }
     const self = fileURLToPath(import.meta.url);
-    for (const [backend, steps] of [['wasm', 4], ['cpu', 2], ['tensorflow', 4]] as const) {
+    const medians = new Map<string, number>();
+    const runs = options.backend ? [[options.backend, options.steps ?? 4] as const] : ([['wasm', options.steps ?? 4], ['cpu', options.steps ?? 2], ['tensorflow', options.steps ?? 4]] as const);
+    for (const [backend, steps] of runs) {
       try {
-        const out = execFileSync(process.execPath, [self, '--child', backend, manifest, bank, String(steps), dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-        const r = JSON.parse(out.trim().split('\n').pop() as string) as { backend: string; first: number; median: number; steps: number; peakRssMiB: number };
-        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(4 / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB`);
+        const out = execFileSync(process.execPath, [self, '--child', backend, manifest, bank, String(steps), dir, step.variant, String(step.size), String(step.batch)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+        const r = JSON.parse(out.trim().split('\n').pop() as string) as { backend: string; kernels: string; first: number; median: number; steps: number; peakRssMiB: number };
+        medians.set(r.backend, r.median);
+        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels`);
       } catch (err) {
         const stderr = (err as { stderr?: string }).stderr ?? '';
         const reason = /Error: (.*)/i.exec(stderr)?.[1] ?? stderr.trim().split('\n').pop() ?? (err as Error).message;
         console.log(`  backend ${backend}: not available (${reason.slice(0, 300)})`);
       }
     }
+    const peer = torchPeer(self, step, Math.max(3, (options.steps ?? 4) + 2));
+    console.log(`  ${peer.line}`);
+    if (peer.median !== null && medians.size > 0) {
+      console.log(`  ratio ours/PyTorch (s/step; below 1.0 is faster): ${[...medians].map(([b, m]) => `${b} ${(m / (peer.median as number)).toFixed(2)}`).join(', ')}`);
+    }
+    if (options.backend) return;
     // The PyTorch bridge (python/, sentseg-torch) on the same manifest, model, crop and batch.
     const python = '/usr/bin/python3';
     const pythonDir = path.resolve(path.dirname(self), '..', '..', '..', '..', 'python');

@@ -1,5 +1,5 @@
 import { tf, type Tensor } from '../tf.js';
-import { l2Normalize, matMulFast } from '../model/ops.js';
+import { l2Normalize, matMulConst } from '../model/ops.js';
 
 /**
  * z_ij / τ for every pixel j and label i: cosine similarity between the pixel embedding e_j and
@@ -16,7 +16,8 @@ export function cosineSimilarities(pixelEmb: Tensor, labelEmb: Tensor): Tensor {
   if (labelEmb.shape[1] !== dim) throw new Error(`pixel embeddings have ${dim} dimensions, label embeddings ${labelEmb.shape[1]}`);
   const pixels = l2Normalize(tf.reshape(pixelEmb, [-1, dim]));
   const labels = tf.transpose(l2Normalize(labelEmb));
-  return matMulFast(pixels, labels);
+  // The label embeddings are fixed: no gradient is computed for them.
+  return matMulConst(pixels, labels);
 }
 
 /** Whether the target [n, H, W] is larger than the map [n, h, w, D]: the loss is then taken at the target's size. */

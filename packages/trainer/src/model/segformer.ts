@@ -5,7 +5,8 @@
  * temperature τ of the cosine softmax is a learned scalar kept as log τ.
  */
 import { tf, type Tensor, type Variable } from '../tf.js';
-import { conv2d, depthwiseConv3x3, gelu, layerNorm, linear, resizeBilinear } from './ops.js';
+import { kernels } from './kernels.js';
+import { gelu, layerNorm, linear, matMulFast } from './ops.js';
 import { ParamStore } from './params.js';
 
 type Four = [number, number, number, number];
@@ -131,12 +132,13 @@ export class SegFormer {
     const p = this.params;
     const [n, l, ch] = x.shape as [number, number, number];
     const dh = ch / heads;
-    const split = (t: Tensor, len: number): Tensor => tf.reshape(tf.transpose(tf.reshape(t, [n, len, heads, dh]), [0, 2, 1, 3]), [n * heads, len, dh]);
+    // One head needs no layout change: [n, len, ch] is already [n·heads, len, dh].
+    const split = (t: Tensor, len: number): Tensor => (heads === 1 ? t : tf.reshape(tf.transpose(tf.reshape(t, [n, len, heads, dh]), [0, 2, 1, 3]), [n * heads, len, dh]));
     const q = split(linear(x, p.get(`${pre}/q/w`), p.get(`${pre}/q/b`)), l);
     let kvIn = x;
     if (sr > 1) {
       const map = tf.reshape(x, [n, h, w, ch]);
-      const reduced = conv2d(map, p.get(`${pre}/sr/w`), p.get(`${pre}/sr/b`), sr, sr, 0);
+      const reduced = kernels().conv2d(map, p.get(`${pre}/sr/w`), p.get(`${pre}/sr/b`), sr, sr, 0);
       const [, rh, rw] = reduced.shape as [number, number, number, number];
       kvIn = layerNorm(tf.reshape(reduced, [n, rh * rw, ch]), p.get(`${pre}/sr/ln/g`), p.get(`${pre}/sr/ln/b`), 1e-5);
     }
@@ -144,7 +146,8 @@ export class SegFormer {
     const k = split(linear(kvIn, p.get(`${pre}/k/w`), p.get(`${pre}/k/b`)), lk);
     const v = split(linear(kvIn, p.get(`${pre}/v/w`), p.get(`${pre}/v/b`)), lk);
     const weights = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)));
-    const mixed = tf.reshape(tf.transpose(tf.reshape(tf.matMul(weights, v), [n, heads, l, dh]), [0, 2, 1, 3]), [n, l, ch]);
+    const attended = tf.matMul(weights, v);
+    const mixed = heads === 1 ? attended : tf.reshape(tf.transpose(tf.reshape(attended, [n, heads, l, dh]), [0, 2, 1, 3]), [n, l, ch]);
     return linear(mixed, p.get(`${pre}/proj/w`), p.get(`${pre}/proj/b`));
   }
 
@@ -153,7 +156,7 @@ export class SegFormer {
     const [n, l] = x.shape as [number, number, number];
     const hidden = linear(x, p.get(`${pre}/fc1/w`), p.get(`${pre}/fc1/b`));
     const hc = hidden.shape[2] as number;
-    const mixed = depthwiseConv3x3(tf.reshape(hidden, [n, h, w, hc]), p.get(`${pre}/dw/w`), p.get(`${pre}/dw/b`));
+    const mixed = kernels().depthwiseConv3x3(tf.reshape(hidden, [n, h, w, hc]), p.get(`${pre}/dw/w`), p.get(`${pre}/dw/b`));
     return linear(gelu(tf.reshape(mixed, [n, l, hc])), p.get(`${pre}/fc2/w`), p.get(`${pre}/fc2/b`));
   }
 
@@ -172,7 +175,7 @@ export class SegFormer {
     for (let s = 0; s < 4; s++) {
       const pre = `stage${s + 1}`;
       const k = PATCH_KERNELS[s] as number;
-      const map = conv2d(x, p.get(`${pre}/patch/w`), p.get(`${pre}/patch/b`), k, PATCH_STRIDES[s] as number, Math.floor(k / 2));
+      const map = kernels().conv2d(x, p.get(`${pre}/patch/w`), p.get(`${pre}/patch/b`), k, PATCH_STRIDES[s] as number, Math.floor(k / 2));
       const [, h, w, ch] = map.shape as [number, number, number, number];
       let tokens = layerNorm(tf.reshape(map, [n, h * w, ch]), p.get(`${pre}/patch/ln/g`), p.get(`${pre}/patch/ln/b`), 1e-5);
       for (let b = 0; b < (c.depths[s] as number); b++) {
@@ -187,9 +190,19 @@ export class SegFormer {
       features.push(x);
     }
     const [, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
-    const decoded = features.map((f, s) => resizeBilinear(linear(f, p.get(`decoder/linear${s + 1}/w`), p.get(`decoder/linear${s + 1}/b`)), h1, w1));
-    // The reference concatenates the coarsest stage first.
-    const fused = linear(tf.concat(decoded.reverse(), 3), p.get('decoder/fuse/w'), p.get('decoder/fuse/b'));
+    // fuse(concat_s resize(linear_s(f_s))) = Σ_s resize(f_s · (W_s · F_s) + b_s · F_s) + b_fuse, with F_s
+    // the rows of the fuse matrix that meet stage s (the reference concatenates the coarsest stage
+    // first): the resize commutes with per-pixel products (its rows sum to 1), so each stage is
+    // projected at its own resolution by one product, and no [pixels × 4·decoderDim] map is built.
+    const dd = c.decoderDim;
+    const fuseW = p.get('decoder/fuse/w');
+    let fused: Tensor = tf.reshape(p.get('decoder/fuse/b'), [1, 1, 1, dd]);
+    features.forEach((f, s) => {
+      const rows = tf.slice(fuseW, [(3 - s) * dd, 0], [dd, dd]);
+      const w = matMulFast(p.get(`decoder/linear${s + 1}/w`), rows);
+      const b = tf.reshape(matMulFast(tf.reshape(p.get(`decoder/linear${s + 1}/b`), [1, dd]), rows), [dd]);
+      fused = tf.add(fused, kernels().resizeBilinear(linear(f, w, b), h1, w1));
+    });
     const activated = tf.relu(layerNorm(fused, p.get('decoder/fuse/ln/g'), p.get('decoder/fuse/ln/b'), 1e-5));
     return linear(activated, p.get('head/w'), p.get('head/b'));
   }
