@@ -14,7 +14,7 @@ import { readMaskValues } from '../src/mask-png.js';
 import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets } from '../src/merge.js';
-import { writeImage } from '../src/synthetic/write-layouts.js';
+import { writeImage } from '../src/testing/index.js';
 import { tempDir } from './helpers.js';
 
 const dir = tempDir('sentseg-mask-kinds-');

@@ -4,7 +4,8 @@
  * embeddings) → train three ways over several seeds → eval on every validation split → predict on
  * held-out scenes → demo-out/report.html.
  */
-import { ManifestReader, mergeDatasets, parseDatasetSpecs, readMaskValues, WORLD_DATASETS, writeSceneWorld, type DatasetSpec, type MergeSummary, type WrittenWorld } from '@sentseg/dataset-tools';
+import { ManifestReader, mergeDatasets, parseDatasetSpecs, readMaskValues, type DatasetSpec, type MergeSummary } from '@sentseg/dataset-tools';
+import { WORLD_DATASETS, writeSceneWorld, type WrittenWorld } from '@sentseg/dataset-tools/testing';
 import { cosineMatrix, heatmapPng, LabelBank, writeSimilarityReport } from '@sentseg/label-bank';
 import { DEFAULT_CONFIG, labelColour, predict, selectBackend } from '@sentseg/trainer';
 import { flushAndExit, EXIT } from '@sentseg/common';

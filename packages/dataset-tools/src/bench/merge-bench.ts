@@ -19,7 +19,7 @@ import { ManifestReader } from '../manifest/reader.js';
 import { readMaskBytes, readMaskValues } from '../mask-png.js';
 import { MANIFEST_SQL } from '../manifest/schema.js';
 import { mergeDatasets, parseDatasetSpecs } from '../merge.js';
-import { writeCityscapes, writeCocoPanoptic } from '../synthetic/write-layouts.js';
+import { writeCityscapes, writeCocoPanoptic } from '../testing/index.js';
 
 const args = await yargs(hideBin(process.argv))
   .option('images', { type: 'number', default: 2000 })
