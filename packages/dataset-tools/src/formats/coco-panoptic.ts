@@ -7,16 +7,30 @@ import { TempIndex } from '../temp-index.js';
 import { taxonomyFor } from '../taxonomy.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
+/**
+ * COCO panoptic's folder and file names, spelled once: the reader below and the fixture writer
+ * (testing/write-layouts.ts). JSON_NAME parses what `json` spells.
+ */
+export const COCO_PANOPTIC_PATHS = {
+  annotationsDir: 'annotations',
+  /** annotations/panoptic_<split><year>.json: segments_info per image. */
+  json: (split: string, year: string) => `panoptic_${split}${year}.json`,
+  /** annotations/panoptic_<split><year>/: the segment-id PNGs. */
+  maskDir: (split: string, year: string) => `panoptic_${split}${year}`,
+  /** <split><year>/: the images. */
+  imageDir: (split: string, year: string) => `${split}${year}`,
+} as const;
+const P = COCO_PANOPTIC_PATHS;
 const JSON_NAME = /^panoptic_(\w+?)(\d{4})\.json$/;
 
 /** annotations/panoptic_<split><year>.json files, as [split, year, relative path]. */
 function annotationFiles(root: string): [string, string, string][] {
-  const dir = path.join(root, 'annotations');
+  const dir = path.join(root, P.annotationsDir);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .map((name) => JSON_NAME.exec(name))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => [m[1] as string, m[2] as string, `annotations/${m[0]}`] as [string, string, string])
+    .map((m) => [m[1] as string, m[2] as string, `${P.annotationsDir}/${m[0]}`] as [string, string, string])
     .sort((a, b) => a[2].localeCompare(b[2]));
 }
 
@@ -77,9 +91,9 @@ async function* splitSamples(root: string, split: string, year: string, jsonRel:
             addProblem.run(row.n, `annotation #${row.n} has no file_name or segments_info`);
             continue;
           }
-          const mask = `annotations/panoptic_${split}${year}/${row.file}`;
+          const mask = `${P.annotationsDir}/${P.maskDir(split, year)}/${row.file}`;
           const imageName = (row.imageId !== null ? (imageOf.get(row.imageId) as string | undefined) : undefined) ?? row.file.replace(/\.png$/i, '.jpg');
-          const image = `${split}${year}/${imageName}`;
+          const image = `${P.imageDir(split, year)}/${imageName}`;
           if (!insideRoot(root, mask) || !insideRoot(root, image)) {
             addProblem.run(row.n, `annotation #${row.n} names a file outside the dataset root: ${row.file}`);
             continue;
@@ -104,7 +118,7 @@ async function* splitSamples(root: string, split: string, year: string, jsonRel:
       const last = batch[batch.length - 1] as { n: number; image: string };
       after = [last.image, last.n];
       for (const row of batch) {
-        yield { sample: { split, image: row.image, mask: `annotations/panoptic_${split}${year}/${row.file}`, segments: JSON.parse(row.segments) as [number, number][] } };
+        yield { sample: { split, image: row.image, mask: `${P.annotationsDir}/${P.maskDir(split, year)}/${row.file}`, segments: JSON.parse(row.segments) as [number, number][] } };
       }
     }
   } finally {
