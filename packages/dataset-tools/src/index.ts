@@ -14,6 +14,8 @@ export { validateManifest, type ValidationReport } from './manifest/validate.js'
 export { streamJsonArrays } from './json-stream.js';
 export { mergeDatasetsOptions, runMergeDatasets } from './merge-command.js';
 export { manifestCommands } from './manifest-commands.js';
-export { readMaskValues, readMaskBytes, encodePalettePng, MaskKindError, type MaskValues } from './mask-png.js';
+export { readMaskBytes, MaskKindError, type MaskValues, type MaskDecoder } from './mask-values.js';
+export { readMaskValues, maskDecoder } from './mask-decoders.js';
+export { encodePalettePng } from './png.js';
 export { imageSize } from './manifest/inspect.js';
 export { taxonomyFor } from './taxonomy.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { readMaskValues } from '../src/mask-png.js';
+import { readMaskValues } from '../src/mask-decoders.js';
 import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets } from '../src/merge.js';

@@ -1,8 +1,10 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { streamJsonArrays } from '../json-stream.js';
+import { MaskKindError, pngMaskReason, type MaskDecoder, type MaskValues } from '../mask-values.js';
 import { insideRoot } from '../paths.js';
+import { pngBytes8, pngKind, pngSamples, pngSize, readPngHeader } from '../png.js';
 import { TempIndex } from '../temp-index.js';
 import { taxonomyFor } from '../taxonomy.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
@@ -127,6 +129,32 @@ async function* splitSamples(root: string, split: string, year: string, jsonRel:
 }
 
 /**
+ * A panoptic mask's segment ids, R + 256·G + 256²·B of an 8-bit RGB PNG (decoded directly) or an
+ * opaque 8-bit RGBA one; any other kind would give other ids and is refused with a MaskKindError.
+ */
+function panopticValues(file: string): MaskValues {
+  const buf = readFileSync(file);
+  const h = readPngHeader(buf);
+  const { width, height } = h;
+  if (h.bitDepth === 8 && !h.interlaced && h.colorType === 2) {
+    const rgb = pngBytes8(buf, width, height, 3);
+    const values = new Int32Array(width * height);
+    for (let i = 0; i < values.length; i++) values[i] = (rgb[3 * i] as number) + 256 * (rgb[3 * i + 1] as number) + 65536 * (rgb[3 * i + 2] as number);
+    return { width, height, values };
+  }
+  if (h.bitDepth !== 8 || (h.colorType !== 2 && h.colorType !== 6)) throw new MaskKindError(`${pngKind(h)}: a COCO panoptic mask is 8-bit RGB (segment id = R + 256·G + 256²·B)`);
+  const { channels, samples } = pngSamples(buf, h);
+  const values = new Int32Array(width * height);
+  for (let i = 0; i < values.length; i++) {
+    if (channels === 4 && samples[4 * i + 3] !== 255) throw new MaskKindError(`${pngKind(h)} whose pixel (${i % width}, ${Math.floor(i / width)}) is not opaque: a COCO panoptic mask is 8-bit RGB`);
+    values[i] = (samples[channels * i] as number) + 256 * (samples[channels * i + 1] as number) + 65536 * (samples[channels * i + 2] as number);
+  }
+  return { width, height, values };
+}
+
+const panopticDecoder: MaskDecoder = { values: panopticValues, size: pngSize, unreadable: pngMaskReason };
+
+/**
  * COCO Panoptic: annotations/panoptic_<split>2017.json (segments_info per image) + the PNGs of
  * annotations/panoptic_<split>2017/ (segment id = R + 256·G + 256²·B) + images in <split>2017/.
  */
@@ -135,6 +163,7 @@ export const cocoPanoptic: FormatAdapter = {
   title: 'COCO Panoptic 2017',
   annotation: 'dense',
   detect: (root) => annotationFiles(root).length > 0,
+  maskDecoders: { 'panoptic-rgb': panopticDecoder },
   open(root: string, options: OpenOptions): OpenedDataset {
     const files = annotationFiles(root).filter(([split]) => !options.splits || options.splits.includes(split));
     if (files.length === 0) throw new DatasetError('NOT_A_DATASET', `not a COCO panoptic folder (no annotations/panoptic_<split>2017.json): ${root}`);

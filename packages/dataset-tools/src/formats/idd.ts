@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
+import type { MaskDecoder } from '../mask-values.js';
 import { listFiles } from '../paths.js';
 import { rasterizePolygons, type PolygonObject } from '../polygons.js';
 import { taxonomyFor } from '../taxonomy.js';
@@ -18,6 +19,7 @@ export const IDD_PATHS = {
   polygonSuffix: '_gtFine_polygons.json',
 } as const;
 const P = IDD_PATHS;
+
 /** level3Id of pixels no polygon covers, and of the void classes. */
 export const IDD_VOID = 255;
 
@@ -71,6 +73,16 @@ export function readIddPolygons(file: string): { width: number; height: number; 
   return { width: width as number, height: height as number, values: rasterizePolygons(width as number, height as number, drawn, IDD_VOID) };
 }
 
+/** The 'idd-polygons' encoding: a frame's polygon JSON, rasterised (its size is the JSON's imgWidth × imgHeight, checked by rasterising). */
+const polygonsDecoder: MaskDecoder = {
+  values: readIddPolygons,
+  size: (file) => {
+    const { width, height } = readIddPolygons(file);
+    return { width, height };
+  },
+  unreadable: (err) => `unreadable polygons (${(err as Error).message})`,
+};
+
 /**
  * IDD (India Driving Dataset, segmentation part): leftImg8bit/<split>/<seq>/<frame>_leftImg8bit.png
  * with gtFine/<split>/<seq>/<frame>_gtFine_labellevel3Ids.png as written by the toolkit's createLabels
@@ -80,6 +92,7 @@ export const idd: FormatAdapter = {
   name: 'idd',
   title: 'IDD segmentation (leftImg8bit + gtFine level3Ids PNGs or polygon JSON)',
   annotation: 'dense',
+  maskDecoders: { 'idd-polygons': polygonsDecoder },
   detect: (root) =>
     existsSync(path.join(root, P.imageDir)) &&
     listFiles(path.join(root, P.maskDir), (n) => n.endsWith(P.level3Suffix) || n.endsWith(P.polygonSuffix)).length > 0 &&

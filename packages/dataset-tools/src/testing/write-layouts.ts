@@ -3,7 +3,7 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { seededRandom } from '@sentseg/common';
-import { encodePalettePng } from '../mask-png.js';
+import { encodePalettePng } from '../png.js';
 import { ADE20K_PATHS } from '../formats/ade20k.js';
 import { CITYSCAPES_PATHS } from '../formats/cityscapes.js';
 import { COCO_PANOPTIC_PATHS } from '../formats/coco-panoptic.js';
