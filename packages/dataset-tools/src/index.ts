@@ -12,8 +12,8 @@ export { mergeDatasets, parseDatasetSpecs, MergeInterrupted, type DatasetSpec, t
 export { manifestStats, type ManifestStats } from './manifest/stats.js';
 export { validateManifest, type ValidationReport } from './manifest/validate.js';
 export { streamJsonArrays } from './json-stream.js';
-export { mergeDatasetsOptions, runMergeDatasets } from './merge-command.js';
-export { manifestCommands } from './manifest-commands.js';
+export { mergeDatasetsOptions, runMergeDatasets } from './commands/merge.js';
+export { manifestCommands } from './commands/manifest.js';
 export { readMaskBytes, MaskKindError, type MaskValues, type MaskDecoder } from './mask-values.js';
 export { readMaskValues, maskDecoder } from './mask-decoders.js';
 export { encodePalettePng } from './png.js';
