@@ -11,7 +11,7 @@ import { existsSync, linkSync, readFileSync, readdirSync, symlinkSync, writeFile
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
-import { writeAde20k, writeCityscapes, writeObjects365 } from '../packages/dataset-tools/src/synthetic/write-layouts.js';
+import { writeAde20k, writeCityscapes, writeObjects365 } from '@sentseg/dataset-tools/testing';
 import { LabelBank } from '../packages/label-bank/src/store/bank.js';
 import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
 import { runCli, startCli } from './run-cli.js';

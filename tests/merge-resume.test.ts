@@ -10,7 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dumpManifest } from '../packages/dataset-tools/test/helpers.js';
 import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
-import { writeAde20k, writeCityscapes } from '../packages/dataset-tools/src/synthetic/write-layouts.js';
+import { writeAde20k, writeCityscapes } from '@sentseg/dataset-tools/testing';
 import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
 import { runCli, startCli } from './run-cli.js';
 

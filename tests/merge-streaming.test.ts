@@ -7,7 +7,7 @@ import { closeSync, linkSync, mkdirSync, openSync, statSync, writeSync } from 'n
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
-import { writeImage } from '../packages/dataset-tools/src/synthetic/write-layouts.js';
+import { writeImage } from '@sentseg/dataset-tools/testing';
 import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
 import { runCli, runProgram } from './run-cli.js';
 

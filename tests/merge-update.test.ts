@@ -8,7 +8,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dumpManifest, expectedLabels, taxonomyTable } from '../packages/dataset-tools/test/helpers.js';
 import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
-import { writeCityscapes, writeGrayPng } from '../packages/dataset-tools/src/synthetic/write-layouts.js';
+import { writeCityscapes, writeGrayPng } from '@sentseg/dataset-tools/testing';
 import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
 import { runCli } from './run-cli.js';
 

@@ -9,7 +9,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mergeDatasets, parseDatasetSpecs, writeCityscapes } from '@sentseg/dataset-tools';
+import { mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
+import { writeCityscapes } from '@sentseg/dataset-tools/testing';
 import { tempDir, writeBank } from '../packages/trainer/test/fixtures.js';
 import { BIN, runCli } from './run-cli.js';
 

@@ -11,12 +11,11 @@ export { ManifestWriter, imageId, type MergeOptions, type MergeSummary } from '.
 export { mergeDatasets, parseDatasetSpecs, MergeInterrupted, type DatasetSpec, type MergeDatasetsOptions, type MergeRun } from './merge.js';
 export { manifestStats, type ManifestStats } from './manifest/stats.js';
 export { validateManifest, type ValidationReport } from './manifest/validate.js';
-export { writeCityscapes, writeAde20k, writeCocoPanoptic, writeMapillaryVistas, writeIdd, writeObjects365, writeOpenImages, writeImage, writeGrayPng, type GeneratedSet, type IddRect, type WrittenBox, type WrittenInstance } from './synthetic/write-layouts.js';
 export { streamJsonArrays } from './json-stream.js';
-export { mergeDatasetsOptions, runMergeDatasets } from './merge-command.js';
-export { manifestCommands } from './manifest-commands.js';
-export { readMaskValues, readMaskBytes, encodePalettePng, MaskKindError, type MaskValues } from './mask-png.js';
+export { mergeDatasetsOptions, runMergeDatasets } from './commands/merge.js';
+export { manifestCommands } from './commands/manifest.js';
+export { readMaskBytes, MaskKindError, type MaskValues, type MaskDecoder } from './mask-values.js';
+export { readMaskValues, maskDecoder } from './mask-decoders.js';
+export { encodePalettePng } from './png.js';
 export { imageSize } from './manifest/inspect.js';
-export { renderScene, SCENE_CONCEPTS, DEFAULT_SCENE_STYLE, type Scene, type SceneConcept, type SceneStyle } from './synthetic/scene-render.js';
-export { writeSceneWorld, writeWorldDataset, WORLD_DATASETS, CONCEPT_GROUPS, type WorldDatasetSpec, type WorldClass, type WrittenWorld, type WrittenWorldDataset, type WorldFormat } from './synthetic/scene-world.js';
 export { taxonomyFor } from './taxonomy.js';

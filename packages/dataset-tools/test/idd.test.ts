@@ -6,7 +6,7 @@ import { readIddPolygons } from '../src/formats/idd.js';
 import { ManifestReader } from '../src/manifest/reader.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { rasterizePolygons } from '../src/polygons.js';
-import { writeIdd, type IddRect } from '../src/synthetic/write-layouts.js';
+import { writeIdd, type IddRect } from '../src/testing/index.js';
 import { dumpManifest, tempDir } from './helpers.js';
 
 const dir = tempDir();

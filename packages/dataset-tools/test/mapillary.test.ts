@@ -5,9 +5,10 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { detectFormat } from '../src/formats/index.js';
 import { ManifestReader } from '../src/manifest/reader.js';
-import { readMaskValues, encodePalettePng } from '../src/mask-png.js';
+import { readMaskValues } from '../src/mask-decoders.js';
+import { encodePalettePng } from '../src/png.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
-import { writeMapillaryVistas, type GeneratedSet } from '../src/synthetic/write-layouts.js';
+import { writeMapillaryVistas, type GeneratedSet } from '../src/testing/index.js';
 import { readTaxonomy } from '../src/taxonomy.js';
 import { expectedLabels, taxonomyTable, tempDir } from './helpers.js';
 

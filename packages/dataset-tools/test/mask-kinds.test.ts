@@ -10,11 +10,11 @@ import path from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { readMaskValues } from '../src/mask-png.js';
+import { readMaskValues } from '../src/mask-decoders.js';
 import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets } from '../src/merge.js';
-import { writeImage } from '../src/synthetic/write-layouts.js';
+import { writeImage } from '../src/testing/index.js';
 import { tempDir } from './helpers.js';
 
 const dir = tempDir('sentseg-mask-kinds-');

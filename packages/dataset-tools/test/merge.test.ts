@@ -6,7 +6,7 @@ import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { imageId } from '../src/manifest/writer.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
-import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, type GeneratedSet } from '../src/synthetic/write-layouts.js';
+import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, type GeneratedSet } from '../src/testing/index.js';
 import { dumpManifest, expectedLabels, taxonomyTable, tempDir } from './helpers.js';
 
 const dir = tempDir();
@@ -118,7 +118,7 @@ describe('merge-datasets on generated fixtures', () => {
     mkdirSync(path.join(root, 'images', 'training'), { recursive: true });
     copyFileSync(path.join(dir, 'ADEChallengeData2016', 'images', 'training', 'ADE_train_00000001.jpg'), path.join(root, 'images', 'training', 'ADE_train_00000001.jpg'));
     // image is 24×20, mask 4×2: a size mismatch; make a matching image instead
-    const { writeImage } = await import('../src/synthetic/write-layouts.js');
+    const { writeImage } = await import('../src/testing/index.js');
     await writeImage(path.join(root, 'images', 'training', 'ADE_train_00000001.jpg'), 4, 2, 0);
     await mergeDatasets(out, parseDatasetSpecs([`ade20k=${root}`]), { keepUnmapped: true });
     const reader = ManifestReader.open(out);

@@ -6,7 +6,7 @@ import { streamJsonArrays } from '../src/json-stream.js';
 import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
-import { writeImage, writeObjects365, type WrittenBox } from '../src/synthetic/write-layouts.js';
+import { writeImage, writeObjects365, type WrittenBox } from '../src/testing/index.js';
 import { taxonomyTable, tempDir } from './helpers.js';
 
 const dir = tempDir();

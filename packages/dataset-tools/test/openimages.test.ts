@@ -6,7 +6,7 @@ import { detectFormat } from '../src/formats/index.js';
 import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
-import { writeOpenImages, type WrittenInstance } from '../src/synthetic/write-layouts.js';
+import { writeOpenImages, type WrittenInstance } from '../src/testing/index.js';
 import { tempDir } from './helpers.js';
 
 const dir = tempDir();

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { detectSunVariant } from '../src/formats/sun-rgbd.js';
 import { ManifestReader } from '../src/manifest/reader.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
-import { writeGrayPng, writeImage } from '../src/synthetic/write-layouts.js';
+import { writeGrayPng, writeImage } from '../src/testing/index.js';
 import { expectedLabels, SAMPLES, taxonomyTable, tempDir } from './helpers.js';
 
 const HAS_SAMPLES = existsSync(SAMPLES);

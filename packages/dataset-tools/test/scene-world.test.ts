@@ -5,8 +5,7 @@ import { DatasetError } from '../src/errors.js';
 import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
-import { renderScene, SCENE_CONCEPTS } from '../src/synthetic/scene-render.js';
-import { writeSceneWorld, type WrittenWorld } from '../src/synthetic/scene-world.js';
+import { renderScene, SCENE_CONCEPTS, writeSceneWorld, type WrittenWorld } from '../src/testing/index.js';
 import { tempDir } from './helpers.js';
 
 const dir = tempDir();

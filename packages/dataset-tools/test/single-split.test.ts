@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { detectFormat } from '../src/formats/index.js';
 import { ManifestReader } from '../src/manifest/reader.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
-import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, writeIdd, writeImage, writeMapillaryVistas, writeObjects365, writeOpenImages } from '../src/synthetic/write-layouts.js';
+import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, writeIdd, writeImage, writeMapillaryVistas, writeObjects365, writeOpenImages } from '../src/testing/index.js';
 import { readTaxonomy } from '../src/taxonomy.js';
 import { tempDir } from './helpers.js';
 

@@ -5,7 +5,7 @@ import { seededRandom } from '@sentseg/common';
 import { LabelBank, labelText } from '@sentseg/label-bank';
 import { afterAll } from 'vitest';
 import { mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
-import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, writeImage, writeObjects365, writeOpenImages } from '@sentseg/dataset-tools';
+import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, writeImage, writeObjects365, writeOpenImages } from '@sentseg/dataset-tools/testing';
 import Database from 'better-sqlite3';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 

@@ -2,7 +2,8 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ManifestReader } from '@sentseg/dataset-tools';
-import { mergeDatasets, parseDatasetSpecs, writeMapillaryVistas } from '@sentseg/dataset-tools';
+import { mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
+import { writeMapillaryVistas } from '@sentseg/dataset-tools/testing';
 import { loadCheckpoint } from '../src/checkpoint.js';
 import { TrainerError } from '../src/errors.js';
 import { loadWeights } from '../src/model/weights-io.js';

@@ -4,7 +4,8 @@
  * embeddings) → train three ways over several seeds → eval on every validation split → predict on
  * held-out scenes → demo-out/report.html.
  */
-import { ManifestReader, mergeDatasets, parseDatasetSpecs, readMaskValues, WORLD_DATASETS, writeSceneWorld, type DatasetSpec, type MergeSummary, type WrittenWorld } from '@sentseg/dataset-tools';
+import { ManifestReader, mergeDatasets, parseDatasetSpecs, readMaskValues, type DatasetSpec, type MergeSummary } from '@sentseg/dataset-tools';
+import { WORLD_DATASETS, writeSceneWorld, type WrittenWorld } from '@sentseg/dataset-tools/testing';
 import { cosineMatrix, heatmapPng, LabelBank, writeSimilarityReport } from '@sentseg/label-bank';
 import { DEFAULT_CONFIG, labelColour, predict, selectBackend } from '@sentseg/trainer';
 import { flushAndExit, EXIT } from '@sentseg/common';
@@ -121,15 +122,54 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
 }
 
-async function runDemoStages(options: DemoOptions, out: string, log: (line: string) => void): Promise<DemoResult> {
-  const started = performance.now();
-  const seeds = options.seeds ?? DEMO_DEFAULTS.seeds;
-  const steps = options.steps ?? DEMO_DEFAULTS.steps;
-  const scale = options.scale ?? DEMO_DEFAULTS.scale;
-  const jobs = Math.max(1, options.jobs ?? Math.min(2, os.cpus().length));
-  for (const sub of ['jobs', 'assets']) mkdirSync(path.join(out, sub), { recursive: true });
-  // The text encoder first: a missing tokenizer is known before minutes of work.
-  const clip = chooseClip(out, options.shared, options.model);
+/** What every stage reads: the options, the output folder, the log, the settings and the stage timer. */
+interface DemoRun {
+  options: DemoOptions;
+  out: string;
+  log: (line: string) => void;
+  seeds: number[];
+  steps: number;
+  scale: number;
+  jobs: number;
+  /** Stage timings, in order, for the report. */
+  stages: ReportData['stages'];
+  /** Runs one stage: logs its name and note, times it, and logs how long it took. */
+  stage: <T>(name: string, note: string, work: () => Promise<T>) => Promise<T>;
+}
+
+/** The manifests: (a) city alone, (b)/(c) the three training sets, every world set for evaluation, and all with the real samples. */
+interface DemoManifests {
+  a: string;
+  abc: string;
+  eval: string;
+  all: string;
+}
+
+/** One training run of the experiment: a condition, a seed, its run folder, its loss resolution and its job-id tag. */
+interface PlannedRun {
+  condition: Condition;
+  seed: number;
+  run: string;
+  resolution: LossResolution;
+  tag: string;
+}
+
+/** The runs to train: `runs` (conditions × seeds at the main resolution) and `allRuns` (with the extra (c) runs), in job order. */
+interface RunPlan {
+  runs: { condition: Condition; seed: number; run: string }[];
+  allRuns: PlannedRun[];
+  /** With lossResolution `both`: the extra (c) runs at the other resolution. */
+  withOtherResolution: boolean;
+  mainResolution: LossResolution;
+  otherResolution: LossResolution;
+  /** Index in allRuns (and in the train and eval results) of a run of `runs`. */
+  at(r: { run: string }): number;
+}
+
+type Banked = Awaited<ReturnType<typeof embedStage>>;
+type SentenceEncoder = ReportData['sentenceEncoder'];
+
+function demoRun(options: DemoOptions, out: string, log: (line: string) => void): DemoRun {
   const stages: ReportData['stages'] = [];
   const stage = async <T>(name: string, note: string, work: () => Promise<T>): Promise<T> => {
     const t = performance.now();
@@ -140,15 +180,80 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
     log(`   ${name} done in ${seconds.toFixed(1)} s`);
     return result;
   };
+  return {
+    options,
+    out,
+    log,
+    seeds: options.seeds ?? DEMO_DEFAULTS.seeds,
+    steps: options.steps ?? DEMO_DEFAULTS.steps,
+    scale: options.scale ?? DEMO_DEFAULTS.scale,
+    jobs: Math.max(1, options.jobs ?? Math.min(2, os.cpus().length)),
+    stages,
+    stage,
+  };
+}
 
-  // 1. The world.
-  const world = await stage('world', `synthetic scenes in four layouts, seed ${DEMO_DEFAULTS.worldSeed}`, () => writeSceneWorld(path.join(out, 'world'), { seed: DEMO_DEFAULTS.worldSeed, scale }));
-  for (const d of world.datasets) log(`   ${d.spec.name.padEnd(8)} ${d.spec.format.padEnd(14)} ${[...d.conceptPixels.keys()].length} images  names: ${d.spec.classes.map((c) => c.name).join(', ')}`);
+async function runDemoStages(options: DemoOptions, out: string, log: (line: string) => void): Promise<DemoResult> {
+  const started = performance.now();
+  const run = demoRun(options, out, log);
+  for (const sub of ['jobs', 'assets']) mkdirSync(path.join(out, sub), { recursive: true });
+  // The text encoder first: a missing tokenizer is known before minutes of work.
+  const clip = chooseClip(out, options.shared, options.model);
+  const world = await worldStage(run);
+  const manifests: DemoManifests = { a: path.join(out, 'manifest-a.sqlite'), abc: path.join(out, 'manifest-abc.sqlite'), eval: path.join(out, 'manifest-eval.sqlite'), all: path.join(out, 'manifest.sqlite') };
+  const merged = await mergeStage(run, world, manifests);
+  const bankFile = path.join(out, 'label-bank.sqlite');
+  const banked = await embedStage(run, clip, manifests, bankFile);
+  const sentence: SentenceEncoder = clip.random
+    ? { modelId: banked.lexical.modelId, kind: 'lexical' as const, why: 'no real CLIP text tower here, so the weight-free lexical baseline (TF-IDF over the description plus WordNet synonyms and hypernyms, seeded random projection to 512-d)' }
+    : { modelId: banked.clipEmbed.modelId, kind: 'clip' as const, why: `CLIP text tower (${clip.why})` };
+  const backend = await selectBackend('auto');
+  const plan = planRuns(run);
+  const trained = await trainStage(run, plan, backend.name, trainConfigs(run, manifests, bankFile, banked, sentence));
+  const { targets, evaluated } = await evalStage(run, plan, world, manifests, bankFile);
+  const measurements: Measurement[] = plan.runs.flatMap((r) => (evaluated[plan.at(r)] as EvalResult).results.map((e) => ({ condition: r.condition, seed: r.seed, dataset: e.dataset, miou: e.miou })));
+  const summary = summarizeExperiment(measurements, targets.map((t) => t.dataset));
+  const resolutions = plan.withOtherResolution ? compareResolutions(resolutionRuns(plan, trained, evaluated), targets.map((t) => t.dataset)) : null;
+  const main = { condition: 'c' as Condition, seed: run.seeds[0] as number, run: plan.runs.find((r) => r.condition === 'c' && r.seed === run.seeds[0])?.run as string };
+  const predicted = await predictStage(run, world, main, manifests.eval, bankFile);
+  const samplesOfWorld = await worldSamples(out, world);
+  const wallSeconds = (performance.now() - started) / 1000;
+  const report = writeReport(out, {
+    generatedAt: new Date().toISOString(),
+    wallSeconds,
+    stages: run.stages,
+    clip: { folder: clip.folder, random: clip.random, why: clip.why, modelId: banked.clipEmbed.modelId },
+    sentenceEncoder: sentence,
+    settings: { seeds: run.seeds, steps: run.steps, crop: DEMO_DEFAULTS.crop, batchSize: DEMO_DEFAULTS.batchSize, model: DEMO_DEFAULTS.model, lr: DEMO_DEFAULTS.lr, worldSeed: DEMO_DEFAULTS.worldSeed, worldScale: run.scale, jobs: run.jobs },
+    world: samplesOfWorld,
+    merge: { manifest: manifests.all, datasets: merged.rows, skipped: merged.skipped },
+    labels: banked.labels,
+    similarity: banked.similarity,
+    clipReport: { html: path.relative(out, banked.clipReport.files.html), scores: banked.clipReport.scores },
+    runs: plan.runs.map((r) => ({ ...r, train: trained[plan.at(r)] as TrainResult, eval: (evaluated[plan.at(r)] as EvalResult).results })),
+    measurements,
+    summary,
+    main,
+    predictions: predicted.predictions,
+    unseenNames: unseenHeldOutNames(),
+    legend: predicted.legend,
+  });
+  logResults(log, summary, resolutions);
+  log(`report: ${report} (${wallSeconds.toFixed(0)} s in all)`);
+  return { report, wallSeconds, stages: run.stages.map((s) => ({ name: s.name, seconds: s.seconds })), summary, resolutions };
+}
 
-  // 2. Manifests: (a) city alone, (b)/(c) the three training sets, every world set for evaluation, and all with the real samples.
-  const manifests = { a: path.join(out, 'manifest-a.sqlite'), abc: path.join(out, 'manifest-abc.sqlite'), eval: path.join(out, 'manifest-eval.sqlite'), all: path.join(out, 'manifest.sqlite') };
+/** 1. The world: synthetic scenes in four layouts. */
+async function worldStage(run: DemoRun): Promise<WrittenWorld> {
+  const world = await run.stage('world', `synthetic scenes in four layouts, seed ${DEMO_DEFAULTS.worldSeed}`, () => writeSceneWorld(path.join(run.out, 'world'), { seed: DEMO_DEFAULTS.worldSeed, scale: run.scale }));
+  for (const d of world.datasets) run.log(`   ${d.spec.name.padEnd(8)} ${d.spec.format.padEnd(14)} ${[...d.conceptPixels.keys()].length} images  names: ${d.spec.classes.map((c) => c.name).join(', ')}`);
+  return world;
+}
+
+/** 2. The manifests, and the real samples of ../shared/datasets merged beside the world (a sample that fails is listed as skipped). */
+async function mergeStage(run: DemoRun, world: WrittenWorld, manifests: DemoManifests): Promise<{ rows: ReportData['merge']['datasets']; skipped: ReportData['merge']['skipped'] }> {
   const trainNames = WORLD_DATASETS.filter((d) => !d.heldOut).map((d) => d.name);
-  const merged = await stage('merge', 'merge-datasets --keep-unmapped: world datasets, and the real samples of ../shared/datasets', async () => {
+  return run.stage('merge', 'merge-datasets --keep-unmapped: world datasets, and the real samples of ../shared/datasets', async () => {
     const opts = { keepUnmapped: true, workers: Math.min(2, os.cpus().length) };
     await mergeDatasets(manifests.a, worldSpecs(world, ['city']), opts);
     await mergeDatasets(manifests.abc, worldSpecs(world, trainNames), opts);
@@ -156,7 +261,7 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
     const all = await mergeDatasets(manifests.all, worldSpecs(world, WORLD_DATASETS.map((d) => d.name)), opts);
     const rows: ReportData['merge']['datasets'] = all.summaries.map((s: MergeSummary) => ({ dataset: s.dataset, format: s.format, images: s.images, problems: s.problems, source: 'synthetic world' }));
     const skipped: ReportData['merge']['skipped'] = [];
-    for (const { spec, source } of realSampleSpecs(options.shared)) {
+    for (const { spec, source } of realSampleSpecs(run.options.shared)) {
       try {
         const r = await mergeDatasets(manifests.all, [spec], opts);
         for (const s of r.summaries) rows.push({ dataset: s.dataset, format: s.format, images: s.images, problems: s.problems, source: `../shared/${source}` });
@@ -164,14 +269,16 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
         skipped.push({ dataset: spec.name, reason: (err as Error).message });
       }
     }
-    for (const r of rows) log(`   ${r.dataset.padEnd(16)} ${r.format.padEnd(14)} ${String(r.images).padStart(4)} images ${r.problems} problems`);
-    for (const k of skipped) log(`   ${k.dataset}: not merged (${k.reason})`);
+    for (const r of rows) run.log(`   ${r.dataset.padEnd(16)} ${r.format.padEnd(14)} ${String(r.images).padStart(4)} images ${r.problems} problems`);
+    for (const k of skipped) run.log(`   ${k.dataset}: not merged (${k.reason})`);
     return { rows, skipped };
   });
+}
 
-  // 3. Label bank and embeddings.
-  const bankFile = path.join(out, 'label-bank.sqlite');
-  const banked = await stage('embed', 'label bank: WordNet descriptions of the world names; CLIP, lexical and one-hot embeddings', async () => {
+/** 3. The label bank: the world's names with WordNet descriptions; CLIP, lexical and one-hot embeddings; cosine heat maps. */
+async function embedStage(run: DemoRun, clip: ReturnType<typeof chooseClip>, manifests: DemoManifests, bankFile: string) {
+  const { out, log } = run;
+  return run.stage('embed', 'label bank: WordNet descriptions of the world names; CLIP, lexical and one-hot embeddings', async () => {
     const bank = LabelBank.open(bankFile);
     try {
       const labels = addWorldLabels(bank);
@@ -200,59 +307,71 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
       bank.close();
     }
   });
-  const sentence = clip.random
-    ? { modelId: banked.lexical.modelId, kind: 'lexical' as const, why: 'no real CLIP text tower here, so the weight-free lexical baseline (TF-IDF over the description plus WordNet synonyms and hypernyms, seeded random projection to 512-d)' }
-    : { modelId: banked.clipEmbed.modelId, kind: 'clip' as const, why: `CLIP text tower (${clip.why})` };
+}
 
-  // 4. Training: conditions × seeds, the same model and budget.
-  const backend = await selectBackend('auto');
+/** The runs: conditions × seeds at the main loss resolution; with lossResolution `both`, (c) once more per seed at the other. */
+function planRuns(run: DemoRun): RunPlan {
+  const { options, out, seeds } = run;
   const defaultResolution = DEFAULT_CONFIG.losses.resolution as LossResolution;
   const mainResolution = options.lossResolution === undefined || options.lossResolution === 'both' ? defaultResolution : options.lossResolution;
   const otherResolution: LossResolution = mainResolution === 'output' ? 'label' : 'output';
-  const trainConfig = (condition: Condition, seed: number, resolution: LossResolution = mainResolution): TrainJob['config'] => ({
+  const runs = CONDITIONS.flatMap((condition) => seeds.map((seed) => ({ condition, seed, run: path.join(out, 'runs', `${condition}-seed${seed}`) })));
+  // lossResolution both: (c) once more per seed at the other resolution, each beside its main run
+  // in the job order, so both resolutions train under the same machine load.
+  const extra = options.lossResolution === 'both' ? seeds.map((seed) => ({ condition: 'c' as Condition, seed, run: path.join(out, 'runs', `c-${otherResolution}-seed${seed}`) })) : [];
+  const allRuns = runs.flatMap((r) => [{ ...r, resolution: mainResolution, tag: '' }, ...extra.filter((x) => r.condition === 'c' && x.seed === r.seed).map((x) => ({ ...x, resolution: otherResolution, tag: `-${otherResolution}` }))]);
+  return { runs, allRuns, withOtherResolution: extra.length > 0, mainResolution, otherResolution, at: (r) => allRuns.findIndex((x) => x.run === r.run) };
+}
+
+/** The training config of one run: the same model and budget for every condition; only the manifest and the label encoder differ. */
+function trainConfigs(run: DemoRun, manifests: DemoManifests, bankFile: string, banked: Banked, sentence: SentenceEncoder) {
+  return (condition: Condition, seed: number, resolution: LossResolution): TrainJob['config'] => ({
     seed,
     manifest: condition === 'a' ? manifests.a : manifests.abc,
     labelBank: bankFile,
     encoder: condition === 'a' ? banked.onehotA.modelId : condition === 'b' ? banked.onehotAbc.modelId : sentence.modelId,
     labelText: condition === 'c' ? 'sentence' : 'word',
     backend: 'auto',
-    steps,
-    checkpointEvery: steps,
+    steps: run.steps,
+    checkpointEvery: run.steps,
     keepCheckpoints: 1,
     model: { variant: DEMO_DEFAULTS.model },
     data: { shortEdge: DEMO_DEFAULTS.crop, crop: DEMO_DEFAULTS.crop, batchSize: DEMO_DEFAULTS.batchSize, workers: 0, prefetch: 2 },
-    optimizer: { lr: DEMO_DEFAULTS.lr, warmupSteps: Math.min(20, Math.floor(steps / 10)) },
+    optimizer: { lr: DEMO_DEFAULTS.lr, warmupSteps: Math.min(20, Math.floor(run.steps / 10)) },
     losses: { resolution },
   });
-  const runs = CONDITIONS.flatMap((condition) => seeds.map((seed) => ({ condition, seed, run: path.join(out, 'runs', `${condition}-seed${seed}`) })));
-  const jobsDir = path.join(out, 'jobs');
-  // lossResolution both: (c) once more per seed at the other resolution, each beside its main run
-  // in the job order, so both resolutions train under the same machine load.
-  const extra = options.lossResolution === 'both' ? seeds.map((seed) => ({ condition: 'c' as Condition, seed, run: path.join(out, 'runs', `c-${otherResolution}-seed${seed}`) })) : [];
-  const allRuns = runs.flatMap((r) => [{ ...r, resolution: mainResolution, tag: '' }, ...extra.filter((x) => r.condition === 'c' && x.seed === r.seed).map((x) => ({ ...x, resolution: otherResolution, tag: `-${otherResolution}` }))]);
-  const at = (r: (typeof runs)[number]) => allRuns.findIndex((x) => x.run === r.run);
-  const trainJobs: Job[] = allRuns.map((r) => ({ kind: 'train', id: `train-${r.condition}${r.tag}-seed${r.seed}`, run: r.run, config: trainConfig(r.condition, r.seed, r.resolution) }));
-  const withExtra = extra.length > 0 ? ` + (c) at losses.resolution ${otherResolution} × ${seeds.length} seeds` : '';
-  const trained = (await stage('train', `${runs.length} runs (3 conditions × ${seeds.length} seeds) at losses.resolution ${mainResolution}${withExtra}, ${steps} steps each, ${jobs} at a time on ${backend.name}`, () =>
-    runJobs(trainJobs, jobsDir, jobs, (job, result, done) => {
+}
+
+/** 4. Training: conditions × seeds, the same model and budget, `jobs` at a time. */
+async function trainStage(run: DemoRun, plan: RunPlan, backendName: string, config: ReturnType<typeof trainConfigs>): Promise<TrainResult[]> {
+  const { seeds, steps, jobs, log } = run;
+  const trainJobs: Job[] = plan.allRuns.map((r) => ({ kind: 'train', id: `train-${r.condition}${r.tag}-seed${r.seed}`, run: r.run, config: config(r.condition, r.seed, r.resolution) }));
+  const withExtra = plan.withOtherResolution ? ` + (c) at losses.resolution ${plan.otherResolution} × ${seeds.length} seeds` : '';
+  return (await run.stage('train', `${plan.runs.length} runs (3 conditions × ${seeds.length} seeds) at losses.resolution ${plan.mainResolution}${withExtra}, ${steps} steps each, ${jobs} at a time on ${backendName}`, () =>
+    runJobs(trainJobs, path.join(run.out, 'jobs'), jobs, (job, result, done) => {
       const r = result as TrainResult;
       const last = r.metrics[r.metrics.length - 1];
       log(`   [${done}/${trainJobs.length}] ${job.id}: loss ${r.metrics[0]?.loss.toFixed(3)} → ${last?.loss.toFixed(3)} in ${r.seconds.toFixed(0)} s`);
     }),
   )) as TrainResult[];
+}
 
-  // 5. Evaluation: every run on every world validation split.
+/** 5. Evaluation: every run on every world validation split. */
+async function evalStage(run: DemoRun, plan: RunPlan, world: WrittenWorld, manifests: DemoManifests, bankFile: string): Promise<{ targets: { dataset: string; split: string }[]; evaluated: EvalResult[] }> {
   const targets = world.datasets.map((d) => ({ dataset: d.spec.name, split: Object.keys(d.spec.splits).find((s) => /^val/.test(s)) as string }));
-  const evalJobs: Job[] = allRuns.map((r) => ({ kind: 'eval', id: `eval-${r.condition}${r.tag}-seed${r.seed}`, run: r.run, manifest: manifests.eval, labelBank: bankFile, targets, shortEdge: DEMO_DEFAULTS.crop } satisfies EvalJob));
-  const evaluated = (await stage('eval', `${evalJobs.length} runs × ${targets.length} validation splits, single scale ${DEMO_DEFAULTS.crop}`, () =>
-    runJobs(evalJobs, jobsDir, jobs, (job, result, done) => {
+  const evalJobs: Job[] = plan.allRuns.map((r) => ({ kind: 'eval', id: `eval-${r.condition}${r.tag}-seed${r.seed}`, run: r.run, manifest: manifests.eval, labelBank: bankFile, targets, shortEdge: DEMO_DEFAULTS.crop } satisfies EvalJob));
+  const evaluated = (await run.stage('eval', `${evalJobs.length} runs × ${targets.length} validation splits, single scale ${DEMO_DEFAULTS.crop}`, () =>
+    runJobs(evalJobs, path.join(run.out, 'jobs'), run.jobs, (job, result, done) => {
       const r = result as EvalResult;
-      log(`   [${done}/${evalJobs.length}] ${job.id}: ${r.results.map((e) => `${e.dataset} ${(e.miou * 100).toFixed(1)}`).join(', ')}`);
+      run.log(`   [${done}/${evalJobs.length}] ${job.id}: ${r.results.map((e) => `${e.dataset} ${(e.miou * 100).toFixed(1)}`).join(', ')}`);
     }),
   )) as EvalResult[];
-  const measurements: Measurement[] = runs.flatMap((r) => (evaluated[at(r)] as EvalResult).results.map((e) => ({ condition: r.condition, seed: r.seed, dataset: e.dataset, miou: e.miou })));
-  const summary = summarizeExperiment(measurements, targets.map((t) => t.dataset));
-  const resolutionRuns = allRuns
+  return { targets, evaluated };
+}
+
+/** Condition (c)'s runs at each loss resolution, output first: mIoU per dataset and every step's time. */
+function resolutionRuns(plan: RunPlan, trained: TrainResult[], evaluated: EvalResult[]) {
+  return plan.allRuns
     .map((r, i) => ({ ...r, i }))
     .filter((r) => r.condition === 'c')
     .map((r) => ({
@@ -262,16 +381,17 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
       stepSeconds: (trained[r.i] as TrainResult).metrics.map((m) => m.stepSeconds),
     }))
     .sort((x, y) => (x.resolution === y.resolution ? 0 : x.resolution === 'output' ? -1 : 1));
-  const resolutions = extra.length > 0 ? compareResolutions(resolutionRuns, targets.map((t) => t.dataset)) : null;
+}
 
-  // 6. Predict on held-out scenes with the main model, asked for the held-out dataset's own names.
+/** 6. Predict on held-out scenes with the main model, asked for the held-out dataset's own names. */
+async function predictStage(run: DemoRun, world: WrittenWorld, main: ReportData['main'], evalManifest: string, bankFile: string): Promise<Pick<ReportData, 'predictions' | 'legend'>> {
+  const { out } = run;
   const heldOut = world.datasets.find((d) => d.spec.heldOut);
-  const main = { condition: 'c' as Condition, seed: seeds[0] as number, run: runs.find((r) => r.condition === 'c' && r.seed === seeds[0])?.run as string };
-  const predicted = await stage('predict', `main model (c, seed ${main.seed}) on held-out scenes`, async () => {
+  return run.stage('predict', `main model (c, seed ${main.seed}) on held-out scenes`, async () => {
     if (!heldOut) return { predictions: [], legend: [] };
-    const reader = ManifestReader.open(manifests.eval);
+    const reader = ManifestReader.open(evalManifest);
     try {
-      const samples = [...reader.samples(heldOut.spec.name)].slice(0, options.predictImages ?? 6);
+      const samples = [...reader.samples(heldOut.spec.name)].slice(0, run.options.predictImages ?? 6);
       const names = heldOut.spec.classes.map((c) => c.name);
       const summaryPredict = await predict({ run: main.run, labelBank: bankFile, inputs: samples.map((s) => s.image), out: path.join(out, 'predict'), labels: names.map((name) => ({ name })), shortEdge: DEMO_DEFAULTS.crop, scores: 0 });
       const predictions: ReportData['predictions'] = [];
@@ -294,8 +414,10 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
       reader.close();
     }
   });
+}
 
-  // 7. The report.
+/** 7. The report's world section: each dataset's splits and classes, and its first image as a PNG under assets/. */
+async function worldSamples(out: string, world: WrittenWorld): Promise<ReportData['world']> {
   const samplesOfWorld: ReportData['world'] = [];
   for (const d of world.datasets) {
     const first = [...d.conceptPixels.keys()][0];
@@ -306,28 +428,11 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
     }
     samplesOfWorld.push({ name: d.spec.name, format: d.spec.format, heldOut: d.spec.heldOut, splits: d.splitCounts, classes: d.spec.classes.map((c) => ({ concept: c.concept, name: c.name })), sample });
   }
-  const wallSeconds = (performance.now() - started) / 1000;
-  const data: ReportData = {
-    generatedAt: new Date().toISOString(),
-    wallSeconds,
-    stages,
-    clip: { folder: clip.folder, random: clip.random, why: clip.why, modelId: banked.clipEmbed.modelId },
-    sentenceEncoder: sentence,
-    settings: { seeds, steps, crop: DEMO_DEFAULTS.crop, batchSize: DEMO_DEFAULTS.batchSize, model: DEMO_DEFAULTS.model, lr: DEMO_DEFAULTS.lr, worldSeed: DEMO_DEFAULTS.worldSeed, worldScale: scale, jobs },
-    world: samplesOfWorld,
-    merge: { manifest: manifests.all, datasets: merged.rows, skipped: merged.skipped },
-    labels: banked.labels,
-    similarity: banked.similarity,
-    clipReport: { html: path.relative(out, banked.clipReport.files.html), scores: banked.clipReport.scores },
-    runs: runs.map((r) => ({ ...r, train: trained[at(r)] as TrainResult, eval: (evaluated[at(r)] as EvalResult).results })),
-    measurements,
-    summary,
-    main,
-    predictions: predicted.predictions,
-    unseenNames: unseenHeldOutNames(),
-    legend: predicted.legend,
-  };
-  const report = writeReport(out, data);
+  return samplesOfWorld;
+}
+
+/** The results on the terminal: mIoU per condition, the ordering, and with lossResolution `both` the two resolutions. */
+function logResults(log: (line: string) => void, summary: ReturnType<typeof summarizeExperiment>, resolutions: ResolutionComparison[] | null): void {
   log('── results: mIoU (%) mean ± std over seeds');
   for (const c of CONDITIONS) log(`   (${c}) ${summary.datasets.map((d) => `${d} ${formatSpread(summary.cells[c][d] as never)}`).join('  ')}  | mean ${formatSpread(summary.overall[c])}`);
   const o = summary.ordering['mean over datasets'];
@@ -336,6 +441,4 @@ async function runDemoStages(options: DemoOptions, out: string, log: (line: stri
     log('── losses.resolution, condition (c): mIoU (%) mean ± std over seeds; median step time of every step (one demo run, same load)');
     for (const r of resolutions) log(`   ${r.resolution.padEnd(6)} ${summary.datasets.map((d) => `${d} ${formatSpread(r.perDataset[d] as never)}`).join('  ')}  | mean ${formatSpread(r.overall)}  | step ${r.medianStepSeconds.toFixed(3)} s (×${r.stepRatio.toFixed(2)})`);
   }
-  log(`report: ${report} (${wallSeconds.toFixed(0)} s in all)`);
-  return { report, wallSeconds, stages: stages.map((s) => ({ name: s.name, seconds: s.seconds })), summary, resolutions };
 }

@@ -4,7 +4,8 @@
  * the best CLIP text tower available, with the lexical baseline, and one-hot for each training
  * manifest of the experiment.
  */
-import { CONCEPT_GROUPS, ManifestReader, WORLD_DATASETS } from '@sentseg/dataset-tools';
+import { ManifestReader } from '@sentseg/dataset-tools';
+import { CONCEPT_GROUPS, WORLD_DATASETS } from '@sentseg/dataset-tools/testing';
 import {
   embedLabels,
   glossSentence,

@@ -16,10 +16,11 @@ import { PNG } from 'pngjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ManifestReader } from '../manifest/reader.js';
-import { readMaskBytes, readMaskValues } from '../mask-png.js';
+import { readMaskValues } from '../mask-decoders.js';
+import { readMaskBytes } from '../mask-values.js';
 import { MANIFEST_SQL } from '../manifest/schema.js';
 import { mergeDatasets, parseDatasetSpecs } from '../merge.js';
-import { writeCityscapes, writeCocoPanoptic } from '../synthetic/write-layouts.js';
+import { writeCityscapes, writeCocoPanoptic } from '../testing/index.js';
 
 const args = await yargs(hideBin(process.argv))
   .option('images', { type: 'number', default: 2000 })

@@ -23,7 +23,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ManifestReader } from '../manifest/reader.js';
 import { mergeDatasets, parseDatasetSpecs } from '../merge.js';
-import { bandMask, seeded, writeGrayPng, writeImage } from '../synthetic/write-layouts.js';
+import { bandMask, seeded, writeGrayPng, writeImage } from '../testing/index.js';
 import { readTaxonomy } from '../taxonomy.js';
 
 const args = await yargs(hideBin(process.argv))

@@ -6,7 +6,15 @@ import { taxonomyFor } from '../taxonomy.js';
 import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
 const SPLITS = ['train', 'val'];
-const SUFFIX = '_leftImg8bit.png';
+
+/** Cityscapes' folder and file names, spelled once: the reader below and the fixture writer (testing/write-layouts.ts). */
+export const CITYSCAPES_PATHS = {
+  imageDir: 'leftImg8bit',
+  maskDir: 'gtFine',
+  imageSuffix: '_leftImg8bit.png',
+  maskSuffix: '_gtFine_labelIds.png',
+} as const;
+const P = CITYSCAPES_PATHS;
 
 /**
  * Cityscapes: leftImg8bit/<split>/<city>/<name>_leftImg8bit.png with gtFine/<split>/<city>/<name>_gtFine_labelIds.png.
@@ -16,21 +24,21 @@ export const cityscapes: FormatAdapter = {
   name: 'cityscapes',
   title: 'Cityscapes (leftImg8bit + gtFine labelIds)',
   annotation: 'dense',
-  detect: (root) => existsSync(path.join(root, 'leftImg8bit')) && existsSync(path.join(root, 'gtFine')),
+  detect: (root) => existsSync(path.join(root, P.imageDir)) && existsSync(path.join(root, P.maskDir)),
   open(root: string, options: OpenOptions): OpenedDataset {
-    if (!cityscapes.detect(root)) throw new DatasetError('NOT_A_DATASET', `not a Cityscapes folder (no leftImg8bit/ and gtFine/): ${root}`);
+    if (!cityscapes.detect(root)) throw new DatasetError('NOT_A_DATASET', `not a Cityscapes folder (no ${P.imageDir}/ and ${P.maskDir}/): ${root}`);
     const taxonomy = taxonomyFor('cityscapes', options);
-    const splits = (options.splits ?? SPLITS).filter((s) => existsSync(path.join(root, 'leftImg8bit', s)));
+    const splits = (options.splits ?? SPLITS).filter((s) => existsSync(path.join(root, P.imageDir, s)));
     if (splits.length === 0 && options.splits === undefined) {
-      const found = readdirSync(path.join(root, 'leftImg8bit')).filter((s) => existsSync(path.join(root, 'gtFine', s)));
+      const found = readdirSync(path.join(root, P.imageDir)).filter((s) => existsSync(path.join(root, P.maskDir, s)));
       // The test split's gtFine masks are placeholders (all "unlabeled"): read only when asked for.
       throw new DatasetError('NOT_A_DATASET', `no train or val split in ${root} (found: ${found.join(', ') || 'none'}${found.includes('test') ? '; the test labels are placeholders, --split test reads them anyway' : ''})`);
     }
-    return grayDenseDataset('cityscapes', 'gtFine', taxonomy, function* (): Iterable<SampleOrProblem> {
+    return grayDenseDataset('cityscapes', P.maskDir, taxonomy, function* (): Iterable<SampleOrProblem> {
       for (const split of splits) {
-        for (const rel of walkFiles(path.join(root, 'leftImg8bit', split), (n) => n.endsWith(SUFFIX))) {
-          const image = `leftImg8bit/${split}/${rel}`;
-          const mask = `gtFine/${split}/${rel.slice(0, -SUFFIX.length)}_gtFine_labelIds.png`;
+        for (const rel of walkFiles(path.join(root, P.imageDir, split), (n) => n.endsWith(P.imageSuffix))) {
+          const image = `${P.imageDir}/${split}/${rel}`;
+          const mask = `${P.maskDir}/${split}/${rel.slice(0, -P.imageSuffix.length)}${P.maskSuffix}`;
           if (!existsSync(path.join(root, mask))) yield { problem: { file: image, reason: `no annotation ${mask}` } };
           else yield { sample: { split, image, mask } };
         }

@@ -1,22 +1,38 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { streamJsonArrays } from '../json-stream.js';
+import { MaskKindError, pngMaskReason, type MaskDecoder, type MaskValues } from '../mask-values.js';
 import { insideRoot } from '../paths.js';
+import { pngBytes8, pngKind, pngSamples, pngSize, readPngHeader } from '../png.js';
 import { TempIndex } from '../temp-index.js';
 import { taxonomyFor } from '../taxonomy.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
+/**
+ * COCO panoptic's folder and file names, spelled once: the reader below and the fixture writer
+ * (testing/write-layouts.ts). JSON_NAME parses what `json` spells.
+ */
+export const COCO_PANOPTIC_PATHS = {
+  annotationsDir: 'annotations',
+  /** annotations/panoptic_<split><year>.json: segments_info per image. */
+  json: (split: string, year: string) => `panoptic_${split}${year}.json`,
+  /** annotations/panoptic_<split><year>/: the segment-id PNGs. */
+  maskDir: (split: string, year: string) => `panoptic_${split}${year}`,
+  /** <split><year>/: the images. */
+  imageDir: (split: string, year: string) => `${split}${year}`,
+} as const;
+const P = COCO_PANOPTIC_PATHS;
 const JSON_NAME = /^panoptic_(\w+?)(\d{4})\.json$/;
 
 /** annotations/panoptic_<split><year>.json files, as [split, year, relative path]. */
 function annotationFiles(root: string): [string, string, string][] {
-  const dir = path.join(root, 'annotations');
+  const dir = path.join(root, P.annotationsDir);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .map((name) => JSON_NAME.exec(name))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => [m[1] as string, m[2] as string, `annotations/${m[0]}`] as [string, string, string])
+    .map((m) => [m[1] as string, m[2] as string, `${P.annotationsDir}/${m[0]}`] as [string, string, string])
     .sort((a, b) => a[2].localeCompare(b[2]));
 }
 
@@ -77,9 +93,9 @@ async function* splitSamples(root: string, split: string, year: string, jsonRel:
             addProblem.run(row.n, `annotation #${row.n} has no file_name or segments_info`);
             continue;
           }
-          const mask = `annotations/panoptic_${split}${year}/${row.file}`;
+          const mask = `${P.annotationsDir}/${P.maskDir(split, year)}/${row.file}`;
           const imageName = (row.imageId !== null ? (imageOf.get(row.imageId) as string | undefined) : undefined) ?? row.file.replace(/\.png$/i, '.jpg');
-          const image = `${split}${year}/${imageName}`;
+          const image = `${P.imageDir(split, year)}/${imageName}`;
           if (!insideRoot(root, mask) || !insideRoot(root, image)) {
             addProblem.run(row.n, `annotation #${row.n} names a file outside the dataset root: ${row.file}`);
             continue;
@@ -104,13 +120,39 @@ async function* splitSamples(root: string, split: string, year: string, jsonRel:
       const last = batch[batch.length - 1] as { n: number; image: string };
       after = [last.image, last.n];
       for (const row of batch) {
-        yield { sample: { split, image: row.image, mask: `annotations/panoptic_${split}${year}/${row.file}`, segments: JSON.parse(row.segments) as [number, number][] } };
+        yield { sample: { split, image: row.image, mask: `${P.annotationsDir}/${P.maskDir(split, year)}/${row.file}`, segments: JSON.parse(row.segments) as [number, number][] } };
       }
     }
   } finally {
     index.close();
   }
 }
+
+/**
+ * A panoptic mask's segment ids, R + 256·G + 256²·B of an 8-bit RGB PNG (decoded directly) or an
+ * opaque 8-bit RGBA one; any other kind would give other ids and is refused with a MaskKindError.
+ */
+function panopticValues(file: string): MaskValues {
+  const buf = readFileSync(file);
+  const h = readPngHeader(buf);
+  const { width, height } = h;
+  if (h.bitDepth === 8 && !h.interlaced && h.colorType === 2) {
+    const rgb = pngBytes8(buf, width, height, 3);
+    const values = new Int32Array(width * height);
+    for (let i = 0; i < values.length; i++) values[i] = (rgb[3 * i] as number) + 256 * (rgb[3 * i + 1] as number) + 65536 * (rgb[3 * i + 2] as number);
+    return { width, height, values };
+  }
+  if (h.bitDepth !== 8 || (h.colorType !== 2 && h.colorType !== 6)) throw new MaskKindError(`${pngKind(h)}: a COCO panoptic mask is 8-bit RGB (segment id = R + 256·G + 256²·B)`);
+  const { channels, samples } = pngSamples(buf, h);
+  const values = new Int32Array(width * height);
+  for (let i = 0; i < values.length; i++) {
+    if (channels === 4 && samples[4 * i + 3] !== 255) throw new MaskKindError(`${pngKind(h)} whose pixel (${i % width}, ${Math.floor(i / width)}) is not opaque: a COCO panoptic mask is 8-bit RGB`);
+    values[i] = (samples[channels * i] as number) + 256 * (samples[channels * i + 1] as number) + 65536 * (samples[channels * i + 2] as number);
+  }
+  return { width, height, values };
+}
+
+const panopticDecoder: MaskDecoder = { values: panopticValues, size: pngSize, unreadable: pngMaskReason };
 
 /**
  * COCO Panoptic: annotations/panoptic_<split>2017.json (segments_info per image) + the PNGs of
@@ -121,6 +163,7 @@ export const cocoPanoptic: FormatAdapter = {
   title: 'COCO Panoptic 2017',
   annotation: 'dense',
   detect: (root) => annotationFiles(root).length > 0,
+  maskDecoders: { 'panoptic-rgb': panopticDecoder },
   open(root: string, options: OpenOptions): OpenedDataset {
     const files = annotationFiles(root).filter(([split]) => !options.splits || options.splits.includes(split));
     if (files.length === 0) throw new DatasetError('NOT_A_DATASET', `not a COCO panoptic folder (no annotations/panoptic_<split>2017.json): ${root}`);

@@ -1,15 +1,25 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
+import type { MaskDecoder } from '../mask-values.js';
 import { listFiles } from '../paths.js';
 import { rasterizePolygons, type PolygonObject } from '../polygons.js';
 import { taxonomyFor } from '../taxonomy.js';
+import { CITYSCAPES_PATHS } from './cityscapes.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
 const SPLITS = ['train', 'val'];
-const IMAGE_SUFFIX = '_leftImg8bit.png';
-const LEVEL3_SUFFIX = '_gtFine_labellevel3Ids.png';
-const POLYGON_SUFFIX = '_gtFine_polygons.json';
+
+/** IDD's folder and file names, spelled once: the reader below and the fixture writer (testing/write-layouts.ts). */
+export const IDD_PATHS = {
+  imageDir: 'leftImg8bit',
+  maskDir: 'gtFine',
+  imageSuffix: '_leftImg8bit.png',
+  level3Suffix: '_gtFine_labellevel3Ids.png',
+  polygonSuffix: '_gtFine_polygons.json',
+} as const;
+const P = IDD_PATHS;
+
 /** level3Id of pixels no polygon covers, and of the void classes. */
 export const IDD_VOID = 255;
 
@@ -63,6 +73,16 @@ export function readIddPolygons(file: string): { width: number; height: number; 
   return { width: width as number, height: height as number, values: rasterizePolygons(width as number, height as number, drawn, IDD_VOID) };
 }
 
+/** The 'idd-polygons' encoding: a frame's polygon JSON, rasterised (its size is the JSON's imgWidth × imgHeight, checked by rasterising). */
+const polygonsDecoder: MaskDecoder = {
+  values: readIddPolygons,
+  size: (file) => {
+    const { width, height } = readIddPolygons(file);
+    return { width, height };
+  },
+  unreadable: (err) => `unreadable polygons (${(err as Error).message})`,
+};
+
 /**
  * IDD (India Driving Dataset, segmentation part): leftImg8bit/<split>/<seq>/<frame>_leftImg8bit.png
  * with gtFine/<split>/<seq>/<frame>_gtFine_labellevel3Ids.png as written by the toolkit's createLabels
@@ -72,17 +92,19 @@ export const idd: FormatAdapter = {
   name: 'idd',
   title: 'IDD segmentation (leftImg8bit + gtFine level3Ids PNGs or polygon JSON)',
   annotation: 'dense',
+  maskDecoders: { 'idd-polygons': polygonsDecoder },
   detect: (root) =>
-    existsSync(path.join(root, 'leftImg8bit')) &&
-    listFiles(path.join(root, 'gtFine'), (n) => n.endsWith(LEVEL3_SUFFIX) || n.endsWith(POLYGON_SUFFIX)).length > 0 &&
-    listFiles(path.join(root, 'gtFine'), (n) => n.endsWith('_gtFine_labelIds.png')).length === 0,
+    existsSync(path.join(root, P.imageDir)) &&
+    listFiles(path.join(root, P.maskDir), (n) => n.endsWith(P.level3Suffix) || n.endsWith(P.polygonSuffix)).length > 0 &&
+    // Cityscapes' labelIds masks in the same folders make it a Cityscapes dataset.
+    listFiles(path.join(root, P.maskDir), (n) => n.endsWith(CITYSCAPES_PATHS.maskSuffix)).length === 0,
   open(root: string, options: OpenOptions): OpenedDataset {
-    if (!existsSync(path.join(root, 'leftImg8bit')) || !existsSync(path.join(root, 'gtFine'))) throw new DatasetError('NOT_A_DATASET', `not an IDD folder (no leftImg8bit/ and gtFine/): ${root}`);
+    if (!existsSync(path.join(root, P.imageDir)) || !existsSync(path.join(root, P.maskDir))) throw new DatasetError('NOT_A_DATASET', `not an IDD folder (no ${P.imageDir}/ and ${P.maskDir}/): ${root}`);
     const taxonomy = taxonomyFor('idd', options);
-    const splits = (options.splits ?? SPLITS).filter((s) => existsSync(path.join(root, 'leftImg8bit', s)));
-    const frames = splits.flatMap((split) => listFiles(path.join(root, 'leftImg8bit', split), (n) => n.endsWith(IMAGE_SUFFIX)).map((rel) => ({ split, rel })));
+    const splits = (options.splits ?? SPLITS).filter((s) => existsSync(path.join(root, P.imageDir, s)));
+    const frames = splits.flatMap((split) => listFiles(path.join(root, P.imageDir, split), (n) => n.endsWith(P.imageSuffix)).map((rel) => ({ split, rel })));
     // One encoding per dataset: level3Ids PNGs when every frame has one, else the polygons.
-    const allPngs = frames.every(({ split, rel }) => existsSync(path.join(root, 'gtFine', split, `${rel.slice(0, -IMAGE_SUFFIX.length)}${LEVEL3_SUFFIX}`)));
+    const allPngs = frames.every(({ split, rel }) => existsSync(path.join(root, P.maskDir, split, `${rel.slice(0, -P.imageSuffix.length)}${P.level3Suffix}`)));
     return {
       format: 'idd',
       version: allPngs ? 'level3Ids PNG' : 'level3Ids from polygons',
@@ -94,9 +116,9 @@ export const idd: FormatAdapter = {
       ignoreValues: taxonomy.ignoreValues,
       *samples(): Iterable<SampleOrProblem> {
         for (const { split, rel } of frames) {
-          const image = `leftImg8bit/${split}/${rel}`;
-          const base = `gtFine/${split}/${rel.slice(0, -IMAGE_SUFFIX.length)}`;
-          const mask = allPngs ? `${base}${LEVEL3_SUFFIX}` : `${base}${POLYGON_SUFFIX}`;
+          const image = `${P.imageDir}/${split}/${rel}`;
+          const base = `${P.maskDir}/${split}/${rel.slice(0, -P.imageSuffix.length)}`;
+          const mask = allPngs ? `${base}${P.level3Suffix}` : `${base}${P.polygonSuffix}`;
           if (!existsSync(path.join(root, mask))) yield { problem: { file: image, reason: `no annotation ${mask}` } };
           else yield { sample: { split, image, mask } };
         }

@@ -9,17 +9,28 @@ const SPLITS = ['training', 'validation'];
 
 type Version = 'v1.2' | 'v2.0';
 
+/**
+ * Mapillary Vistas' folder and file names, spelled once: the reader below and the fixture writer
+ * (testing/write-layouts.ts). The class list of each version, by the names it is found under (the
+ * last is the one that version's own download ships), and the folders of a split.
+ */
+export const MAPILLARY_PATHS = {
+  configs: { 'v1.2': ['config_v1.2.json', 'config.json'], 'v2.0': ['config_v2.0.json'] } as Record<Version, readonly string[]>,
+  imageDir: 'images',
+  labelDir: 'labels',
+} as const;
+const P = MAPILLARY_PATHS;
+
 /** The class list of a version: config.json or config_v1.2.json (v1.2), config_v2.0.json (v2.0). */
 function configFile(root: string, version: Version): string | null {
-  const names = version === 'v2.0' ? ['config_v2.0.json'] : ['config_v1.2.json', 'config.json'];
-  for (const name of names) if (existsSync(path.join(root, name))) return path.join(root, name);
+  for (const name of P.configs[version]) if (existsSync(path.join(root, name))) return path.join(root, name);
   return null;
 }
 
 /** Label folder of a split: <split>/<version>/labels (the v2.0 download) or <split>/labels (v1.2). */
 function labelsDir(root: string, split: string, version: Version): string {
-  const nested = path.join(split, version, 'labels');
-  return existsSync(path.join(root, nested)) ? nested : path.join(split, 'labels');
+  const nested = path.join(split, version, P.labelDir);
+  return existsSync(path.join(root, nested)) ? nested : path.join(split, P.labelDir);
 }
 
 /** The version to read: --variant, else v1.2 where its config exists (the paper's 66 classes), else v2.0. */
@@ -41,11 +52,11 @@ export const mapillaryVistas: FormatAdapter = {
   title: 'Mapillary Vistas v1.2 / v2.0 (config + <split>/images + <split>/labels palette PNGs; --variant NAME=v2.0 for the 124 classes)',
   annotation: 'dense',
   // Either split alone will do (an evaluation-only copy has validation/ only).
-  detect: (root) => (configFile(root, 'v1.2') !== null || configFile(root, 'v2.0') !== null) && SPLITS.some((s) => existsSync(path.join(root, s, 'images'))),
+  detect: (root) => (configFile(root, 'v1.2') !== null || configFile(root, 'v2.0') !== null) && SPLITS.some((s) => existsSync(path.join(root, s, P.imageDir))),
   open(root: string, options: OpenOptions): OpenedDataset {
     const version = chooseVersion(root, options.variant, options.datasetName);
     const config = configFile(root, version);
-    if (!config) throw new DatasetError('NOT_A_DATASET', `not a Mapillary Vistas ${version} folder (no ${version === 'v2.0' ? 'config_v2.0.json' : 'config.json or config_v1.2.json'}): ${root}`);
+    if (!config) throw new DatasetError('NOT_A_DATASET', `not a Mapillary Vistas ${version} folder (no ${[...P.configs[version]].reverse().join(' or ')}): ${root}`);
     let classes: { readable?: string; name?: string }[];
     try {
       classes = (JSON.parse(readFileSync(config, 'utf8')) as { labels: { readable?: string; name?: string }[] }).labels;
@@ -61,13 +72,13 @@ export const mapillaryVistas: FormatAdapter = {
     const nameOf = (c: { readable?: string; name?: string }) => (version === 'v2.0' ? c.name : c.readable);
     const mismatch = classes.findIndex((c, i) => nameOf(c) !== undefined && nameOf(c) !== taxonomy.classes[i]?.name);
     if (mismatch >= 0) throw new DatasetError('NOT_A_DATASET', `${config}: class ${mismatch} is "${nameOf(classes[mismatch] as { name?: string })}", the taxonomy expects "${taxonomy.classes[mismatch]?.name}"`);
-    const splits = SPLITS.filter((s) => !options.splits || options.splits.includes(s)).filter((s) => existsSync(path.join(root, s, 'images')));
+    const splits = SPLITS.filter((s) => !options.splits || options.splits.includes(s)).filter((s) => existsSync(path.join(root, s, P.imageDir)));
     return grayDenseDataset('mapillary-vistas', version, taxonomy, function* (): Iterable<SampleOrProblem> {
       for (const split of splits) {
         const labels = labelsDir(root, split, version);
         const masks = new Set(listFiles(path.join(root, labels), (n) => n.endsWith('.png')).map(stem));
-        for (const img of listFiles(path.join(root, split, 'images'), (n) => /\.jpe?g$/i.test(n))) {
-          const image = `${split}/images/${img}`;
+        for (const img of listFiles(path.join(root, split, P.imageDir), (n) => /\.jpe?g$/i.test(n))) {
+          const image = `${split}/${P.imageDir}/${img}`;
           const id = stem(img);
           if (!masks.has(id)) {
             yield { problem: { file: image, reason: `no label ${labels}/${id}.png` } };

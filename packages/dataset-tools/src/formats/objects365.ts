@@ -7,6 +7,15 @@ import { TempIndex } from '../temp-index.js';
 import { taxonomyFor } from '../taxonomy.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem, SourceBox } from './types.js';
 
+/** Objects365's folder and file names (what JSON_NAME and resolveImage below accept), for the fixture writer (testing/write-layouts.ts). */
+export const OBJECTS365_PATHS = {
+  annotationsDir: 'annotations',
+  /** <prefix><split>.json: v2 zhiyuan_objv2_, v1 objects365_. */
+  jsonPrefix: { v1: 'objects365_', v2: 'zhiyuan_objv2_' },
+  /** The folder v2's file_name values start with, under <split>/. */
+  v2ImageDir: 'images/v2',
+} as const;
+
 /** v2: zhiyuan_objv2_<split>.json; v1: objects365_<split>.json (in annotations/ or in the split folder). */
 const JSON_NAME = /^(zhiyuan_objv2|objects365v?2?)_(train|val)\.json$/;
 

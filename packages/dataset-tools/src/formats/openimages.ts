@@ -7,6 +7,15 @@ import { TempIndex } from '../temp-index.js';
 import { taxonomyFor } from '../taxonomy.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
+/** OpenImages' file names (among those segmentationCsv, maskDirCandidates and classDescriptions below accept), for the fixture writer (testing/write-layouts.ts). */
+export const OPENIMAGES_PATHS = {
+  /** <split>-annotations-object-segmentation.csv */
+  csvSuffix: '-annotations-object-segmentation.csv',
+  /** masks/<split>/: the extracted mask zips. */
+  maskDir: 'masks',
+  classDescriptions: 'class-descriptions-boxable.csv',
+} as const;
+
 const SPLITS = ['train', 'validation', 'test'];
 const CSV_COLUMNS = ['MaskPath', 'ImageID', 'LabelName'];
 

@@ -1,4 +1,5 @@
 import type { Problem } from '../errors.js';
+import type { MaskDecoder } from '../mask-values.js';
 import type { SourceClass, Taxonomy } from '../taxonomy.js';
 
 export type AnnotationKind = 'dense' | 'instance-masks' | 'boxes';
@@ -98,6 +99,8 @@ export interface FormatAdapter {
   /** True when `root` looks like this format. */
   detect(root: string): boolean;
   open(root: string, options: OpenOptions): OpenedDataset;
+  /** Decoders of the mask encodings only this format uses (mask-decoders.ts collects them; 'gray' is shared). */
+  maskDecoders?: Partial<Record<MaskEncodingKind, MaskDecoder>>;
 }
 
 /** A dense, one-channel dataset whose classes come straight from its taxonomy file (HD loss). */

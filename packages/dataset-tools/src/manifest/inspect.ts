@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { MaskKindError, readMaskBytes, readMaskValues } from '../mask-png.js';
-import { readIddPolygons } from '../formats/idd.js';
+import { maskDecoder } from '../mask-decoders.js';
+import { grayMaskDecoder, pngMaskReason, readMaskBytes, type MaskValues } from '../mask-values.js';
+import { pngHeadSize } from '../png.js';
 import sharp from 'sharp';
 import type { InstanceSample, MaskEncoding } from '../formats/types.js';
 import type { Problem } from '../errors.js';
@@ -27,19 +28,6 @@ export type InspectResult =
       strays: [number, number][];
     }
   | { ok: false; which: 'image' | 'mask'; reason: string };
-
-/** Width and height from a PNG's IHDR chunk, without decoding it. */
-export function pngSize(file: string): { width: number; height: number } {
-  const fd = openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(24);
-    const read = readSync(fd, head, 0, 24, 0);
-    if (read < 24 || head.readUInt32BE(0) !== 0x89504e47 || head.toString('latin1', 12, 16) !== 'IHDR') throw new Error('not a PNG file');
-    return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /**
  * Counts pixels per byte value of a one-byte-per-pixel mask. Masks are long runs of one value, so
@@ -171,9 +159,8 @@ export async function imageSize(file: string): Promise<{ width: number; height: 
   try {
     head = Buffer.alloc(4096);
     head = head.subarray(0, readSync(fd, head, 0, head.length, 0));
-    if (head.length >= 24 && head.readUInt32BE(0) === 0x89504e47 && head.toString('latin1', 12, 16) === 'IHDR') {
-      return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
-    }
+    const png = pngHeadSize(head);
+    if (png) return png;
     jpeg = jpegSize(head);
     if (!jpeg && head.length === 4096 && head[0] === 0xff && head[1] === 0xd8) {
       const more = Buffer.alloc(262144);
@@ -191,9 +178,6 @@ export async function imageSize(file: string): Promise<{ width: number; height: 
 /** A read that failed because the file is not there (checked this way rather than with an extra stat per file). */
 const missing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
-/** Why a mask PNG could not be read: a kind that cannot hold trustworthy values, or damage. */
-const pngReason = (err: unknown) => (err instanceof MaskKindError ? `unsupported mask: ${err.message}` : `corrupt or truncated PNG (${(err as Error).message})`);
-
 /** Checks one sample: image readable, mask readable and the same size, and (optionally) its histogram. */
 
 export async function inspectSample(task: InspectTask): Promise<InspectResult> {
@@ -208,24 +192,23 @@ export async function inspectSample(task: InspectTask): Promise<InspectResult> {
   let mh: number;
   let data: Int32Array | null = null;
   let bytes: { width: number; height: number; bytes: Uint8Array } | null = null;
+  const decoder = maskDecoder(task.encoding.kind);
   try {
     if (task.histogram && task.encoding.kind === 'gray' && (bytes = readMaskBytes(task.mask)) !== null) {
       // One byte per pixel: counted as stored, never widened.
       mw = bytes.width;
       mh = bytes.height;
     } else if (task.histogram) {
-      const mask = readMaskValues(task.mask, task.encoding.kind);
+      const mask = decoder.values(task.mask);
       mw = mask.width;
       mh = mask.height;
       data = mask.values;
-    } else if (task.encoding.kind === 'idd-polygons') {
-      ({ width: mw, height: mh } = readIddPolygons(task.mask));
     } else {
-      ({ width: mw, height: mh } = pngSize(task.mask));
+      ({ width: mw, height: mh } = decoder.size(task.mask));
     }
   } catch (err) {
     if (missing(err)) return { ok: false, which: 'mask', reason: 'mask missing' };
-    return { ok: false, which: 'mask', reason: task.encoding.kind === 'idd-polygons' ? `unreadable polygons (${(err as Error).message})` : pngReason(err) };
+    return { ok: false, which: 'mask', reason: decoder.unreadable(err) };
   }
   if (mw !== width || mh !== height) return { ok: false, which: 'mask', reason: `mask ${mw}×${mh} does not match image ${width}×${height}` };
   if (bytes) return { ok: true, width, height, histogram: byteHistogram(bytes.bytes), strays: [] };
@@ -270,11 +253,11 @@ export async function inspectInstances(task: InstanceTask): Promise<InstanceChec
       continue;
     }
     if (painted) {
-      let mask: ReturnType<typeof readMaskValues>;
+      let mask: MaskValues;
       try {
-        mask = readMaskValues(maskFile, 'gray');
+        mask = grayMaskDecoder.values(maskFile);
       } catch (err) {
-        problems.push({ file: inst.mask, reason: pngReason(err) });
+        problems.push({ file: inst.mask, reason: grayMaskDecoder.unreadable(err) });
         continue;
       }
       for (let y = 0; y < height; y++) {

@@ -1,36 +1,17 @@
 /**
- * Mask PNGs as the values they hold. One-channel masks are read as stored: gray at any bit depth
- * (1, 2, 4, 8 or 16: a generic dataset with more than 255 classes stores 16-bit gray, ids up to
- * 65,535), or palette PNGs (Mapillary Vistas) whose palette index is the class id. A generic
- * decoder would expand a palette to its colours, which are not class ids, and pngjs rescales every
- * depth to 8 bits (id 300 of a 16-bit mask came back as 1, with no error). COCO panoptic RGB masks
- * give segment ids R + 256·G + 256²·B. A gray mask saved as RGB, RGBA or gray+alpha is read when
- * its channels agree (R = G = B, fully opaque); any PNG whose values would otherwise be guessed is
- * refused with a MaskKindError naming its kind, so labels are never silently wrong.
+ * PNG files, read and written here only: the header (IHDR) and size, the fast decoder of 8-bit
+ * non-interlaced images, the decoder of every sample at its stored depth (1 to 16 bits, Adam7 put
+ * back in place), and the palette writer. A generic decoder would not do for masks: it expands a
+ * palette to its colours, which are not class ids, and pngjs rescales every depth to 8 bits (id 300
+ * of a 16-bit mask came back as 1, with no error). What the samples mean is the mask decoders'
+ * business (mask-values.ts and the formats that register one).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { inflateSync, deflateSync, crc32 } from 'node:zlib';
-import { readIddPolygons } from './formats/idd.js';
-import type { MaskEncodingKind } from './formats/types.js';
-
-export interface MaskValues {
-  width: number;
-  height: number;
-  /** One value per pixel, row-major. */
-  values: Int32Array;
-}
-
-/** A mask PNG of a kind that cannot give trustworthy values for its encoding; the message names the kind. */
-export class MaskKindError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MaskKindError';
-  }
-}
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-interface PngHeader {
+export interface PngHeader {
   width: number;
   height: number;
   bitDepth: number;
@@ -48,11 +29,12 @@ const COLOUR_TYPES: Record<number, { name: string; channels: number; depths: num
 };
 
 /** "16-bit gray PNG", "8-bit RGBA interlaced PNG": what a refusal names. */
-function pngKind(h: PngHeader): string {
+export function pngKind(h: PngHeader): string {
   return `${h.bitDepth}-bit ${COLOUR_TYPES[h.colorType]?.name ?? `colour type ${h.colorType}`}${h.interlaced ? ' interlaced' : ''} PNG`;
 }
 
-function readHeader(buf: Buffer): PngHeader {
+/** The IHDR of a whole PNG file's bytes, checked against the PNG spec. */
+export function readPngHeader(buf: Buffer): PngHeader {
   if (buf.length < 33 || !buf.subarray(0, 8).equals(SIGNATURE) || buf.toString('latin1', 12, 16) !== 'IHDR') throw new Error('not a PNG file');
   const h = { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20), bitDepth: buf[24] as number, colorType: buf[25] as number, interlaced: buf[28] === 1 };
   if (!COLOUR_TYPES[h.colorType]?.depths.includes(h.bitDepth) || (buf[28] as number) > 1) {
@@ -127,8 +109,8 @@ function unfilter(raw: Uint8Array, at: number, height: number, stride: number, b
   return out;
 }
 
-/** The unfiltered pixel bytes (height × width × bpp) of an 8-bit, non-interlaced PNG. */
-function unfilteredBytes(buf: Buffer, width: number, height: number, bpp: number): Uint8Array {
+/** The unfiltered pixel bytes (height × width × bpp) of an 8-bit, non-interlaced PNG: the fast path. */
+export function pngBytes8(buf: Buffer, width: number, height: number, bpp: number): Uint8Array {
   return unfilter(inflatedData(buf), 0, height, width * bpp, bpp);
 }
 
@@ -147,7 +129,7 @@ const ADAM7: [number, number, number, number][] = [
  * Every sample of any PNG at its stored depth (1 to 16 bits, never rescaled), `channels` per pixel,
  * row-major, Adam7 passes put back in place. Slower than the 8-bit paths; used for the other kinds.
  */
-function decodeSamples(buf: Buffer, h: PngHeader): { channels: number; samples: Uint16Array } {
+export function pngSamples(buf: Buffer, h: PngHeader): { channels: number; samples: Uint16Array } {
   const channels = (COLOUR_TYPES[h.colorType] as { channels: number }).channels;
   const bits = channels * h.bitDepth;
   const bpp = Math.max(1, bits >> 3);
@@ -182,70 +164,26 @@ function decodeSamples(buf: Buffer, h: PngHeader): { channels: number; samples: 
   return { channels, samples };
 }
 
-/** One value per pixel of a gray mask stored with several channels, refused unless R = G = B and fully opaque. */
-function sameChannels(h: PngHeader, channels: number, samples: Uint16Array): Int32Array {
-  const colours = h.colorType === 2 || h.colorType === 6 ? 3 : 1;
-  const alpha = h.colorType === 4 || h.colorType === 6;
-  const opaque = (1 << h.bitDepth) - 1;
-  const values = new Int32Array(h.width * h.height);
-  for (let i = 0; i < values.length; i++) {
-    const v = samples[i * channels] as number;
-    const differs = colours === 3 && (samples[i * channels + 1] !== v || samples[i * channels + 2] !== v);
-    if (differs || (alpha && samples[i * channels + colours] !== opaque)) {
-      const where = `(${i % h.width}, ${Math.floor(i / h.width)})`;
-      const why = differs ? `channels differ at ${where} (a colour-coded mask, not class ids)` : `pixel ${where} is not opaque`;
-      throw new MaskKindError(`${pngKind(h)} whose ${why}: a class-id mask must be one value per pixel (gray or palette PNG)`);
-    }
-    values[i] = v;
-  }
-  return values;
+/**
+ * Width and height from the first bytes of a file (at least 24) when they are a PNG's signature and
+ * IHDR, else null: the size without decoding.
+ */
+export function pngHeadSize(head: Buffer): { width: number; height: number } | null {
+  if (head.length < 24 || head.readUInt32BE(0) !== 0x89504e47 || head.toString('latin1', 12, 16) !== 'IHDR') return null;
+  return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
 }
 
-/**
- * The bytes of a one-byte-per-pixel mask PNG (8-bit gray, or 8-bit palette indices), without
- * widening them to Int32; null for any other PNG (read those with readMaskValues).
- */
-export function readMaskBytes(file: string): { width: number; height: number; bytes: Uint8Array } | null {
-  const buf = readFileSync(file);
-  const h = readHeader(buf);
-  if (h.bitDepth !== 8 || h.interlaced || (h.colorType !== 0 && h.colorType !== 3)) return null;
-  return { width: h.width, height: h.height, bytes: unfilteredBytes(buf, h.width, h.height, 1) };
-}
-
-/**
- * Reads a mask's values: a one-channel PNG (gray at any depth, or palette index), panoptic 8-bit RGB
- * segment ids, or IDD polygons rasterised to level3Ids. Throws MaskKindError for a PNG whose kind
- * cannot hold the encoding's values (a 16-bit RGB panoptic mask, a colour-coded gray mask).
- */
-export function readMaskValues(file: string, encoding: MaskEncodingKind): MaskValues {
-  if (encoding === 'idd-polygons') return readIddPolygons(file);
-  if (encoding === 'none') throw new Error('a box-only dataset has no masks');
-  const buf = readFileSync(file);
-  const h = readHeader(buf);
-  const { width, height } = h;
-  // The common mask encodings, decoded directly: 8-bit gray or palette (one value per pixel) and 8-bit RGB (panoptic ids).
-  if (h.bitDepth === 8 && !h.interlaced && encoding === 'gray' && (h.colorType === 0 || h.colorType === 3)) {
-    return { width, height, values: Int32Array.from(unfilteredBytes(buf, width, height, 1)) };
+/** Width and height from a PNG file's IHDR chunk, without decoding it. */
+export function pngSize(file: string): { width: number; height: number } {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(24);
+    const size = pngHeadSize(head.subarray(0, readSync(fd, head, 0, 24, 0)));
+    if (!size) throw new Error('not a PNG file');
+    return size;
+  } finally {
+    closeSync(fd);
   }
-  if (h.bitDepth === 8 && !h.interlaced && encoding === 'panoptic-rgb' && h.colorType === 2) {
-    const rgb = unfilteredBytes(buf, width, height, 3);
-    const values = new Int32Array(width * height);
-    for (let i = 0; i < values.length; i++) values[i] = (rgb[3 * i] as number) + 256 * (rgb[3 * i + 1] as number) + 65536 * (rgb[3 * i + 2] as number);
-    return { width, height, values };
-  }
-  if (encoding === 'panoptic-rgb') {
-    // Segment ids are 24 bits of 8-bit R, G, B; any other kind would give other ids.
-    if (h.bitDepth !== 8 || (h.colorType !== 2 && h.colorType !== 6)) throw new MaskKindError(`${pngKind(h)}: a COCO panoptic mask is 8-bit RGB (segment id = R + 256·G + 256²·B)`);
-    const { channels, samples } = decodeSamples(buf, h);
-    const values = new Int32Array(width * height);
-    for (let i = 0; i < values.length; i++) {
-      if (channels === 4 && samples[4 * i + 3] !== 255) throw new MaskKindError(`${pngKind(h)} whose pixel (${i % width}, ${Math.floor(i / width)}) is not opaque: a COCO panoptic mask is 8-bit RGB`);
-      values[i] = (samples[channels * i] as number) + 256 * (samples[channels * i + 1] as number) + 65536 * (samples[channels * i + 2] as number);
-    }
-    return { width, height, values };
-  }
-  const { channels, samples } = decodeSamples(buf, h);
-  return { width, height, values: channels === 1 ? Int32Array.from(samples) : sameChannels(h, channels, samples) };
 }
 
 function chunk(type: string, data: Buffer): Buffer {

@@ -1,14 +1,15 @@
+/** The manifest command's subcommands (stats, validate, problems), for the manifest bin and `sentseg manifest`. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { plural } from '@sentseg/common';
 import os from 'node:os';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { DatasetError } from './errors.js';
-import { coverageHtml } from './manifest/coverage-html.js';
-import { ManifestReader } from './manifest/reader.js';
-import { manifestStats } from './manifest/stats.js';
-import { validateManifest } from './manifest/validate.js';
-import { counterBar } from './run-cli.js';
+import { DatasetError } from '../errors.js';
+import { coverageHtml } from '../manifest/coverage-html.js';
+import { ManifestReader } from '../manifest/reader.js';
+import { manifestStats } from '../manifest/stats.js';
+import { validateManifest } from '../manifest/validate.js';
+import { counterBar } from '../counter-bar.js';
 
 const out = (line = ''): void => void process.stdout.write(`${line}\n`);
 

@@ -1,13 +1,14 @@
+/** The merge-datasets command: its options (shared with --help) and the run that prints and exits. */
 import { EXIT, flushAndExit, plural } from '@sentseg/common';
 import os from 'node:os';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { DatasetError } from './errors.js';
-import { FORMATS } from './formats/index.js';
-import { ManifestReader } from './manifest/reader.js';
-import { problemLine } from './manifest-commands.js';
-import { MergeInterrupted, mergeDatasets, parseDatasetSpecs, type MergeRun } from './merge.js';
-import { counterBar } from './run-cli.js';
+import { DatasetError } from '../errors.js';
+import { FORMATS } from '../formats/index.js';
+import { ManifestReader } from '../manifest/reader.js';
+import { problemLine } from './manifest.js';
+import { MergeInterrupted, mergeDatasets, parseDatasetSpecs, type MergeRun } from '../merge.js';
+import { counterBar } from '../counter-bar.js';
 
 const list = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => String(x).split(',')).filter((x) => x !== '');
 

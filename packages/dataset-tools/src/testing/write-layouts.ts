@@ -3,7 +3,14 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { seededRandom } from '@sentseg/common';
-import { encodePalettePng } from '../mask-png.js';
+import { encodePalettePng } from '../png.js';
+import { ADE20K_PATHS } from '../formats/ade20k.js';
+import { CITYSCAPES_PATHS } from '../formats/cityscapes.js';
+import { COCO_PANOPTIC_PATHS } from '../formats/coco-panoptic.js';
+import { IDD_PATHS } from '../formats/idd.js';
+import { MAPILLARY_PATHS } from '../formats/mapillary-vistas.js';
+import { OBJECTS365_PATHS } from '../formats/objects365.js';
+import { OPENIMAGES_PATHS } from '../formats/openimages.js';
 
 /** Seeded, so generated datasets are the same on every run. */
 export const seeded = seededRandom;
@@ -77,10 +84,10 @@ export async function writeCityscapes(root: string, perSplit: Record<string, num
     for (let i = 0; i < n; i++) {
       const city = i % 2 === 0 ? 'aachen' : 'bremen';
       const name = `${city}_${String(i).padStart(6, '0')}_000019`;
-      const image = `leftImg8bit/${split}/${city}/${name}_leftImg8bit.png`;
+      const image = `${CITYSCAPES_PATHS.imageDir}/${split}/${city}/${name}${CITYSCAPES_PATHS.imageSuffix}`;
       await writeImage(path.join(root, image), w, h, i);
       const mask = bandMask(w, h, labelIds, rand);
-      writeGrayPng(path.join(root, 'gtFine', split, city, `${name}_gtFine_labelIds.png`), w, h, mask);
+      writeGrayPng(path.join(root, CITYSCAPES_PATHS.maskDir, split, city, `${name}${CITYSCAPES_PATHS.maskSuffix}`), w, h, mask);
       counts.set(image, valueCounts(mask));
     }
   }
@@ -97,10 +104,10 @@ export async function writeAde20k(root: string, perSplit: Record<string, number>
     const tag = split === 'training' ? 'train' : 'val';
     for (let i = 0; i < n; i++) {
       const name = `ADE_${tag}_${String(i + 1).padStart(8, '0')}`;
-      const image = `images/${split}/${name}.jpg`;
+      const image = `${ADE20K_PATHS.imageDir}/${split}/${name}.jpg`;
       await writeImage(path.join(root, image), w, h, i);
       const mask = bandMask(w, h, values, rand);
-      writeGrayPng(path.join(root, 'annotations', split, `${name}.png`), w, h, mask);
+      writeGrayPng(path.join(root, ADE20K_PATHS.maskDir, split, `${name}${ADE20K_PATHS.maskExt}`), w, h, mask);
       counts.set(image, valueCounts(mask));
     }
   }
@@ -120,7 +127,7 @@ export async function writeCocoPanoptic(root: string, perSplit: Record<string, n
     for (let i = 0; i < n; i++) {
       const id = i + 1;
       const base = String(id).padStart(12, '0');
-      const image = `${split}2017/${base}.jpg`;
+      const image = `${COCO_PANOPTIC_PATHS.imageDir(split, '2017')}/${base}.jpg`;
       await writeImage(path.join(root, image), w, h, i);
       // Segments: values 0..4 in a band mask → segment ids; 0 stays unlabelled.
       const local = bandMask(w, h, [0, 1, 2, 3, 4], rand);
@@ -135,7 +142,7 @@ export async function writeCocoPanoptic(root: string, perSplit: Record<string, n
         rgb[p * 3 + 2] = (sid >> 16) & 255;
         if (v > 0) perCat.set(segCats[v] as number, (perCat.get(segCats[v] as number) ?? 0) + 1);
       });
-      writeRgbPng(path.join(root, 'annotations', `panoptic_${split}2017`, `${base}.png`), w, h, rgb);
+      writeRgbPng(path.join(root, COCO_PANOPTIC_PATHS.annotationsDir, COCO_PANOPTIC_PATHS.maskDir(split, '2017'), `${base}.png`), w, h, rgb);
       const present = new Set(local);
       annotations.push({
         image_id: id,
@@ -146,8 +153,8 @@ export async function writeCocoPanoptic(root: string, perSplit: Record<string, n
       counts.set(image, valueCounts(local));
       categoryCounts.set(image, perCat);
     }
-    mkdirSync(path.join(root, 'annotations'), { recursive: true });
-    writeFileSync(path.join(root, 'annotations', `panoptic_${split}2017.json`), JSON.stringify({ images, annotations }));
+    mkdirSync(path.join(root, COCO_PANOPTIC_PATHS.annotationsDir), { recursive: true });
+    writeFileSync(path.join(root, COCO_PANOPTIC_PATHS.annotationsDir, COCO_PANOPTIC_PATHS.json(split, '2017')), JSON.stringify({ images, annotations }));
   }
   return { root, counts, categoryCounts };
 }
@@ -174,13 +181,13 @@ export async function writeMapillaryVistas(
     version === 'v2.0'
       ? classNames.map((name, i) => ({ color: palette[i], instances: false, readable: name.split('--').pop()?.replace(/-/g, ' ') ?? name, name, evaluate: true }))
       : classNames.map((readable, i) => ({ color: palette[i], instances: false, readable, name: readable.toLowerCase().replace(/ /g, '-'), evaluate: true }));
-  writeFileSync(path.join(root, version === 'v2.0' ? 'config_v2.0.json' : 'config.json'), `${JSON.stringify({ labels }, null, 2)}\n`);
+  writeFileSync(path.join(root, MAPILLARY_PATHS.configs[version].at(-1) as string), `${JSON.stringify({ labels }, null, 2)}\n`);
   const values = version === 'v2.0' ? [0, 21, 30, 31, 45, 62, 66, 99, classNames.length - 1] : [2, 13, 15, 17, 27, 30, 45, 55, 65];
   for (const [split, n] of Object.entries(perSplit)) {
-    const labelDir = version === 'v2.0' ? path.join(root, split, 'v2.0', 'labels') : path.join(root, split, 'labels');
+    const labelDir = version === 'v2.0' ? path.join(root, split, version, MAPILLARY_PATHS.labelDir) : path.join(root, split, MAPILLARY_PATHS.labelDir);
     for (let i = 0; i < n; i++) {
       const name = `mv_${split}_${String(i).padStart(4, '0')}`;
-      const image = `${split}/images/${name}.jpg`;
+      const image = `${split}/${MAPILLARY_PATHS.imageDir}/${name}.jpg`;
       await writeImage(path.join(root, image), w, h, 90 + i);
       const mask = bandMask(w, h, values, rand);
       mkdirSync(labelDir, { recursive: true });
@@ -220,7 +227,7 @@ export async function writeIdd(
     for (let i = 0; i < n; i++) {
       const seq = String(100 + (i % 2));
       const frame = `frame${String(i).padStart(4, '0')}`;
-      const image = `leftImg8bit/${split}/${seq}/${frame}_leftImg8bit.png`;
+      const image = `${IDD_PATHS.imageDir}/${split}/${seq}/${frame}${IDD_PATHS.imageSuffix}`;
       await writeImage(path.join(root, image), w, h, i);
       const list: IddRect[] = [{ label: 'sky', x0: 0, y0: 0, x1: w - 1, y1: Math.floor(h / 2) }];
       for (let k = 0; k < 5; k++) {
@@ -234,9 +241,9 @@ export async function writeIdd(
         imgWidth: w,
         objects: list.map((r) => ({ label: r.label, polygon: [[r.x0, r.y0], [r.x1, r.y0], [r.x1, r.y1], [r.x0, r.y1]], ...(r.deleted ? { deleted: 1 } : {}) })),
       };
-      const base = path.join(root, 'gtFine', split, seq, frame);
+      const base = path.join(root, IDD_PATHS.maskDir, split, seq, frame);
       mkdirSync(path.dirname(base), { recursive: true });
-      writeFileSync(`${base}_gtFine_polygons.json`, JSON.stringify(polygons));
+      writeFileSync(`${base}${IDD_PATHS.polygonSuffix}`, JSON.stringify(polygons));
       if (options.level3Pngs) {
         const table = options.level3Of ?? {};
         const mask = new Uint8Array(w * h).fill(255);
@@ -245,7 +252,7 @@ export async function writeIdd(
           const v = table[r.label.endsWith('group') ? r.label.slice(0, -5) : r.label] ?? 255;
           for (let y = Math.max(0, r.y0); y <= Math.min(h - 1, r.y1); y++) for (let x = Math.max(0, r.x0); x <= Math.min(w - 1, r.x1); x++) mask[y * w + x] = v;
         }
-        writeGrayPng(`${base}_gtFine_labellevel3Ids.png`, w, h, mask);
+        writeGrayPng(`${base}${IDD_PATHS.level3Suffix}`, w, h, mask);
       }
     }
   }
@@ -278,8 +285,8 @@ export async function writeObjects365(
     const annotations: unknown[] = [];
     for (let i = 0; i < n; i++) {
       imageId += 7;
-      const fileName = options.version === 'v2' ? `images/v2/patch0/objects365_v2_${String(imageId).padStart(8, '0')}.jpg` : `obj365_${split}_${String(imageId).padStart(12, '0')}.jpg`;
-      const onDisk = options.version === 'v2' ? `${split}/${fileName}` : `${split}/${fileName}`;
+      const fileName = options.version === 'v2' ? `${OBJECTS365_PATHS.v2ImageDir}/patch0/objects365_v2_${String(imageId).padStart(8, '0')}.jpg` : `obj365_${split}_${String(imageId).padStart(12, '0')}.jpg`;
+      const onDisk = `${split}/${fileName}`;
       await writeImage(path.join(root, onDisk), w, h, i);
       images.push({ id: imageId, file_name: fileName, width: w, height: h });
       const list: WrittenBox[] = [];
@@ -291,9 +298,9 @@ export async function writeObjects365(
       }
       boxes.set(onDisk, list);
     }
-    const name = options.version === 'v2' ? `zhiyuan_objv2_${split}.json` : `objects365_${split}.json`;
-    mkdirSync(path.join(root, 'annotations'), { recursive: true });
-    writeFileSync(path.join(root, 'annotations', name), JSON.stringify({ images, annotations, categories: options.categories }));
+    const name = `${OBJECTS365_PATHS.jsonPrefix[options.version]}${split}.json`;
+    mkdirSync(path.join(root, OBJECTS365_PATHS.annotationsDir), { recursive: true });
+    writeFileSync(path.join(root, OBJECTS365_PATHS.annotationsDir, name), JSON.stringify({ images, annotations, categories: options.categories }));
   }
   return { root, boxes };
 }
@@ -338,16 +345,16 @@ export async function writeOpenImages(
         const rect = { x0, y0, x1: Math.min(mw - 1, x0 + 1 + Math.floor(rand() * mw * 0.5)), y1: Math.min(mh - 1, y0 + 1 + Math.floor(rand() * mh * 0.5)) };
         const mask = new Uint8Array(mw * mh);
         for (let y = rect.y0; y <= rect.y1; y++) for (let x = rect.x0; x <= rect.x1; x++) mask[y * mw + x] = 255;
-        writeGrayPng(path.join(root, 'masks', split, maskPath), mw, mh, mask);
+        writeGrayPng(path.join(root, OPENIMAGES_PATHS.maskDir, split, maskPath), mw, mh, mask);
         list.push({ mid, maskPath, rect });
         rows.push(`${maskPath},${imageId},${mid},${boxId},${rect.x0 / mw},${(rect.x1 + 1) / mw},${rect.y0 / mh},${(rect.y1 + 1) / mh},0.8,"0.1 0.2;0.3 0.4"`);
       }
       instances.set(image, list);
     }
     mkdirSync(root, { recursive: true });
-    writeFileSync(path.join(root, `${split}-annotations-object-segmentation.csv`), `${rows.join('\n')}\n`);
+    writeFileSync(path.join(root, `${split}${OPENIMAGES_PATHS.csvSuffix}`), `${rows.join('\n')}\n`);
   }
   // class-descriptions-boxable.csv: MID,DisplayName without a header, as the download ships it.
-  if (classNames) writeFileSync(path.join(root, 'class-descriptions-boxable.csv'), `${Object.entries(classNames).map(([mid, name]) => `${mid},${name}`).join('\n')}\n`);
+  if (classNames) writeFileSync(path.join(root, OPENIMAGES_PATHS.classDescriptions), `${Object.entries(classNames).map(([mid, name]) => `${mid},${name}`).join('\n')}\n`);
   return { root, instances };
 }
