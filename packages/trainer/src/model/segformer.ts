@@ -7,6 +7,11 @@
 import { tf, type Tensor, type Variable } from '../tf.js';
 import { conv2d, depthwiseConv3x3, gelu, layerNorm, linear, resizeBilinear } from './ops.js';
 import { ParamStore } from './params.js';
+import { recompute } from './recompute.js';
+import { decodeRows, decoderBandRows } from './segformer-inference.js';
+
+/** Reads a weight by name. */
+type Get = (name: string) => Tensor;
 
 type Four = [number, number, number, number];
 
@@ -54,6 +59,11 @@ export const INITIAL_TAU = 0.07;
 export class SegFormer {
   readonly config: SegFormerConfig;
   readonly params: ParamStore;
+  /**
+   * Training at large crops: recompute each half-block's and the decoder's intermediates in the
+   * backward pass instead of keeping them (less memory, about one more forward pass of time).
+   */
+  recomputeActivations = false;
 
   constructor(config: SegFormerConfig, seed: number) {
     this.config = config;
@@ -127,34 +137,32 @@ export class SegFormer {
     return name.endsWith('/w');
   }
 
-  private attention(x: Tensor, h: number, w: number, pre: string, heads: number, sr: number): Tensor {
-    const p = this.params;
+  private attention(get: Get, x: Tensor, h: number, w: number, pre: string, heads: number, sr: number): Tensor {
     const [n, l, ch] = x.shape as [number, number, number];
     const dh = ch / heads;
     const split = (t: Tensor, len: number): Tensor => tf.reshape(tf.transpose(tf.reshape(t, [n, len, heads, dh]), [0, 2, 1, 3]), [n * heads, len, dh]);
-    const q = split(linear(x, p.get(`${pre}/q/w`), p.get(`${pre}/q/b`)), l);
+    const q = split(linear(x, get(`${pre}/q/w`), get(`${pre}/q/b`)), l);
     let kvIn = x;
     if (sr > 1) {
       const map = tf.reshape(x, [n, h, w, ch]);
-      const reduced = conv2d(map, p.get(`${pre}/sr/w`), p.get(`${pre}/sr/b`), sr, sr, 0);
+      const reduced = conv2d(map, get(`${pre}/sr/w`), get(`${pre}/sr/b`), sr, sr, 0);
       const [, rh, rw] = reduced.shape as [number, number, number, number];
-      kvIn = layerNorm(tf.reshape(reduced, [n, rh * rw, ch]), p.get(`${pre}/sr/ln/g`), p.get(`${pre}/sr/ln/b`), 1e-5);
+      kvIn = layerNorm(tf.reshape(reduced, [n, rh * rw, ch]), get(`${pre}/sr/ln/g`), get(`${pre}/sr/ln/b`), 1e-5);
     }
     const lk = kvIn.shape[1] as number;
-    const k = split(linear(kvIn, p.get(`${pre}/k/w`), p.get(`${pre}/k/b`)), lk);
-    const v = split(linear(kvIn, p.get(`${pre}/v/w`), p.get(`${pre}/v/b`)), lk);
+    const k = split(linear(kvIn, get(`${pre}/k/w`), get(`${pre}/k/b`)), lk);
+    const v = split(linear(kvIn, get(`${pre}/v/w`), get(`${pre}/v/b`)), lk);
     const weights = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)));
     const mixed = tf.reshape(tf.transpose(tf.reshape(tf.matMul(weights, v), [n, heads, l, dh]), [0, 2, 1, 3]), [n, l, ch]);
-    return linear(mixed, p.get(`${pre}/proj/w`), p.get(`${pre}/proj/b`));
+    return linear(mixed, get(`${pre}/proj/w`), get(`${pre}/proj/b`));
   }
 
-  private mixFfn(x: Tensor, h: number, w: number, pre: string): Tensor {
-    const p = this.params;
+  private mixFfn(get: Get, x: Tensor, h: number, w: number, pre: string): Tensor {
     const [n, l] = x.shape as [number, number, number];
-    const hidden = linear(x, p.get(`${pre}/fc1/w`), p.get(`${pre}/fc1/b`));
+    const hidden = linear(x, get(`${pre}/fc1/w`), get(`${pre}/fc1/b`));
     const hc = hidden.shape[2] as number;
-    const mixed = depthwiseConv3x3(tf.reshape(hidden, [n, h, w, hc]), p.get(`${pre}/dw/w`), p.get(`${pre}/dw/b`));
-    return linear(gelu(tf.reshape(mixed, [n, l, hc])), p.get(`${pre}/fc2/w`), p.get(`${pre}/fc2/b`));
+    const mixed = depthwiseConv3x3(tf.reshape(hidden, [n, h, w, hc]), get(`${pre}/dw/w`), get(`${pre}/dw/b`));
+    return linear(gelu(tf.reshape(mixed, [n, l, hc])), get(`${pre}/fc2/w`), get(`${pre}/fc2/b`));
   }
 
   /**
@@ -177,20 +185,54 @@ export class SegFormer {
       let tokens = layerNorm(tf.reshape(map, [n, h * w, ch]), p.get(`${pre}/patch/ln/g`), p.get(`${pre}/patch/ln/b`), 1e-5);
       for (let b = 0; b < (c.depths[s] as number); b++) {
         const blk = `${pre}/block${b}`;
-        const normed1 = layerNorm(tokens, p.get(`${blk}/ln1/g`), p.get(`${blk}/ln1/b`));
-        tokens = tf.add(tokens, this.attention(normed1, h, w, `${blk}/attn`, c.heads[s] as number, c.srRatios[s] as number));
-        const normed2 = layerNorm(tokens, p.get(`${blk}/ln2/g`), p.get(`${blk}/ln2/b`));
-        tokens = tf.add(tokens, this.mixFfn(normed2, h, w, `${blk}/ffn`));
+        const heads = c.heads[s] as number;
+        const sr = c.srRatios[s] as number;
+        tokens = this.segment(`${blk}/ln1/`, `${blk}/attn/`, [tokens], (get, [t]) => tf.add(t as Tensor, this.attention(get, layerNorm(t as Tensor, get(`${blk}/ln1/g`), get(`${blk}/ln1/b`)), h, w, `${blk}/attn`, heads, sr)));
+        tokens = this.segment(`${blk}/ln2/`, `${blk}/ffn/`, [tokens], (get, [t]) => tf.add(t as Tensor, this.mixFfn(get, layerNorm(t as Tensor, get(`${blk}/ln2/g`), get(`${blk}/ln2/b`)), h, w, `${blk}/ffn`)));
       }
       tokens = layerNorm(tokens, p.get(`${pre}/ln/g`), p.get(`${pre}/ln/b`));
       x = tf.reshape(tokens, [n, h, w, ch]);
       features.push(x);
     }
+    if (!this.recomputeActivations) return this.decode((name) => p.get(name), features);
+    // Recomputed band by band of output rows: the backward pass holds one band's intermediates.
     const [, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
-    const decoded = features.map((f, s) => resizeBilinear(linear(f, p.get(`decoder/linear${s + 1}/w`), p.get(`decoder/linear${s + 1}/b`)), h1, w1));
+    const band = decoderBandRows(this, w1 * n, 0);
+    const bands: Tensor[] = [];
+    for (let r0 = 0; r0 < h1; r0 += band) {
+      const r1 = Math.min(h1, r0 + band);
+      bands.push(this.segment('decoder/', 'head/', features, (get, maps) => decodeRows(this, maps, r0, r1, get)));
+    }
+    return bands.length === 1 ? (bands[0] as Tensor) : tf.concat(bands, 1);
+  }
+
+  /** The all-MLP decoder and the head: the four feature maps → pixel embeddings. */
+  private decode(get: Get, features: Tensor[]): Tensor {
+    const [, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
+    const decoded = features.map((f, s) => resizeBilinear(linear(f, get(`decoder/linear${s + 1}/w`), get(`decoder/linear${s + 1}/b`)), h1, w1));
     // The reference concatenates the coarsest stage first.
-    const fused = linear(tf.concat(decoded.reverse(), 3), p.get('decoder/fuse/w'), p.get('decoder/fuse/b'));
-    const activated = tf.relu(layerNorm(fused, p.get('decoder/fuse/ln/g'), p.get('decoder/fuse/ln/b'), 1e-5));
-    return linear(activated, p.get('head/w'), p.get('head/b'));
+    const fused = linear(tf.concat(decoded.reverse(), 3), get('decoder/fuse/w'), get('decoder/fuse/b'));
+    const activated = tf.relu(layerNorm(fused, get('decoder/fuse/ln/g'), get('decoder/fuse/ln/b'), 1e-5));
+    return linear(activated, get('head/w'), get('head/b'));
+  }
+
+  /**
+   * One segment of the network (a residual half-block, or the decoder) over `inputs` and the
+   * weights whose names start with one of the two prefixes. With `recomputeActivations` its
+   * intermediates are not kept for the backward pass but recomputed there (recompute.ts).
+   */
+  private segment(prefixA: string, prefixB: string, inputs: Tensor[], fn: (get: Get, inputs: Tensor[]) => Tensor): Tensor {
+    if (!this.recomputeActivations) return fn((name) => this.params.get(name), inputs);
+    const names = this.params.names().filter((n) => n.startsWith(prefixA) || n.startsWith(prefixB));
+    const weights = names.map((n) => this.params.get(n));
+    const k = inputs.length;
+    return recompute((...xs) => {
+      const byName = new Map(names.map((n, i) => [n, xs[k + i] as Tensor]));
+      return fn((name) => {
+        const found = byName.get(name);
+        if (!found) throw new Error(`segment ${prefixA}, ${prefixB}: weight ${name} is not among its inputs`);
+        return found;
+      }, xs.slice(0, k));
+    }, [...inputs, ...weights]);
   }
 }
