@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pixelLosses } from '../src/losses/cosine.js';
 import { lossHD } from '../src/losses/hd.js';
 import { depthwiseConv3x3, gelu } from '../src/model/ops.js';
+import { estimateStepBytes, refuseOversizedStep, WASM_STEP_BUDGET } from '../src/model/memory.js';
 import { recompute } from '../src/model/recompute.js';
 import { SegFormer, segformerConfig } from '../src/model/segformer.js';
 import { tf, type Tensor } from '../src/tf.js';
@@ -34,7 +35,7 @@ describe('recomputed activations (training at large crops)', () => {
     expect(again.grads[w.name]?.shape).toEqual([7, 3]);
   });
 
-  it('a SegFormer step with recomputed activations equals the plain step: loss and every weight gradient to 1e-5', () => {
+  it('a SegFormer step with recomputed activations (decoder in bands) equals the plain step: loss and every weight gradient to 1e-5', () => {
     const model = new SegFormer(segformerConfig('tiny', 8), 3);
     const images = randomTensor([2, 64, 64, 3], 4);
     const labels = randomTensor([5, 8], 5);
@@ -44,6 +45,8 @@ describe('recomputed activations (training at large crops)', () => {
     const step = () => tf.variableGrads(() => lossHD(model.forward(images), labels, target, model.logTau) as tf.Scalar, vars);
     const plain = step();
     model.recomputeActivations = true;
+    // Bands of one output row: the decoder runs in 16 recomputed bands.
+    model.decoderBandElements = 1;
     const redone = step();
     expect(Math.abs((plain.value.dataSync()[0] as number) - (redone.value.dataSync()[0] as number))).toBeLessThan(1e-5);
     for (const v of vars) {
@@ -88,5 +91,21 @@ describe('recomputed activations (training at large crops)', () => {
     const [g1] = tf.grads((t: Tensor) => tf.sum(tf.mul(gelu(t), tf.range(0, 40))))([y]);
     const [g2] = tf.grads((t: Tensor) => tf.sum(tf.mul(opByOp(t), tf.range(0, 40))))([y]);
     expect(maxDiff(g1 as Tensor, g2 as Tensor)).toBeLessThan(1e-4);
+  });
+
+  it('the preflight estimate lets the paper\'s sizes through and refuses a step that cannot fit, naming sizes that do', () => {
+    const b0 = segformerConfig('b0', 512);
+    expect(refuseOversizedStep(b0, 512, 2, 32)).toBeNull();
+    expect(refuseOversizedStep(b0, 640, 1, 32)).toBeNull();
+    const refusal = refuseOversizedStep(b0, 1536, 4, 32);
+    expect(refusal).toMatch(/^a training step of SegFormer-b0 at data\.crop 1536 with data\.batchSize 4 needs about \d+ MiB of WebAssembly memory, over the 3584 MiB a step may take of its 4096 MiB heap; what fits: /);
+    const batch = Number(/data\.batchSize (\d+) at this crop/.exec(refusal as string)?.[1] ?? 0);
+    const crop = Number(/data\.crop (\d+) at batch 4/.exec(refusal as string)?.[1]);
+    expect(crop % 32).toBe(0);
+    expect(estimateStepBytes(b0, crop, 4)).toBeLessThanOrEqual(WASM_STEP_BUDGET);
+    expect(estimateStepBytes(b0, crop + 32, 4)).toBeGreaterThan(WASM_STEP_BUDGET);
+    if (batch > 0) expect(estimateStepBytes(b0, 1536, batch)).toBeLessThanOrEqual(WASM_STEP_BUDGET);
+    // More pixels never need less memory.
+    expect(estimateStepBytes(b0, 640, 2)).toBeGreaterThan(estimateStepBytes(b0, 512, 2));
   });
 });

@@ -8,7 +8,7 @@ import { tf, type Tensor, type Variable } from '../tf.js';
 import { conv2d, depthwiseConv3x3, gelu, layerNorm, linear, resizeBilinear } from './ops.js';
 import { ParamStore } from './params.js';
 import { recompute } from './recompute.js';
-import { decodeRows, decoderBandRows } from './segformer-inference.js';
+import { CHUNK_ELEMENTS, decodeRows, decoderBandRows } from './segformer-inference.js';
 
 /** Reads a weight by name. */
 type Get = (name: string) => Tensor;
@@ -64,6 +64,8 @@ export class SegFormer {
    * backward pass instead of keeping them (less memory, about one more forward pass of time).
    */
   recomputeActivations = false;
+  /** With recomputeActivations: about a quarter of the elements of one decoder band's intermediates. */
+  decoderBandElements = CHUNK_ELEMENTS;
 
   constructor(config: SegFormerConfig, seed: number) {
     this.config = config;
@@ -197,7 +199,7 @@ export class SegFormer {
     if (!this.recomputeActivations) return this.decode((name) => p.get(name), features);
     // Recomputed band by band of output rows: the backward pass holds one band's intermediates.
     const [, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
-    const band = decoderBandRows(this, w1 * n, 0);
+    const band = decoderBandRows(this, w1 * n, 0, this.decoderBandElements);
     const bands: Tensor[] = [];
     for (let r0 = 0; r0 < h1; r0 += band) {
       const r1 = Math.min(h1, r0 + band);
