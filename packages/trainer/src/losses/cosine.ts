@@ -29,7 +29,7 @@ export function atLabelResolution(pixelEmb: Tensor, target: Tensor): boolean {
 }
 
 /** Elements of [pixels × labels] of one chunk of `pixelLosses` (its logits, probabilities and one-hot). */
-export const LOSS_CHUNK_ELEMENTS = 1 << 21;
+export const LOSS_CHUNK_ELEMENTS = 1 << 20;
 
 /** −log softmax at the target of pixels e [P, D] (target int32 [P], in range): [P]. */
 function targetLosses(e: Tensor, labelEmb: Tensor, logTau: Tensor, safeTarget: Tensor): Tensor {

@@ -64,7 +64,7 @@ function countedFloats(config: SegFormerConfig, crop: number, batch: number): nu
   // The embeddings, their gradient and the losses' copy; the four decoded maps' gradients.
   const outputs = cells * (3 * config.embedDim + config.channels.reduce((a, b) => a + b, 0));
   // One chunk of logits (losses/cosine.ts) and one decoder band (segformer-inference.ts), forward and backward.
-  const chunks = 2 * (1 << 21) + 2 * 4 * (1 << 22);
+  const chunks = 2 * (1 << 20) + 2 * 4 * (1 << 22);
   // Weights, their gradients and AdamW's two slots.
   const weights = 4 * weightCount(config);
   return kept + transient + outputs + chunks + weights;
