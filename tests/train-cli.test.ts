@@ -53,6 +53,18 @@ describe('sentseg train', () => {
     expect(existsSync(path.join(dir, 'bad'))).toBe(false);
   });
 
+  it('refuses, before it starts, a step too large for WebAssembly: one line naming what would fit, exit 2', async () => {
+    const out = path.join(dir, 'huge');
+    const r = await start(['train', '--config', configFile(), '--set', 'model.variant=b0', '--set', 'data.crop=2048', '--set', 'data.shortEdge=2048', '--out', out]).done;
+    expect(r.code).toBe(2);
+    const errorLines = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(errorLines).toHaveLength(1);
+    expect(errorLines[0]).toMatch(/a training step of SegFormer-b0 at data\.crop 2048 with data\.batchSize 3 needs about \d+ MiB of WebAssembly memory.*what fits: .*data\.crop \d+ at batch 3/);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.stderr).not.toContain('Aborted');
+    expect(existsSync(path.join(out, 'metrics.jsonl'))).toBe(false);
+  });
+
   it('on Ctrl-C saves a checkpoint and exits; --resume goes on from it', async () => {
     const run = path.join(dir, 'interrupted');
     const { child, done } = start(['train', '--config', configFile(), '--steps', '400', '--out', run]);

@@ -24,7 +24,8 @@ import { batchLosses, chooseLosses, LOSS_NAMES, type LossParts, type LossSlices 
 import type { LossKind } from '@sentseg/dataset-tools';
 import { hubIdOf, type HubOptions } from '@sentseg/label-bank';
 import { BoxEmbeddingCache, boxEmbeddings, loadClipVisionEncoder, type BoxEmbeddings } from './boxes/clip-boxes.js';
-import { OUTPUT_STRIDE, SegFormer, segformerConfig } from './model/segformer.js';
+import { estimateStepBytes, mib, recomputeFor, refuseOversizedStep } from './model/memory.js';
+import { INPUT_MULTIPLE, OUTPUT_STRIDE, SegFormer, segformerConfig } from './model/segformer.js';
 import { Optimizer } from './optim/optimizers.js';
 import { learningRate } from './optim/schedule.js';
 import { tf, type Tensor } from './tf.js';
@@ -229,6 +230,15 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   try {
     const { infos, split, lossOf } = openDatasets(reader, config);
     const labels: LabelEmbeddings = readLabelEmbeddings(config.labelBank, reader, config.labelText, config.encoder);
+    // A step that cannot fit is refused now, with the sizes that would (never an abort inside WebAssembly).
+    const crop0 = config.data.crop;
+    const batch0 = config.data.batchSize;
+    const stepBytes = estimateStepBytes(segformerConfig(config.model.variant, labels.dim), crop0, batch0);
+    if (backend.name === 'wasm') {
+      const refusal = refuseOversizedStep(segformerConfig(config.model.variant, labels.dim), crop0, batch0, INPUT_MULTIPLE);
+      if (refusal) throw new TrainerError(refusal);
+    }
+    const recomputing = recomputeFor(crop0, batch0);
     const datasets = infos.map((d) => ({ name: d.name, ids: reader.imageIds(d.name, split.get(d.name) as string) }));
     const empty = datasets.filter((d) => d.ids.length === 0).map((d) => `${d.name} (${split.get(d.name)})`);
     if (empty.length > 0) throw new TrainerError(`no training images in ${empty.join(', ')}`);
@@ -245,6 +255,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     mkdirSync(run, { recursive: true });
     const metricsFile = path.join(run, 'metrics.jsonl');
     model = new SegFormer({ ...segformerConfig(config.model.variant, labels.dim), ...(boxTargets ? { boxProjectionDim: boxTargets.dim } : {}) }, config.seed);
+    model.recomputeActivations = recomputing;
     optimizer = new Optimizer({ ...config.optimizer });
     let startStep = 0;
     if (options.resume) {
@@ -262,6 +273,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     }
     writeFileSync(path.join(run, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
     log(`model: SegFormer-${config.model.variant}, ${model.params.count().toLocaleString('en-US')} weights, ${labels.dim}-d embeddings of ${labels.names.length} labels (${labels.encoderId}, ${config.labelText})`);
+    if (recomputing) log(`memory: a step of ${batch0} × ${crop0}×${crop0} needs about ${mib(stepBytes)}, its activations recomputed in the backward pass instead of kept (less memory, more time)`);
     log(`losses at the ${config.losses.resolution === 'label' ? `label's resolution (${config.data.crop}×${config.data.crop}, logits upsampled bilinearly)` : `output's resolution (${config.data.crop / OUTPUT_STRIDE}×${config.data.crop / OUTPUT_STRIDE}, the label at each cell's centre)`} (losses.resolution)`);
 
     const labelEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);

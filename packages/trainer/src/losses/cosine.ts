@@ -1,5 +1,6 @@
 import { tf, type Tensor } from '../tf.js';
 import { l2Normalize, matMulConst } from '../model/ops.js';
+import { recompute } from '../model/recompute.js';
 
 /**
  * z_ij / τ for every pixel j and label i: cosine similarity between the pixel embedding e_j and
@@ -25,16 +26,37 @@ export function atLabelResolution(pixelEmb: Tensor, target: Tensor): boolean {
   return target.shape[1] !== pixelEmb.shape[1] || target.shape[2] !== pixelEmb.shape[2];
 }
 
+/** Elements of [pixels × labels] of one chunk of `pixelLosses` (its logits, probabilities and one-hot). */
+export const LOSS_CHUNK_ELEMENTS = 1 << 20;
+
+/** −log softmax at the target of pixels e [P, D] (target int32 [P], in range): [P]. */
+function targetLosses(e: Tensor, labelEmb: Tensor, logTau: Tensor, safeTarget: Tensor): Tensor {
+  const numLabels = labelEmb.shape[0] as number;
+  const logProbs = tf.logSoftmax(cosineLogits(e, labelEmb, logTau));
+  return tf.neg(tf.sum(tf.mul(logProbs, tf.oneHot(safeTarget, numLabels)), 1));
+}
+
 /**
  * −log l_j for every pixel (l_j = softmax_i(z_ij/τ) at the pixel's true label) and the 0/1 mask
- * of valid pixels (0 ≤ target < K: the ignore value, 255 or 65,535 (ignoreIndexFor), is outside). Both [P]; invalid pixels have loss 0.
+ * of valid pixels (0 ≤ target < K: the ignore value, 255 or 65,535 (ignoreIndexFor), is outside).
+ * Both [P]; invalid pixels have loss 0. The pixels go in chunks of at most `chunkElements` logits, recomputed in the backward pass
+ * instead of kept (recompute.ts): a training step never holds [P × K] for the whole batch.
  */
-export function pixelLosses(pixelEmb: Tensor, labelEmb: Tensor, target: Tensor, logTau: Tensor): { losses: Tensor; valid: Tensor } {
+export function pixelLosses(pixelEmb: Tensor, labelEmb: Tensor, target: Tensor, logTau: Tensor, chunkElements = LOSS_CHUNK_ELEMENTS): { losses: Tensor; valid: Tensor } {
   const numLabels = labelEmb.shape[0] as number;
+  const dim = pixelEmb.shape[pixelEmb.shape.length - 1] as number;
   const flatTarget = tf.reshape(target, [-1]);
   const valid = tf.cast(tf.logicalAnd(tf.less(flatTarget, numLabels), tf.greaterEqual(flatTarget, 0)), 'float32');
   const safeTarget = tf.cast(tf.mul(tf.cast(flatTarget, 'float32'), valid), 'int32');
-  const logProbs = tf.logSoftmax(cosineLogits(pixelEmb, labelEmb, logTau));
-  const picked = tf.sum(tf.mul(logProbs, tf.oneHot(safeTarget, numLabels)), 1);
-  return { losses: tf.mul(tf.neg(picked), valid), valid };
+  const pixels = flatTarget.shape[0] as number;
+  const rows = Math.max(1, Math.floor(chunkElements / numLabels));
+  const sizes: number[] = [];
+  for (let s = 0; s < pixels; s += rows) sizes.push(Math.min(rows, pixels - s));
+  const flat = tf.reshape(pixelEmb, [pixels, dim]);
+  const embChunks = sizes.length === 1 ? [flat] : tf.split(flat, sizes, 0);
+  const targetChunks = sizes.length === 1 ? [safeTarget] : tf.split(safeTarget, sizes, 0);
+  // Recomputed even as one chunk: the gradients of its [P × K] intermediates then live only
+  // while this chunk is back-propagated (TensorFlow.js keeps every other gradient to the end).
+  const parts = embChunks.map((e, i) => recompute((ee, lab, lt, t) => targetLosses(ee as Tensor, lab as Tensor, lt as Tensor, t as Tensor), [e, labelEmb, logTau, targetChunks[i] as Tensor]));
+  return { losses: tf.mul(parts.length === 1 ? (parts[0] as Tensor) : tf.concat(parts, 0), valid), valid };
 }

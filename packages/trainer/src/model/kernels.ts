@@ -14,7 +14,7 @@
  * centres (TensorFlow.js passes it align_corners only), so its gradient would be wrong here.
  */
 import { tf, type Tensor } from '../tf.js';
-import { bilinearMatrix, columnSums, conv2d as conv2dPortable } from './ops.js';
+import { bilinearMatrix, conv2d as conv2dPortable, depthwiseConv3x3 as depthwiseConv3x3Portable } from './ops.js';
 
 export interface KernelTable {
   /** `native` or `portable`, for the start-up line and the bench. */
@@ -60,42 +60,6 @@ export function resizeBilinearKernel(x: Tensor, outH: number, outW: number): Ten
   return resize(x);
 }
 
-/**
- * Depthwise 3×3 convolution (stride 1, zero padding 1) with the backend's DepthwiseConv2dNative
- * kernel forward and gradients a backend without its gradient kernels can run: the input gradient
- * is the same kernel with the filter turned 180°; the filter gradient of each tap is Σ x_shifted · dy,
- * summed over pixels by `columnSums` (and the bias's likewise).
- */
-export function depthwiseConv3x3Kernel(x: Tensor, w: Tensor, b: Tensor): Tensor {
-  const c = x.shape[3] as number;
-  const dw = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
-    const [input, weights, bias] = args as [tf.Tensor4D, Tensor, Tensor];
-    const save = args[3] as (saved: Tensor[]) => void;
-    save([input, weights]);
-    const filter = tf.reshape(weights, [3, 3, c, 1]) as tf.Tensor4D;
-    return {
-      value: tf.add(tf.depthwiseConv2d(input, filter, 1, 'same'), bias),
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [xs, ws] = saved as [tf.Tensor4D, Tensor];
-        const [n, h, wd] = xs.shape as [number, number, number, number];
-        const dy4 = dy as tf.Tensor4D;
-        const turned = tf.reshape(tf.reverse(ws, 0), [3, 3, c, 1]) as tf.Tensor4D;
-        const dx = tf.depthwiseConv2d(dy4, turned, 1, 'same');
-        const xp = tf.pad(xs, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-        const taps: Tensor[] = [];
-        for (let ty = 0; ty < 3; ty++) {
-          for (let tx = 0; tx < 3; tx++) {
-            const product = tf.mul(tf.slice(xp, [0, ty, tx, 0], [n, h, wd, c]), dy4);
-            taps.push(columnSums(tf.reshape(product, [n * h * wd, c])));
-          }
-        }
-        return [dx, tf.stack(taps), columnSums(tf.reshape(dy4, [n * h * wd, c]))];
-      },
-    };
-  }) as (x: Tensor, w: Tensor, b: Tensor) => Tensor;
-  return dw(x, w, b);
-}
-
 function conv2dNative(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: number, stride: number, pad: number): Tensor {
   const c = x.shape[3] as number;
   const filter = tf.reshape(w, [kernel, kernel, c, w.shape[1] as number]) as tf.Tensor4D;
@@ -119,7 +83,7 @@ export const NATIVE_KERNELS: KernelTable = {
 export const PORTABLE_KERNELS: KernelTable = {
   name: 'portable',
   conv2d: conv2dPortable,
-  depthwiseConv3x3: depthwiseConv3x3Kernel,
+  depthwiseConv3x3: depthwiseConv3x3Portable,
   resizeBilinear: resizeBilinearKernel,
 };
 

@@ -87,9 +87,30 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): T
 
 /** GELU, tanh form (as in the SegFormer reference implementation's approximate mode). */
 export function gelu(x: Tensor): Tensor {
-  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(x, tf.square(x))))); // x³ as products: Pow is slow, its gradient more so
-  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  return geluOp(x);
 }
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** GELU's value; its gradient keeps only x (the op-by-op form keeps eight full-size tensors). */
+const geluOp = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
+  const x = args[0] as Tensor;
+  (args[1] as (saved: Tensor[]) => void)([x]);
+  const inner = tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+  return {
+    value: tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner))),
+    gradFunc: (dy: Tensor, saved: Tensor[]) =>
+      tf.tidy(() => {
+        const [sx] = saved as [Tensor];
+        const x2 = tf.square(sx);
+        const th = tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.mul(sx, tf.add(1, tf.mul(0.044715, x2)))));
+        // d/dx = 0.5(1 + th) + 0.5 x (1 − th²) √(2/π)(1 + 3·0.044715 x²)
+        const sech2 = tf.sub(1, tf.square(th));
+        const slope = tf.mul(tf.mul(0.5 * SQRT_2_OVER_PI, sx), tf.mul(sech2, tf.add(1, tf.mul(3 * 0.044715, x2))));
+        return [tf.mul(dy, tf.add(tf.mul(0.5, tf.add(1, th)), slope))];
+      }),
+  };
+}) as (x: Tensor) => Tensor;
 
 /** Output size of a convolution along one axis. */
 export function convOut(size: number, kernel: number, stride: number, pad: number): number {
@@ -183,19 +204,39 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: numb
   return b ? tf.add(y, b) : y;
 }
 
-/** Depthwise 3×3 convolution, stride 1, zero padding 1; w [9, c] (row order dy, dx), b [c]. */
+/**
+ * Depthwise 3×3 convolution, stride 1, zero padding 1; w [9, c] (row order dy, dx), b [c]. The
+ * backend's DepthwiseConv2dNative kernel forward; gradients a backend without its gradient kernels
+ * (WebAssembly) can run: the input gradient is the same kernel with the filter turned 180°, the
+ * filter gradient of each tap is Σ x_shifted · dy over pixels and the bias's Σ dy, both summed by
+ * `columnSums`, tap by tap. Keeps only x and w for the backward pass.
+ */
 export function depthwiseConv3x3(x: Tensor, w: Tensor, b: Tensor): Tensor {
-  const [n, h, wd, c] = x.shape as [number, number, number, number];
-  const xp = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-  let acc: Tensor = tf.reshape(b, [1, 1, 1, c]);
-  for (let dy = 0; dy < 3; dy++) {
-    for (let dx = 0; dx < 3; dx++) {
-      const tap = tf.reshape(tf.slice(w, [dy * 3 + dx, 0], [1, c]), [1, 1, 1, c]);
-      acc = tf.add(acc, tf.mul(tf.slice(xp, [0, dy, dx, 0], [n, h, wd, c]), tap));
-    }
-  }
-  return acc;
+  return depthwiseOp(x, w, b);
 }
+
+const depthwiseOp = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
+  const [x, w, b] = args as [tf.Tensor4D, Tensor, Tensor];
+  (args[3] as (saved: Tensor[]) => void)([x, w]);
+  const c = x.shape[3];
+  return {
+    value: tf.add(tf.depthwiseConv2d(x, tf.reshape(w, [3, 3, c, 1]) as tf.Tensor4D, 1, 'same'), b),
+    gradFunc: (dy: Tensor, saved: Tensor[]) => {
+      const [sx, sw] = saved as [tf.Tensor4D, Tensor];
+      const [n, h, wd] = sx.shape;
+      const dy4 = dy as tf.Tensor4D;
+      const dx = tf.tidy(() => tf.depthwiseConv2d(dy4, tf.reverse(tf.reshape(sw, [3, 3, c, 1]), [0, 1]) as tf.Tensor4D, 1, 'same'));
+      const xp = tf.pad(sx, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+      const taps: Tensor[] = [];
+      for (let ty = 0; ty < 3; ty++) for (let tx = 0; tx < 3; tx++) taps.push(tf.tidy(() => columnSums(tf.reshape(tf.mul(tf.slice(xp, [0, ty, tx, 0], [n, h, wd, c]), dy4), [n * h * wd, c]))));
+      xp.dispose();
+      const dw = tf.stack(taps);
+      tf.dispose(taps);
+      const db = tf.tidy(() => columnSums(tf.reshape(dy4, [n * h * wd, c])));
+      return [dx, dw, db];
+    },
+  };
+}) as (x: Tensor, w: Tensor, b: Tensor) => Tensor;
 
 /** Bilinear weights from `from` to `to` samples (half-pixel centres): `per` taps for each output sample. */
 export interface Taps {

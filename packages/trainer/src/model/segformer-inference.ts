@@ -158,31 +158,32 @@ export function decoderBandRows(model: SegFormer, gridWidth: number, numLabels: 
 }
 
 /**
- * The pixel embeddings [1, r1 − r0, w1, embedDim] of rows [r0, r1) of the 1/4-resolution output,
- * from the encoder's features: the all-MLP decoder and the head of `SegFormer.forward` for those
- * rows only. Call inside a tidy.
+ * The pixel embeddings [n, r1 − r0, w1, embedDim] of rows [r0, r1) of the 1/4-resolution output,
+ * from the encoder's features [n, h_s, w_s, C_s]: the all-MLP decoder and the head of
+ * `SegFormer.forward` for those rows only. `get` reads a weight (default: the model's). Call
+ * inside a tidy.
  */
-export function decodeRows(model: SegFormer, features: Tensor[], r0: number, r1: number): Tensor {
-  const p = model.params;
-  const [, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
+export function decodeRows(model: SegFormer, features: Tensor[], r0: number, r1: number, get: (name: string) => Tensor = (name) => model.params.get(name)): Tensor {
+  const [n, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
   const bh = r1 - r0;
   const decoded = features.map((f, s) => {
     const [, hs, ws, cs] = f.shape as [number, number, number, number];
-    const wgt = p.get(`decoder/linear${s + 1}/w`);
-    const bias = p.get(`decoder/linear${s + 1}/b`);
+    const wgt = get(`decoder/linear${s + 1}/w`);
+    const bias = get(`decoder/linear${s + 1}/b`);
     const dd = wgt.shape[1] as number;
-    if (hs === h1 && ws === w1) return linear(tf.slice(f, [0, r0, 0, 0], [1, bh, w1, cs]), wgt, bias);
+    if (hs === h1 && ws === w1) return linear(bh === h1 ? f : tf.slice(f, [0, r0, 0, 0], [n, bh, w1, cs]), wgt, bias);
     const { matrix, first, count } = matrixRows(hs, h1, r0, r1);
     // Linear layers commute with the resize (its rows sum to 1): project the source rows, then resize.
-    const projected = linear(tf.slice(f, [0, first, 0, 0], [1, count, ws, cs]), wgt, bias);
-    const rows = tf.matMul(tf.tensor2d(matrix, [bh, count]), tf.reshape(projected, [count, ws * dd]));
-    const byCol = tf.reshape(tf.transpose(tf.reshape(rows, [bh, ws, dd]), [1, 0, 2]), [ws, bh * dd]);
+    const projected = linear(tf.slice(f, [0, first, 0, 0], [n, count, ws, cs]), wgt, bias);
+    const byRow = n === 1 ? projected : tf.transpose(projected, [1, 0, 2, 3]);
+    const rows = tf.matMul(tf.tensor2d(matrix, [bh, count]), tf.reshape(byRow, [count, n * ws * dd]));
+    const byCol = tf.reshape(tf.transpose(tf.reshape(rows, [bh, n, ws, dd]), [2, 1, 0, 3]), [ws, n * bh * dd]);
     const cols = tf.matMul(tf.tensor2d(bilinearMatrix(ws, w1), [w1, ws]), byCol);
-    return tf.transpose(tf.reshape(cols, [w1, bh, dd]), [1, 0, 2]).reshape([1, bh, w1, dd]);
+    return tf.transpose(tf.reshape(cols, [w1, n, bh, dd]), [1, 2, 0, 3]);
   });
-  const fused = linear(tf.concat(decoded.reverse(), 3), p.get('decoder/fuse/w'), p.get('decoder/fuse/b'));
-  const activated = tf.relu(layerNorm(fused, p.get('decoder/fuse/ln/g'), p.get('decoder/fuse/ln/b'), 1e-5));
-  return linear(activated, p.get('head/w'), p.get('head/b'));
+  const fused = linear(tf.concat(decoded.reverse(), 3), get('decoder/fuse/w'), get('decoder/fuse/b'));
+  const activated = tf.relu(layerNorm(fused, get('decoder/fuse/ln/g'), get('decoder/fuse/ln/b'), 1e-5));
+  return linear(activated, get('head/w'), get('head/b'));
 }
 
 /** `SegFormer.forward` for one image through the functions above (for tests and checks). */

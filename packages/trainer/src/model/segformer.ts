@@ -8,6 +8,11 @@ import { tf, type Tensor, type Variable } from '../tf.js';
 import { kernels } from './kernels.js';
 import { gelu, layerNorm, linear, matMulFast } from './ops.js';
 import { ParamStore } from './params.js';
+import { recompute } from './recompute.js';
+import { CHUNK_ELEMENTS, decodeRows, decoderBandRows } from './segformer-inference.js';
+
+/** Reads a weight by name. */
+type Get = (name: string) => Tensor;
 
 type Four = [number, number, number, number];
 
@@ -55,6 +60,13 @@ export const INITIAL_TAU = 0.07;
 export class SegFormer {
   readonly config: SegFormerConfig;
   readonly params: ParamStore;
+  /**
+   * Training at large crops: recompute each half-block's and the decoder's intermediates in the
+   * backward pass instead of keeping them (less memory, about one more forward pass of time).
+   */
+  recomputeActivations = false;
+  /** With recomputeActivations: about a quarter of the elements of one decoder band's intermediates. */
+  decoderBandElements = CHUNK_ELEMENTS;
 
   constructor(config: SegFormerConfig, seed: number) {
     this.config = config;
@@ -128,36 +140,34 @@ export class SegFormer {
     return name.endsWith('/w');
   }
 
-  private attention(x: Tensor, h: number, w: number, pre: string, heads: number, sr: number): Tensor {
-    const p = this.params;
+  private attention(get: Get, x: Tensor, h: number, w: number, pre: string, heads: number, sr: number): Tensor {
     const [n, l, ch] = x.shape as [number, number, number];
     const dh = ch / heads;
     // One head needs no layout change: [n, len, ch] is already [n·heads, len, dh].
     const split = (t: Tensor, len: number): Tensor => (heads === 1 ? t : tf.reshape(tf.transpose(tf.reshape(t, [n, len, heads, dh]), [0, 2, 1, 3]), [n * heads, len, dh]));
-    const q = split(linear(x, p.get(`${pre}/q/w`), p.get(`${pre}/q/b`)), l);
+    const q = split(linear(x, get(`${pre}/q/w`), get(`${pre}/q/b`)), l);
     let kvIn = x;
     if (sr > 1) {
       const map = tf.reshape(x, [n, h, w, ch]);
-      const reduced = kernels().conv2d(map, p.get(`${pre}/sr/w`), p.get(`${pre}/sr/b`), sr, sr, 0);
+      const reduced = kernels().conv2d(map, get(`${pre}/sr/w`), get(`${pre}/sr/b`), sr, sr, 0);
       const [, rh, rw] = reduced.shape as [number, number, number, number];
-      kvIn = layerNorm(tf.reshape(reduced, [n, rh * rw, ch]), p.get(`${pre}/sr/ln/g`), p.get(`${pre}/sr/ln/b`), 1e-5);
+      kvIn = layerNorm(tf.reshape(reduced, [n, rh * rw, ch]), get(`${pre}/sr/ln/g`), get(`${pre}/sr/ln/b`), 1e-5);
     }
     const lk = kvIn.shape[1] as number;
-    const k = split(linear(kvIn, p.get(`${pre}/k/w`), p.get(`${pre}/k/b`)), lk);
-    const v = split(linear(kvIn, p.get(`${pre}/v/w`), p.get(`${pre}/v/b`)), lk);
+    const k = split(linear(kvIn, get(`${pre}/k/w`), get(`${pre}/k/b`)), lk);
+    const v = split(linear(kvIn, get(`${pre}/v/w`), get(`${pre}/v/b`)), lk);
     const weights = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)));
     const attended = tf.matMul(weights, v);
     const mixed = heads === 1 ? attended : tf.reshape(tf.transpose(tf.reshape(attended, [n, heads, l, dh]), [0, 2, 1, 3]), [n, l, ch]);
-    return linear(mixed, p.get(`${pre}/proj/w`), p.get(`${pre}/proj/b`));
+    return linear(mixed, get(`${pre}/proj/w`), get(`${pre}/proj/b`));
   }
 
-  private mixFfn(x: Tensor, h: number, w: number, pre: string): Tensor {
-    const p = this.params;
+  private mixFfn(get: Get, x: Tensor, h: number, w: number, pre: string): Tensor {
     const [n, l] = x.shape as [number, number, number];
-    const hidden = linear(x, p.get(`${pre}/fc1/w`), p.get(`${pre}/fc1/b`));
+    const hidden = linear(x, get(`${pre}/fc1/w`), get(`${pre}/fc1/b`));
     const hc = hidden.shape[2] as number;
-    const mixed = kernels().depthwiseConv3x3(tf.reshape(hidden, [n, h, w, hc]), p.get(`${pre}/dw/w`), p.get(`${pre}/dw/b`));
-    return linear(gelu(tf.reshape(mixed, [n, l, hc])), p.get(`${pre}/fc2/w`), p.get(`${pre}/fc2/b`));
+    const mixed = kernels().depthwiseConv3x3(tf.reshape(hidden, [n, h, w, hc]), get(`${pre}/dw/w`), get(`${pre}/dw/b`));
+    return linear(gelu(tf.reshape(mixed, [n, l, hc])), get(`${pre}/fc2/w`), get(`${pre}/fc2/b`));
   }
 
   /**
@@ -180,30 +190,64 @@ export class SegFormer {
       let tokens = layerNorm(tf.reshape(map, [n, h * w, ch]), p.get(`${pre}/patch/ln/g`), p.get(`${pre}/patch/ln/b`), 1e-5);
       for (let b = 0; b < (c.depths[s] as number); b++) {
         const blk = `${pre}/block${b}`;
-        const normed1 = layerNorm(tokens, p.get(`${blk}/ln1/g`), p.get(`${blk}/ln1/b`));
-        tokens = tf.add(tokens, this.attention(normed1, h, w, `${blk}/attn`, c.heads[s] as number, c.srRatios[s] as number));
-        const normed2 = layerNorm(tokens, p.get(`${blk}/ln2/g`), p.get(`${blk}/ln2/b`));
-        tokens = tf.add(tokens, this.mixFfn(normed2, h, w, `${blk}/ffn`));
+        const heads = c.heads[s] as number;
+        const sr = c.srRatios[s] as number;
+        tokens = this.segment(`${blk}/ln1/`, `${blk}/attn/`, [tokens], (get, [t]) => tf.add(t as Tensor, this.attention(get, layerNorm(t as Tensor, get(`${blk}/ln1/g`), get(`${blk}/ln1/b`)), h, w, `${blk}/attn`, heads, sr)));
+        tokens = this.segment(`${blk}/ln2/`, `${blk}/ffn/`, [tokens], (get, [t]) => tf.add(t as Tensor, this.mixFfn(get, layerNorm(t as Tensor, get(`${blk}/ln2/g`), get(`${blk}/ln2/b`)), h, w, `${blk}/ffn`)));
       }
       tokens = layerNorm(tokens, p.get(`${pre}/ln/g`), p.get(`${pre}/ln/b`));
       x = tf.reshape(tokens, [n, h, w, ch]);
       features.push(x);
     }
+    if (!this.recomputeActivations) return this.decode((name) => p.get(name), features);
+    // Recomputed band by band of output rows: the backward pass holds one band's intermediates.
+    const [, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
+    const band = decoderBandRows(this, w1 * n, 0, this.decoderBandElements);
+    const bands: Tensor[] = [];
+    for (let r0 = 0; r0 < h1; r0 += band) {
+      const r1 = Math.min(h1, r0 + band);
+      bands.push(this.segment('decoder/', 'head/', features, (get, maps) => decodeRows(this, maps, r0, r1, get)));
+    }
+    return bands.length === 1 ? (bands[0] as Tensor) : tf.concat(bands, 1);
+  }
+
+  /** The all-MLP decoder and the head: the four feature maps → pixel embeddings. */
+  private decode(get: Get, features: Tensor[]): Tensor {
     const [, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
     // fuse(concat_s resize(linear_s(f_s))) = Σ_s resize(f_s · (W_s · F_s) + b_s · F_s) + b_fuse, with F_s
     // the rows of the fuse matrix that meet stage s (the reference concatenates the coarsest stage
     // first): the resize commutes with per-pixel products (its rows sum to 1), so each stage is
     // projected at its own resolution by one product, and no [pixels × 4·decoderDim] map is built.
-    const dd = c.decoderDim;
-    const fuseW = p.get('decoder/fuse/w');
-    let fused: Tensor = tf.reshape(p.get('decoder/fuse/b'), [1, 1, 1, dd]);
+    const dd = this.config.decoderDim;
+    const fuseW = get('decoder/fuse/w');
+    let fused: Tensor = tf.reshape(get('decoder/fuse/b'), [1, 1, 1, dd]);
     features.forEach((f, s) => {
       const rows = tf.slice(fuseW, [(3 - s) * dd, 0], [dd, dd]);
-      const w = matMulFast(p.get(`decoder/linear${s + 1}/w`), rows);
-      const b = tf.reshape(matMulFast(tf.reshape(p.get(`decoder/linear${s + 1}/b`), [1, dd]), rows), [dd]);
+      const w = matMulFast(get(`decoder/linear${s + 1}/w`), rows);
+      const b = tf.reshape(matMulFast(tf.reshape(get(`decoder/linear${s + 1}/b`), [1, dd]), rows), [dd]);
       fused = tf.add(fused, kernels().resizeBilinear(linear(f, w, b), h1, w1));
     });
-    const activated = tf.relu(layerNorm(fused, p.get('decoder/fuse/ln/g'), p.get('decoder/fuse/ln/b'), 1e-5));
-    return linear(activated, p.get('head/w'), p.get('head/b'));
+    const activated = tf.relu(layerNorm(fused, get('decoder/fuse/ln/g'), get('decoder/fuse/ln/b'), 1e-5));
+    return linear(activated, get('head/w'), get('head/b'));
+  }
+
+  /**
+   * One segment of the network (a residual half-block, or the decoder) over `inputs` and the
+   * weights whose names start with one of the two prefixes. With `recomputeActivations` its
+   * intermediates are not kept for the backward pass but recomputed there (recompute.ts).
+   */
+  private segment(prefixA: string, prefixB: string, inputs: Tensor[], fn: (get: Get, inputs: Tensor[]) => Tensor): Tensor {
+    if (!this.recomputeActivations) return fn((name) => this.params.get(name), inputs);
+    const names = this.params.names().filter((n) => n.startsWith(prefixA) || n.startsWith(prefixB));
+    const weights = names.map((n) => this.params.get(n));
+    const k = inputs.length;
+    return recompute((...xs) => {
+      const byName = new Map(names.map((n, i) => [n, xs[k + i] as Tensor]));
+      return fn((name) => {
+        const found = byName.get(name);
+        if (!found) throw new Error(`segment ${prefixA}, ${prefixB}: weight ${name} is not among its inputs`);
+        return found;
+      }, xs.slice(0, k));
+    }, [...inputs, ...weights]);
   }
 }

@@ -1,0 +1,117 @@
+/**
+ * How much memory a training step needs, estimated before it starts from the model variant, the
+ * crop and the batch, so that a step that cannot fit is refused with the sizes that would fit
+ * instead of aborting inside WebAssembly, whose heap never shrinks and stops at 4 GiB.
+ *
+ * The estimate counts the float32 tensors a step with recomputed activations holds at its peak
+ * (SegFormer.recomputeActivations): per output cell (one 1/4-resolution pixel of one image) the
+ * inputs each recomputed segment keeps, the patch embeddings, the embeddings and their gradient,
+ * plus the largest segment's transient (stage 1's feed-forward, or its attention scores, which
+ * grow with the square of the crop); then a factor measured on the WebAssembly backend
+ * (train-memory-bench: B0 at 256×256 batch 2, 512×512 batch 2, 640×640 batch 1), which covers
+ * the allocator's slack and the heap's growth steps.
+ */
+import type { SegFormerConfig } from './segformer.js';
+import { OUTPUT_STRIDE, PATCH_STRIDES } from './segformer.js';
+
+/** WebAssembly's 32-bit heap: 4 GiB. */
+export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
+/** What a step may take of it: the rest is the weights' copies, the loader's batch and slack. */
+export const WASM_STEP_BUDGET = 3.5 * 2 ** 30;
+
+/**
+ * Measured: heap bytes per counted byte, and the heap a step starts from. B0, 512-d, 238 labels:
+ * 640×640 batch 1 grew the heap to 1336 MiB (counted 618 MiB), 512×512 batch 2 to 1727 MiB
+ * (counted 736 MiB); the factor covers both.
+ */
+const MEASURED_FACTOR = 2.25;
+const MEASURED_BASE = 96 * 2 ** 20;
+
+/** Weights of a SegFormer configuration (as ParamStore builds them), without L_WD's projection. */
+export function weightCount(config: SegFormerConfig): number {
+  let total = 0;
+  let inCh = 3;
+  const patchKernels = [7, 3, 3, 3];
+  for (let s = 0; s < 4; s++) {
+    const ch = config.channels[s] as number;
+    const k = patchKernels[s] as number;
+    const sr = config.srRatios[s] as number;
+    const hidden = ch * config.mlpRatio;
+    total += k * k * inCh * ch + 3 * ch;
+    const block = 4 * ch + 4 * (ch * ch + ch) + (sr > 1 ? sr * sr * ch * ch + 3 * ch : 0) + ch * hidden + hidden + 10 * hidden + hidden * ch + ch;
+    total += (config.depths[s] as number) * block + 2 * ch + ch * config.decoderDim + config.decoderDim;
+    inCh = ch;
+  }
+  return total + 4 * config.decoderDim * config.decoderDim + 3 * config.decoderDim + config.decoderDim * config.embedDim + config.embedDim + 1;
+}
+
+/** Counted float32 elements of a step's peak, batch × crop² pixels. */
+function countedFloats(config: SegFormerConfig, crop: number, batch: number): number {
+  const cells = batch * (crop / OUTPUT_STRIDE) ** 2;
+  let kept = 0;
+  let stride = 1;
+  let transient = 0;
+  for (let s = 0; s < 4; s++) {
+    if (s > 0) stride *= PATCH_STRIDES[s] as number;
+    const perCell = 1 / (stride * stride);
+    const ch = config.channels[s] as number;
+    // Each half-block keeps its input; the patch embedding, its norm and the stage's norm keep about 8.
+    kept += cells * perCell * ch * (2 * (config.depths[s] as number) + 8);
+    // Recomputing one half-block: about 12 hidden-size tensors (forward and gradients) ...
+    const ffn = 12 * cells * perCell * ch * config.mlpRatio;
+    // ... or the attention scores (queries × reduced keys per head), three of them.
+    const side = crop / (OUTPUT_STRIDE * stride);
+    const sr = config.srRatios[s] as number;
+    const attention = 3 * batch * (config.heads[s] as number) * side * side * Math.ceil(side / sr) ** 2;
+    transient = Math.max(transient, ffn, attention);
+  }
+  // The embeddings, their gradient and the losses' copy; the four decoded maps' gradients.
+  const outputs = cells * (3 * config.embedDim + config.channels.reduce((a, b) => a + b, 0));
+  // One chunk of logits (losses/cosine.ts) and one decoder band (segformer-inference.ts), forward and backward.
+  const chunks = 2 * (1 << 20) + 2 * 4 * (1 << 22);
+  // Weights, their gradients and AdamW's two slots.
+  const weights = 4 * weightCount(config);
+  return kept + transient + outputs + chunks + weights;
+}
+
+/** Estimated peak bytes of the WebAssembly heap for one training step (recomputed activations). */
+export function estimateStepBytes(config: SegFormerConfig, crop: number, batch: number): number {
+  return MEASURED_BASE + MEASURED_FACTOR * 4 * countedFloats(config, crop, batch);
+}
+
+/** The largest batch at `crop`, and the largest crop (a multiple of `multiple`) at `batch`, whose step fits `budget`. */
+export function whatFits(config: SegFormerConfig, crop: number, batch: number, budget: number, multiple: number): { batch: number; crop: number } {
+  let b = batch;
+  while (b > 0 && estimateStepBytes(config, crop, b) > budget) b--;
+  let c = crop;
+  while (c > multiple && estimateStepBytes(config, c, batch) > budget) c -= multiple;
+  if (estimateStepBytes(config, c, batch) > budget) c = 0;
+  return { batch: b, crop: c };
+}
+
+/**
+ * Whether a step recomputes activations (SegFormer.recomputeActivations): from batch × crop² of
+ * 2 × 256² up, where B0's step kept every intermediate took 2.9 GiB of WebAssembly heap (the
+ * recomputed step about a third of that, for roughly 1.3× the time).
+ */
+export function recomputeFor(crop: number, batch: number): boolean {
+  return batch * crop * crop >= 2 * 256 * 256;
+}
+
+export const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+
+/**
+ * Null when a step of `batch` images at `crop` fits the WebAssembly heap; else one line saying
+ * what it would need and what would fit (for TrainerError: exit 2 before any work).
+ */
+export function refuseOversizedStep(config: SegFormerConfig, crop: number, batch: number, multiple: number): string | null {
+  const need = estimateStepBytes(config, crop, batch);
+  if (need <= WASM_STEP_BUDGET) return null;
+  const fits = whatFits(config, crop, batch, WASM_STEP_BUDGET, multiple);
+  const options = [
+    ...(fits.batch > 0 ? [`data.batchSize ${fits.batch} at this crop`] : []),
+    ...(fits.crop > 0 ? [`data.crop ${fits.crop} at batch ${batch}`] : []),
+  ];
+  const suggestion = options.length > 0 ? `what fits: ${options.join(', or ')}` : 'no batch fits at this crop: lower data.crop';
+  return `a training step of SegFormer-${config.variant} at data.crop ${crop} with data.batchSize ${batch} needs about ${mib(need)} of WebAssembly memory, over the ${mib(WASM_STEP_BUDGET)} a step may take of its ${mib(WASM_HEAP_LIMIT)} heap; ${suggestion} (or --backend tensorflow)`;
+}

@@ -1,0 +1,111 @@
+import { seededRandom } from '@sentseg/common';
+import { describe, expect, it } from 'vitest';
+import { pixelLosses } from '../src/losses/cosine.js';
+import { lossHD } from '../src/losses/hd.js';
+import { depthwiseConv3x3, gelu } from '../src/model/ops.js';
+import { estimateStepBytes, refuseOversizedStep, WASM_STEP_BUDGET } from '../src/model/memory.js';
+import { recompute } from '../src/model/recompute.js';
+import { SegFormer, segformerConfig } from '../src/model/segformer.js';
+import { tf, type Tensor } from '../src/tf.js';
+
+await tf.setBackend('cpu');
+
+function randomTensor(shape: number[], seed: number): Tensor {
+  const random = seededRandom(seed);
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: size }, () => random() * 2 - 1), shape);
+}
+
+const maxDiff = (a: Tensor, b: Tensor) => (tf.max(tf.abs(tf.sub(a, b))).dataSync() as Float32Array)[0] as number;
+
+describe('recomputed activations (training at large crops)', () => {
+  it('recompute(fn) gives the same value and gradients as fn, and keeps no intermediate', () => {
+    const x = randomTensor([5, 7], 1);
+    const w = tf.variable(randomTensor([7, 3], 2));
+    const fn = (a: Tensor, b: Tensor) => tf.tanh(tf.matMul(tf.square(a), b));
+    const plain = tf.variableGrads(() => tf.sum(tf.mul(fn(x, w), 0.5)) as tf.Scalar, [w]);
+    const redone = tf.variableGrads(() => tf.sum(tf.mul(recompute(fn, [x, w]), 0.5)) as tf.Scalar, [w]);
+    expect(Math.abs((plain.value.dataSync()[0] as number) - (redone.value.dataSync()[0] as number))).toBeLessThan(1e-6);
+    expect(maxDiff(plain.grads[w.name] as Tensor, redone.grads[w.name] as Tensor)).toBeLessThan(1e-6);
+    const dx = tf.grads((a: Tensor) => tf.sum(fn(a, w)))([x])[0] as Tensor;
+    const dxRedone = tf.grads((a: Tensor) => tf.sum(recompute(fn, [a, w])))([x])[0] as Tensor;
+    expect(maxDiff(dx, dxRedone)).toBeLessThan(1e-6);
+    // A gradient after the recomputed one still works (the engine's tape was put back).
+    const again = tf.variableGrads(() => tf.sum(recompute(fn, [x, w])) as tf.Scalar, [w]);
+    expect(again.grads[w.name]?.shape).toEqual([7, 3]);
+  });
+
+  it('a SegFormer step with recomputed activations (decoder in bands) equals the plain step: loss and every weight gradient to 1e-5', () => {
+    const model = new SegFormer(segformerConfig('tiny', 8), 3);
+    const images = randomTensor([2, 64, 64, 3], 4);
+    const labels = randomTensor([5, 8], 5);
+    const random = seededRandom(6);
+    const target = tf.tensor3d(Int32Array.from({ length: 2 * 16 * 16 }, () => Math.floor(random() * 6)), [2, 16, 16], 'int32');
+    const vars = model.params.entries().map(([, v]) => v);
+    const step = () => tf.variableGrads(() => lossHD(model.forward(images), labels, target, model.logTau) as tf.Scalar, vars);
+    const plain = step();
+    model.recomputeActivations = true;
+    // Bands of one output row: the decoder runs in 16 recomputed bands.
+    model.decoderBandElements = 1;
+    const redone = step();
+    expect(Math.abs((plain.value.dataSync()[0] as number) - (redone.value.dataSync()[0] as number))).toBeLessThan(1e-5);
+    for (const v of vars) {
+      const a = plain.grads[v.name] as Tensor;
+      const b = redone.grads[v.name] as Tensor;
+      expect(b, v.name).toBeDefined();
+      expect(maxDiff(a, b), v.name).toBeLessThan(1e-5);
+    }
+  });
+
+  it('per-pixel losses taken in recomputed chunks equal the whole [pixels × labels] computation: values and gradients to 1e-5', () => {
+    const emb = randomTensor([2, 5, 7, 6], 7);
+    const labels = randomTensor([4, 6], 8);
+    const logTau = tf.scalar(Math.log(0.07));
+    const random = seededRandom(9);
+    // Some pixels ignored (255) or outside the label set.
+    const target = tf.tensor3d(Int32Array.from({ length: 70 }, () => [0, 1, 2, 3, 255, 7][Math.floor(random() * 6)] as number), [2, 5, 7], 'int32');
+    const weights = randomTensor([70], 10);
+    const run = (chunk: number) => tf.grads((e: Tensor, l: Tensor, t: Tensor) => tf.sum(tf.mul(pixelLosses(e, l, target, t, chunk).losses, weights)))([emb, labels, logTau]);
+    const whole = pixelLosses(emb, labels, target, logTau).losses;
+    const chunked = pixelLosses(emb, labels, target, logTau, 4 * 9).losses;
+    expect(maxDiff(whole, chunked)).toBeLessThan(1e-5);
+    const a = run(1 << 21);
+    const b = run(4 * 9);
+    a.forEach((g, i) => expect(maxDiff(g, b[i] as Tensor)).toBeLessThan(1e-5));
+  });
+
+  it('the lean depthwise 3×3 and GELU give the values and gradients of the op-by-op forms', () => {
+    const x = randomTensor([2, 6, 5, 4], 11);
+    const w = randomTensor([9, 4], 12);
+    const b = randomTensor([4], 13);
+    const r = randomTensor([2, 6, 5, 4], 14);
+    const theirs = (xx: Tensor, ww: Tensor, bb: Tensor) => tf.add(tf.depthwiseConv2d(xx as tf.Tensor4D, tf.reshape(ww, [3, 3, 4, 1]) as tf.Tensor4D, 1, 'same'), bb);
+    const loss = (f: typeof depthwiseConv3x3) => (xx: Tensor, ww: Tensor, bb: Tensor) => tf.sum(tf.mul(f(xx, ww, bb), r));
+    const ours = tf.grads(loss(depthwiseConv3x3))([x, w, b]);
+    const ref = tf.grads(loss(theirs))([x, w, b]);
+    expect(maxDiff(depthwiseConv3x3(x, w, b), theirs(x, w, b))).toBeLessThan(1e-5);
+    ours.forEach((g, i) => expect(maxDiff(g, ref[i] as Tensor)).toBeLessThan(1e-5));
+    const opByOp = (t: Tensor) => tf.mul(tf.mul(0.5, t), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(t, tf.mul(0.044715, tf.pow(t, 3)))))));
+    const y = tf.mul(randomTensor([40], 15), 4);
+    expect(maxDiff(gelu(y), opByOp(y))).toBeLessThan(1e-5);
+    const [g1] = tf.grads((t: Tensor) => tf.sum(tf.mul(gelu(t), tf.range(0, 40))))([y]);
+    const [g2] = tf.grads((t: Tensor) => tf.sum(tf.mul(opByOp(t), tf.range(0, 40))))([y]);
+    expect(maxDiff(g1 as Tensor, g2 as Tensor)).toBeLessThan(1e-4);
+  });
+
+  it('the preflight estimate lets the paper\'s sizes through and refuses a step that cannot fit, naming sizes that do', () => {
+    const b0 = segformerConfig('b0', 512);
+    expect(refuseOversizedStep(b0, 512, 2, 32)).toBeNull();
+    expect(refuseOversizedStep(b0, 640, 1, 32)).toBeNull();
+    const refusal = refuseOversizedStep(b0, 1536, 4, 32);
+    expect(refusal).toMatch(/^a training step of SegFormer-b0 at data\.crop 1536 with data\.batchSize 4 needs about \d+ MiB of WebAssembly memory, over the 3584 MiB a step may take of its 4096 MiB heap; what fits: /);
+    const batch = Number(/data\.batchSize (\d+) at this crop/.exec(refusal as string)?.[1] ?? 0);
+    const crop = Number(/data\.crop (\d+) at batch 4/.exec(refusal as string)?.[1]);
+    expect(crop % 32).toBe(0);
+    expect(estimateStepBytes(b0, crop, 4)).toBeLessThanOrEqual(WASM_STEP_BUDGET);
+    expect(estimateStepBytes(b0, crop + 32, 4)).toBeGreaterThan(WASM_STEP_BUDGET);
+    if (batch > 0) expect(estimateStepBytes(b0, 1536, batch)).toBeLessThanOrEqual(WASM_STEP_BUDGET);
+    // More pixels never need less memory.
+    expect(estimateStepBytes(b0, 640, 2)).toBeGreaterThan(estimateStepBytes(b0, 512, 2));
+  });
+});
