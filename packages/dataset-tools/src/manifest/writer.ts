@@ -11,6 +11,7 @@ import { MANIFEST_EXTRA_SQL, MANIFEST_SCHEMA_VERSION, MANIFEST_SQL } from './sch
 import { Staging, stagingPath, type StagedProgress } from './staging.js';
 import type { InspectResult, InstanceCheck } from './inspect.js';
 import { InspectPool } from './pool.js';
+import { boundCache } from '../sqlite-cache.js';
 
 /** Stable image id: 52 bits of sha256(dataset, split, image path). Same input, same id. */
 export function imageId(dataset: string, split: string, image: string): number {
@@ -131,6 +132,7 @@ export class ManifestWriter {
         throw new DatasetError('MANIFEST', `not a manifest this version can extend (${(err as Error).message}): ${resolved}`);
       }
       db.pragma('journal_mode = WAL');
+      boundCache(db);
       db.exec(MANIFEST_EXTRA_SQL);
       return new ManifestWriter(resolved, resolved, db);
     }
@@ -141,6 +143,7 @@ export class ManifestWriter {
     const tmp = partialPath(resolved);
     const db = new Database(tmp);
     db.pragma('journal_mode = WAL');
+    boundCache(db);
     if (adopted === null) {
       db.exec(MANIFEST_SQL);
       db.transaction(() => {
@@ -537,6 +540,7 @@ export class ManifestWriter {
   private install(name: string, root: string, opened: OpenedDataset, keepUnmapped: boolean, lut: Map<number, number>, file: string, update: boolean): { added: number; changed: number; removed: number } {
     const db = this.db;
     db.prepare(`ATTACH DATABASE ? AS staged`).run(file);
+    boundCache(db, 'staged');
     try {
       db.exec('BEGIN IMMEDIATE');
       try {
