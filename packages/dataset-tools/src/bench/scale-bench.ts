@@ -225,8 +225,8 @@ async function generateOpenImages(root: string, n: number): Promise<void> {
 const GENERATORS: Record<string, (root: string, n: number) => Promise<void>> = { cityscapes: generateCityscapes, objects365: generateObjects365, openimages: generateOpenImages };
 
 const execFileAsync = promisify(execFile);
-/** What bin/merge-datasets.js starts node with (a young generation of 2 × 1 MB: peak RSS flat with size). */
-const MERGE_NODE_FLAGS = ['--max-semi-space-size=1'];
+/** What bin/merge-datasets.js starts node with (peak RSS flat with size: see there). */
+const MERGE_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];
 async function child<T>(extra: string[]): Promise<T> {
   const script = fileURLToPath(import.meta.url);
   const flags = extra.includes('merge') ? MERGE_NODE_FLAGS : [];
