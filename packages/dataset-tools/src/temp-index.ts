@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fullGc } from './full-gc.js';
 import { boundCache } from './sqlite-cache.js';
 
 export class TempIndex {
@@ -30,6 +31,7 @@ export class TempIndex {
 
   row(every = 50_000): void {
     if (++this.pending >= every) {
+      fullGc();
       this.db.exec('COMMIT');
       this.db.exec('BEGIN');
       this.pending = 0;

@@ -12,6 +12,7 @@ import { Staging, stagingPath, type StagedProgress } from './staging.js';
 import type { InspectResult, InstanceCheck } from './inspect.js';
 import { InspectPool } from './pool.js';
 import { boundCache } from '../sqlite-cache.js';
+import { fullGc } from '../full-gc.js';
 
 /** Stable image id: 52 bits of sha256(dataset, split, image path). Same input, same id. */
 export function imageId(dataset: string, split: string, image: string): number {
@@ -42,14 +43,8 @@ export interface MergeOptions {
   update?: boolean;
 }
 
-/**
- * A full garbage collection every this many items, when node exposes gc() (bin/merge-datasets.js
- * starts it with --expose-gc). Without it V8 lets the old generation fill with what the small young
- * generation promoted (the window's samples and results) up to a limit it raises as it goes: RSS
- * +20 MB between 10k and 100k images, with 7 MB live. A full collection of that heap takes a few ms.
- */
+/** Items between full garbage collections (see full-gc.ts). */
 const GC_EVERY = 10_000;
-const fullGc = (globalThis as { gc?: () => void }).gc;
 
 /** Items per staging commit: about a second of merging, so a kill loses little and commits stay cheap. */
 const DEFAULT_CHUNK = 2000;
@@ -375,7 +370,7 @@ export class ManifestWriter {
         else if ('instanceSample' in entry) writeInstances(entry.instanceSample, await entry.check, entry.signature);
         else write(entry.sample, await entry.result, entry.signature);
         items += 1;
-        if (items % GC_EVERY === 0) fullGc?.();
+        if (items % GC_EVERY === 0) fullGc();
         if (items - marked >= chunk) {
           staging.mark({ items, images, problems, firstProblem: firstProblem ?? null });
           sdb.exec('COMMIT');
