@@ -2,8 +2,10 @@
 // runnable, and npm itself quiet about the project's config. CI runs this right after one `npm ci`
 // on a fresh clone, which is the case that used to fail (bins pointing into dist/ were skipped).
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { REPO } from '../packages/label-bank/test/helpers.js';
 import { runProgram } from './run-cli.js';
@@ -42,6 +44,25 @@ describe('the bins the README names', () => {
     const r = await runProgram(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^error: label-bank is not built \(\/nowhere\/sentseg\/packages\/x\/dist\/cli\.js is missing\): run `npm run build` in \/nowhere\/sentseg\/\n$/);
+  });
+
+  it('a launcher given node flags runs its entry in a node started with them: same arguments, output and exit code', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sentseg-launch-'));
+    try {
+      mkdirSync(path.join(dir, 'dist'));
+      writeFileSync(path.join(dir, 'dist', 'cli.js'), `process.stdout.write(JSON.stringify({ execArgv: process.execArgv, args: process.argv.slice(2) }));\nprocess.exitCode = 3;\n`);
+      const launcher = path.join(dir, 'bin.mjs');
+      writeFileSync(launcher, `import { launch } from ${JSON.stringify(pathToFileURL(path.join(REPO, 'packages', 'common', 'launch.mjs')).href)};\nawait launch(new URL('./dist/cli.js', import.meta.url), 'x', ['--max-semi-space-size=1']);\n`);
+      const r = await runProgram(process.execPath, [launcher, '--out', 'a b.sqlite'], { cwd: dir });
+      expect(r.code).toBe(3);
+      expect(JSON.parse(r.stdout)).toEqual({ execArgv: ['--max-semi-space-size=1'], args: ['--out', 'a b.sqlite'] });
+      // Started with the flags already: the entry runs in this node.
+      const direct = await runProgram(process.execPath, ['--max-semi-space-size=1', launcher, 'x'], { cwd: dir });
+      expect(direct.code).toBe(3);
+      expect(JSON.parse(direct.stdout)).toEqual({ execArgv: ['--max-semi-space-size=1'], args: ['x'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
@@ -87,6 +87,29 @@ describe('merge-datasets and manifest commands', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/dataset folder not found: .*nowhere/);
     expect(existsSync(path.join(dir, 'x.sqlite'))).toBe(false);
+  });
+
+  it('an annotation JSON cut short or corrupt: exit 2 naming the file and the byte offset, the manifest left byte-identical', async () => {
+    const out = path.join(dir, 'o365-bad.sqlite');
+    await run(MERGE, ['--dataset', `ade=${path.join(dir, 'ade')}`, '--out', out]);
+    const before = readFileSync(out);
+    const root = path.join(dir, 'o365-cut');
+    mkdirSync(path.join(root, 'annotations'), { recursive: true });
+    const json = JSON.stringify({ images: [{ id: 1, file_name: 'images/v2/patch0/a.jpg', width: 20, height: 10 }], annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [1, 1, 5, 5] }], categories: [{ id: 1, name: 'Person' }] });
+    for (const [text, offset, why] of [
+      [json.slice(0, 120), 120, /the file ends inside a value/],
+      // The comma between the first image and the annotations array replaced.
+      [`${json.slice(0, json.indexOf('],"annotations"') + 1)}?${json.slice(json.indexOf('],"annotations"') + 2)}`, json.indexOf('],"annotations"') + 1, /Unexpected "\?"/],
+    ] as const) {
+      writeFileSync(path.join(root, 'annotations', 'zhiyuan_objv2_train.json'), text);
+      const r = await run(MERGE, ['--dataset', `o365=${root}`, '--out', out]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`annotations/zhiyuan_objv2_train.json: malformed JSON at byte ${offset}: `);
+      expect(r.stderr).toMatch(why);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(readFileSync(out).equals(before)).toBe(true);
+      expect(readdirSync(dir).filter((f) => f.startsWith('o365-bad.sqlite'))).toEqual(['o365-bad.sqlite']);
+    }
   });
 
   it('a kill mid-run never leaves a half-written manifest', async () => {

@@ -6,6 +6,8 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fullGc } from './full-gc.js';
+import { boundCache } from './sqlite-cache.js';
 
 export class TempIndex {
   readonly db: Database.Database;
@@ -17,6 +19,7 @@ export class TempIndex {
     this.db = new Database(path.join(this.dir, 'index.sqlite'));
     this.db.pragma('journal_mode = OFF');
     this.db.pragma('synchronous = OFF');
+    boundCache(this.db);
     this.db.exec(schema);
   }
 
@@ -28,6 +31,7 @@ export class TempIndex {
 
   row(every = 50_000): void {
     if (++this.pending >= every) {
+      fullGc();
       this.db.exec('COMMIT');
       this.db.exec('BEGIN');
       this.pending = 0;

@@ -6,8 +6,8 @@
  *   - OpenImages layout (a segmentation CSV with ~2.9 masks per image, as V6's 2.7M masks on 944k images),
  * where every image and mask file is a hard link to one of a few source files (ext4 allows at most
  * 65,000 links per file, so the links rotate among enough sources to stay under 60,000 each). Each
- * merge runs in its own process (histograms on, the default workers) and reports images/s, boxes/s or
- * masks/s and its peak RSS (VmHWM); then a reader process opens the manifest, builds the trainer's
+ * merge runs in its own process (histograms on, the default workers, node started with the flags
+ * bin/merge-datasets.js gives it) and reports images/s, boxes/s or masks/s and its peak RSS (VmHWM); then a reader process opens the manifest, builds the trainer's
  * balanced-sampler input (the image ids of the split) and lists the dataset's samples, timed, with
  * its own peak RSS. The last lines give the RSS ratio of each size to the smallest.
  *   node packages/dataset-tools/dist/bench/scale-bench.js [--scale 10000 --scale 100000] [--formats cityscapes,objects365,openimages] [--data DIR]
@@ -225,9 +225,12 @@ async function generateOpenImages(root: string, n: number): Promise<void> {
 const GENERATORS: Record<string, (root: string, n: number) => Promise<void>> = { cityscapes: generateCityscapes, objects365: generateObjects365, openimages: generateOpenImages };
 
 const execFileAsync = promisify(execFile);
+/** What bin/merge-datasets.js starts node with (peak RSS flat with size: see there). */
+const MERGE_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];
 async function child<T>(extra: string[]): Promise<T> {
   const script = fileURLToPath(import.meta.url);
-  const { stdout } = await execFileAsync(process.execPath, [script, ...extra, '--workers', String(args.workers), `--histograms=${args.histograms}`], { maxBuffer: 1 << 24 });
+  const flags = extra.includes('merge') ? MERGE_NODE_FLAGS : [];
+  const { stdout } = await execFileAsync(process.execPath, [...flags, script, ...extra, '--workers', String(args.workers), `--histograms=${args.histograms}`], { maxBuffer: 1 << 24 });
   return JSON.parse(stdout.trim().split('\n').pop() as string) as T;
 }
 

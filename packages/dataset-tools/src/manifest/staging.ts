@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { isAlive, removeWithSidecars } from './partial.js';
+import { boundCache } from '../sqlite-cache.js';
 
 export const STAGING_SQL = `
 CREATE TABLE resume (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -108,6 +109,7 @@ export class Staging {
     db.pragma('journal_mode = WAL');
     // A chunk lost to a power cut is read again; the file stays consistent either way.
     db.pragma('synchronous = NORMAL');
+    boundCache(db);
     return db;
   }
 

@@ -11,6 +11,8 @@ import { MANIFEST_EXTRA_SQL, MANIFEST_SCHEMA_VERSION, MANIFEST_SQL } from './sch
 import { Staging, stagingPath, type StagedProgress } from './staging.js';
 import type { InspectResult, InstanceCheck } from './inspect.js';
 import { InspectPool } from './pool.js';
+import { boundCache } from '../sqlite-cache.js';
+import { fullGc } from '../full-gc.js';
 
 /** Stable image id: 52 bits of sha256(dataset, split, image path). Same input, same id. */
 export function imageId(dataset: string, split: string, image: string): number {
@@ -40,6 +42,9 @@ export interface MergeOptions {
   /** --update: re-read only the images whose files' size or mtime changed; the others keep their rows. */
   update?: boolean;
 }
+
+/** Items between full garbage collections (see full-gc.ts). */
+const GC_EVERY = 10_000;
 
 /** Items per staging commit: about a second of merging, so a kill loses little and commits stay cheap. */
 const DEFAULT_CHUNK = 2000;
@@ -131,6 +136,7 @@ export class ManifestWriter {
         throw new DatasetError('MANIFEST', `not a manifest this version can extend (${(err as Error).message}): ${resolved}`);
       }
       db.pragma('journal_mode = WAL');
+      boundCache(db);
       db.exec(MANIFEST_EXTRA_SQL);
       return new ManifestWriter(resolved, resolved, db);
     }
@@ -141,6 +147,7 @@ export class ManifestWriter {
     const tmp = partialPath(resolved);
     const db = new Database(tmp);
     db.pragma('journal_mode = WAL');
+    boundCache(db);
     if (adopted === null) {
       db.exec(MANIFEST_SQL);
       db.transaction(() => {
@@ -363,6 +370,7 @@ export class ManifestWriter {
         else if ('instanceSample' in entry) writeInstances(entry.instanceSample, await entry.check, entry.signature);
         else write(entry.sample, await entry.result, entry.signature);
         items += 1;
+        if (items % GC_EVERY === 0) fullGc();
         if (items - marked >= chunk) {
           staging.mark({ items, images, problems, firstProblem: firstProblem ?? null });
           sdb.exec('COMMIT');
@@ -537,6 +545,7 @@ export class ManifestWriter {
   private install(name: string, root: string, opened: OpenedDataset, keepUnmapped: boolean, lut: Map<number, number>, file: string, update: boolean): { added: number; changed: number; removed: number } {
     const db = this.db;
     db.prepare(`ATTACH DATABASE ? AS staged`).run(file);
+    boundCache(db, 'staged');
     try {
       db.exec('BEGIN IMMEDIATE');
       try {
