@@ -6,63 +6,36 @@
  * AdamW or SGD under warm-up + poly decay. Writes the run folder: config.json (resolved, paths
  * absolute), metrics.jsonl, checkpoints/. A folder that already holds a run is refused unless the
  * run is resumed or overwritten; every input is checked before any work starts.
+ *
+ * This file holds the setup, each part in a function named for what it sets up; one step (batch →
+ * tensors → loss parts → update) is train-step.ts, the loop with its checkpoints, metrics, progress
+ * and interruption is train-loop.ts.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
 import { ignoreIndexFor, ManifestReader, type DatasetInfo } from '@sentseg/dataset-tools';
 import { selectBackend, type ChosenBackend } from './backend/select.js';
-import { loadCheckpoint, readCheckpointState, saveCheckpoint, type CheckpointState } from './checkpoint.js';
+import { loadCheckpoint, readCheckpointState, type CheckpointState } from './checkpoint.js';
 import { withAbsolutePaths, type TrainConfig } from './config.js';
-import { BatchLoader, type LoadedBatch, type LoaderDataset } from './data/loader.js';
+import { BatchLoader, type LoaderDataset } from './data/loader.js';
 import { NOT_A_CLASS } from './data/load-sample.js';
 import { BalancedSampler } from './data/sampler.js';
 import { TrainerError } from './errors.js';
 import { readLabelEmbeddings, type LabelEmbeddings } from './label-embeddings.js';
 import { checkNewRun, checkSqliteKind, checkTrainInputs, clearRun, readRunConfig, runConfigFile } from './run-folder.js';
-import { batchLosses, chooseLosses, LOSS_NAMES, type LossParts, type LossSlices } from './losses/table.js';
+import { chooseLosses } from './losses/table.js';
 import type { LossKind } from '@sentseg/dataset-tools';
 import { hubIdOf, type HubOptions } from '@sentseg/label-bank';
 import { BoxEmbeddingCache, boxEmbeddings, loadClipVisionEncoder, type BoxEmbeddings } from './boxes/clip-boxes.js';
 import { estimateStepBytes, mib, recomputeFor, refuseOversizedStep } from './model/memory.js';
 import { INPUT_MULTIPLE, OUTPUT_STRIDE, SegFormer, segformerConfig } from './model/segformer.js';
 import { Optimizer } from './optim/optimizers.js';
-import { learningRate } from './optim/schedule.js';
 import { tf, type Tensor } from './tf.js';
+import { startSummary, trainingLoop, truncateMetrics, type TrainSummary } from './train-loop.js';
+import { createTrainStep } from './train-step.js';
 
-export interface StepMetrics {
-  step: number;
-  loss: number;
-  hd: number | null;
-  ld: number | null;
-  wd: number | null;
-  tau: number;
-  lr: number;
-  images: number;
-  skipped: number;
-  /** L_WD boxes of the step's images that the loss used, and those left out because the crop cut them under losses.wdMinVisible. */
-  wdBoxes: number;
-  wdBoxesCut: number;
-  imagesPerSec: number;
-  stepSeconds: number;
-  numTensors: number;
-}
-
-export interface TrainSummary {
-  run: string;
-  backend: ChosenBackend;
-  startStep: number;
-  endStep: number;
-  interrupted: boolean;
-  skippedImages: number;
-  /** Of the skipped: images whose mask holds ids that are neither a label nor ignored (each file once). */
-  strayLabelFiles: string[];
-  /** L_WD boxes used and cut by the crop, over the run. */
-  wdBoxes: number;
-  wdBoxesCut: number;
-  metrics: StepMetrics[];
-  lastCheckpoint: string | null;
-}
+export type { StepMetrics, TrainSummary } from './train-loop.js';
+export { downsampleTarget } from './train-step.js';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -79,15 +52,6 @@ export interface TrainOptions {
   stopRequested?: () => boolean;
   /** Model cache and download settings for a hub id given as clipVision. */
   hub?: HubOptions;
-}
-
-/** Picks each image's label at the centre of its output-stride cell: crop×crop → (crop/s)². */
-export function downsampleTarget(target: Int32Array, crop: number, stride = OUTPUT_STRIDE): Int32Array {
-  const out = crop / stride;
-  const result = new Int32Array(out * out);
-  const offset = Math.floor(stride / 2);
-  for (let y = 0; y < out; y++) for (let x = 0; x < out; x++) result[y * out + x] = target[(y * stride + offset) * crop + x * stride + offset] as number;
-  return result;
 }
 
 function trainingSplit(info: DatasetInfo, splits: string[]): string {
@@ -112,20 +76,6 @@ function openDatasets(reader: ManifestReader, config: TrainConfig): { infos: Dat
   }
   const split = new Map(infos.map((d) => [d.name, trainingSplit(d, config.data.splits)]));
   return { infos, split, lossOf };
-}
-
-function appendMetrics(file: string, m: StepMetrics): void {
-  appendFileSync(file, `${JSON.stringify(m)}\n`);
-}
-
-/** Keeps the metrics log consistent with a checkpoint: drops lines of steps after it. */
-function truncateMetrics(file: string, upToStep: number): void {
-  if (!existsSync(file)) return;
-  const kept = readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .filter((line) => (JSON.parse(line) as { step: number }).step <= upToStep);
-  writeFileSync(file, kept.map((l) => `${l}\n`).join(''));
 }
 
 /**
@@ -214,6 +164,73 @@ export async function embedTrainingBoxes(options: { config: TrainConfig; hub?: H
   }
 }
 
+/** The step's memory, refused now when it cannot fit (never an abort inside WebAssembly); recomputation switched on for large steps. */
+function planStepMemory(config: TrainConfig, backend: ChosenBackend, embedDim: number): { stepBytes: number; recomputing: boolean } {
+  const { crop, batchSize } = config.data;
+  const stepBytes = estimateStepBytes(segformerConfig(config.model.variant, embedDim), crop, batchSize);
+  if (backend.name === 'wasm') {
+    const refusal = refuseOversizedStep(segformerConfig(config.model.variant, embedDim), crop, batchSize, INPUT_MULTIPLE);
+    if (refusal) throw new TrainerError(refusal);
+  }
+  return { stepBytes, recomputing: recomputeFor(crop, batchSize) };
+}
+
+/** Each trained dataset's image ids of its training split; a dataset without any is refused. */
+function trainingImages(reader: ManifestReader, infos: DatasetInfo[], split: Map<string, string>): { name: string; ids: number[] }[] {
+  const datasets = infos.map((d) => ({ name: d.name, ids: reader.imageIds(d.name, split.get(d.name) as string) }));
+  const empty = datasets.filter((d) => d.ids.length === 0).map((d) => `${d.name} (${split.get(d.name)})`);
+  if (empty.length > 0) throw new TrainerError(`no training images in ${empty.join(', ')}`);
+  return datasets;
+}
+
+function logDatasets(log: (line: string) => void, infos: DatasetInfo[], lossOf: Map<string, LossKind>, split: Map<string, string>, datasets: { name: string; ids: number[] }[]): void {
+  for (const d of infos) {
+    const loss = lossOf.get(d.name) as LossKind;
+    const chosen = loss === d.loss ? '' : ` (losses.byDataset; the manifest says L_${d.loss.toUpperCase()})`;
+    log(`dataset ${d.name}: ${d.annotation} → L_${loss.toUpperCase()}${chosen}, split ${split.get(d.name)}, ${datasets.find((x) => x.name === d.name)?.ids.length} images`);
+  }
+}
+
+/**
+ * Continues a resumed run from its latest checkpoint (weights, optimizer, metrics.jsonl cut back to
+ * its step) or starts metrics.jsonl empty; returns the first step to train.
+ */
+function resumeOrStart(options: TrainOptions, config: TrainConfig, labels: LabelEmbeddings, model: SegFormer, optimizer: Optimizer, metricsFile: string, log: (line: string) => void): number {
+  if (!options.resume) {
+    writeFileSync(metricsFile, '');
+    return 0;
+  }
+  const ckpt = loadCheckpoint(options.run);
+  if (ckpt.state.embedDim !== labels.dim) throw new TrainerError(`checkpoint ${ckpt.dir} was trained on ${ckpt.state.embedDim}-d label embeddings, the label bank gives ${labels.dim}-d ones`);
+  if (ckpt.state.labels.join('\n') !== labels.names.join('\n')) throw new TrainerError(`checkpoint ${ckpt.dir} was trained on another label set than ${config.manifest}`);
+  model.params.assign(ckpt.weights, ckpt.dir);
+  tf.dispose([...ckpt.weights.values()]);
+  optimizer.restore(ckpt.optimizerStep, ckpt.optimizerSlots);
+  const startStep = ckpt.state.step;
+  truncateMetrics(metricsFile, startStep);
+  log(`resumed from ${ckpt.dir} at step ${startStep}`);
+  return startStep;
+}
+
+function logModel(log: (line: string) => void, config: TrainConfig, model: SegFormer, labels: LabelEmbeddings, memory: { stepBytes: number; recomputing: boolean }): void {
+  const { crop, batchSize } = config.data;
+  log(`model: SegFormer-${config.model.variant}, ${model.params.count().toLocaleString('en-US')} weights, ${labels.dim}-d embeddings of ${labels.names.length} labels (${labels.encoderId}, ${config.labelText})`);
+  if (memory.recomputing) log(`memory: a step of ${batchSize} × ${crop}×${crop} needs about ${mib(memory.stepBytes)}, its activations recomputed in the backward pass instead of kept (less memory, more time)`);
+  log(`losses at the ${config.losses.resolution === 'label' ? `label's resolution (${crop}×${crop}, logits upsampled bilinearly)` : `output's resolution (${crop / OUTPUT_STRIDE}×${crop / OUTPUT_STRIDE}, the label at each cell's centre)`} (losses.resolution)`);
+}
+
+/** The batch loader: dataset-balanced batches, mask ids that are no class of their dataset mapped to NOT_A_CLASS (such a sample is skipped and named, never read as ignored). */
+function createLoader(reader: ManifestReader, config: TrainConfig, infos: DatasetInfo[], datasets: { name: string; ids: number[] }[], numLabels: number): BatchLoader {
+  const loaderDatasets: LoaderDataset[] = infos.map((d) => ({ name: d.name, annotation: d.annotation, encoding: d.encoding, lut: reader.lut(d.name, ignoreIndexFor(numLabels), NOT_A_CLASS) }));
+  const sampler = new BalancedSampler(datasets, config.data.batchSize, config.seed);
+  return new BatchLoader({ reader, sampler, datasets: loaderDatasets, augment: config.data, minBoxVisible: config.losses.wdMinVisible, numLabels, seed: config.seed, workers: config.data.workers, prefetch: config.data.prefetch, lastStep: config.steps - 1 });
+}
+
+/** What a checkpoint of this run records besides the weights. */
+function checkpointStateOf(config: TrainConfig, labels: LabelEmbeddings): (step: number) => CheckpointState {
+  return (step) => ({ step, seed: config.seed, labels: labels.names, encoderId: labels.encoderId, labelText: config.labelText, embedDim: labels.dim, savedAt: new Date().toISOString() });
+}
+
 export async function train(options: TrainOptions): Promise<TrainSummary> {
   const { run } = options;
   const config = withAbsolutePaths(options.config);
@@ -226,28 +243,13 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   let loader: BatchLoader | null = null;
   let model: SegFormer | null = null;
   let optimizer: Optimizer | null = null;
-  const disposables: Tensor[] = [];
+  let labelEmb: Tensor | null = null;
   try {
     const { infos, split, lossOf } = openDatasets(reader, config);
-    const labels: LabelEmbeddings = readLabelEmbeddings(config.labelBank, reader, config.labelText, config.encoder);
-    // A step that cannot fit is refused now, with the sizes that would (never an abort inside WebAssembly).
-    const crop0 = config.data.crop;
-    const batch0 = config.data.batchSize;
-    const stepBytes = estimateStepBytes(segformerConfig(config.model.variant, labels.dim), crop0, batch0);
-    if (backend.name === 'wasm') {
-      const refusal = refuseOversizedStep(segformerConfig(config.model.variant, labels.dim), crop0, batch0, INPUT_MULTIPLE);
-      if (refusal) throw new TrainerError(refusal);
-    }
-    const recomputing = recomputeFor(crop0, batch0);
-    const datasets = infos.map((d) => ({ name: d.name, ids: reader.imageIds(d.name, split.get(d.name) as string) }));
-    const empty = datasets.filter((d) => d.ids.length === 0).map((d) => `${d.name} (${split.get(d.name)})`);
-    if (empty.length > 0) throw new TrainerError(`no training images in ${empty.join(', ')}`);
-    for (const d of infos) {
-      const loss = lossOf.get(d.name) as LossKind;
-      const chosen = loss === d.loss ? '' : ` (losses.byDataset; the manifest says L_${d.loss.toUpperCase()})`;
-      log(`dataset ${d.name}: ${d.annotation} → L_${loss.toUpperCase()}${chosen}, split ${split.get(d.name)}, ${datasets.find((x) => x.name === d.name)?.ids.length} images`);
-    }
-
+    const labels = readLabelEmbeddings(config.labelBank, reader, config.labelText, config.encoder);
+    const memory = planStepMemory(config, backend, labels.dim);
+    const datasets = trainingImages(reader, infos, split);
+    logDatasets(log, infos, lossOf, split, datasets);
     const boxTargets = await trainingBoxTargets(reader, config, infos, datasets, lossOf, options.hub);
     if (boxTargets) log(`box embeddings (${boxTargets.modelId}, ${boxTargets.dim}-d): ${boxTargets.computed} computed, ${boxTargets.cached} from the cache`);
 
@@ -255,179 +257,22 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     mkdirSync(run, { recursive: true });
     const metricsFile = path.join(run, 'metrics.jsonl');
     model = new SegFormer({ ...segformerConfig(config.model.variant, labels.dim), ...(boxTargets ? { boxProjectionDim: boxTargets.dim } : {}) }, config.seed);
-    model.recomputeActivations = recomputing;
+    model.recomputeActivations = memory.recomputing;
     optimizer = new Optimizer({ ...config.optimizer });
-    let startStep = 0;
-    if (options.resume) {
-      const ckpt = loadCheckpoint(run);
-      if (ckpt.state.embedDim !== labels.dim) throw new TrainerError(`checkpoint ${ckpt.dir} was trained on ${ckpt.state.embedDim}-d label embeddings, the label bank gives ${labels.dim}-d ones`);
-      if (ckpt.state.labels.join('\n') !== labels.names.join('\n')) throw new TrainerError(`checkpoint ${ckpt.dir} was trained on another label set than ${config.manifest}`);
-      model.params.assign(ckpt.weights, ckpt.dir);
-      tf.dispose([...ckpt.weights.values()]);
-      optimizer.restore(ckpt.optimizerStep, ckpt.optimizerSlots);
-      startStep = ckpt.state.step;
-      truncateMetrics(metricsFile, startStep);
-      log(`resumed from ${ckpt.dir} at step ${startStep}`);
-    } else {
-      writeFileSync(metricsFile, '');
-    }
+    const startStep = resumeOrStart(options, config, labels, model, optimizer, metricsFile, log);
     writeFileSync(path.join(run, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-    log(`model: SegFormer-${config.model.variant}, ${model.params.count().toLocaleString('en-US')} weights, ${labels.dim}-d embeddings of ${labels.names.length} labels (${labels.encoderId}, ${config.labelText})`);
-    if (recomputing) log(`memory: a step of ${batch0} × ${crop0}×${crop0} needs about ${mib(stepBytes)}, its activations recomputed in the backward pass instead of kept (less memory, more time)`);
-    log(`losses at the ${config.losses.resolution === 'label' ? `label's resolution (${config.data.crop}×${config.data.crop}, logits upsampled bilinearly)` : `output's resolution (${config.data.crop / OUTPUT_STRIDE}×${config.data.crop / OUTPUT_STRIDE}, the label at each cell's centre)`} (losses.resolution)`);
+    logModel(log, config, model, labels, memory);
 
-    const labelEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
-    disposables.push(labelEmb);
-    // Mask ids that are no class of their dataset map to NOT_A_CLASS: such a sample is skipped and named, never read as ignored.
-    const loaderDatasets: LoaderDataset[] = infos.map((d) => ({ name: d.name, annotation: d.annotation, encoding: d.encoding, lut: reader.lut(d.name, ignoreIndexFor(labels.names.length), NOT_A_CLASS) }));
-    const sampler = new BalancedSampler(datasets, config.data.batchSize, config.seed);
-    loader = new BatchLoader({ reader, sampler, datasets: loaderDatasets, augment: config.data, minBoxVisible: config.losses.wdMinVisible, numLabels: labels.names.length, seed: config.seed, workers: config.data.workers, prefetch: config.data.prefetch, lastStep: config.steps - 1 });
-
-    const state = (step: number): CheckpointState => ({
-      step,
-      seed: config.seed,
-      labels: labels.names,
-      encoderId: labels.encoderId,
-      labelText: config.labelText,
-      embedDim: labels.dim,
-      savedAt: new Date().toISOString(),
-    });
-    const summary: TrainSummary = { run, backend, startStep, endStep: startStep, interrupted: false, skippedImages: 0, strayLabelFiles: [], wdBoxes: 0, wdBoxesCut: 0, metrics: [], lastCheckpoint: null };
-    const total = config.steps;
-    const showBar = options.progress ?? process.stderr.isTTY === true;
-    const bar = showBar
-      ? new cliProgress.SingleBar(
-          { format: 'train [{bar}] {value}/{total} | loss {loss} | {ips} img/s | ETA {eta_formatted}', stream: process.stderr, hideCursor: true },
-          cliProgress.Presets.shades_classic,
-        )
-      : null;
-    bar?.start(total, startStep, { loss: '-', ips: '-' });
-    const crop = config.data.crop;
-    const outSide = crop / OUTPUT_STRIDE;
-    const atLabel = config.losses.resolution === 'label';
-    const schedule = { lr: config.optimizer.lr, totalSteps: total, polyPower: config.optimizer.polyPower, warmupSteps: config.optimizer.warmupSteps, warmupRatio: config.optimizer.warmupRatio };
-    const params = model.params.entries();
-    const trainable = params.map(([, v]) => v);
-    const lineEvery = Math.max(1, Math.round(total / 20));
-
-    for (let step = startStep; step < total; step++) {
-      const started = performance.now();
-      const batch: LoadedBatch = await loader.batch(step);
-      for (const f of batch.failures) {
-        log(`skipped ${f.dataset} ${f.file}: ${f.reason}`);
-        if (f.kind === 'labels' && !summary.strayLabelFiles.includes(`${f.dataset} ${f.file}`)) summary.strayLabelFiles.push(`${f.dataset} ${f.file}`);
-      }
-      summary.skippedImages += batch.failures.length;
-      const n = batch.images.length;
-      const lr = learningRate(step, schedule);
-      let lossValue = 0;
-      let wdBoxes = 0;
-      const wdBoxesCut = batch.images.reduce((sum, img) => sum + img.boxesCut, 0);
-      const partValues: Record<LossKind, number | null> = { hd: null, ld: null, wd: null };
-      if (n > 0) {
-        // The batch partitioned by loss, in the table's order: each loss takes a contiguous slice.
-        const order = (img: { dataset: string }) => LOSS_NAMES.indexOf(lossOf.get(img.dataset) as LossKind);
-        const images = [...batch.images].sort((a, b) => order(a) - order(b));
-        const pixels = new Float32Array(n * crop * crop * 3);
-        // losses.resolution: the label at each output cell's centre, or the whole crop's label.
-        const targetSide = atLabel ? crop : outSide;
-        const targets = new Int32Array(n * targetSide * targetSide);
-        images.forEach((img, i) => {
-          pixels.set(img.pixels, i * crop * crop * 3);
-          targets.set(atLabel ? img.target : downsampleTarget(img.target, crop), i * targetSide * targetSide);
-        });
-        const slices: LossSlices = {};
-        const clipRows: Float32Array[] = [];
-        images.forEach((img, i) => {
-          const loss = lossOf.get(img.dataset) as LossKind;
-          const slice = (slices[loss] ??= { start: i, count: 0, boxes: [], clipBoxEmb: null });
-          slice.count += 1;
-          // Boxes on the 1/4-resolution map, with their CLIP targets (images relative to the slice).
-          for (const b of loss === 'wd' ? img.boxes : []) {
-            const target = boxTargets?.vectors.get(b.boxId);
-            if (!target) continue;
-            slice.boxes.push({ image: i - slice.start, x0: b.x0 / OUTPUT_STRIDE, y0: b.y0 / OUTPUT_STRIDE, x1: b.x1 / OUTPUT_STRIDE, y1: b.y1 / OUTPUT_STRIDE });
-            clipRows.push(target);
-            wdBoxes += 1;
-          }
-        });
-        const parts: LossParts = {};
-        const { value, grads } = tf.tidy(() => {
-          const x = tf.tensor4d(pixels, [n, crop, crop, 3]);
-          const t = tf.tensor3d(targets, [n, targetSide, targetSide], 'int32');
-          if (slices.wd && boxTargets && clipRows.length > 0) {
-            slices.wd.clipBoxEmb = tf.tensor2d(Float32Array.from(clipRows.flatMap((r) => Array.from(r))), [clipRows.length, boxTargets.dim]);
-          }
-          const wdConv = boxTargets ? { w: model!.params.get('wd/w'), b: model!.params.get('wd/b') } : null;
-          return tf.variableGrads(() => {
-            const emb = model!.forward(x);
-            const computed = batchLosses(emb, t, slices, { labelEmb, logTau: model!.logTau, ldDropFraction: config.losses.ldDropFraction, wdConv });
-            let totalLoss: Tensor = tf.scalar(0);
-            for (const [name, part] of Object.entries(computed) as [LossKind, Tensor][]) {
-              parts[name] = tf.keep(part);
-              totalLoss = tf.add(totalLoss, part);
-            }
-            return totalLoss as tf.Scalar;
-          }, trainable);
-        });
-        lossValue = (await value.data())[0] as number;
-        for (const name of LOSS_NAMES) {
-          const part = parts[name];
-          if (part) partValues[name] = (await part.data())[0] as number;
-        }
-        if (!Number.isFinite(lossValue)) {
-          tf.dispose([value, ...Object.values(grads), ...Object.values(parts)]);
-          throw new TrainerError(`loss is ${lossValue} at step ${step + 1}; lower optimizer.lr`);
-        }
-        optimizer.apply(params, grads, lr, (name) => model!.decays(name), (v) => v.name);
-        tf.dispose([value, ...Object.values(grads), ...Object.values(parts)]);
-      } else {
-        log(`step ${step + 1}: every image of the batch was unreadable; step skipped`);
-      }
-      const seconds = (performance.now() - started) / 1000;
-      const tau = Math.exp((model.logTau.dataSync() as Float32Array)[0] as number);
-      const metrics: StepMetrics = {
-        step: step + 1,
-        loss: lossValue,
-        hd: partValues.hd,
-        ld: partValues.ld,
-        wd: partValues.wd,
-        tau,
-        lr,
-        images: n,
-        skipped: batch.failures.length,
-        wdBoxes,
-        wdBoxesCut,
-        imagesPerSec: n / seconds,
-        stepSeconds: seconds,
-        numTensors: tf.memory().numTensors,
-      };
-      appendMetrics(metricsFile, metrics);
-      summary.metrics.push(metrics);
-      summary.endStep = step + 1;
-      summary.wdBoxes += wdBoxes;
-      summary.wdBoxesCut += wdBoxesCut;
-      bar?.update(step + 1, { loss: lossValue.toFixed(4), ips: metrics.imagesPerSec.toFixed(2) });
-      if (!bar && ((step + 1) % lineEvery === 0 || step + 1 === total)) {
-        log(`step ${step + 1}/${total} loss ${lossValue.toFixed(4)} τ ${tau.toFixed(4)} lr ${lr.toExponential(2)} ${metrics.imagesPerSec.toFixed(2)} img/s`);
-      }
-      // Let the event loop run (signals such as Ctrl-C, worker messages, the progress bar): when
-      // batches are prefetched, awaiting them alone never leaves the microtask queue.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      const stop = options.stopRequested?.() === true;
-      if ((step + 1) % config.checkpointEvery === 0 || step + 1 === total || stop) {
-        summary.lastCheckpoint = await saveCheckpoint(run, model, optimizer, state(step + 1), config.keepCheckpoints);
-      }
-      if (stop) {
-        summary.interrupted = true;
-        break;
-      }
-    }
-    bar?.stop();
-    return summary;
+    labelEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
+    loader = createLoader(reader, config, infos, datasets, labels.names.length);
+    const trainStep = createTrainStep({ model, optimizer, labelEmb, lossOf, boxTargets, crop: config.data.crop, resolution: config.losses.resolution, ldDropFraction: config.losses.ldDropFraction });
+    return await trainingLoop(
+      { run, config, loader, trainStep, model, optimizer, checkpointState: checkpointStateOf(config, labels), metricsFile, log, progress: options.progress ?? process.stderr.isTTY === true, stopRequested: options.stopRequested },
+      startSummary(run, backend, startStep),
+    );
   } finally {
     await loader?.close();
-    tf.dispose(disposables);
+    if (labelEmb) tf.dispose(labelEmb);
     model?.params.dispose();
     optimizer?.dispose();
     reader.close();
