@@ -1,24 +1,18 @@
 import Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
-import { existsSync, renameSync, statSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { sqliteKindMismatch } from '@sentseg/common';
 import { DatasetError, type Problem } from '../errors.js';
-import type { BoxSample, DenseSample, InstanceSample, OpenedDataset } from '../formats/types.js';
-import { imageSize } from './inspect.js';
+import type { OpenedDataset } from '../formats/types.js';
 import { adoptStalePartial, partialPath, removeStalePartials, removeWithSidecars } from './partial.js';
+import { IGNORE } from './sample-kinds.js';
 import { MANIFEST_EXTRA_SQL, MANIFEST_SCHEMA_VERSION, MANIFEST_SQL } from './schema.js';
+import { DEFAULT_CHUNK, StagedRows, writeSamples, type OldRows } from './staged-rows.js';
 import { Staging, stagingPath, type StagedProgress } from './staging.js';
-import type { InspectResult, InstanceCheck } from './inspect.js';
 import { InspectPool } from './pool.js';
 import { boundCache } from '../sqlite-cache.js';
-import { fullGc } from '../full-gc.js';
 
-/** Stable image id: 52 bits of sha256(dataset, split, image path). Same input, same id. */
-export function imageId(dataset: string, split: string, image: string): number {
-  const hex = createHash('sha256').update(`${dataset}\0${split}\0${image}`).digest('hex');
-  return Number.parseInt(hex.slice(0, 13), 16);
-}
+export { imageId } from './image-id.js';
 
 export interface MergeOptions {
   /** Decode masks for per-label pixel counts (default true); false reads sizes from headers only. */
@@ -43,30 +37,6 @@ export interface MergeOptions {
   update?: boolean;
 }
 
-/** Items between full garbage collections (see full-gc.ts). */
-const GC_EVERY = 10_000;
-
-/** Items per staging commit: about a second of merging, so a kill loses little and commits stay cheap. */
-const DEFAULT_CHUNK = 2000;
-
-/** An image's files as they are now (size and mtime, or missing), with what the annotation file says of it. */
-function sign(files: string[], annotation: string): string {
-  const parts = files.map((f) => {
-    const st = statSync(f, { throwIfNoEntry: false });
-    return st ? `${st.size}:${st.mtimeMs}` : '-';
-  });
-  const digest = annotation === '' ? '' : createHash('sha1').update(annotation).digest('base64').slice(0, 16);
-  return `${parts.join(',')}${digest === '' ? '' : `#${digest}`}`;
-}
-
-/** A dataset's rows in the manifest, read by --update. */
-interface OldRows {
-  has(id: number): boolean;
-  signature(id: number): string | null;
-  /** Copies an image's rows into the staging database; returns 1 when it had any (0: no such image). */
-  copy(id: number, files: string[], staging: Database.Database, problem: (p: Problem) => void): number;
-}
-
 export interface MergeSummary {
   dataset: string;
   format: string;
@@ -79,23 +49,34 @@ export interface MergeSummary {
   update?: { added: number; changed: number; removed: number; reread: number };
 }
 
-const IGNORE = -1;
+/**
+ * What a staging file was written with: a resumed merge continues it only when all of this is the
+ * same (the same root, format, label lookup, options), else it starts over.
+ */
+function stagingFingerprint(root: string, opened: OpenedDataset, lut: Map<number, number>, options: { histograms: boolean; update: boolean; limit: number | undefined; splits: string[] | undefined }): string {
+  return JSON.stringify({
+    staging: 1,
+    root: path.resolve(root),
+    format: opened.format,
+    version: opened.version,
+    variant: opened.variant,
+    annotation: opened.annotation,
+    loss: opened.loss,
+    encoding: opened.encoding.kind,
+    ignore: opened.ignoreValues,
+    lut: [...lut],
+    histograms: options.histograms,
+    limit: options.limit ?? null,
+    splits: options.splits ?? null,
+    update: options.update,
+  });
+}
 
-type BoxCheck = { ok: true; width: number; height: number } | { ok: false; reason: string };
-
-/** A box image exists; its size is the annotation's, checked against the header unless `verify` is off. */
-async function checkBoxImage(file: string, sample: BoxSample, verify: boolean): Promise<BoxCheck> {
-  if (!existsSync(file)) return { ok: false, reason: 'image missing' };
-  if (!verify && sample.width && sample.height) return { ok: true, width: sample.width, height: sample.height };
-  try {
-    const size = await imageSize(file);
-    if (sample.width && sample.height && (sample.width !== size.width || sample.height !== size.height)) {
-      return { ok: false, reason: `image ${size.width}×${size.height} does not match the annotation's ${sample.width}×${sample.height}` };
-    }
-    return { ok: true, ...size };
-  } catch (err) {
-    return { ok: false, reason: `unreadable image (${(err as Error).message})` };
-  }
+/** The refusal of a dataset none of whose images could be used; the problem rows go with the staging file, so it names the first. */
+function noUsableImages(name: string, root: string, opened: OpenedDataset, rows: StagedRows): DatasetError {
+  const { problems, firstProblem } = rows;
+  const why = firstProblem ? ` (${problems} problem${problems === 1 ? '' : 's'}; the first: ${firstProblem.file}: ${firstProblem.reason})` : ' (no images found)';
+  return new DatasetError('NOT_A_DATASET', `no usable images in ${opened.format} dataset "${name}" at ${root}${why}`);
 }
 
 /** A manifest being written: created in a temp file and renamed, or an existing one changed one dataset per transaction. */
@@ -204,247 +185,21 @@ export class ManifestWriter {
    */
   async addDataset(name: string, root: string, opened: OpenedDataset, options: MergeOptions = {}): Promise<MergeSummary> {
     const started = performance.now();
-    const db = this.db;
     const histograms = options.histograms ?? true;
     const update = options.update ?? false;
     const keepUnmapped = options.keepUnmapped ?? false;
     const lut = this.trialClasses(name, root, opened, keepUnmapped);
-    const fingerprint = JSON.stringify({
-      staging: 1,
-      root: path.resolve(root),
-      format: opened.format,
-      version: opened.version,
-      variant: opened.variant,
-      annotation: opened.annotation,
-      loss: opened.loss,
-      encoding: opened.encoding.kind,
-      ignore: opened.ignoreValues,
-      lut: [...lut],
-      histograms,
-      limit: options.limit ?? null,
-      splits: options.splits ?? null,
-      update,
-    });
-    const staging = Staging.open(this.target, name, fingerprint);
-    this.staging = staging;
-    const resumed = staging.resumed;
-    if (resumed) options.onResume?.(name, { ...resumed, file: staging.file });
-    else if (staging.discarded) options.onResume?.(name, { items: 0, images: 0, problems: 0, firstProblem: null, file: staging.file, discarded: staging.discarded });
-    const chunk = options.chunk ?? DEFAULT_CHUNK;
+    const staging = this.openStaging(name, stagingFingerprint(root, opened, lut, { histograms, update, limit: options.limit, splits: options.splits }), options.onResume);
     const pool = new InspectPool(options.workers ?? 0);
-    let images = resumed?.images ?? 0;
-    let problems = resumed?.problems ?? 0;
-    let firstProblem: Problem | undefined = resumed?.firstProblem ?? undefined;
-    let items = resumed?.items ?? 0;
-    let marked = items;
-    let reread = 0;
-    const sdb = staging.db;
+    let rows: StagedRows;
+    let reread: number;
     try {
-      const ignore = new Set(opened.ignoreValues);
-      const insertImage = sdb.prepare(`INSERT INTO images (id, split, image_path, mask_path, width, height) VALUES (?, ?, ?, ?, ?, ?)`);
-      const insertLabel = sdb.prepare(`INSERT INTO image_labels (image_id, label_id, pixels) VALUES (?, ?, ?)`);
-      const insertSegment = sdb.prepare(`INSERT INTO segments (image_id, segment_id, source_id) VALUES (?, ?, ?)`);
-      const insertProblem = sdb.prepare(`INSERT INTO problems (file, reason) VALUES (?, ?)`);
-      const insertSource = sdb.prepare(`INSERT INTO image_sources (image_id, signature) VALUES (?, ?)`);
-      const insertChanged = sdb.prepare(`INSERT OR IGNORE INTO changed (image_id) VALUES (?)`);
-      const insertBox = sdb.prepare(`INSERT INTO boxes (image_id, source_id, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?)`);
-      const insertInstance = sdb.prepare(`INSERT INTO instance_masks (image_id, source_id, mask_path) VALUES (?, ?, ?)`);
       // --update: the manifest's own rows of an image whose files did not change are copied as they are.
       const old = update ? this.oldRows(name) : null;
-      const problem = (p: Problem) => {
-        insertProblem.run(p.file, p.reason);
-        problems += 1;
-        firstProblem ??= p;
-      };
-      const stored = (id: number, signature: string) => {
-        insertSource.run(id, signature);
-        if (old?.has(id)) insertChanged.run(id);
-      };
-      const write = (sample: DenseSample, result: InspectResult, signature: string) => {
-        if (!result.ok) {
-          problem({ file: result.which === 'image' ? sample.image : sample.mask, reason: result.reason });
-          return;
-        }
-        const id = imageId(name, sample.split, sample.image);
-        insertImage.run(id, sample.split, sample.image, sample.mask, result.width, result.height);
-        stored(id, signature);
-        images += 1;
-        const perLabel = new Map<number, number>();
-        const unknown: string[] = [];
-        for (const [source, pixels] of result.histogram) {
-          const label = lut.get(source);
-          if (label === undefined) {
-            if (!ignore.has(source)) unknown.push(`${source} (${pixels} px)`);
-          } else if (label !== IGNORE) perLabel.set(label, (perLabel.get(label) ?? 0) + pixels);
-        }
-        for (const [label, pixels] of [...perLabel].sort((a, b) => a[0] - b[0])) insertLabel.run(id, label, pixels);
-        for (const [segment, source] of sample.segments ?? []) insertSegment.run(id, segment, source);
-        if (unknown.length > 0) problem({ file: sample.mask, reason: `ids not in the ${opened.format} taxonomy, counted as ignored: ${unknown.join(', ')}` });
-        if (result.strays.length > 0) problem({ file: sample.mask, reason: `segment ids missing from segments_info, counted as ignored: ${result.strays.map(([s, p]) => `${s} (${p} px)`).join(', ')}` });
-        options.onProgress?.(images, name);
-      };
-
-      // Box-only images: boxes clipped to the image; per label the summed box area stands for its pixels.
-      const writeBoxes = (sample: BoxSample, size: BoxCheck, signature: string) => {
-        if (!size.ok) {
-          problem({ file: sample.image, reason: size.reason });
-          return;
-        }
-        const { width, height } = size;
-        const id = imageId(name, sample.split, sample.image);
-        insertImage.run(id, sample.split, sample.image, null, width, height);
-        stored(id, signature);
-        images += 1;
-        const perLabel = new Map<number, number>();
-        const unknown = new Set<number>();
-        const bad: string[] = [];
-        sample.boxes.forEach((b, k) => {
-          const x0 = Math.max(0, b.x);
-          const y0 = Math.max(0, b.y);
-          const x1 = Math.min(width, b.x + b.w);
-          const y1 = Math.min(height, b.y + b.h);
-          if (!(x1 > x0 && y1 > y0)) {
-            bad.push(`#${k} [${b.x}, ${b.y}, ${b.w}, ${b.h}]`);
-            return;
-          }
-          const label = lut.get(b.sourceId);
-          if (label === undefined) {
-            if (!ignore.has(b.sourceId)) unknown.add(b.sourceId);
-            return;
-          }
-          insertBox.run(id, b.sourceId, x0, y0, x1 - x0, y1 - y0);
-          if (label !== IGNORE) perLabel.set(label, (perLabel.get(label) ?? 0) + Math.round((x1 - x0) * (y1 - y0)));
-        });
-        for (const [label, pixels] of [...perLabel].sort((a, c) => a[0] - c[0])) insertLabel.run(id, label, pixels);
-        if (bad.length > 0) problem({ file: sample.image, reason: `boxes empty after clipping to ${width}×${height}, skipped: ${bad.join(', ')}` });
-        if (unknown.size > 0) problem({ file: sample.image, reason: `category ids not in the ${opened.format} taxonomy, boxes skipped: ${[...unknown].join(', ')}` });
-        options.onProgress?.(images, name);
-      };
-
-      const writeInstances = (sample: InstanceSample, check: InstanceCheck, signature: string) => {
-        if (!check.ok) {
-          problem({ file: sample.image, reason: check.reason });
-          return;
-        }
-        for (const p of check.problems) problem(p);
-        const kept = check.instances.filter((inst) => lut.get(inst.sourceId) !== undefined);
-        if (kept.length === 0) {
-          if (check.instances.length > 0) problem({ file: sample.image, reason: 'no mask of a known class' });
-          return;
-        }
-        const id = imageId(name, sample.split, sample.image);
-        insertImage.run(id, sample.split, sample.image, null, check.width, check.height);
-        stored(id, signature);
-        images += 1;
-        for (const inst of kept) insertInstance.run(id, inst.sourceId, inst.mask);
-        const perLabel = new Map<number, number>();
-        for (const [source, pixels] of check.counts) {
-          const label = lut.get(source);
-          if (label !== undefined && label !== IGNORE) perLabel.set(label, (perLabel.get(label) ?? 0) + pixels);
-        }
-        for (const [label, pixels] of [...perLabel].sort((a, c) => a[0] - c[0])) insertLabel.run(id, label, pixels);
-        options.onProgress?.(images, name);
-      };
-
-      // An unchanged image (--update): its rows and the problems of its files, as the manifest holds them.
-      const copyOld = (id: number, files: string[]) => {
-        images += (old as OldRows).copy(id, files, sdb, problem);
-        options.onProgress?.(images, name);
-      };
-
-      // Samples go to the pool in order; results (and listing problems) are written in the same order,
-      // a bounded window ahead, so the manifest does not depend on which worker finishes first.
-      // Every `chunk` items the staging file is committed with how far the sample order is written.
-      const window = Math.max(8, (options.workers ?? 0) * 8);
-      type Entry =
-        | { problem: Problem }
-        | { copy: number; files: string[] }
-        | { sample: DenseSample; result: Promise<InspectResult>; signature: string }
-        | { boxSample: BoxSample; size: Promise<BoxCheck>; signature: string }
-        | { instanceSample: InstanceSample; check: Promise<InstanceCheck>; signature: string };
-      const inFlight: Entry[] = [];
-      const flush = async (entry: Entry) => {
-        if ('problem' in entry) problem(entry.problem);
-        else if ('copy' in entry) copyOld(entry.copy, entry.files);
-        else if ('boxSample' in entry) writeBoxes(entry.boxSample, await entry.size, entry.signature);
-        else if ('instanceSample' in entry) writeInstances(entry.instanceSample, await entry.check, entry.signature);
-        else write(entry.sample, await entry.result, entry.signature);
-        items += 1;
-        if (items % GC_EVERY === 0) fullGc();
-        if (items - marked >= chunk) {
-          staging.mark({ items, images, problems, firstProblem: firstProblem ?? null });
-          sdb.exec('COMMIT');
-          sdb.exec('BEGIN');
-          marked = items;
-        }
-      };
-      const push = async (entry: Entry) => {
-        inFlight.push(entry);
-        if (inFlight.length >= window) await flush(inFlight.shift() as Entry);
-      };
-      /** True when --update finds the image in the manifest with the same signature (its rows are copied). */
-      const unchanged = (split: string, image: string, signature: string) => old !== null && old.signature(imageId(name, split, image)) === signature;
-      sdb.exec('BEGIN');
-      let queued = 0;
-      let seen = 0;
-      const skip = resumed?.items ?? 0;
-      for await (const item of opened.samples()) {
-        if ('problem' in item) {
-          if (seen++ < skip) continue;
-          await push(item);
-          continue;
-        }
-        if (options.limit !== undefined && queued >= options.limit) break;
-        queued += 1;
-        // Items an interrupted run already wrote to the staging file.
-        if (seen++ < skip) continue;
-        if ('instanceSample' in item) {
-          const s = item.instanceSample;
-          const signature = sign([s.image, ...s.instances.map((i) => i.mask)].map((f) => path.join(root, f)), JSON.stringify(s.instances.map((i) => i.sourceId)));
-          if (unchanged(s.split, s.image, signature)) await push({ copy: imageId(name, s.split, s.image), files: [s.image, ...s.instances.map((i) => i.mask)] });
-          else {
-            reread += 1;
-            await push({ instanceSample: s, check: pool.runInstances({ root, sample: s, histograms }), signature });
-          }
-          continue;
-        }
-        if ('boxSample' in item) {
-          const s = item.boxSample;
-          const signature = sign([path.join(root, s.image)], JSON.stringify([s.width, s.height, s.boxes]));
-          if (unchanged(s.split, s.image, signature)) await push({ copy: imageId(name, s.split, s.image), files: [s.image] });
-          else {
-            reread += 1;
-            await push({ boxSample: s, size: checkBoxImage(path.join(root, s.image), s, histograms), signature });
-          }
-          continue;
-        }
-        const { sample } = item;
-        const signature = sign([path.join(root, sample.image), path.join(root, sample.mask)], sample.segments ? JSON.stringify(sample.segments) : '');
-        if (unchanged(sample.split, sample.image, signature)) {
-          await push({ copy: imageId(name, sample.split, sample.image), files: [sample.image, sample.mask] });
-          continue;
-        }
-        reread += 1;
-        await push({
-          sample,
-          signature,
-          result: pool.run({
-            image: path.join(root, sample.image),
-            mask: path.join(root, sample.mask),
-            encoding: opened.encoding,
-            segments: sample.segments,
-            histogram: histograms,
-          }),
-        });
-      }
-      while (inFlight.length > 0) await flush(inFlight.shift() as Entry);
-      staging.mark({ items, images, problems, firstProblem: firstProblem ?? null });
-      sdb.exec('COMMIT');
-      if (images === 0) {
-        // The problem rows go with the staging file: say the first one here, or nobody sees why.
-        const why = firstProblem ? ` (${problems} problem${problems === 1 ? '' : 's'}; the first: ${firstProblem.file}: ${firstProblem.reason})` : ' (no images found)';
-        throw new DatasetError('NOT_A_DATASET', `no usable images in ${opened.format} dataset "${name}" at ${root}${why}`);
-      }
+      rows = new StagedRows(staging.db, { dataset: name, format: opened.format, lut, ignore: new Set(opened.ignoreValues), old, onProgress: options.onProgress }, staging.resumed);
+      const read = { root, pool, encoding: opened.encoding, histograms };
+      ({ reread } = await writeSamples({ opened, rows, staging, read, limit: options.limit, chunk: options.chunk ?? DEFAULT_CHUNK, workers: options.workers ?? 0 }));
+      if (rows.images === 0) throw noUsableImages(name, root, opened, rows);
     } catch (err) {
       // A deterministic refusal starts over next time; anything else (a crash) keeps the committed chunks.
       if (err instanceof DatasetError) staging.remove();
@@ -458,15 +213,26 @@ export class ManifestWriter {
     const changes = this.install(name, root, opened, keepUnmapped, lut, staging.file, update);
     staging.remove();
     this.staging = null;
+    const resumed = staging.resumed;
     return {
       dataset: name,
       format: opened.format,
-      images,
-      problems,
+      images: rows.images,
+      problems: rows.problems,
       seconds: (performance.now() - started) / 1000,
       ...(resumed ? { resumedAfter: { items: resumed.items, images: resumed.images } } : {}),
       ...(update ? { update: { ...changes, reread } } : {}),
     };
+  }
+
+  /** The dataset's staging file, continued or started afresh (onResume told which); abandon() removes it. */
+  private openStaging(name: string, fingerprint: string, onResume: MergeOptions['onResume']): Staging {
+    const staging = Staging.open(this.target, name, fingerprint);
+    this.staging = staging;
+    const resumed = staging.resumed;
+    if (resumed) onResume?.(name, { ...resumed, file: staging.file });
+    else if (staging.discarded) onResume?.(name, { items: 0, images: 0, problems: 0, firstProblem: null, file: staging.file, discarded: staging.discarded });
+    return staging;
   }
 
   /**
