@@ -4,3 +4,4 @@ export { seededRandom } from './rng.js';
 export { describeSqliteKind, identifySqliteFile, sqliteKindMismatch, type SqliteFileKind } from './sqlite-kind.js';
 export { matrixFigure, escapeXml, FIGURE_FONT, type AxisSpan, type ColourBar, type MatrixFigureOptions, type MatrixGeometry, type Rgb } from './matrix-figure.js';
 export { plural } from './text.js';
+export { replaceAtomic, tempPathFor, writeAtomic } from './write-atomic.js';
