@@ -5,3 +5,4 @@ export { describeSqliteKind, identifySqliteFile, sqliteKindMismatch, type Sqlite
 export { matrixFigure, escapeXml, FIGURE_FONT, type AxisSpan, type ColourBar, type MatrixFigureOptions, type MatrixGeometry, type Rgb } from './matrix-figure.js';
 export { plural } from './text.js';
 export { replaceAtomic, tempPathFor, writeAtomic } from './write-atomic.js';
+export { progress, type ProgressBar, type ProgressOptions, type ProgressPayload } from './progress.js';

@@ -10,7 +10,7 @@ import { nearestLabels } from './neighbours.js';
 import type { HubOptions } from './encoder/hub.js';
 import { CLIP_TOKENIZER_ENV } from './encoder/token-counter.js';
 import { hubOptionsFromArgs, hubYargsOptions, type HubArgs } from './hub-cli.js';
-import { Progress } from './progress.js';
+import { labelBankBar } from './progress.js';
 import type { ReferenceSummary } from './reference/agreement.js';
 import { checkEncoder, MATCH_MEAN_COSINE, type EncoderCheck } from './reference/check-encoder.js';
 import { readReferenceFile } from './reference/reference-file.js';
@@ -96,7 +96,7 @@ function printRefresh(report: RefreshReport, total: number): void {
  */
 function fetchProgress(source: string, total: number) {
   const tty = process.stderr.isTTY === true;
-  const bar = new Progress(`fetch ${source}`, total, tty);
+  const bar = labelBankBar(`fetch ${source}`, total, tty);
   const log = (line: string) => process.stderr.write(`fetch: ${line}\n`);
   return {
     /** One line before the first answer, so a server that is slow to answer is not met with silence. */
@@ -104,7 +104,7 @@ function fetchProgress(source: string, total: number) {
       if (!tty) log(`${total} label${total === 1 ? '' : 's'} from ${what}`);
     },
     label(done: number, _total: number, name: string, status: LabelRefreshStatus, reason?: string) {
-      if (tty) bar.update(done, `${name}: ${status}`);
+      if (tty) bar.update(done, { item: `${name}: ${status}` });
       else log(`[${done}/${total}] ${name}: ${status}${reason ? ` (${reason})` : ''}`);
     },
     retry({ title, attempt, reason, delayMs }: { title: string; attempt: number; reason: string; delayMs: number }) {
@@ -330,7 +330,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           try {
             const names = splitList(args.labels);
             const labels = names ? names.map((n) => bank.requireLabel(n)) : undefined;
-            const bar = new Progress('embed', 1, !args.json && process.stderr.isTTY === true);
+            const bar = labelBankBar('embed', 1, !args.json && process.stderr.isTTY === true);
             const result = await embedLabels(bank, encoder, {
               labels,
               onProgress: (p) => {
