@@ -1,11 +1,10 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../../tests/utils.js';
 import { replaceAtomic, tempPathFor, writeAtomic } from '../src/write-atomic.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'sentseg-common-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir();
 
 describe('writeAtomic', () => {
   it('writes the file (and its folder) and leaves nothing beside it', () => {

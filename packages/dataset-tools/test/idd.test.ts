@@ -7,7 +7,8 @@ import { ManifestReader } from '../src/manifest/reader.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { rasterizePolygons } from '../src/polygons.js';
 import { writeIdd, type IddRect } from '../src/testing/index.js';
-import { dumpManifest, tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
+import { dumpManifest } from './helpers.js';
 
 const dir = tempDir();
 // The AutoNUE label table's level3Ids, restated here for the expected counts.

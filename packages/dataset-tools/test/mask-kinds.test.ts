@@ -15,7 +15,7 @@ import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets } from '../src/merge.js';
 import { writeImage } from '../src/testing/index.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
 
 const dir = tempDir('sentseg-mask-kinds-');
 

@@ -7,7 +7,8 @@ import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { writeImage, writeObjects365, type WrittenBox } from '../src/testing/index.js';
-import { taxonomyTable, tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
+import { taxonomyTable } from './helpers.js';
 
 const dir = tempDir();
 const SIZE: [number, number] = [48, 32];

@@ -7,7 +7,7 @@ import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { writeOpenImages, type WrittenInstance } from '../src/testing/index.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
 
 const dir = tempDir();
 const SIZE: [number, number] = [40, 24];
