@@ -95,7 +95,7 @@ describe('IDD', () => {
     expect(run.summaries[0]?.problems).toBe(1);
     const reader = ManifestReader.open(out);
     try {
-      const problems = reader.db.prepare('SELECT file, reason FROM problems').all();
+      const problems = reader.problems().map(({ file, reason }) => ({ file, reason }));
       expect(problems).toEqual([{ file: 'gtFine/val/101/frame0001_gtFine_polygons.json', reason: expect.stringMatching(/unreadable polygons \(object #0 has label "spaceship"/) }]);
     } finally {
       reader.close();
