@@ -90,7 +90,7 @@ export function trainCommand(y: Argv): Argv {
           return true;
         }),
     async (args) => {
-      const a = args as unknown as TrainArgs;
+      const a: TrainArgs = args;
       let config: TrainConfig;
       let run: string;
       if (a.resume) {
@@ -180,7 +180,7 @@ export function boxEmbeddingsCommand(y: Argv): Argv {
         .option('clip-vision', { type: 'string', describe: 'CLIP vision tower: a folder in transformers.js layout or a hub id ORG/NAME[@REVISION] (downloaded once into --cache-dir)' })
         .option('progress', { type: 'boolean', describe: 'progress bar (default: when stderr is a terminal)' }),
     async (args) => {
-      const a = args as unknown as TrainArgs;
+      const a: TrainArgs = args;
       const bar = progress('box crops {bar} {value}/{total} images', { enabled: a.progress });
       try {
         const s = await embedTrainingBoxes({
