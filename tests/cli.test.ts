@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAS_TOKENIZER, REPO, TOKENIZER_JSON, tempDir } from '../packages/label-bank/test/helpers.js';
+import { HAS_TOKENIZER, MANIFESTS, REPO, tempDir, TOKENIZER_JSON } from './utils.js';
 import { startFakeWiki, type FakeWiki } from '../packages/label-bank/test/mediawiki-server.js';
 import { runCli } from './run-cli.js';
 
@@ -138,7 +138,7 @@ describe.runIf(HAS_TOKENIZER)('embed, report, add, show through the bins', () =>
     expect(tooLong.stderr).toMatch(/description of "ramble" is \d+ CLIP tokens; CLIP.s text encoder reads at most 77: shorten it/);
     expect(sha(bank)).toBe(before);
 
-    const dupText = readFileSync(path.join(REPO, 'manifests', 'labels.json'), 'utf8');
+    const dupText = readFileSync(path.join(MANIFESTS, 'labels.json'), 'utf8');
     const bus = (JSON.parse(dupText) as { labels: { name: string; description: string }[] }).labels.find((l) => l.name === 'bus')!;
     const add = await run(LABEL_BANK, ['add', 'coach', '--bank', bank, '--description', bus.description]);
     expect(add.code).toBe(0);

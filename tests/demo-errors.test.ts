@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HAS_TOKENIZER, SHARED, tempDir } from '../packages/label-bank/test/helpers.js';
+import { HAS_TOKENIZER, SHARED, tempDir } from './utils.js';
 import { BIN, runCli } from './run-cli.js';
 
 const dir = tempDir('sentseg-demo-errors-');

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HAS_TOKENIZER, REPO, SHARED, tempDir } from '../packages/label-bank/test/helpers.js';
+import { HAS_TOKENIZER, REPO, SHARED, tempDir } from './utils.js';
 
 const SENTSEG = path.join(REPO, 'packages', 'cli', 'dist', 'cli.js');
 const dir = tempDir('sentseg-demo-');

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO } from '../packages/label-bank/test/helpers.js';
+import { REPO } from './utils.js';
 
 /** yargs wraps at min(110, columns); a pipe has no columns, so 100 here (see runCommandLine). */
 const WIDTH = 100;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { REPO } from '../packages/label-bank/test/helpers.js';
+import { REPO } from './utils.js';
 import { runProgram } from './run-cli.js';
 
 const WORKSPACES = ['common', 'label-bank', 'dataset-tools', 'trainer', 'cli'];

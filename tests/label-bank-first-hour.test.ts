@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelBank } from '../packages/label-bank/src/store/bank.js';
-import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
+import { REPO, tempDir } from './utils.js';
 import { closedApiUrl, startFakeWiki, startSilentServer, type FakeWiki, type SilentServer } from '../packages/label-bank/test/mediawiki-server.js';
 import { BIN, runCli } from './run-cli.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
 import { writeAde20k, writeCityscapes } from '@sentseg/dataset-tools/testing';
-import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
+import { REPO, tempDir } from './utils.js';
 import { runCli, startCli } from './run-cli.js';
 
 const MERGE = path.join(REPO, 'packages', 'dataset-tools', 'dist', 'cli.js');

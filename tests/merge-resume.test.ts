@@ -8,10 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO, tempDir } from './utils.js';
 import { dumpManifest } from '../packages/dataset-tools/test/helpers.js';
 import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
 import { writeAde20k, writeCityscapes } from '@sentseg/dataset-tools/testing';
-import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
 import { runCli, startCli } from './run-cli.js';
 
 const MERGE = path.join(REPO, 'packages', 'dataset-tools', 'dist', 'cli.js');

@@ -6,10 +6,10 @@
 import { copyFileSync, rmSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO, tempDir } from './utils.js';
 import { dumpManifest, expectedLabels, taxonomyTable } from '../packages/dataset-tools/test/helpers.js';
 import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
 import { writeCityscapes, writeGrayPng } from '@sentseg/dataset-tools/testing';
-import { REPO, tempDir } from '../packages/label-bank/test/helpers.js';
 import { runCli } from './run-cli.js';
 
 const MERGE = path.join(REPO, 'packages', 'dataset-tools', 'dist', 'cli.js');

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO, SHARED } from '../packages/label-bank/test/helpers.js';
+import { REPO, SHARED } from './utils.js';
 import { runProgram } from './run-cli.js';
 
 const BINS = ['sentseg', 'label-bank', 'merge-datasets', 'manifest', 'sentseg-train'];

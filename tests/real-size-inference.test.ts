@@ -11,7 +11,8 @@ import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
 import { writeCityscapes } from '@sentseg/dataset-tools/testing';
-import { tempDir, writeBank } from '../packages/trainer/test/fixtures.js';
+import { tempDir } from './utils.js';
+import { writeBank } from '../packages/trainer/test/fixtures.js';
 import { BIN, runCli } from './run-cli.js';
 
 const dir = tempDir('sentseg-real-size-');

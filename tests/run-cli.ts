@@ -3,7 +3,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { REPO } from '../packages/label-bank/test/helpers.js';
+import { REPO } from './utils.js';
 
 /** The built entry of every command. */
 export const BIN = {

@@ -9,8 +9,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO } from '../packages/label-bank/test/helpers.js';
-import { addBoxDataset, tempDir, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
+import { REPO, tempDir } from './utils.js';
+import { addBoxDataset, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
 import { ManifestReader } from '../packages/dataset-tools/src/index.js';
 import { writeTinyClipVisionModel } from '../packages/label-bank/src/clip/tiny-vision.js';
 import { BoxEmbeddingCache, boxKey } from '../packages/trainer/src/boxes/clip-boxes.js';

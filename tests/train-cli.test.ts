@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO } from '../packages/label-bank/test/helpers.js';
-import { tempDir, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
+import { REPO, tempDir } from './utils.js';
+import { writeWorld, type World } from '../packages/trainer/test/fixtures.js';
 import { startCli } from './run-cli.js';
 
 const SENTSEG = path.join(REPO, 'packages', 'cli', 'dist', 'cli.js');

@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO } from '../packages/label-bank/test/helpers.js';
-import { tempDir, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
+import { REPO, tempDir } from './utils.js';
+import { writeWorld, type World } from '../packages/trainer/test/fixtures.js';
 import { BIN as BUILT, runCli, type CliRun } from './run-cli.js';
 
 const BIN = path.join(REPO, 'packages', 'trainer', 'bin', 'sentseg-train.js');

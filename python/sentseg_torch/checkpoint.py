@@ -16,11 +16,21 @@ import numpy as np
 from .errors import BridgeError
 
 
+def _temp_path_for(target: str) -> str:
+    """The temp name that becomes `target` by a rename, as @sentseg/common's tempPathFor: hidden, in the same folder, with the pid."""
+    return os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{os.getpid()}.tmp")
+
+
 def _write_atomic(file: str, data: bytes) -> None:
-    tmp = f"{file}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, file)
+    tmp = _temp_path_for(file)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, file)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def save_weights(folder: str, stem: str, tensors: Dict[str, np.ndarray], topology: object, metadata: Optional[Dict[str, object]] = None) -> None:
@@ -76,15 +86,19 @@ def step_dir(run: str, step: int) -> str:
 
 def save_checkpoint(run: str, model_config: Dict[str, object], weights: Dict[str, np.ndarray], optimizer_config: Dict[str, object], optimizer_step: int, slots: Dict[str, np.ndarray], state: Dict[str, object], keep: int) -> str:
     folder = step_dir(run, int(state["step"]))  # type: ignore[arg-type]
-    tmp = f"{folder}.tmp-{os.getpid()}"
+    tmp = _temp_path_for(folder)
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    save_weights(tmp, "model", weights, {"architecture": "segformer", "config": model_config}, {"labels": state["labels"], "encoderId": state["encoderId"], "labelText": state["labelText"]})
-    save_weights(tmp, "optimizer", slots, {"optimizer": optimizer_config, "step": optimizer_step})
-    with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
-        json.dump(state, f, indent=2)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
+    try:
+        save_weights(tmp, "model", weights, {"architecture": "segformer", "config": model_config}, {"labels": state["labels"], "encoderId": state["encoderId"], "labelText": state["labelText"]})
+        save_weights(tmp, "optimizer", slots, {"optimizer": optimizer_config, "step": optimizer_step})
+        with open(os.path.join(tmp, "state.json"), "w", encoding="utf-8") as f:
+            json.dump(state, f, indent=2)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     latest = os.path.join(checkpoints_dir(run), "latest.json")
     _write_atomic(latest, json.dumps({"step": state["step"], "dir": os.path.basename(folder)}, indent=2).encode("utf-8"))
     kept = sorted(n for n in os.listdir(checkpoints_dir(run)) if re.fullmatch(r"step-\d+", n))

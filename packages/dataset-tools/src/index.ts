@@ -6,7 +6,21 @@ export { LOSSES_FOR } from './formats/types.js';
 export { partialPath, removeWithSidecars } from './manifest/partial.js';
 export { readIddPolygons, IDD_LEVEL3_OF_NAME } from './formats/idd.js';
 export { rasterizePolygons, type PolygonObject } from './polygons.js';
-export { ManifestReader, IGNORE_INDEX, WIDE_IGNORE_INDEX, ignoreIndexFor, type DatasetInfo, type ManifestSample } from './manifest/reader.js';
+export {
+  ManifestReader,
+  IGNORE_INDEX,
+  WIDE_IGNORE_INDEX,
+  ignoreIndexFor,
+  type CountedTable,
+  type DatasetInfo,
+  type ImageLabelPixels,
+  type LabelDatasetPixels,
+  type ManifestBox,
+  type ManifestInstanceMask,
+  type ManifestLabel,
+  type ManifestProblem,
+  type ManifestSample,
+} from './manifest/reader.js';
 export { ManifestWriter, imageId, type MergeOptions, type MergeSummary } from './manifest/writer.js';
 export { mergeDatasets, parseDatasetSpecs, MergeInterrupted, type DatasetSpec, type MergeDatasetsOptions, type MergeRun } from './merge.js';
 export { manifestStats, type ManifestStats } from './manifest/stats.js';

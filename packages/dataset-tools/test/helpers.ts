@@ -1,26 +1,15 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { MANIFESTS, SHARED } from '../../../tests/utils.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const REPO = path.resolve(here, '..', '..', '..');
-export const SHARED = process.env.SENTSEG_SHARED ?? path.resolve(REPO, '..', 'shared');
 export const SAMPLES = path.join(SHARED, 'datasets', 'mseg-api-samples');
 
-export function tempDir(prefix = 'sentseg-dt-'): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const labels = (JSON.parse(readFileSync(path.join(REPO, 'manifests', 'labels.json'), 'utf8')) as { labels: { name: string }[] }).labels.map((l) => l.name);
+const labels = (JSON.parse(readFileSync(path.join(MANIFESTS, 'labels.json'), 'utf8')) as { labels: { name: string }[] }).labels.map((l) => l.name);
 
 /** source id → label id straight from a taxonomy JSON (independent of the code under test); null = no label. */
 export function taxonomyTable(dataset: string, shift = 0): Map<number, number | null> {
-  const t = JSON.parse(readFileSync(path.join(REPO, 'manifests', 'taxonomy', `${dataset}.json`), 'utf8')) as { classes: { id: number; label: string }[] };
+  const t = JSON.parse(readFileSync(path.join(MANIFESTS, 'taxonomy', `${dataset}.json`), 'utf8')) as { classes: { id: number; label: string }[] };
   return new Map(t.classes.map((c) => [c.id + shift, labels.includes(c.label) ? labels.indexOf(c.label) : null]));
 }
 

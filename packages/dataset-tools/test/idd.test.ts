@@ -7,7 +7,8 @@ import { ManifestReader } from '../src/manifest/reader.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { rasterizePolygons } from '../src/polygons.js';
 import { writeIdd, type IddRect } from '../src/testing/index.js';
-import { dumpManifest, tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
+import { dumpManifest } from './helpers.js';
 
 const dir = tempDir();
 // The AutoNUE label table's level3Ids, restated here for the expected counts.
@@ -94,7 +95,7 @@ describe('IDD', () => {
     expect(run.summaries[0]?.problems).toBe(1);
     const reader = ManifestReader.open(out);
     try {
-      const problems = reader.db.prepare('SELECT file, reason FROM problems').all();
+      const problems = reader.problems().map(({ file, reason }) => ({ file, reason }));
       expect(problems).toEqual([{ file: 'gtFine/val/101/frame0001_gtFine_polygons.json', reason: expect.stringMatching(/unreadable polygons \(object #0 has label "spaceship"/) }]);
     } finally {
       reader.close();

@@ -10,7 +10,8 @@ import { encodePalettePng } from '../src/png.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { writeMapillaryVistas, type GeneratedSet } from '../src/testing/index.js';
 import { readTaxonomy } from '../src/taxonomy.js';
-import { expectedLabels, taxonomyTable, tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
+import { expectedLabels, taxonomyTable } from './helpers.js';
 
 const dir = tempDir();
 let mv: GeneratedSet;

@@ -15,7 +15,7 @@ import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets } from '../src/merge.js';
 import { writeImage } from '../src/testing/index.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
 
 const dir = tempDir('sentseg-mask-kinds-');
 
@@ -108,9 +108,10 @@ describe('16-bit gray masks', () => {
     expect(run.summaries[0]).toMatchObject({ images: 1, problems: 0 });
     const reader = ManifestReader.open(out);
     try {
-      const rows = reader.db
-        .prepare(`SELECT l.name AS name, il.pixels AS pixels FROM image_labels il JOIN labels l ON l.id = il.label_id ORDER BY l.name`)
-        .all() as { name: string; pixels: number }[];
+      const rows = reader
+        .labelPixelsByDataset()
+        .map(({ name, pixels }) => ({ name, pixels }))
+        .sort((a, b) => a.name.localeCompare(b.name));
       expect(rows).toEqual([
         { name: 'bus', pixels: 6 },
         { name: 'car', pixels: 10 },
@@ -120,7 +121,7 @@ describe('16-bit gray masks', () => {
       expect(reader.dataset('wide').ignoreValues).toEqual([255, 65535]);
       // The trainer's table reaches source id 1000.
       const lut = reader.lut('wide');
-      expect(lut[1000]).toBe((reader.db.prepare(`SELECT id FROM labels WHERE name = 'sky'`).pluck().get() as number));
+      expect(lut[1000]).toBe(reader.labels().find((l) => l.name === 'sky')?.id);
       const report = await validateManifest(reader);
       expect(report.problems).toEqual([]);
     } finally {

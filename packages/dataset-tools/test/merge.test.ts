@@ -7,7 +7,8 @@ import { validateManifest } from '../src/manifest/validate.js';
 import { imageId } from '../src/manifest/writer.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, type GeneratedSet } from '../src/testing/index.js';
-import { dumpManifest, expectedLabels, taxonomyTable, tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
+import { dumpManifest, expectedLabels, taxonomyTable } from './helpers.js';
 
 const dir = tempDir();
 let city: GeneratedSet;

@@ -7,7 +7,8 @@ import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { writeImage, writeObjects365, type WrittenBox } from '../src/testing/index.js';
-import { taxonomyTable, tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
+import { taxonomyTable } from './helpers.js';
 
 const dir = tempDir();
 const SIZE: [number, number] = [48, 32];
@@ -121,7 +122,7 @@ describe('Objects365', () => {
     expect(run.summaries[0]?.images).toBe(1);
     const reader = ManifestReader.open(out);
     try {
-      const problems = reader.db.prepare('SELECT file, reason FROM problems ORDER BY rowid').all() as { file: string; reason: string }[];
+      const problems = reader.problems().map(({ file, reason }) => ({ file, reason }));
       expect(problems).toEqual([
         { file: 'annotations/objects365_train.json', reason: expect.stringMatching(/^malformed JSON/) },
         { file: 'annotations/objects365_val.json', reason: '1 annotations without image_id, category_id or a 4-number bbox, skipped' },

@@ -7,7 +7,7 @@ import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { writeOpenImages, type WrittenInstance } from '../src/testing/index.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
 
 const dir = tempDir();
 const SIZE: [number, number] = [40, 24];
@@ -77,7 +77,7 @@ describe('OpenImages V6 segmentation', () => {
     expect(run.summaries[0]?.images).toBe(2);
     const reader = ManifestReader.open(out);
     try {
-      const problems = reader.db.prepare('SELECT file, reason FROM problems ORDER BY rowid').all() as { file: string; reason: string }[];
+      const problems = reader.problems().map(({ file, reason }) => ({ file, reason }));
       expect(problems).toEqual(
         expect.arrayContaining([
           { file: 'validation-annotations-object-segmentation.csv', reason: '1 rows without MaskPath, ImageID or LabelName, skipped' },

@@ -6,7 +6,8 @@ import { detectSunVariant } from '../src/formats/sun-rgbd.js';
 import { ManifestReader } from '../src/manifest/reader.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { writeGrayPng, writeImage } from '../src/testing/index.js';
-import { expectedLabels, SAMPLES, taxonomyTable, tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
+import { expectedLabels, SAMPLES, taxonomyTable } from './helpers.js';
 
 const HAS_SAMPLES = existsSync(SAMPLES);
 if (!HAS_SAMPLES) console.warn(`[sentseg tests] ${SAMPLES} is absent: the real-sample tests are skipped`);

@@ -6,7 +6,7 @@ import { ManifestReader } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { renderScene, SCENE_CONCEPTS, writeSceneWorld, type WrittenWorld } from '../src/testing/index.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
 
 const dir = tempDir();
 let world: WrittenWorld;

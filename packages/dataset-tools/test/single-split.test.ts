@@ -6,7 +6,7 @@ import { ManifestReader } from '../src/manifest/reader.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, writeIdd, writeImage, writeMapillaryVistas, writeObjects365, writeOpenImages } from '../src/testing/index.js';
 import { readTaxonomy } from '../src/taxonomy.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
 
 const dir = tempDir('sentseg-single-split-');
 

@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readLabelNames, readTaxonomy } from '../src/taxonomy.js';
-import { REPO } from './helpers.js';
+import { MANIFESTS } from '../../../tests/utils.js';
 
-const dir = path.join(REPO, 'manifests', 'taxonomy');
+const dir = path.join(MANIFESTS, 'taxonomy');
 const labels = readLabelNames();
 
 describe('manifests/taxonomy', () => {

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listFiles, walkFiles } from '../src/paths.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
 
 describe('walkFiles (the listing of folder-layout datasets, one folder in memory at a time)', () => {
   const dir = tempDir('sentseg-walk-');

@@ -10,7 +10,7 @@ import { nearestLabels } from './neighbours.js';
 import type { HubOptions } from './encoder/hub.js';
 import { CLIP_TOKENIZER_ENV } from './encoder/token-counter.js';
 import { hubOptionsFromArgs, hubYargsOptions, type HubArgs } from './hub-cli.js';
-import { Progress } from './progress.js';
+import { labelBankBar } from './progress.js';
 import type { ReferenceSummary } from './reference/agreement.js';
 import { checkEncoder, MATCH_MEAN_COSINE, type EncoderCheck } from './reference/check-encoder.js';
 import { readReferenceFile } from './reference/reference-file.js';
@@ -96,7 +96,7 @@ function printRefresh(report: RefreshReport, total: number): void {
  */
 function fetchProgress(source: string, total: number) {
   const tty = process.stderr.isTTY === true;
-  const bar = new Progress(`fetch ${source}`, total, tty);
+  const bar = labelBankBar(`fetch ${source}`, total, tty);
   const log = (line: string) => process.stderr.write(`fetch: ${line}\n`);
   return {
     /** One line before the first answer, so a server that is slow to answer is not met with silence. */
@@ -104,7 +104,7 @@ function fetchProgress(source: string, total: number) {
       if (!tty) log(`${total} label${total === 1 ? '' : 's'} from ${what}`);
     },
     label(done: number, _total: number, name: string, status: LabelRefreshStatus, reason?: string) {
-      if (tty) bar.update(done, `${name}: ${status}`);
+      if (tty) bar.update(done, { item: `${name}: ${status}` });
       else log(`[${done}/${total}] ${name}: ${status}${reason ? ` (${reason})` : ''}`);
     },
     retry({ title, attempt, reason, delayMs }: { title: string; attempt: number; reason: string; delayMs: number }) {
@@ -253,7 +253,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
       'list the labels with their group and description source',
       (c) => c,
       (args) =>
-        withBank(args as unknown as GlobalArgs, (bank) => {
+        withBank(args, (bank) => {
           const labels = bank.labels();
           if (args.json) printJson(labels);
           else for (const l of labels) out(`${String(l.id).padStart(3)}  ${l.name.padEnd(22)} ${l.group.padEnd(26)} ${l.source}`);
@@ -276,7 +276,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           .example(`${invokedAs} fetch --deadline 120`, 'give up after two minutes, keeping what was fetched')
           .example(`${invokedAs} fetch --source wordnet`, "each label's WordNet gloss of the sense it means"),
       (args) =>
-        withBank(args as unknown as GlobalArgs, async (bank) => {
+        withBank(args, async (bank) => {
           const labels = splitList(args.labels);
           const total = labels?.length ?? bank.labels().length;
           const progress = fetchProgress(args.source, total);
@@ -325,12 +325,12 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
         // A bad --model fails before the bank is opened (or created).
         const hub = hubOptionsFromArgs(args as HubArgs);
         const named = args.model !== undefined ? await loadTextEncoder(modelToLoad(args.bank, args.model), hub) : undefined;
-        await withBank(args as unknown as GlobalArgs, async (bank) => {
+        await withBank(args, async (bank) => {
           const encoder = named ?? (await resolveEncoder(bank, undefined, hub));
           try {
             const names = splitList(args.labels);
             const labels = names ? names.map((n) => bank.requireLabel(n)) : undefined;
-            const bar = new Progress('embed', 1, !args.json && process.stderr.isTTY === true);
+            const bar = labelBankBar('embed', 1, !args.json && process.stderr.isTTY === true);
             const result = await embedLabels(bank, encoder, {
               labels,
               onProgress: (p) => {
@@ -371,7 +371,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
         // A bad reference is refused before the bank is opened and before anything is written.
         const reference = args.reference !== undefined ? readReferenceFile(args.reference) : undefined;
         await withBank(
-          args as unknown as GlobalArgs,
+          args,
           async (bank) => {
             const report = await writeSimilarityReport(bank, { outDir: path.resolve(args.out), modelId: args.model, cellPx: args.cell, reference });
             if (args.json) printJson(report);
@@ -460,7 +460,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
             description = outcome.sentence;
             source = 'wikipedia';
           }
-          await addWithEncoder(args as unknown as AddArgs, name, { description: description ?? '', source }, deadline.signal);
+          await addWithEncoder(args, name, { description: description ?? '', source }, deadline.signal);
         } finally {
           deadline.clear();
         }
@@ -480,7 +480,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           .option('allow-other-dim', { type: 'boolean', default: false, describe: "import vectors whose size differs from the bank's other encoders'" }),
       async (args) => {
         const { importEmbeddings } = await import('./import/import-embeddings.js');
-        await withBank(args as unknown as GlobalArgs, (bank) => {
+        await withBank(args, (bank) => {
           const result = importEmbeddings(bank, {
             encoder: args.encoder,
             file: args.file,
@@ -507,7 +507,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           .positional('name', { type: 'string', demandOption: true, describe: 'the label' })
           .option('model', { type: 'string', describe: "the bank's encoder for neighbours: its id, or the name it was embedded with (lexical, a folder, ORG/NAME) (default: the only one)" }),
       (args) =>
-        withBank(args as unknown as GlobalArgs, (bank) => {
+        withBank(args, (bank) => {
           const label = bank.requireLabel(String(args.name));
           const descriptions = bank.descriptions(label.name);
           let neighbours: { name: string; cosine: number }[] = [];
@@ -537,7 +537,7 @@ export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
           .option('source', { choices: ['shipped', 'wikipedia', 'wordnet', 'manual'] as const, demandOption: true, describe: 'whose stored description becomes active' })
           .option('labels', { type: 'string', describe: 'comma-separated subset of label names' }),
       (args) =>
-        withBank(args as unknown as GlobalArgs, (bank) => {
+        withBank(args, (bank) => {
           const result = bank.useSource(args.source, splitList(args.labels));
           if (args.json) printJson(result);
           else {

@@ -1,7 +1,8 @@
 /** The command-line side of hub ids, shared by label-bank's commands and the trainer's --clip-vision. */
 import type { Argv } from 'yargs';
 import { DEFAULT_HUB_TIMEOUT_S, MODEL_CACHE_ENV, type DownloadProgress, type HubOptions } from './encoder/hub.js';
-import { Progress } from './progress.js';
+import type { ProgressBar } from '@sentseg/common';
+import { labelBankBar } from './progress.js';
 
 export interface HubArgs {
   'cache-dir'?: string;
@@ -31,7 +32,7 @@ export function hubYargsOptions<T>(y: Argv<T>) {
  * elsewhere (so a slow download is never silent and logs stay short).
  */
 export function downloadProgress(tty = process.stderr.isTTY === true): (p: DownloadProgress) => void {
-  let bar: Progress | null = null;
+  let bar: ProgressBar | null = null;
   const sizes = new Map<string, number>();
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
   return (p) => {
@@ -40,9 +41,9 @@ export function downloadProgress(tty = process.stderr.isTTY === true): (p: Downl
     } else if (p.status === 'progress') {
       sizes.set(p.file, p.loaded);
       if (tty) {
-        if (!bar) bar = new Progress(`download ${p.file}`, Math.max(1, p.total), true);
+        if (!bar) bar = labelBankBar(`download ${p.file}`, Math.max(1, p.total), true);
         bar.setTotal(Math.max(1, p.total));
-        bar.update(p.loaded, mb(p.loaded));
+        bar.update(p.loaded, { item: mb(p.loaded) });
       }
     } else {
       bar?.stop();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LabelBankError } from '../src/errors.js';
 import { LabelBank } from '../src/store/bank.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
 
 const dir = tempDir();
 let n = 0;

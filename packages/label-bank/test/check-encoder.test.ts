@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli } from '../../../tests/run-cli.js';
 import { loadClipTextEncoder } from '../src/clip/text.js';
 import { writeTinyClipTextModel } from '../src/clip/tiny-text.js';
-import { HAS_TOKENIZER, SHARED, TOKENIZER_JSON, tempDir } from './helpers.js';
+import { HAS_TOKENIZER, SHARED, tempDir, TOKENIZER_JSON } from '../../../tests/utils.js';
 import { startFakeHub, type FakeHub } from './hub-server.js';
 
 const REFERENCE = path.join(SHARED, 'models', 'clip-vit-b32-anchors', 'sentseg-labels-word.json');

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli } from '../../../tests/run-cli.js';
 import { loadClipTokenizer, type ClipTokenizer } from '../src/encoder/clip-tokenizer.js';
-import { HAS_TOKENIZER, TOKENIZER_JSON, tempDir } from './helpers.js';
+import { HAS_TOKENIZER, tempDir, TOKENIZER_JSON } from '../../../tests/utils.js';
 
 const dir = tempDir('sentseg-clip-tokens-');
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');

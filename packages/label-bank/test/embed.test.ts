@@ -8,7 +8,7 @@ import { writeTinyClipTextModel } from '../src/clip/tiny-text.js';
 import { LabelBankError } from '../src/errors.js';
 import { CONFUSION_COSINE } from '../src/neighbours.js';
 import { labelText, LabelBank } from '../src/store/bank.js';
-import { HAS_TOKENIZER, TOKENIZER_JSON, tempDir } from './helpers.js';
+import { HAS_TOKENIZER, tempDir, TOKENIZER_JSON } from '../../../tests/utils.js';
 
 const dir = tempDir();
 

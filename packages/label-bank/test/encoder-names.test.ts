@@ -6,7 +6,7 @@ import { BIN, runCli } from '../../../tests/run-cli.js';
 import { writeTinyClipTextModel } from '../src/clip/tiny-text.js';
 import { listEncoders, loadableName, matchEncoder } from '../src/store/encoder-names.js';
 import { LabelBank } from '../src/store/bank.js';
-import { HAS_TOKENIZER, TOKENIZER_JSON, tempDir } from './helpers.js';
+import { HAS_TOKENIZER, tempDir, TOKENIZER_JSON } from '../../../tests/utils.js';
 
 const dir = tempDir('sentseg-encoder-names-');
 

@@ -5,7 +5,7 @@ import { loadClipTextEncoder } from '../src/clip/text.js';
 import type { SentenceEncoder } from '../src/encoder/sentence-encoder.js';
 import { writeTinyClipTextModel } from '../src/clip/tiny-text.js';
 import { LabelBankError } from '../src/errors.js';
-import { HAS_TOKENIZER, TOKENIZER_JSON, tempDir } from './helpers.js';
+import { HAS_TOKENIZER, tempDir, TOKENIZER_JSON } from '../../../tests/utils.js';
 
 const dir = tempDir();
 

@@ -4,7 +4,7 @@ import { refreshFromWikipedia } from '../src/sources/refresh.js';
 import { createWikiClient } from '../src/sources/wikipedia/client.js';
 import { fetchLeadSentence } from '../src/sources/wikipedia/fetch-lead.js';
 import { LabelBank } from '../src/store/bank.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
 import { closedApiUrl, eventually, startFakeWiki, startSilentServer, type FakeWiki } from './mediawiki-server.js';
 
 const dir = tempDir();

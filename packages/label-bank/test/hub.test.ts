@@ -10,7 +10,7 @@ import { hubModelFolder, modelCacheDir, parseHubId, resolveHubModel } from '../s
 import { writeTinyClipTextModel } from '../src/clip/tiny-text.js';
 import { writeTinyClipVisionModel } from '../src/clip/tiny-vision.js';
 import { LabelBank } from '../src/store/bank.js';
-import { HAS_TOKENIZER, TOKENIZER_JSON, tempDir } from './helpers.js';
+import { HAS_TOKENIZER, tempDir, TOKENIZER_JSON } from '../../../tests/utils.js';
 import { startFakeHub, type FakeHub } from './hub-server.js';
 
 const dir = tempDir('sentseg-hub-');

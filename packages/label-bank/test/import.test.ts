@@ -9,7 +9,7 @@ import { BIN, runCli } from '../../../tests/run-cli.js';
 import { halfToFloat, readVectorFile } from '../src/import/read-vectors.js';
 import { importEmbeddings } from '../src/import/import-embeddings.js';
 import { LabelBank } from '../src/store/bank.js';
-import { REPO, SHARED, tempDir } from './helpers.js';
+import { MANIFESTS, SHARED, tempDir } from '../../../tests/utils.js';
 
 const ANCHORS = path.join(SHARED, 'models', 'clip-vit-b32-anchors');
 const COCO_NPY = path.join(ANCHORS, 'coco_clip_a+cname.npy');
@@ -53,7 +53,7 @@ describe('reading vectors', () => {
 
 describe.runIf(HAS_ANCHORS)('label-bank import on real CLIP ViT-B/32 outputs', () => {
   const reference = JSON.parse(readFileSync(WORD_JSON, 'utf8')) as { labels: Record<string, { source_name: string; vector: number[] }> };
-  const labelNames = new Set((JSON.parse(readFileSync(path.join(REPO, 'manifests', 'labels.json'), 'utf8')) as { labels: { name: string }[] }).labels.map((l) => l.name));
+  const labelNames = new Set((JSON.parse(readFileSync(path.join(MANIFESTS, 'labels.json'), 'utf8')) as { labels: { name: string }[] }).labels.map((l) => l.name));
   const cocoNames = readFileSync(COCO_NAMES, 'utf8').trim().split('\n');
   const unknown = cocoNames.filter((n) => !labelNames.has(n));
   let bankFile = '';

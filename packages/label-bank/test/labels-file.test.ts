@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { loadClipTokenizer } from '../src/encoder/clip-tokenizer.js';
 import { LabelBankError } from '../src/errors.js';
 import { readLabelsFile } from '../src/labels-file.js';
-import { HAS_TOKENIZER, PAPER_LABELS, REPO, TOKENIZER_JSON, tempDir } from './helpers.js';
+import { HAS_TOKENIZER, MANIFESTS, PAPER_LABELS, tempDir, TOKENIZER_JSON } from '../../../tests/utils.js';
 import { existsSync } from 'node:fs';
 
-const labelsFile = path.join(REPO, 'manifests', 'labels.json');
+const labelsFile = path.join(MANIFESTS, 'labels.json');
 const { groups, labels } = readLabelsFile(labelsFile);
 
 describe('manifests/labels.json', () => {

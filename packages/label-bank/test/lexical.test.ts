@@ -7,7 +7,7 @@ import { loadTextEncoder } from '../src/encoder/load.js';
 import { LabelBankError } from '../src/errors.js';
 import { WordNet, wordNetCandidates } from '../src/sources/wordnet.js';
 import { LabelBank } from '../src/store/bank.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
 
 const wordnet = new WordNet();
 const dir = tempDir();

@@ -8,7 +8,7 @@ import { matrixAgreement } from '../src/reference/agreement.js';
 import { cosinesToReference } from '../src/reference/check-encoder.js';
 import { readReferenceFile, referenceModelName } from '../src/reference/reference-file.js';
 import { averageRanks, nearestNeighbours, spearman, upperTriangle } from '../src/report/rank-correlation.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../../tests/utils.js';
 
 describe('Spearman rank correlation (hand-computed)', () => {
   it('gives tied values the mean of the ranks they span', () => {

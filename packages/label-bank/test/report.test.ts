@@ -12,7 +12,7 @@ import { escapeHtml } from '../src/report/html.js';
 import { writeSimilarityReport } from '../src/report/index.js';
 import { blockScore, cosineMatrix, groupOrder } from '../src/report/similarity.js';
 import { labelText, LabelBank } from '../src/store/bank.js';
-import { HAS_TOKENIZER, TOKENIZER_JSON, tempDir } from './helpers.js';
+import { HAS_TOKENIZER, tempDir, TOKENIZER_JSON } from '../../../tests/utils.js';
 
 /** Pixels darker than mid-grey in [x0, x1) × [y0, y1): text drawn on the white margins. */
 function darkPixels(png: PNG, r: { x0: number; x1: number; y0: number; y1: number }): number {

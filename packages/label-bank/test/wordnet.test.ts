@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { refreshFromWordNet } from '../src/sources/refresh.js';
 import { glossSentence, WordNet, wordNetCandidates } from '../src/sources/wordnet.js';
 import { LabelBank } from '../src/store/bank.js';
-import { REPO, tempDir } from './helpers.js';
+import { MANIFESTS, tempDir } from '../../../tests/utils.js';
 
 const wordnet = new WordNet();
 const dir = tempDir();
@@ -48,7 +48,7 @@ interface SenseRow {
   previous: string | null;
 }
 const TABLE = JSON.parse(readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'wordnet-senses.json'), 'utf8')) as SenseRow[];
-const labelsFile = JSON.parse(readFileSync(path.join(REPO, 'manifests', 'labels.json'), 'utf8')) as { labels: { name: string; group: string; wikipedia: string | null; description: string }[] };
+const labelsFile = JSON.parse(readFileSync(path.join(MANIFESTS, 'labels.json'), 'utf8')) as { labels: { name: string; group: string; wikipedia: string | null; description: string }[] };
 
 describe('WordNet senses chosen by group, hypernyms and the shipped description', () => {
   const choose = (name: string) => {

@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempPathFor, writeAtomic } from '@sentseg/common';
 import { SegFormer, type SegFormerConfig } from './model/segformer.js';
 import { loadWeights, saveWeights } from './model/weights-io.js';
 import type { Optimizer, OptimizerConfig } from './optim/optimizers.js';
@@ -38,18 +39,21 @@ function stepDir(run: string, step: number): string {
 
 export async function saveCheckpoint(run: string, model: SegFormer, optimizer: Optimizer, state: CheckpointState, keep: number): Promise<string> {
   const dir = stepDir(run, state.step);
-  const tmp = `${dir}.tmp-${process.pid}`;
+  const tmp = tempPathFor(dir);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  const weights = new Map<string, Tensor>(model.params.entries());
-  await saveWeights(tmp, 'model', weights, { architecture: 'segformer', config: model.config }, { labels: state.labels, encoderId: state.encoderId, labelText: state.labelText });
-  await saveWeights(tmp, 'optimizer', optimizer.state(), { optimizer: optimizer.config, step: optimizer.step });
-  writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state, null, 2));
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
-  const latest = path.join(checkpointsDir(run), 'latest.json');
-  writeFileSync(`${latest}.tmp-${process.pid}`, JSON.stringify({ step: state.step, dir: path.basename(dir) }, null, 2));
-  renameSync(`${latest}.tmp-${process.pid}`, latest);
+  try {
+    const weights = new Map<string, Tensor>(model.params.entries());
+    await saveWeights(tmp, 'model', weights, { architecture: 'segformer', config: model.config }, { labels: state.labels, encoderId: state.encoderId, labelText: state.labelText });
+    await saveWeights(tmp, 'optimizer', optimizer.state(), { optimizer: optimizer.config, step: optimizer.step });
+    writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state, null, 2));
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  writeAtomic(path.join(checkpointsDir(run), 'latest.json'), JSON.stringify({ step: state.step, dir: path.basename(dir) }, null, 2));
   // Keep the newest `keep` checkpoints.
   const all = readdirSync(checkpointsDir(run)).filter((n) => /^step-\d+$/.test(n)).sort();
   for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(path.join(checkpointsDir(run), old), { recursive: true, force: true });

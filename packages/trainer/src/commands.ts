@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { EXIT, flushAndExit, plural } from '@sentseg/common';
+import { EXIT, flushAndExit, plural, progress } from '@sentseg/common';
 import { isDatasetError } from '@sentseg/dataset-tools';
 import { hubOptionsFromArgs, hubYargsOptions, LabelBankError } from '@sentseg/label-bank';
 import { BackendError, selectBackend, type BackendChoice } from './backend/select.js';
@@ -9,7 +9,6 @@ import { ConfigError, parseOverride, readConfigFile, resolveConfig, type TrainCo
 import { TrainerError } from './errors.js';
 import { embedTrainingBoxes, train, type TrainSummary } from './train.js';
 import { listInputs, predict, type LabelRequest } from './predict/predict.js';
-import cliProgress from 'cli-progress';
 import { checkEvalTarget, evaluate, unseenLabels } from './eval/evaluate.js';
 import { checkWindow } from './eval/infer.js';
 import { modeName, textTable, writeEvalOutputs } from './eval/report.js';
@@ -91,7 +90,7 @@ export function trainCommand(y: Argv): Argv {
           return true;
         }),
     async (args) => {
-      const a = args as unknown as TrainArgs;
+      const a: TrainArgs = args;
       let config: TrainConfig;
       let run: string;
       if (a.resume) {
@@ -181,25 +180,21 @@ export function boxEmbeddingsCommand(y: Argv): Argv {
         .option('clip-vision', { type: 'string', describe: 'CLIP vision tower: a folder in transformers.js layout or a hub id ORG/NAME[@REVISION] (downloaded once into --cache-dir)' })
         .option('progress', { type: 'boolean', describe: 'progress bar (default: when stderr is a terminal)' }),
     async (args) => {
-      const a = args as unknown as TrainArgs;
-      const showProgress = a.progress ?? process.stderr.isTTY === true;
-      const bar = showProgress ? new cliProgress.SingleBar({ format: 'box crops {bar} {value}/{total} images', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
-      let started = false;
+      const a: TrainArgs = args;
+      const bar = progress('box crops {bar} {value}/{total} images', { enabled: a.progress });
       try {
         const s = await embedTrainingBoxes({
           config: configFromArgs(a),
           hub: hubOptionsFromArgs(a),
           progress: (done, total) => {
-            if (!bar) return;
-            if (!started) bar.start(total, 0);
-            started = true;
+            bar.setTotal(total);
             bar.update(done);
           },
         });
-        bar?.stop();
+        bar.stop();
         process.stdout.write(`box cache: ${s.cache}\n${s.computed + s.cached} boxes of ${s.datasets.join(', ')}: ${s.computed} computed, ${s.cached} from the cache (${s.modelId}, ${s.dim}-d)\n`);
       } finally {
-        if (started) bar?.stop();
+        bar.stop();
       }
     },
   );
@@ -359,10 +354,7 @@ export function predictCommand(y: Argv): Argv {
       const inputs = listInputs(args.input);
       const labels = labelRequests(args.labels, args['labels-file'], args.describe);
       await announceBackend(args.backend as BackendChoice);
-      const bar = process.stderr.isTTY
-        ? new cliProgress.SingleBar({ format: 'predict [{bar}] {value}/{total} | ETA {eta_formatted} | {file}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
-        : null;
-      let started = false;
+      const bar = progress('predict [{bar}] {value}/{total} | ETA {eta_formatted} | {file}', { hideCursor: true });
       const summary = await predict({
         run: args.run,
         labelBank: bank,
@@ -373,12 +365,11 @@ export function predictCommand(y: Argv): Argv {
         window: args.window,
         scores: args.scores,
         onImage: (done, total, file) => {
-          if (!started) bar?.start(total, 0, { file: '' });
-          started = true;
-          bar?.update(done, { file: path.basename(file) });
+          bar.setTotal(total);
+          bar.update(done, { file: path.basename(file) });
         },
       });
-      bar?.stop();
+      bar.stop();
       const out = (line: string) => process.stdout.write(`${line}\n`);
       if (summary.labels.encoded.length > 0) out(`encoded new label text: ${summary.labels.encoded.join(', ')}`);
       for (const p of summary.confusable) process.stderr.write(`warning: "${p.a}" and "${p.b}" are likely to be confused (cosine ${p.cosine.toFixed(3)} ≥ 0.95)\n`);

@@ -7,7 +7,8 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { BOX_CACHE_SCHEMA_VERSION, BoxEmbeddingCache } from '../src/boxes/clip-boxes.js';
 import { TrainerError } from '../src/errors.js';
-import { tempDir, writeBank } from './fixtures.js';
+import { tempDir } from '../../../tests/utils.js';
+import { writeBank } from './fixtures.js';
 
 const dir = tempDir('sentseg-box-cache-');
 const hash = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');

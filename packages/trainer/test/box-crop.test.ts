@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { planAugment, PIXEL_MEAN, PIXEL_STD, type AugmentConfig } from '../src/data/augment.js';
 import { loadSample } from '../src/data/load-sample.js';
-import { tempDir } from './fixtures.js';
+import { tempDir } from '../../../tests/utils.js';
 
 const dir = tempDir();
 const W = 100;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeHub, type FakeHub } from '../../label-bank/test/hub-server.js';
 import { loadClipVisionEncoder } from '../src/boxes/clip-boxes.js';
 import { resolveConfig, withAbsolutePaths } from '../src/config.js';
-import { tempDir } from './fixtures.js';
+import { tempDir } from '../../../tests/utils.js';
 
 const dir = tempDir('sentseg-clip-hub-');
 

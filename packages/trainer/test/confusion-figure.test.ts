@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { CONFUSION_PNG_MAX_CLASSES, mostConfusedClasses } from '../src/eval/confusion-figure.js';
 import type { EvalReport } from '../src/eval/evaluate.js';
 import { writeEvalOutputs } from '../src/eval/report.js';
-import { tempDir } from './fixtures.js';
+import { tempDir } from '../../../tests/utils.js';
 import { darkPixels, pixel } from './picture.js';
 
 const dir = tempDir();

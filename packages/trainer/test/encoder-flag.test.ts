@@ -8,7 +8,8 @@ import type { CheckpointState } from '../src/checkpoint.js';
 import { configFromArgs } from '../src/commands.js';
 import { labelEmbeddingsFor } from '../src/eval/evaluate.js';
 import { readLabelEmbeddings } from '../src/label-embeddings.js';
-import { tempDir, writeBank, writeWorld } from './fixtures.js';
+import { tempDir } from '../../../tests/utils.js';
+import { writeBank, writeWorld } from './fixtures.js';
 
 const dir = tempDir('sentseg-encoder-flag-');
 

@@ -11,7 +11,8 @@ import { markdownTable, writeEvalOutputs } from '../src/eval/report.js';
 import { meanIoU } from '../src/metrics/iou.js';
 import { windowStarts } from '../src/eval/infer.js';
 import { train } from '../src/train.js';
-import { smallConfig, tempDir, TEST_ENCODER, writeWorld, type World } from './fixtures.js';
+import { tempDir } from '../../../tests/utils.js';
+import { smallConfig, TEST_ENCODER, writeWorld, type World } from './fixtures.js';
 
 const dir = tempDir();
 let world: World;

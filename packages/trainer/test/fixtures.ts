@@ -1,20 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { seededRandom } from '@sentseg/common';
 import { LabelBank, labelText } from '@sentseg/label-bank';
-import { afterAll } from 'vitest';
 import { mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
 import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, writeImage, writeObjects365, writeOpenImages } from '@sentseg/dataset-tools/testing';
 import Database from 'better-sqlite3';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
-
-/** A temp folder removed after the file's tests. */
-export function tempDir(prefix = 'sentseg-trainer-'): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 export const TEST_ENCODER = 'test:seeded-random';
 

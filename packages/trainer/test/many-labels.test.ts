@@ -15,7 +15,8 @@ import { loadSample } from '../src/data/load-sample.js';
 import { NOT_A_CLASS } from '../src/data/load-sample.js';
 import { evaluate } from '../src/eval/evaluate.js';
 import { train } from '../src/train.js';
-import { smallConfig, tempDir, writeBank, type World } from './fixtures.js';
+import { tempDir } from '../../../tests/utils.js';
+import { smallConfig, writeBank, type World } from './fixtures.js';
 
 const dir = tempDir('sentseg-many-labels-');
 const W = 48;

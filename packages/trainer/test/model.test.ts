@@ -5,7 +5,7 @@ import { bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, resizeBilinear 
 import { SegFormer, segformerConfig, SEGFORMER_VARIANTS } from '../src/model/segformer.js';
 import { loadWeights, saveWeights } from '../src/model/weights-io.js';
 import { tf, type Tensor } from '../src/tf.js';
-import { tempDir } from './fixtures.js';
+import { tempDir } from '../../../tests/utils.js';
 
 await tf.setBackend('cpu');
 

@@ -5,7 +5,7 @@ import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { LEGEND_MIN_AREA, LEGEND_ROW, legendFor, writeLabelsPng, writeOverlay } from '../src/predict/overlay.js';
-import { tempDir } from './fixtures.js';
+import { tempDir } from '../../../tests/utils.js';
 import { colourDistance, darkPixels, pixel } from './picture.js';
 
 const dir = tempDir();

@@ -4,14 +4,14 @@ import { LabelBank, embedLabels, loadClipTextEncoder, writeTinyClipTextModel } f
 import { PNG } from 'pngjs';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HAS_TOKENIZER, TOKENIZER_JSON } from '../../label-bank/test/helpers.js';
+import { HAS_TOKENIZER, tempDir, TOKENIZER_JSON } from '../../../tests/utils.js';
 import { ManifestReader, readMaskValues } from '@sentseg/dataset-tools';
 import { labelRequests } from '../src/commands.js';
 import { TrainerError } from '../src/errors.js';
 import { confusablePairs, LEGEND_ROW, listInputs, predict } from '../src/predict/predict.js';
 import { darkPixels, pixel } from './picture.js';
 import { train } from '../src/train.js';
-import { smallConfig, tempDir, writeWorld, type World } from './fixtures.js';
+import { smallConfig, writeWorld, type World } from './fixtures.js';
 
 const dir = tempDir();
 let world: World;

@@ -55,8 +55,7 @@ if (args.child === 'merge') {
   const run = await mergeDatasets(out, parseDatasetSpecs([`${args.name}=${args.root}`]), { workers: args.workers, histograms: args.histograms });
   const seconds = (performance.now() - started) / 1000;
   const reader = ManifestReader.open(out);
-  const count = (table: string) => reader.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
-  const result = { seconds, images: run.summaries[0]?.images ?? 0, problems: run.summaries[0]?.problems ?? 0, boxes: count('boxes'), masks: count('instance_masks'), rssMiB: peakRssMiB() };
+  const result = { seconds, images: run.summaries[0]?.images ?? 0, problems: run.summaries[0]?.problems ?? 0, boxes: reader.rowCount('boxes'), masks: reader.rowCount('instance_masks'), rssMiB: peakRssMiB() };
   reader.close();
   process.stdout.write(`${JSON.stringify(result)}\n`);
   await flushAndExit(0);

@@ -9,7 +9,7 @@ import { coverageHtml } from '../manifest/coverage-html.js';
 import { ManifestReader } from '../manifest/reader.js';
 import { manifestStats } from '../manifest/stats.js';
 import { validateManifest } from '../manifest/validate.js';
-import { counterBar } from '../counter-bar.js';
+import { imageCounter } from '../image-counter.js';
 
 const out = (line = ''): void => void process.stdout.write(`${line}\n`);
 
@@ -84,9 +84,9 @@ export function manifestCommands(y: Argv): Argv {
       async (args) => {
         const file = String(args.manifest);
         const { report, roots } = await withManifest(file, async (reader) => {
-          const bar = args.json ? { update: () => undefined, stop: () => undefined } : counterBar('validate');
+          const bar = imageCounter('validate', !args.json);
           try {
-            return { report: await validateManifest(reader, { workers: args.workers, onProgress: (n) => bar.update(n, '') }), roots: rootsOf(reader) };
+            return { report: await validateManifest(reader, { workers: args.workers, onProgress: (n) => bar.update(n) }), roots: rootsOf(reader) };
           } finally {
             bar.stop();
           }

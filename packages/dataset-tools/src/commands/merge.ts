@@ -8,7 +8,7 @@ import { FORMATS } from '../formats/index.js';
 import { ManifestReader } from '../manifest/reader.js';
 import { problemLine } from './manifest.js';
 import { MergeInterrupted, mergeDatasets, parseDatasetSpecs, type MergeRun } from '../merge.js';
-import { counterBar } from '../counter-bar.js';
+import { imageCounter } from '../image-counter.js';
 
 const list = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => String(x).split(',')).filter((x) => x !== '');
 
@@ -79,7 +79,7 @@ function runProblems(out: string, run: MergeRun) {
 
 export async function runMergeDatasets(args: MergeArgs): Promise<void> {
   const specs = parseDatasetSpecs(list(args.dataset), list(args.format), list(args.variant), list(args.taxonomy), list(args.loss));
-  const bar = args.json ? { update: () => undefined, stop: () => undefined } : counterBar('merge');
+  const bar = imageCounter('merge', !args.json);
   // Ctrl-C: the dataset being written is rolled back, a new manifest's partial file removed.
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -102,7 +102,7 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
         ),
       keepUnmapped: args['keep-unmapped'],
       histograms: args.histograms,
-      onProgress: (n, d) => bar.update(n, d),
+      onProgress: (n, d) => bar.update(n, { what: d }),
       // Without a terminal there is no bar: one line per dataset says what is being read.
       onDatasetStart: (name, format, root) => void (process.stderr.isTTY ? undefined : process.stderr.write(`merging ${name} (${format}) from ${root}\n`)),
       signal: controller.signal,

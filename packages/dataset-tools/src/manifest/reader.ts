@@ -46,6 +46,89 @@ export interface ManifestSample {
   height: number;
 }
 
+export interface ManifestLabel {
+  id: number;
+  name: string;
+  origin: string;
+}
+
+/** A box of a box-only dataset: its source class and x, y, w, h in image pixels. */
+export interface ManifestBox {
+  boxId: number;
+  sourceId: number;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** An instance mask of an instance-mask dataset (path relative to the dataset root as stored; absolute from instanceMasks()). */
+export interface ManifestInstanceMask {
+  instanceId: number;
+  sourceId: number;
+  mask: string;
+}
+
+/** A label present in an image, with its pixel count. */
+export interface ImageLabelPixels {
+  labelId: number;
+  pixels: number;
+}
+
+/** A problem row the merge recorded: a file skipped or suspect, and why. */
+export interface ManifestProblem {
+  dataset: string;
+  file: string;
+  reason: string;
+}
+
+/** The labelled pixels of one label in one dataset (summed over its images). */
+export interface LabelDatasetPixels {
+  id: number;
+  name: string;
+  dataset: string;
+  pixels: number;
+}
+
+/** The tables whose rows `rowCount` counts. */
+export type CountedTable = 'images' | 'image_labels' | 'segments' | 'boxes' | 'instance_masks' | 'problems';
+
+// Rows as SQLite returns them (snake_case columns where a query does not rename them).
+interface DatasetRow {
+  name: string;
+  format: string;
+  version: string;
+  variant: string | null;
+  root: string;
+  annotation: DatasetInfo['annotation'];
+  loss: DatasetInfo['loss'];
+  encoding: DatasetInfo['encoding'];
+  ignore_values: string;
+}
+interface SplitCountRow {
+  split: string;
+  n: number;
+}
+interface ClassLabelRow {
+  source: number;
+  label: number | null;
+}
+interface SegmentRow {
+  s: number;
+  c: number;
+}
+interface SampleRow {
+  id: number;
+  dataset: string;
+  split: string;
+  image_path: string;
+  mask_path: string | null;
+  width: number;
+  height: number;
+}
+/** A page row of samples(), read raw: id, split, image_path, mask_path, width, height. */
+type SamplePageRow = [number, string, string, string | null, number, number];
+
 /**
  * Read-only access to manifest.sqlite for the trainer and the manifest commands: datasets,
  * samples streamed by dataset/split, and the lookup table that remaps a dataset's mask values to
@@ -53,23 +136,25 @@ export interface ManifestSample {
  */
 export class ManifestReader {
   readonly file: string;
-  readonly db: Database.Database;
-  private readonly segmentsOf: Database.Statement;
-  private readonly labelsOf: Database.Statement;
-  private readonly sampleById: Database.Statement;
-  private readonly boxesOf: Database.Statement;
-  private readonly instancesOf: Database.Statement;
+  private readonly db: Database.Database;
+  private readonly segmentsOf: Database.Statement<[number], SegmentRow>;
+  private readonly labelsOf: Database.Statement<[number], ImageLabelPixels>;
+  private readonly sampleById: Database.Statement<[number], SampleRow>;
+  private readonly boxesOf: Database.Statement<[number], ManifestBox>;
+  private readonly instancesOf: Database.Statement<[number], ManifestInstanceMask>;
+  private readonly splitCountsOf: Database.Statement<[string], SplitCountRow>;
   private readonly roots = new Map<string, string>();
 
   private constructor(file: string, db: Database.Database) {
     this.file = file;
     this.db = db;
     // Per-sample lookups, prepared once: the trainer calls them for every image.
-    this.segmentsOf = db.prepare(`SELECT segment_id AS s, source_id AS c FROM segments WHERE image_id = ?`);
-    this.labelsOf = db.prepare(`SELECT label_id AS labelId, pixels FROM image_labels WHERE image_id = ? ORDER BY label_id`);
-    this.sampleById = db.prepare(`SELECT id, dataset, split, image_path, mask_path, width, height FROM images WHERE id = ?`);
-    this.boxesOf = db.prepare(`SELECT id AS boxId, source_id AS sourceId, x, y, w, h FROM boxes WHERE image_id = ? ORDER BY id`);
-    this.instancesOf = db.prepare(`SELECT id AS instanceId, source_id AS sourceId, mask_path AS mask FROM instance_masks WHERE image_id = ? ORDER BY id`);
+    this.segmentsOf = db.prepare<[number], SegmentRow>(`SELECT segment_id AS s, source_id AS c FROM segments WHERE image_id = ?`);
+    this.labelsOf = db.prepare<[number], ImageLabelPixels>(`SELECT label_id AS labelId, pixels FROM image_labels WHERE image_id = ? ORDER BY label_id`);
+    this.sampleById = db.prepare<[number], SampleRow>(`SELECT id, dataset, split, image_path, mask_path, width, height FROM images WHERE id = ?`);
+    this.boxesOf = db.prepare<[number], ManifestBox>(`SELECT id AS boxId, source_id AS sourceId, x, y, w, h FROM boxes WHERE image_id = ? ORDER BY id`);
+    this.instancesOf = db.prepare<[number], ManifestInstanceMask>(`SELECT id AS instanceId, source_id AS sourceId, mask_path AS mask FROM instance_masks WHERE image_id = ? ORDER BY id`);
+    this.splitCountsOf = db.prepare<[string], SplitCountRow>(`SELECT split, COUNT(*) AS n FROM images WHERE dataset = ? GROUP BY split ORDER BY split`);
   }
 
   /**
@@ -86,7 +171,7 @@ export class ManifestReader {
     if (kind !== 'manifest') throw new DatasetError('MANIFEST', `${resolved} is ${describeSqliteKind(kind)}, not ${describeSqliteKind('manifest')}`);
     const db = openForReading(resolved);
     try {
-      const version = (db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined)?.value;
+      const version = db.prepare<[], string>(`SELECT value FROM meta WHERE key = 'schema_version'`).pluck().get();
       if (version !== String(MANIFEST_SCHEMA_VERSION)) throw new Error(`schema ${version ?? 'missing'}, this reader reads ${MANIFEST_SCHEMA_VERSION}`);
       return new ManifestReader(resolved, db);
     } catch (err) {
@@ -101,32 +186,57 @@ export class ManifestReader {
 
   /** The ignore value of this manifest's label-id maps (ignoreIndexFor its label ids' range). */
   ignoreIndex(): number {
-    return ignoreIndexFor((this.db.prepare(`SELECT COALESCE(MAX(id) + 1, 0) AS n FROM labels`).get() as { n: number }).n);
+    return ignoreIndexFor(this.db.prepare<[], number>(`SELECT COALESCE(MAX(id) + 1, 0) FROM labels`).pluck().get() ?? 0);
   }
 
-  labels(): { id: number; name: string; origin: string }[] {
-    return this.db.prepare(`SELECT id, name, origin FROM labels ORDER BY id`).all() as { id: number; name: string; origin: string }[];
+  labels(): ManifestLabel[] {
+    return this.db.prepare<[], ManifestLabel>(`SELECT id, name, origin FROM labels ORDER BY id`).all();
   }
 
   datasets(): DatasetInfo[] {
-    const rows = this.db.prepare(`SELECT * FROM datasets ORDER BY name`).all() as Record<string, string | null>[];
-    const splits = this.db.prepare(`SELECT split, COUNT(*) AS n FROM images WHERE dataset = ? GROUP BY split ORDER BY split`);
+    const rows = this.db.prepare<[], DatasetRow>(`SELECT * FROM datasets ORDER BY name`).all();
     return rows.map((r) => {
-      const perSplit = splits.all(r.name) as { split: string; n: number }[];
+      const perSplit = this.splitCountsOf.all(r.name);
       return {
-        name: r.name as string,
-        format: r.format as string,
-        version: r.version as string,
+        name: r.name,
+        format: r.format,
+        version: r.version,
         variant: r.variant ?? null,
-        root: r.root as string,
-        annotation: r.annotation as DatasetInfo['annotation'],
-        loss: r.loss as DatasetInfo['loss'],
-        encoding: r.encoding as DatasetInfo['encoding'],
-        ignoreValues: JSON.parse(r.ignore_values as string) as number[],
+        root: r.root,
+        annotation: r.annotation,
+        loss: r.loss,
+        encoding: r.encoding,
+        ignoreValues: JSON.parse(r.ignore_values) as number[],
         images: perSplit.reduce((s, x) => s + x.n, 0),
         splits: perSplit.map((x) => x.split),
       };
     });
+  }
+
+  /** Images per split of one dataset, splits in name order. */
+  splitCounts(dataset: string): Record<string, number> {
+    return Object.fromEntries(this.splitCountsOf.all(dataset).map((r) => [r.split, r.n]));
+  }
+
+  /** The source ids of a dataset's classes (mapped or not), in id order. */
+  classIds(dataset: string): number[] {
+    return this.db.prepare<[string], number>(`SELECT source_id FROM dataset_classes WHERE dataset = ? ORDER BY source_id`).pluck().all(dataset);
+  }
+
+  /** Labelled pixels per label and dataset, summed over the images, in label id then dataset order. */
+  labelPixelsByDataset(): LabelDatasetPixels[] {
+    return this.db
+      .prepare<[], LabelDatasetPixels>(
+        `SELECT il.label_id AS id, l.name AS name, i.dataset AS dataset, SUM(il.pixels) AS pixels
+         FROM image_labels il JOIN images i ON i.id = il.image_id JOIN labels l ON l.id = il.label_id
+         GROUP BY il.label_id, i.dataset ORDER BY il.label_id, i.dataset`,
+      )
+      .all();
+  }
+
+  /** How many rows a table holds. */
+  rowCount(table: CountedTable): number {
+    return this.db.prepare<[], number>(`SELECT COUNT(*) FROM ${table}`).pluck().get() ?? 0;
   }
 
   dataset(name: string): DatasetInfo {
@@ -143,7 +253,7 @@ export class ManifestReader {
    */
   lut(dataset: string, ignoreIndex = this.ignoreIndex(), unknownIndex = ignoreIndex): Int32Array {
     const info = this.dataset(dataset);
-    const rows = this.db.prepare(`SELECT source_id AS source, label_id AS label FROM dataset_classes WHERE dataset = ?`).all(dataset) as { source: number; label: number | null }[];
+    const rows = this.db.prepare<[string], ClassLabelRow>(`SELECT source_id AS source, label_id AS label FROM dataset_classes WHERE dataset = ?`).all(dataset);
     const size = Math.max(unknownIndex === ignoreIndex ? 256 : 65_536, ...rows.map((r) => r.source + 1));
     const lut = new Int32Array(size).fill(unknownIndex);
     for (const v of info.ignoreValues) if (v >= 0 && v < size) lut[v] = ignoreIndex;
@@ -157,7 +267,7 @@ export class ManifestReader {
 
   /** Panoptic datasets: segment id → source class of one image. */
   segments(imageId: number): Map<number, number> {
-    const rows = this.segmentsOf.all(imageId) as { s: number; c: number }[];
+    const rows = this.segmentsOf.all(imageId);
     return new Map(rows.map((r) => [r.s, r.c]));
   }
 
@@ -169,7 +279,7 @@ export class ManifestReader {
     const info = this.dataset(dataset);
     // One split at a time, each paged along the (dataset, split, image_path) index: every page is
     // an index seek, however large the dataset (an OR over the split would sort the whole table).
-    const page = this.db.prepare(
+    const page = this.db.prepare<[string, string, string, number], SamplePageRow>(
       `SELECT id, split, image_path, mask_path, width, height FROM images
        WHERE dataset = ? AND split = ? AND image_path > ? ORDER BY image_path LIMIT ?`,
     );
@@ -183,12 +293,12 @@ export class ManifestReader {
     for (const s of split === undefined ? info.splits : [split]) {
       let after = '';
       for (;;) {
-        const rows = page.all(dataset, s, after, pageSize) as [number, string, string, string | null, number, number][];
+        const rows = page.all(dataset, s, after, pageSize);
         for (const [id, rowSplit, image, mask, width, height] of rows) {
           yield { id, dataset, split: rowSplit, image: join(image), mask: mask === null ? null : join(mask), width, height };
         }
         if (rows.length < pageSize) break;
-        after = (rows[rows.length - 1] as [number, string, string, string | null, number, number])[2];
+        after = (rows[rows.length - 1] as SamplePageRow)[2];
       }
     }
   }
@@ -204,9 +314,7 @@ export class ManifestReader {
 
   /** One sample by image id (absolute paths), or undefined. */
   sample(imageId: number): ManifestSample | undefined {
-    const row = this.sampleById.get(imageId) as
-      | { id: number; dataset: string; split: string; image_path: string; mask_path: string | null; width: number; height: number }
-      | undefined;
+    const row = this.sampleById.get(imageId);
     if (!row) return undefined;
     const root = this.rootOf(row.dataset);
     return {
@@ -224,39 +332,39 @@ export class ManifestReader {
   imageIds(dataset: string, split: string): number[] {
     // Plucked and iterated: no row object per image (a million ids is 8 MB, their row objects ten times that).
     const ids: number[] = [];
-    for (const id of this.db.prepare(`SELECT id FROM images WHERE dataset = ? AND split = ? ORDER BY image_path`).pluck().iterate(dataset, split)) ids.push(id as number);
+    for (const id of this.db.prepare<[string, string], number>(`SELECT id FROM images WHERE dataset = ? AND split = ? ORDER BY image_path`).pluck().iterate(dataset, split)) ids.push(id);
     return ids;
   }
 
   /** Box-only datasets: an image's boxes (source class, x, y, w, h in image pixels). */
-  boxes(imageId: number): { boxId: number; sourceId: number; x: number; y: number; w: number; h: number }[] {
-    return this.boxesOf.all(imageId) as { boxId: number; sourceId: number; x: number; y: number; w: number; h: number }[];
+  boxes(imageId: number): ManifestBox[] {
+    return this.boxesOf.all(imageId);
   }
 
   /** Instance-mask datasets: an image's instance masks (absolute paths) and their source classes. */
-  instanceMasks(imageId: number, dataset: string): { instanceId: number; sourceId: number; mask: string }[] {
+  instanceMasks(imageId: number, dataset: string): ManifestInstanceMask[] {
     const root = this.rootOf(dataset);
-    const rows = this.instancesOf.all(imageId) as { instanceId: number; sourceId: number; mask: string }[];
+    const rows = this.instancesOf.all(imageId);
     return rows.map((r) => ({ ...r, mask: path.join(root, r.mask) }));
   }
 
   /** Labels present in an image with their pixel counts. */
-  imageLabels(imageId: number): { labelId: number; pixels: number }[] {
-    return this.labelsOf.all(imageId) as { labelId: number; pixels: number }[];
+  imageLabels(imageId: number): ImageLabelPixels[] {
+    return this.labelsOf.all(imageId);
   }
 
   /** The problem rows the merge recorded (files skipped or suspect), in dataset then merge order; at most `limit`. */
-  problems(dataset?: string, limit = -1): { dataset: string; file: string; reason: string }[] {
+  problems(dataset?: string, limit = -1): ManifestProblem[] {
     const sql = `SELECT dataset, file, reason FROM problems ${dataset ? 'WHERE dataset = ?' : ''} ORDER BY dataset, rowid LIMIT ?`;
-    const stmt = this.db.prepare(sql);
-    return (dataset ? stmt.all(dataset, limit) : stmt.all(limit)) as { dataset: string; file: string; reason: string }[];
+    const stmt = this.db.prepare<(string | number)[], ManifestProblem>(sql);
+    return dataset ? stmt.all(dataset, limit) : stmt.all(limit);
   }
 
   /** How many problem rows (and distinct files) the merge recorded, for one dataset or all. */
   problemCount(dataset?: string): { rows: number; files: number } {
     const sql = `SELECT COUNT(*) AS rows, COUNT(DISTINCT dataset || char(0) || file) AS files FROM problems ${dataset ? 'WHERE dataset = ?' : ''}`;
-    const stmt = this.db.prepare(sql);
-    return (dataset ? stmt.get(dataset) : stmt.get()) as { rows: number; files: number };
+    const stmt = this.db.prepare<string[], { rows: number; files: number }>(sql);
+    return (dataset ? stmt.get(dataset) : stmt.get()) ?? { rows: 0, files: 0 };
   }
 }
 

@@ -10,22 +10,9 @@ export interface ManifestStats {
 
 /** Per-dataset counts, per-label pixel shares and the label × dataset coverage table of a manifest. */
 export function manifestStats(reader: ManifestReader): ManifestStats {
-  const db = reader.db;
   const names = reader.datasets().map((d) => d.name);
-  const datasets = reader.datasets().map((d) => {
-    const splits = Object.fromEntries(
-      (db.prepare(`SELECT split, COUNT(*) AS n FROM images WHERE dataset = ? GROUP BY split ORDER BY split`).all(d.name) as { split: string; n: number }[]).map((r) => [r.split, r.n]),
-    );
-    const problems = db.prepare(`SELECT COUNT(*) FROM problems WHERE dataset = ?`).pluck().get(d.name) as number;
-    return { name: d.name, format: d.format, images: d.images, splits, problems };
-  });
-  const rows = db
-    .prepare(
-      `SELECT il.label_id AS id, l.name AS name, i.dataset AS dataset, SUM(il.pixels) AS pixels
-       FROM image_labels il JOIN images i ON i.id = il.image_id JOIN labels l ON l.id = il.label_id
-       GROUP BY il.label_id, i.dataset ORDER BY il.label_id, i.dataset`,
-    )
-    .all() as { id: number; name: string; dataset: string; pixels: number }[];
+  const datasets = reader.datasets().map((d) => ({ name: d.name, format: d.format, images: d.images, splits: reader.splitCounts(d.name), problems: reader.problemCount(d.name).rows }));
+  const rows = reader.labelPixelsByDataset();
   const total = rows.reduce((s, r) => s + r.pixels, 0);
   const byLabel = new Map<number, { id: number; name: string; pixels: number; perDataset: Map<string, number> }>();
   for (const r of rows) {

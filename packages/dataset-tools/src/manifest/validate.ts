@@ -21,7 +21,7 @@ export async function validateManifest(reader: ManifestReader, options: { worker
   let checked = 0;
   try {
     for (const d of reader.datasets()) {
-      const known = new Set((reader.db.prepare(`SELECT source_id FROM dataset_classes WHERE dataset = ?`).pluck().all(d.name) as number[]).concat(d.ignoreValues));
+      const known = new Set(reader.classIds(d.name).concat(d.ignoreValues));
       const pending: Promise<void>[] = [];
       for (const s of reader.samples(d.name)) {
         const check = async () => {

@@ -4,7 +4,7 @@
  */
 import onnxProto from 'onnx-proto';
 import type { onnx } from 'onnx-proto';
-import { seededNormal } from '../rng.js';
+import { seededNormal } from '@sentseg/common';
 
 const proto = onnxProto.onnx;
 export const FLOAT = proto.TensorProto.DataType.FLOAT;
@@ -18,7 +18,7 @@ export class GraphBuilder {
   private readonly normal: () => number;
 
   constructor(seed: number) {
-    this.normal = seededNormal(seed);
+    this.normal = seededNormal(seed, 'cosine');
   }
 
   floatTensor(name: string, dims: number[], values: Float32Array): string {

@@ -6,7 +6,7 @@
  * Document frequencies come from the WordNet noun glosses (82k synsets), so a text's vector never
  * depends on which other texts are encoded with it. It carries lexical meaning only: no vision.
  */
-import { seededRandom } from '@sentseg/common';
+import { seededNormal } from '@sentseg/common';
 import { createHash } from 'node:crypto';
 import { LabelBankError } from '../errors.js';
 import { WordNet } from '../sources/wordnet.js';
@@ -161,15 +161,9 @@ export class LexicalEncoder implements SentenceEncoder {
     let v = this.projections.get(term);
     if (v) return v;
     const hash = createHash('sha256').update(`${this.seed}\0${term}`).digest();
-    const rand = seededRandom(hash.readUInt32LE(0));
+    const normal = seededNormal(hash.readUInt32LE(0));
     v = new Float32Array(this.dim);
-    for (let i = 0; i < this.dim; i += 2) {
-      const u = Math.max(rand(), 1e-12);
-      const r = Math.sqrt(-2 * Math.log(u));
-      const theta = 2 * Math.PI * rand();
-      v[i] = r * Math.cos(theta);
-      if (i + 1 < this.dim) v[i + 1] = r * Math.sin(theta);
-    }
+    for (let i = 0; i < this.dim; i++) v[i] = normal();
     this.projections.set(term, v);
     return v;
   }

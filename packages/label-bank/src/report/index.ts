@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { matrixFigure } from '@sentseg/common';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { matrixFigure, writeAtomic } from '@sentseg/common';
 import { readLabelsFile } from '../labels-file.js';
 import type { LabelBank } from '../store/bank.js';
 import type { TextKind } from '../text.js';
@@ -166,12 +165,12 @@ export async function writeSimilarityReport(
     } as Record<PanelKind, string>,
   };
   const scores = { word: (panels[0] as ReportPanel).score, sentence: (panels[1] as ReportPanel).score };
-  for (const p of panels) writeFileAtomic(files.png[p.kind], p.png);
-  writeFileAtomic(
+  for (const p of panels) writeAtomic(files.png[p.kind], p.png);
+  writeAtomic(
     files.json,
     `${JSON.stringify({ modelId: model.modelId, labels: n, order: ordered.map((l) => l.name), groups, scores, ...(summary ? { reference: summary } : {}) }, null, 2)}\n`,
   );
-  writeFileAtomic(
+  writeAtomic(
     files.html,
     reportHtml({ modelId: model.modelId, modelNote: modelNote(model.location), names: ordered.map((l) => l.name), groups, groupRuns: runs, panels, reference: summary }),
   );

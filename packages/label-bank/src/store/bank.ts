@@ -1,7 +1,7 @@
-import { identifySqliteFile, sqliteKindMismatch } from '@sentseg/common';
+import { identifySqliteFile, replaceAtomic, sqliteKindMismatch } from '@sentseg/common';
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { LabelBankError } from '../errors.js';
 import { readLabelsFile, type LabelSpec } from '../labels-file.js';
@@ -91,31 +91,27 @@ function bufferToVector(buf: Buffer): Float32Array {
 
 /** Writes a fresh bank seeded from the labels file to a temp file, then renames it into place. */
 function createBank(file: string, labels: LabelSpec[]): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  rmSync(tmp, { force: true });
-  const db = new Database(tmp);
-  try {
-    db.exec(SCHEMA_SQL);
-    const at = now();
-    const insertLabel = db.prepare(
-      `INSERT INTO labels (id, name, group_name, wikipedia_title, description, source, fetched_at, origin)
-       VALUES (?, ?, ?, ?, ?, 'shipped', NULL, 'shipped')`,
-    );
-    const insertText = db.prepare(`INSERT INTO descriptions (label_id, source, text, fetched_at) VALUES (?, 'shipped', ?, ?)`);
-    db.transaction(() => {
-      db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('created_at', ?)`).run(String(SCHEMA_VERSION), at);
-      for (const l of labels) {
-        insertLabel.run(l.id, l.name, l.group, l.wikipedia, l.description);
-        insertText.run(l.id, l.description, at);
-      }
-    })();
-    db.close();
-    renameSync(tmp, file);
-  } catch (err) {
-    if (db.open) db.close();
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  replaceAtomic(file, (tmp) => {
+    const db = new Database(tmp);
+    try {
+      db.exec(SCHEMA_SQL);
+      const at = now();
+      const insertLabel = db.prepare(
+        `INSERT INTO labels (id, name, group_name, wikipedia_title, description, source, fetched_at, origin)
+         VALUES (?, ?, ?, ?, ?, 'shipped', NULL, 'shipped')`,
+      );
+      const insertText = db.prepare(`INSERT INTO descriptions (label_id, source, text, fetched_at) VALUES (?, 'shipped', ?, ?)`);
+      db.transaction(() => {
+        db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('created_at', ?)`).run(String(SCHEMA_VERSION), at);
+        for (const l of labels) {
+          insertLabel.run(l.id, l.name, l.group, l.wikipedia, l.description);
+          insertText.run(l.id, l.description, at);
+        }
+      })();
+    } finally {
+      if (db.open) db.close();
+    }
+  });
 }
 
 /**

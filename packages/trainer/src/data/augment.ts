@@ -2,7 +2,7 @@
  * Per-image augmentation, decided up front from a seed (so it is the same on any worker and in a
  * resumed run), then applied to decoded pixels.
  */
-import { seededRandom } from '@sentseg/common';
+import { seededNormal, seededRandom } from '@sentseg/common';
 
 export interface AugmentConfig {
   /** Resize so the short edge is this many pixels. */
@@ -64,20 +64,7 @@ export const PIXEL_STD = [58.395, 57.12, 57.375] as const;
 export function colourAndNormalise(rgb: Uint8Array, valid: Uint8Array, plan: AugmentPlan, noiseStd: number): Float32Array {
   const n = valid.length;
   const out = new Float32Array(n * 3);
-  const random = seededRandom(plan.noiseSeed);
-  let spare: number | null = null;
-  const gaussian = (): number => {
-    if (spare !== null) {
-      const s = spare;
-      spare = null;
-      return s;
-    }
-    const u = Math.max(random(), 1e-12);
-    const v = random();
-    const r = Math.sqrt(-2 * Math.log(u));
-    spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  };
+  const gaussian = seededNormal(plan.noiseSeed);
   let graySum = 0;
   let count = 0;
   for (let i = 0; i < n; i++) {

@@ -2,21 +2,15 @@
  * A model's trainable tensors by name ("stage1/block0/attn/q/w"), created with a seeded
  * generator so the same seed gives the same initial weights.
  */
-import { seededRandom } from '@sentseg/common';
+import { seededNormal } from '@sentseg/common';
 import { tf, type Tensor, type Variable } from '../tf.js';
 
 export class ParamStore {
   private readonly vars = new Map<string, Variable>();
-  private readonly random: () => number;
+  private readonly gaussian: () => number;
 
   constructor(seed: number) {
-    this.random = seededRandom(seed);
-  }
-
-  private gaussian(): number {
-    const u = Math.max(this.random(), 1e-12);
-    const v = this.random();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    this.gaussian = seededNormal(seed, 'cosine');
   }
 
   private add(name: string, shape: number[], values: Float32Array): Variable {

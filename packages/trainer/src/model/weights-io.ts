@@ -3,8 +3,9 @@
  * `weightsManifest` lists names, shapes and dtypes, and one binary shard with the values.
  * Written to temporary files and renamed, so a file is either whole or absent.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeAtomic } from '@sentseg/common';
 import { tf, type Tensor } from '../tf.js';
 
 export interface WeightsFile {
@@ -15,12 +16,6 @@ export interface WeightsFile {
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
   /** Extra fields the caller stores beside the weights. */
   userDefinedMetadata?: Record<string, unknown>;
-}
-
-function writeAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
 }
 
 /** Writes `<dir>/<stem>.json` and `<dir>/<stem>.bin`. */
