@@ -8,7 +8,7 @@ import { cosineLogits } from '../src/losses/cosine.js';
 import { bilinearMatrix, resizeBilinear } from '../src/model/ops.js';
 import { inferenceForward } from '../src/model/segformer-inference.js';
 import { OUTPUT_STRIDE, SegFormer, segformerConfig } from '../src/model/segformer.js';
-import { checkWindow, describePasses, isBackendAbort, passGrid, planPass, segment, type DecodedImage, type TileValues } from '../src/eval/infer.js';
+import { checkWindow, describePasses, isBackendAbort, PassRows, passGrid, planPass, segment, type DecodedImage, type TileValues } from '../src/eval/infer.js';
 import { gridToImageTaps } from '../src/eval/resample.js';
 import { PIXEL_MEAN, PIXEL_STD } from '../src/data/augment.js';
 import { seededRandom } from '@sentseg/common';
@@ -118,7 +118,7 @@ describe('segment', () => {
     ['cosine', false],
   ] as const)('gives the whole-tensor pipeline\'s %s (flip %s) and its arg-max, band by band', async (output, flip) => {
     const image = picture(100, 70);
-    const seg = await segment(model, image, classEmb, { scales: [70], flip, output });
+    const seg = await segment(model, image, classEmb, { scales: [70], flip, output, keepValues: true });
     expect(seg.passes.every((p) => p.window === null)).toBe(true);
     const expected = reference(image, output, flip ? [false, true] : [false]);
     const pixels = image.width * image.height;
@@ -180,10 +180,49 @@ describe('segment', () => {
     }
   });
 
+  it('releasing the values as the arg-max proceeds gives the classes of the pipeline that kept them all, windows, scales and flip included', async () => {
+    const image = picture(200, 150);
+    for (const options of [
+      { scales: [150], flip: false, window: 64 },
+      { scales: [150, 96], flip: true, window: 64 },
+      { scales: [150], flip: true },
+    ]) {
+      const kept = await segment(model, image, classEmb, { ...options, keepValues: true });
+      const released = await segment(model, image, classEmb, options);
+      expect(released.passes).toEqual(kept.passes);
+      expect(Array.from(released.classes)).toEqual(Array.from(kept.classes));
+      expect(new Set(released.classes).size).toBeGreaterThan(1);
+      expect(() => released.planes([0])).toThrow(/released/);
+    }
+  });
+
+  it('a windowed pass read row by row with release holds about one row of tiles, and gives the whole grid', () => {
+    const local: TileValues = (pixels, th, tw, emit) => {
+      const values = new Float32Array((th / 4) * (tw / 4) * K);
+      for (let i = 0; i < values.length; i++) values[i] = pixels[3 * 16 * Math.floor(i / K) + (i % 3)] as number;
+      emit(0, th / 4, values);
+    };
+    const image = picture(150, 300);
+    const plan = { window: 64, stride: 32 };
+    const whole = passGrid(image, K, false, plan, local);
+    const rows = new PassRows(image, K, false, plan, local);
+    let most = 0;
+    for (let r = 0; r < rows.gridH; r++) {
+      const row = rows.row(r);
+      expect(Array.from(row)).toEqual(Array.from(whole.values.subarray(r * rows.gridW * K, (r + 1) * rows.gridW * K)));
+      most = Math.max(most, rows.heldRows);
+      rows.release(r + 1);
+    }
+    // Tiles of 64 px are 16 grid rows; the whole grid has 80.
+    expect(rows.gridH).toBe(80);
+    expect(most).toBeLessThanOrEqual(16);
+    expect(() => rows.row(0)).toThrow(/after its release/);
+  });
+
   it('a sliding window agrees with the whole image where both fit', async () => {
     const image = picture(192, 128);
-    const whole = await segment(model, image, classEmb, { scales: [128], flip: false });
-    const tiled = await segment(model, image, classEmb, { scales: [128], flip: false, window: 96 });
+    const whole = await segment(model, image, classEmb, { scales: [128], flip: false, keepValues: true });
+    const tiled = await segment(model, image, classEmb, { scales: [128], flip: false, window: 96, keepValues: true });
     expect(whole.passes[0]?.window).toBe(null);
     expect(tiled.passes[0]).toMatchObject({ window: 96, stride: 64, tiles: 2 * 3 });
     const pixels = image.width * image.height;

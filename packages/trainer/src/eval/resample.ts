@@ -45,8 +45,8 @@ export function gridToImageTaps(grid: number, resized: number, size: number, mir
 
 /** One pass's values on its grid, with the taps that take them to the image. */
 export interface GridPass {
-  /** [gridH, gridW, K] row-major. */
-  values: Float32Array;
+  /** Grid row `r`'s values [gridW, K]. */
+  row(r: number): Float32Array;
   gridW: number;
   rows: Taps;
   cols: Taps;
@@ -68,8 +68,8 @@ export function resampleBand(passes: GridPass[], k: number, width: number, y0: n
       for (let t = 0; t < rows.per; t++) {
         const w = rows.weight[rows.per * (y0 + y) + t] as number;
         if (w === 0) continue;
-        const src = (rows.index[rows.per * (y0 + y) + t] as number) * rowLen;
-        for (let e = 0; e < rowLen; e++) scratch[dst + e] = (scratch[dst + e] as number) + w * (pass.values[src + e] as number);
+        const src = pass.row(rows.index[rows.per * (y0 + y) + t] as number);
+        for (let e = 0; e < rowLen; e++) scratch[dst + e] = (scratch[dst + e] as number) + w * (src[e] as number);
       }
     }
     for (let y = 0; y < bh; y++) {
@@ -84,6 +84,20 @@ export function resampleBand(passes: GridPass[], k: number, width: number, y0: n
       }
     }
   }
+}
+
+/**
+ * For each image row y, the first grid row that rows y.. read with a non-zero weight (the grid's
+ * height past the end): grid rows below it can be released once the rows before y are done.
+ */
+export function firstRowStillRead(rows: Taps, size: number, gridH: number): Int32Array {
+  const first = new Int32Array(size + 1).fill(gridH);
+  for (let y = size - 1; y >= 0; y--) {
+    let m = first[y + 1] as number;
+    for (let t = 0; t < rows.per; t++) if ((rows.weight[rows.per * y + t] as number) !== 0) m = Math.min(m, rows.index[rows.per * y + t] as number);
+    first[y] = m;
+  }
+  return first;
 }
 
 /** Index of the largest of each pixel's K values (the first on ties), for `count` pixels. */

@@ -146,7 +146,7 @@ export async function predict(options: PredictOptions): Promise<PredictSummary> 
         const image = await decodeImage(input);
         // One forward pass: the cosine maps of every label; the label with the highest similarity
         // wins (the paper's rule), and --scores reads its planes from the same maps.
-        const seg = await segment(model, image, classEmb, { scales: [options.shortEdge], flip: false, output: 'cosine', window: options.window });
+        const seg = await segment(model, image, classEmb, { scales: [options.shortEdge], flip: false, output: 'cosine', window: options.window, keepValues: options.scores > 0 });
         const pred = seg.classes;
         // The output folder is made with the first image's outputs: a run that segments nothing leaves none.
         mkdirSync(options.out, { recursive: true });
