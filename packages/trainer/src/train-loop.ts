@@ -4,8 +4,8 @@
  * metrics.jsonl (one line per step), the checkpoints (every checkpointEvery steps, at the last step
  * and when a stop is requested), the progress bar or the periodic log line, and interruption.
  */
+import { progress, type ProgressBar } from '@sentseg/common';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import cliProgress from 'cli-progress';
 import type { ChosenBackend } from './backend/select.js';
 import { saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
@@ -85,13 +85,11 @@ export function truncateMetrics(file: string, upToStep: number): void {
   writeFileSync(file, kept.map((l) => `${l}\n`).join(''));
 }
 
-function progressBar(show: boolean, total: number, startStep: number): cliProgress.SingleBar | null {
+function progressBar(show: boolean, total: number, startStep: number): ProgressBar | null {
   if (!show) return null;
-  const bar = new cliProgress.SingleBar(
-    { format: 'train [{bar}] {value}/{total} | loss {loss} | {ips} img/s | ETA {eta_formatted}', stream: process.stderr, hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, startStep, { loss: '-', ips: '-' });
+  const bar = progress('train [{bar}] {value}/{total} | loss {loss} | {ips} img/s | ETA {eta_formatted}', { enabled: true, hideCursor: true });
+  bar.setTotal(total);
+  bar.update(startStep, { loss: '-', ips: '-' });
   return bar;
 }
 
