@@ -66,6 +66,40 @@ describe('the bins the README names', () => {
   });
 });
 
+describe('sentseg merge-datasets', () => {
+  // The real launcher, copied next to a stand-in entry that prints how its node was started; the copy
+  // sits inside the repository so that it resolves @sentseg/* as packages/cli/bin/sentseg.js does.
+  it('runs the merge in a node started with the merge-datasets bin\'s flags; other commands in the node as started', async () => {
+    const dir = mkdtempSync(path.join(REPO, 'packages', 'cli', '.launch-test-'));
+    try {
+      mkdirSync(path.join(dir, 'bin'));
+      mkdirSync(path.join(dir, 'dist'));
+      writeFileSync(path.join(dir, 'bin', 'sentseg.js'), readFileSync(path.join(REPO, 'packages', 'cli', 'bin', 'sentseg.js')));
+      writeFileSync(path.join(dir, 'dist', 'cli.js'), `process.stdout.write(JSON.stringify({ execArgv: process.execArgv, args: process.argv.slice(2), gc: typeof globalThis.gc }));\nprocess.exitCode = 3;\n`);
+      const { MERGE_NODE_FLAGS } = await import('@sentseg/dataset-tools/node-flags');
+      expect(MERGE_NODE_FLAGS).toEqual(['--max-semi-space-size=1', '--expose-gc']);
+      const merge = await runProgram(process.execPath, [path.join(dir, 'bin', 'sentseg.js'), 'merge-datasets', '--out', 'a b.sqlite'], { cwd: dir });
+      expect(merge.code).toBe(3);
+      expect(JSON.parse(merge.stdout)).toEqual({ execArgv: MERGE_NODE_FLAGS, args: ['merge-datasets', '--out', 'a b.sqlite'], gc: 'function' });
+      const train = await runProgram(process.execPath, [path.join(dir, 'bin', 'sentseg.js'), 'train', '--merge-datasets'], { cwd: dir });
+      expect(train.code).toBe(3);
+      expect(JSON.parse(train.stdout)).toEqual({ execArgv: [], args: ['train', '--merge-datasets'], gc: 'undefined' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('passes the merge\'s output and exit code through the relaunch', async () => {
+    const bin = path.join(REPO, 'packages', 'cli', 'bin', 'sentseg.js');
+    const help = await runProgram(process.execPath, [bin, 'merge-datasets', '--help'], { cwd: REPO });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^sentseg merge-datasets --dataset NAME=PATH/);
+    const wrong = await runProgram(process.execPath, [bin, 'merge-datasets', '--out', 'x.sqlite'], { cwd: REPO });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/^error: Missing required argument: dataset\n/);
+  });
+});
+
 describe('npm with this project', () => {
   it('prints no warning about the project config on every command', async () => {
     const r = await runProgram('npm', ['pkg', 'get', 'name'], { cwd: REPO });

@@ -1,5 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DatasetError } from '../src/errors.js';
 import { ManifestReader } from '../src/manifest/reader.js';
@@ -24,6 +25,24 @@ beforeAll(async () => {
 const specs = (...pairs: string[]) => parseDatasetSpecs(pairs.map((p) => { const [n, r] = p.split('='); return `${n}=${path.join(dir, r as string)}`; }));
 
 describe('merge-datasets on generated fixtures', () => {
+  it('a reader keeps up with rows another connection commits after it listed the datasets', async () => {
+    const out = path.join(dir, 'live.sqlite');
+    await mergeDatasets(out, specs('cityscapes=cityscapes'), { workers: 0 });
+    const reader = ManifestReader.open(out);
+    expect(reader.datasets()[0]).toMatchObject({ name: 'cityscapes', images: 9, splits: ['train', 'val'] });
+    expect(reader.imageIds('cityscapes', 'train')).toHaveLength(6);
+    const writer = new Database(out);
+    writer.prepare(`INSERT INTO images (id, dataset, split, image_path, mask_path, width, height) VALUES (?, 'cityscapes', ?, ?, NULL, 32, 16)`).run(1e12, 'train', 'leftImg8bit/train/zz/zz_000000_000019_leftImg8bit.png');
+    writer.prepare(`INSERT INTO images (id, dataset, split, image_path, mask_path, width, height) VALUES (?, 'cityscapes', ?, ?, NULL, 32, 16)`).run(1e12 + 1, 'test', 'leftImg8bit/test/zz/zz_000001_000019_leftImg8bit.png');
+    writer.close();
+    expect(reader.datasets()[0]).toMatchObject({ images: 11, splits: ['test', 'train', 'val'] });
+    const ids = reader.imageIds('cityscapes', 'train');
+    expect(ids).toHaveLength(7);
+    expect(ids[6]).toBe(1e12);
+    expect([...reader.samples('cityscapes', 'test')].map((s) => s.id)).toEqual([1e12 + 1]);
+    reader.close();
+  });
+
   it('writes images, splits and per-label pixel counts that match the masks', async () => {
     const out = path.join(dir, 'm1.sqlite');
     const run = await mergeDatasets(out, specs('cityscapes=cityscapes', 'ade20k=ADEChallengeData2016', 'coco=coco'), { workers: 2 });

@@ -224,7 +224,7 @@ async function generateOpenImages(root: string, n: number): Promise<void> {
 const GENERATORS: Record<string, (root: string, n: number) => Promise<void>> = { cityscapes: generateCityscapes, objects365: generateObjects365, openimages: generateOpenImages };
 
 const execFileAsync = promisify(execFile);
-/** What bin/merge-datasets.js starts node with (peak RSS flat with size: see there). */
+/** What bin/merge-datasets.js and `sentseg merge-datasets` start node with (node-flags.mjs; peak RSS flat with size). */
 const MERGE_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];
 async function child<T>(extra: string[]): Promise<T> {
   const script = fileURLToPath(import.meta.url);
