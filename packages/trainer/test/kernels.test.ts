@@ -5,16 +5,9 @@ import { selectBackend } from '../src/backend/select.js';
 import { lossHD } from '../src/losses/hd.js';
 import { SegFormer, segformerConfig } from '../src/model/segformer.js';
 import { tf, type Tensor } from '../src/tf.js';
+import { maxDiff, randomTensor } from './tensors.js';
 
 await tf.setBackend('cpu');
-
-function randomTensor(shape: number[], seed: number): Tensor {
-  const random = seededRandom(seed);
-  const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: size }, () => random() * 2 - 1), shape);
-}
-
-const maxDiff = (a: Tensor, b: Tensor) => (tf.max(tf.abs(tf.sub(a, b))).dataSync() as Float32Array)[0] as number;
 
 /** Value and gradients of Σ op(inputs) · r for both tables, on the cpu backend (which has every kernel). */
 function both(op: (t: KernelTable, ...xs: Tensor[]) => Tensor, inputs: Tensor[], seed: number): { value: [Tensor, Tensor]; grads: [Tensor[], Tensor[]] } {

@@ -1,21 +1,13 @@
 import path from 'node:path';
-import { seededRandom } from '@sentseg/common';
 import { describe, expect, it } from 'vitest';
 import { bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, resizeBilinear } from '../src/model/ops.js';
 import { SegFormer, segformerConfig, SEGFORMER_VARIANTS } from '../src/model/segformer.js';
 import { loadWeights, saveWeights } from '../src/model/weights-io.js';
 import { tf, type Tensor } from '../src/tf.js';
 import { tempDir } from '../../../tests/utils.js';
+import { maxDiff, randomTensor } from './tensors.js';
 
 await tf.setBackend('cpu');
-
-function randomTensor(shape: number[], seed: number): Tensor {
-  const random = seededRandom(seed);
-  const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: size }, () => random() * 2 - 1), shape);
-}
-
-const maxDiff = (a: Tensor, b: Tensor) => (tf.max(tf.abs(tf.sub(a, b))).dataSync() as Float32Array)[0] as number;
 
 describe('matrix-product layers equal TensorFlow.js\'s own kernels', () => {
   it.each([

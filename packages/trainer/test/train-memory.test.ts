@@ -7,16 +7,9 @@ import { estimateStepBytes, refuseOversizedStep, WASM_STEP_BUDGET } from '../src
 import { recompute } from '../src/model/recompute.js';
 import { SegFormer, segformerConfig } from '../src/model/segformer.js';
 import { tf, type Tensor } from '../src/tf.js';
+import { maxDiff, randomTensor } from './tensors.js';
 
 await tf.setBackend('cpu');
-
-function randomTensor(shape: number[], seed: number): Tensor {
-  const random = seededRandom(seed);
-  const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: size }, () => random() * 2 - 1), shape);
-}
-
-const maxDiff = (a: Tensor, b: Tensor) => (tf.max(tf.abs(tf.sub(a, b))).dataSync() as Float32Array)[0] as number;
 
 describe('recomputed activations (training at large crops)', () => {
   it('recompute(fn) gives the same value and gradients as fn, and keeps no intermediate', () => {
