@@ -51,7 +51,17 @@ _KIND_NAMES = {
 
 
 def _connect(file: str) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+    """A read-write connection that only reads (query_only), or a read-only one where the file cannot
+    be written (dataset-tools reader.ts openForReading). A read-only connection to a manifest in WAL
+    mode creates its -wal and -shm files and, unable to checkpoint, leaves them behind when it closes;
+    the last read-write connection removes them."""
+    try:
+        db = sqlite3.connect(f"file:{file}?mode=rw", uri=True)
+        db.execute("PRAGMA query_only = ON")
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        return sqlite3.connect(f"file:{file}?mode=ro", uri=True)
 
 
 def sqlite_kind(file: str) -> str:

@@ -51,6 +51,21 @@ def test_refuses_other_kinds_and_schemas_naming_the_file(world, tmp_path: Path) 
     assert newer.read_bytes() == before
 
 
+def test_reading_a_wal_manifest_leaves_no_wal_or_shm_file_beside_it(world, tmp_path: Path) -> None:
+    """merge-datasets writes manifests in WAL mode; the bridge only reads them, and leaves nothing beside them."""
+    wal = tmp_path / "wal.sqlite"
+    shutil.copy(world["manifest"], wal)
+    db = sqlite3.connect(wal)
+    assert db.execute("PRAGMA journal_mode = WAL").fetchone()[0] == "wal"
+    db.close()
+    before = wal.read_bytes()
+    m = Manifest(str(wal))
+    assert [d.name for d in m.datasets()] == ["grayds", "panods"]
+    m.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wal.sqlite"]
+    assert wal.read_bytes() == before
+
+
 def test_label_embeddings_follow_the_manifest_label_order(world) -> None:
     m = Manifest(str(world["manifest"]))
     try:

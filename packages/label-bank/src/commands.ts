@@ -245,7 +245,7 @@ async function addWithEncoder(args: AddArgs, name: string, text: { description: 
  */
 export function labelBankCommands(y: Argv, invokedAs = 'label-bank'): Argv {
   return y
-    .option('bank', { type: 'string', default: 'label-bank.sqlite', describe: 'label bank file (created from the shipped labels when missing)' })
+    .option('bank', { type: 'string', default: 'label-bank.sqlite', describe: 'label bank file (created from the shipped labels when missing; check-encoder reads none)' })
     .option('labels-file', { type: 'string', describe: 'labels JSON to seed a new bank (default: manifests/labels.json)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON on stdout' })
     .command(

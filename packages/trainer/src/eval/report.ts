@@ -21,7 +21,7 @@ export function textTable(report: EvalReport): string {
   const lines = [`${report.dataset} ${report.split}, ${plural(report.images, 'image')}, ${modeName(report)}, checkpoint step ${report.step}`, `${'class'.padEnd(width)}  IoU %`];
   for (const c of shown) lines.push(`${c.name.padEnd(width)}  ${pct(c.iou).padStart(6)}`);
   const absent = report.classes.length - shown.length;
-  lines.push(`${'mIoU'.padEnd(width)}  ${pct(report.miou).padStart(6)}  (over ${report.counted} of ${plural(report.classes.length, 'class', 'classes')}${absent > 0 ? `; ${absent} absent from the targets and never predicted are not listed (eval.md lists every class)` : ''})`);
+  lines.push(`${'mIoU'.padEnd(width)}  ${pct(report.miou).padStart(6)}  (over ${report.counted} of ${plural(report.classes.length, 'class', 'classes')}${absent > 0 ? `; ${absent} absent from the targets and never predicted are not listed (--out writes eval.md with every class)` : ''})`);
   lines.push(`${'pixel acc'.padEnd(width)}  ${pct(report.pixelAccuracy).padStart(6)}`);
   return lines.join('\n');
 }
