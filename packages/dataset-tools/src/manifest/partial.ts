@@ -33,18 +33,9 @@ export function isAlive(pid: number): boolean {
  * Returns the datasets it holds, or null when there was none to take.
  */
 export function adoptStalePartial(target: string, schemaVersion: number, wanted: (datasets: { name: string; root: string }[]) => boolean): string[] | null {
-  const dir = path.dirname(target);
-  const prefix = `${path.basename(target)}.partial-`;
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return null;
-  }
-  const candidates = names
-    .map((name) => ({ name, pid: /^(\d+)$/.exec(name.slice(prefix.length))?.[1] }))
-    .filter((c) => c.name.startsWith(prefix) && c.pid !== undefined && Number(c.pid) !== process.pid && !isAlive(Number(c.pid)))
-    .map((c) => ({ file: path.join(dir, c.name), mtime: statSync(path.join(dir, c.name)).mtimeMs }))
+  const candidates = partialFiles(target)
+    .filter((f) => f.sidecar === '' && f.pid !== process.pid && !isAlive(f.pid))
+    .map((f) => ({ file: f.file, mtime: statSync(f.file).mtimeMs }))
     .sort((a, b) => b.mtime - a.mtime);
   for (const { file } of candidates) {
     let datasets: string[] | null = null;
@@ -62,9 +53,9 @@ export function adoptStalePartial(target: string, schemaVersion: number, wanted:
       datasets = null;
     }
     if (datasets === null) continue;
-    for (const sidecar of ['-wal', '-shm', '-journal']) rmSync(`${partialPath(target)}${sidecar}`, { force: true });
+    removeWithSidecars(partialPath(target));
     renameSync(file, partialPath(target));
-    for (const sidecar of ['-wal', '-shm', '-journal']) rmSync(`${file}${sidecar}`, { force: true });
+    removeWithSidecars(file);
     return datasets;
   }
   return null;
@@ -72,6 +63,17 @@ export function adoptStalePartial(target: string, schemaVersion: number, wanted:
 
 /** Removes `<target>.partial-<pid>` (and its sidecars) of dead processes and of this one; returns what it removed. */
 export function removeStalePartials(target: string, keepOwn = false): string[] {
+  const removed: string[] = [];
+  for (const { file, pid } of partialFiles(target)) {
+    if (pid === process.pid ? keepOwn : isAlive(pid)) continue;
+    rmSync(file, { force: true });
+    removed.push(file);
+  }
+  return removed;
+}
+
+/** The `<target>.partial-<pid>` files beside `target` and their SQLite sidecars (`sidecar` '' for the file itself). */
+function partialFiles(target: string): { file: string; pid: number; sidecar: string }[] {
   const dir = path.dirname(target);
   const prefix = `${path.basename(target)}.partial-`;
   let names: string[];
@@ -80,15 +82,11 @@ export function removeStalePartials(target: string, keepOwn = false): string[] {
   } catch {
     return [];
   }
-  const removed: string[] = [];
+  const found: { file: string; pid: number; sidecar: string }[] = [];
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const match = /^(\d+)(-wal|-shm|-journal)?$/.exec(name.slice(prefix.length));
-    if (!match) continue;
-    const pid = Number(match[1]);
-    if (pid === process.pid ? keepOwn : isAlive(pid)) continue;
-    rmSync(path.join(dir, name), { force: true });
-    removed.push(path.join(dir, name));
+    if (match) found.push({ file: path.join(dir, name), pid: Number(match[1]), sidecar: match[2] ?? '' });
   }
-  return removed;
+  return found;
 }

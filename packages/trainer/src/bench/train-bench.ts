@@ -90,11 +90,13 @@ interface Options {
   steps: number | null;
 }
 
-/** Parses the command line; a usage mistake is one line on stderr and exit 2. */
+/** A usage mistake: main prints it in one line and the bench exits 2. */
+class UsageError extends Error {}
+
+/** Parses the command line; throws UsageError on a usage mistake. */
 function parseOptions(args: string[]): Options {
   const fail = (why: string): never => {
-    process.stderr.write(`train-bench: ${why}\n`);
-    process.exit(2);
+    throw new UsageError(why);
   };
   const options: Options = { backend: null, step: { variant: 'tiny', size: 256, batch: 4 }, steps: null };
   const positive = (flag: string, v: string): number => {
@@ -174,7 +176,15 @@ async function main(): Promise<void> {
     await child(backend, manifest, bank, Number(steps), dir, { variant, size: Number(size), batch: Number(batch) });
     return;
   }
-  const options = parseOptions(process.argv.slice(2));
+  let options: Options;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`train-bench: ${err.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const { step } = options;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sentseg-train-bench-'));
   try {

@@ -111,16 +111,17 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
   try {
     reader = ManifestReader.open(options.manifest);
     const info = evalTarget(reader, options.dataset, options.split);
-    const { classes, lut } = datasetClasses(reader, options.dataset);
+    const { classes } = datasetClasses(reader, options.dataset);
     if (classes.length === 0) throw new TrainerError(`dataset ${options.dataset} maps no class to a label`);
     const classOfLabel = new Map(classes.map((c, i) => [c.labelId, i]));
-    // Source id → class index of this dataset (classIgnore: no class).
+    // Label id → class index of this dataset (classIgnore: no class, and the ignore value).
     const classIgnore = ignoreIndexFor(classes.length);
-    const classLut = Int32Array.from(lut, (labelId) => classOfLabel.get(labelId) ?? classIgnore);
     // Mask ids that are no class of the dataset: the image is skipped and named (as train does), not scored as ignored.
     const numLabels = reader.labels().length;
     const labelIgnore = ignoreIndexFor(numLabels);
     const strictLut = reader.lut(options.dataset, labelIgnore, NOT_A_CLASS);
+    const classOfLabelId = new Int32Array(Math.max(numLabels, labelIgnore + 1)).fill(classIgnore);
+    for (const [labelId, index] of classOfLabel) classOfLabelId[labelId] = index;
     const allEmb = labelEmbeddingsFor(options.labelBank, classes.map((c) => c.name), state, options.missingLabels === 'never-predicted');
     const neverPredicted = allEmb.missing;
     // Candidates: the classes with an embedding; predictions index into them and map back to the class index.
@@ -144,9 +145,11 @@ export async function evaluate(options: EvalOptions): Promise<EvalReport> {
         const mask = readMaskValues(sample.mask, info.encoding);
         if (mask.width !== image.width || mask.height !== image.height) throw new Error(`mask ${mask.width}×${mask.height} does not match image ${image.width}×${image.height}`);
         const segments = info.encoding === 'panoptic-rgb' ? [...reader.segments(sample.id)] : [];
-        const stray = strayLabelReason(mask.values, denseLabels(mask.values, info.encoding, segments, strictLut, labelIgnore), numLabels, options.dataset, info.encoding);
+        // One pass over the mask: its label ids (stray ids refuse the image), then each label's class.
+        const labels = denseLabels(mask.values, info.encoding, segments, strictLut, labelIgnore);
+        const stray = strayLabelReason(mask.values, labels, numLabels, options.dataset, info.encoding);
         if (stray) throw new Error(`${sample.mask}: ${stray}`);
-        const target = denseLabels(mask.values, info.encoding, segments, classLut, classIgnore);
+        const target = labels.map((labelId) => classOfLabelId[labelId] as number);
         const seg = await segment(model, image, classEmb, options.infer);
         const pred = seg.classes;
         if (seg.passes.some((p) => p.window !== null)) {
