@@ -1,5 +1,5 @@
 /**
- * `sentseg-train box-embeddings` (and `sentseg box-embeddings`): the CLIP embeddings of the box
+ * `sentseg-model box-embeddings` (and `sentseg box-embeddings`): the CLIP embeddings of the box
  * crops L_WD trains against, computed into the cache without training (what the PyTorch bridge
  * reads), then read from it; refused in one line when no dataset trains with L_WD or no vision
  * tower is named.
@@ -27,7 +27,7 @@ beforeAll(async () => {
 describe('box-embeddings', () => {
   it('fills the cache once, then reads it', async () => {
     const args = ['box-embeddings', '--manifest', world.manifest, '--clip-vision', vision];
-    const first = await startCli(BIN.sentsegTrain, args, { cwd: dir }).done;
+    const first = await startCli(BIN.sentsegModel, args, { cwd: dir }).done;
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     const cache = `${world.manifest}.box-embeddings.sqlite`;
@@ -40,11 +40,11 @@ describe('box-embeddings', () => {
   }, 120_000);
 
   it('refuses in one line when no dataset trains with L_WD, or no vision tower is named', async () => {
-    const dense = await startCli(BIN.sentsegTrain, ['box-embeddings', '--manifest', world.manifest, '--clip-vision', vision, '--set', 'data.datasets=["cityscapes"]'], { cwd: dir }).done;
+    const dense = await startCli(BIN.sentsegModel, ['box-embeddings', '--manifest', world.manifest, '--clip-vision', vision, '--set', 'data.datasets=["cityscapes"]'], { cwd: dir }).done;
     expect(dense.code).toBe(2);
     expect(dense.stderr.trim().split('\n')).toHaveLength(1);
     expect(dense.stderr).toContain(`no dataset of ${world.manifest} trains with L_WD (cityscapes: L_HD): there are no boxes to embed`);
-    const noTower = await startCli(BIN.sentsegTrain, ['box-embeddings', '--manifest', world.manifest, '--set', `boxCache=${path.join(dir, 'never.sqlite')}`], { cwd: dir }).done;
+    const noTower = await startCli(BIN.sentsegModel, ['box-embeddings', '--manifest', world.manifest, '--set', `boxCache=${path.join(dir, 'never.sqlite')}`], { cwd: dir }).done;
     expect(noTower.code).toBe(2);
     expect(noTower.stderr).toContain('o365-fixture need a CLIP vision tower');
     expect(existsSync(path.join(dir, 'never.sqlite'))).toBe(false);

@@ -9,7 +9,7 @@ import { REPO } from './utils.js';
 
 /** yargs wraps at min(110, columns); a pipe has no columns, so 100 here (see runCommandLine). */
 const WIDTH = 100;
-const BINS = ['sentseg', 'label-bank', 'merge-datasets', 'manifest', 'sentseg-train'];
+const BINS = ['sentseg', 'label-bank', 'merge-datasets', 'manifest', 'sentseg-model'];
 const SECTION = /^(Commands|Options|Positionals|Examples):$/;
 
 const run = promisify(execFile);

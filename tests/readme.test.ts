@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { REPO, SHARED } from './utils.js';
 import { runProgram } from './run-cli.js';
 
-const BINS = ['sentseg', 'label-bank', 'merge-datasets', 'manifest', 'sentseg-train'];
+const BINS = ['sentseg', 'label-bank', 'merge-datasets', 'manifest', 'sentseg-model'];
 const READMES = ['README.md', ...readdirSync(path.join(REPO, 'packages')).map((p) => path.join('packages', p, 'README.md'))].filter((f) => existsSync(path.join(REPO, f)));
 
 /** The shell commands of a markdown file's sh code blocks, continuation lines joined, comments dropped. */

@@ -11,7 +11,7 @@ export const BIN = {
   labelBank: path.join(REPO, 'packages', 'label-bank', 'dist', 'cli.js'),
   mergeDatasets: path.join(REPO, 'packages', 'dataset-tools', 'dist', 'cli.js'),
   manifest: path.join(REPO, 'packages', 'dataset-tools', 'dist', 'manifest-cli.js'),
-  sentsegTrain: path.join(REPO, 'packages', 'trainer', 'dist', 'cli.js'),
+  sentsegModel: path.join(REPO, 'packages', 'trainer', 'dist', 'cli.js'),
 } as const;
 
 export interface CliRun {

@@ -160,18 +160,18 @@ describe.skipIf(!hasTorch)('sentseg-torch (PyTorch) against the TypeScript train
       writeTinyClipVisionModel(vision, { seed: 3, projectionDim: 24 });
     }, 120_000);
 
-    it('refused without the cache (naming `sentseg-train box-embeddings`), then 2 steps whose L_WD equals the TypeScript loss on the same batch and targets (to 1e-5)', async () => {
+    it('refused without the cache (naming `sentseg-model box-embeddings`), then 2 steps whose L_WD equals the TypeScript loss on the same batch and targets (to 1e-5)', async () => {
       const run = path.join(dir, 'wd-run');
       const settings = ['--set', 'data.datasets=["cityscapes","o365-fixture"]', '--set', 'data.batchSize=4', '--set', 'data.shortEdge=64', '--set', 'data.crop=64', '--set', 'optimizer.lr=0.001', '--set', `clipVision=${vision}`];
       const trainArgs = ['--manifest', world.manifest, '--label-bank', world.bank, '--out', run, '--steps', '2', '--device', 'cpu', ...settings];
       const refused = await python(['-m', 'sentseg_torch.train', ...trainArgs]);
       expect(refused.code).toBe(2);
       expect(existsSync(run)).toBe(false);
-      const named = /build it with `npx sentseg-train (box-embeddings [^`]*)`/.exec(refused.stderr);
+      const named = /build it with `npx sentseg-model (box-embeddings [^`]*)`/.exec(refused.stderr);
       expect(named, refused.stderr).not.toBeNull();
       // The command as printed (shell-quoted), run as it is.
       const words = [...(named?.[1] ?? '').matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? '');
-      const built = await startCli(BIN.sentsegTrain, words, { cwd: dir }).done;
+      const built = await startCli(BIN.sentsegModel, words, { cwd: dir }).done;
       expect(built.stderr).toBe('');
       expect(built.code).toBe(0);
       const cacheFile = `${world.manifest}.box-embeddings.sqlite`;

@@ -1,7 +1,7 @@
 /**
  * The trainer's commands (train, eval, predict) as a new user meets them: usage mistakes, run
  * folders reused or opened from elsewhere, inputs that are skipped, and --help. Each run goes
- * through the committed bin (packages/trainer/bin/sentseg-train.js), as `npx sentseg-train` does.
+ * through the committed bin (packages/trainer/bin/sentseg-model.js), as `npx sentseg-model` does.
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { REPO, tempDir } from './utils.js';
 import { writeWorld, type World } from '../packages/trainer/test/fixtures.js';
 import { BIN as BUILT, runCli, type CliRun } from './run-cli.js';
 
-const BIN = path.join(REPO, 'packages', 'trainer', 'bin', 'sentseg-train.js');
+const BIN = path.join(REPO, 'packages', 'trainer', 'bin', 'sentseg-model.js');
 const dir = tempDir('sentseg-trainer-first-hour-');
 /** A working directory that is not the one the runs were made from. */
 const elsewhere = tempDir('sentseg-trainer-elsewhere-');
@@ -22,7 +22,7 @@ let pristine: { manifest: string; bank: string };
 let run: string;
 
 type Result = CliRun;
-const sentsegTrain = (args: string[], cwd = dir): Promise<Result> => runCli(BIN, args, { cwd });
+const sentsegModel = (args: string[], cwd = dir): Promise<Result> => runCli(BIN, args, { cwd });
 
 const TINY = ['--backend', 'wasm', '--set', 'data.batchSize=3', '--set', 'data.shortEdge=64', '--set', 'data.crop=64', '--set', 'checkpointEvery=1'];
 const hash = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -44,14 +44,14 @@ beforeAll(async () => {
   copyFileSync(world.manifest, pristine.manifest);
   copyFileSync(world.bank, pristine.bank);
   // Relative paths, as a user in the data folder types them.
-  const r = await sentsegTrain(['train', '--manifest', 'manifest.sqlite', '--label-bank', 'label-bank.sqlite', '--steps', '2', ...TINY, '--out', 'runs/first']);
+  const r = await sentsegModel(['train', '--manifest', 'manifest.sqlite', '--label-bank', 'label-bank.sqlite', '--steps', '2', ...TINY, '--out', 'runs/first']);
   if (r.code !== 0) throw new Error(`the first run failed: ${r.stderr}`);
   run = path.join(dir, 'runs', 'first');
 }, 120_000);
 
 describe('usage mistakes: exit 2, one line, before any work', () => {
   it('train without --out', async () => {
-    expectRefused(await sentsegTrain(['train', '--manifest', world.manifest, '--label-bank', world.bank]), 'error: name the run folder: --out DIR (or --resume DIR)');
+    expectRefused(await sentsegModel(['train', '--manifest', world.manifest, '--label-bank', world.bank]), 'error: name the run folder: --out DIR (or --resume DIR)');
   });
 
   it('--out naming an existing file, for train, eval and predict', async () => {
@@ -59,11 +59,11 @@ describe('usage mistakes: exit 2, one line, before any work', () => {
     writeFileSync(file, 'not a folder\n');
     const before = hash(file);
     const message = `error: --out ${file} is a file, not a folder`;
-    expectRefused(await sentsegTrain(['train', '--manifest', world.manifest, '--label-bank', world.bank, ...TINY, '--out', file]), message);
-    expectRefused(await sentsegTrain(['eval', '--run', run, '--manifest', world.manifest, '--dataset', 'cityscapes', '--out', file]), message);
+    expectRefused(await sentsegModel(['train', '--manifest', world.manifest, '--label-bank', world.bank, ...TINY, '--out', file]), message);
+    expectRefused(await sentsegModel(['eval', '--run', run, '--manifest', world.manifest, '--dataset', 'cityscapes', '--out', file]), message);
     const photo = path.join(world.dir, 'cityscapes', 'leftImg8bit', 'val', 'aachen');
-    expectRefused(await sentsegTrain(['predict', '--run', run, '--input', photo, '--out', file]), message);
-    expectRefused(await sentsegTrain(['predict', '--run', run, '--input', photo, '--out', path.join(file, 'preds')]), `error: --out ${path.join(file, 'preds')} is inside ${file}, which is a file, not a folder`);
+    expectRefused(await sentsegModel(['predict', '--run', run, '--input', photo, '--out', file]), message);
+    expectRefused(await sentsegModel(['predict', '--run', run, '--input', photo, '--out', path.join(file, 'preds')]), `error: --out ${path.join(file, 'preds')} is inside ${file}, which is a file, not a folder`);
     expect(hash(file)).toBe(before);
   });
 
@@ -72,8 +72,8 @@ describe('usage mistakes: exit 2, one line, before any work', () => {
 
   it('train: a label bank given as the manifest and a manifest given as the label bank are refused, the files untouched', async () => {
     const before = { manifest: hash(pristine.manifest), bank: hash(pristine.bank) };
-    expectRefused(await sentsegTrain(['train', '--manifest', pristine.bank, '--label-bank', pristine.bank, ...TINY, '--out', path.join(dir, 'kinds-1')]), asManifest());
-    expectRefused(await sentsegTrain(['train', '--manifest', pristine.manifest, '--label-bank', pristine.manifest, ...TINY, '--out', path.join(dir, 'kinds-2')]), asBank());
+    expectRefused(await sentsegModel(['train', '--manifest', pristine.bank, '--label-bank', pristine.bank, ...TINY, '--out', path.join(dir, 'kinds-1')]), asManifest());
+    expectRefused(await sentsegModel(['train', '--manifest', pristine.manifest, '--label-bank', pristine.manifest, ...TINY, '--out', path.join(dir, 'kinds-2')]), asBank());
     expect({ manifest: hash(pristine.manifest), bank: hash(pristine.bank) }).toEqual(before);
     expect(sqliteLeftovers(path.join(dir, 'pristine'))).toEqual([]);
     for (const out of ['kinds-1', 'kinds-2']) expect(existsSync(path.join(dir, out))).toBe(false);
@@ -81,10 +81,10 @@ describe('usage mistakes: exit 2, one line, before any work', () => {
 
   it('eval and predict: the same, for --manifest and --label-bank', async () => {
     const before = { manifest: hash(pristine.manifest), bank: hash(pristine.bank) };
-    expectRefused(await sentsegTrain(['eval', '--run', run, '--manifest', pristine.bank, '--dataset', 'cityscapes']), asManifest());
-    expectRefused(await sentsegTrain(['eval', '--run', run, '--manifest', pristine.manifest, '--label-bank', pristine.manifest, '--dataset', 'cityscapes']), asBank());
+    expectRefused(await sentsegModel(['eval', '--run', run, '--manifest', pristine.bank, '--dataset', 'cityscapes']), asManifest());
+    expectRefused(await sentsegModel(['eval', '--run', run, '--manifest', pristine.manifest, '--label-bank', pristine.manifest, '--dataset', 'cityscapes']), asBank());
     const photo = path.join(world.dir, 'cityscapes', 'leftImg8bit', 'val', 'aachen');
-    expectRefused(await sentsegTrain(['predict', '--run', run, '--label-bank', pristine.manifest, '--input', photo, '--out', path.join(dir, 'kinds-pred')]), asBank());
+    expectRefused(await sentsegModel(['predict', '--run', run, '--label-bank', pristine.manifest, '--input', photo, '--out', path.join(dir, 'kinds-pred')]), asBank());
     expect({ manifest: hash(pristine.manifest), bank: hash(pristine.bank) }).toEqual(before);
     expect(sqliteLeftovers(path.join(dir, 'pristine'))).toEqual([]);
     expect(existsSync(path.join(dir, 'kinds-pred'))).toBe(false);
@@ -93,8 +93,8 @@ describe('usage mistakes: exit 2, one line, before any work', () => {
 
 describe('eval: a dataset or split the manifest lacks', () => {
   it('is refused in one line before the backend starts (no backend line)', async () => {
-    expectRefused(await sentsegTrain(['eval', '--run', run, '--manifest', world.manifest, '--dataset', 'cityscapes', '--split', 'validation']), /^error: dataset cityscapes has no split "validation" \(it has: .*\)$/);
-    expectRefused(await sentsegTrain(['eval', '--run', run, '--manifest', world.manifest, '--dataset', 'cityscape']), /^error: no dataset "cityscape" in .* \(has: .*cityscapes.*\)$/);
+    expectRefused(await sentsegModel(['eval', '--run', run, '--manifest', world.manifest, '--dataset', 'cityscapes', '--split', 'validation']), /^error: dataset cityscapes has no split "validation" \(it has: .*\)$/);
+    expectRefused(await sentsegModel(['eval', '--run', run, '--manifest', world.manifest, '--dataset', 'cityscape']), /^error: no dataset "cityscape" in .* \(has: .*cityscapes.*\)$/);
   });
 });
 
@@ -104,15 +104,15 @@ describe('an existing run folder', () => {
   it('is refused without --resume or --overwrite, and left as it was', async () => {
     const before = files(run);
     expect(before.checkpoints).toEqual(['latest.json', 'step-000001', 'step-000002']);
-    const r = await sentsegTrain(['train', '--manifest', world.manifest, '--label-bank', world.bank, '--steps', '1', ...TINY, '--out', run]);
+    const r = await sentsegModel(['train', '--manifest', world.manifest, '--label-bank', world.bank, '--steps', '1', ...TINY, '--out', run]);
     expectRefused(r, `error: ${run} already holds a run (config.json, metrics.jsonl, checkpoints/): continue it with --resume ${run}, or start it over with --overwrite`);
     expect(files(run)).toEqual(before);
   });
 
   it('--overwrite starts over: the old checkpoints and metrics are gone', async () => {
     const again = path.join(dir, 'runs', 'again');
-    expect((await sentsegTrain(['train', '--manifest', world.manifest, '--label-bank', world.bank, '--steps', '2', ...TINY, '--out', again])).code).toBe(0);
-    const r = await sentsegTrain(['train', '--manifest', world.manifest, '--label-bank', world.bank, '--steps', '1', ...TINY, '--out', again, '--overwrite']);
+    expect((await sentsegModel(['train', '--manifest', world.manifest, '--label-bank', world.bank, '--steps', '2', ...TINY, '--out', again])).code).toBe(0);
+    const r = await sentsegModel(['train', '--manifest', world.manifest, '--label-bank', world.bank, '--steps', '1', ...TINY, '--out', again, '--overwrite']);
     expect(r.stderr).toContain(`overwrite: removed the previous run in ${again}`);
     expect(r.code).toBe(0);
     const after = files(again);
@@ -123,29 +123,29 @@ describe('an existing run folder', () => {
   });
 
   it('--overwrite and --resume together are a usage mistake; an empty folder is a fine --out', async () => {
-    expectRefused(await sentsegTrain(['train', '--resume', run, '--overwrite']), 'error: --overwrite starts a run over and --resume continues it; give one (with --out DIR for --overwrite)');
+    expectRefused(await sentsegModel(['train', '--resume', run, '--overwrite']), 'error: --overwrite starts a run over and --resume continues it; give one (with --out DIR for --overwrite)');
     const empty = path.join(dir, 'runs', 'empty');
     mkdirSync(empty, { recursive: true });
-    expect((await sentsegTrain(['train', '--manifest', world.manifest, '--label-bank', world.bank, '--steps', '1', ...TINY, '--out', empty])).code).toBe(0);
+    expect((await sentsegModel(['train', '--manifest', world.manifest, '--label-bank', world.bank, '--steps', '1', ...TINY, '--out', empty])).code).toBe(0);
     expect(readdirSync(empty).sort()).toEqual(['checkpoints', 'config.json', 'metrics.jsonl']);
   });
 
   it('--resume with --steps at or below the run\'s step: exit 2 before any work, config.json untouched', async () => {
     const at = (JSON.parse(readFileSync(path.join(run, 'checkpoints', 'latest.json'), 'utf8')) as { step: number }).step;
     const before = files(run);
-    expectRefused(await sentsegTrain(['train', '--resume', run, '--steps', '1'], elsewhere), `error: ${run} is at step ${at}, beyond steps 1; give --steps above ${at} to continue it`);
+    expectRefused(await sentsegModel(['train', '--resume', run, '--steps', '1'], elsewhere), `error: ${run} is at step ${at}, beyond steps 1; give --steps above ${at} to continue it`);
     const nothing = `error: ${run} is already at step ${at} of ${at}: nothing to do; give --steps above ${at} to continue it`;
-    expectRefused(await sentsegTrain(['train', '--resume', run, '--steps', String(at)], elsewhere), nothing);
+    expectRefused(await sentsegModel(['train', '--resume', run, '--steps', String(at)], elsewhere), nothing);
     // Without --steps, a finished run is at the steps of its config.json: the same.
     expect((JSON.parse(before.config) as { steps: number }).steps).toBe(at);
-    expectRefused(await sentsegTrain(['train', '--resume', run], elsewhere), nothing);
+    expectRefused(await sentsegModel(['train', '--resume', run], elsewhere), nothing);
     expect(files(run)).toEqual(before);
   });
 
   it('--resume of a folder that holds no run says so', async () => {
     const none = path.join(dir, 'runs', 'none');
     mkdirSync(none, { recursive: true });
-    expectRefused(await sentsegTrain(['train', '--resume', none]), `error: ${none} holds no run to resume (no config.json); start one with --out ${none}`);
+    expectRefused(await sentsegModel(['train', '--resume', none]), `error: ${none} holds no run to resume (no config.json); start one with --out ${none}`);
   });
 });
 
@@ -155,11 +155,11 @@ describe('a run folder from any working directory', () => {
     expect(config.manifest).toBe(world.manifest);
     expect(config.labelBank).toBe(world.bank);
     const photo = path.join(world.dir, 'cityscapes', 'leftImg8bit', 'val', 'aachen');
-    const pred = await sentsegTrain(['predict', '--run', run, '--input', photo, '--out', 'preds', '--labels', 'road,sky', '--short-edge', '48'], elsewhere);
+    const pred = await sentsegModel(['predict', '--run', run, '--input', photo, '--out', 'preds', '--labels', 'road,sky', '--short-edge', '48'], elsewhere);
     expect(pred.stderr).not.toContain('error');
     expect(pred.code).toBe(0);
     expect(readdirSync(path.join(elsewhere, 'preds'))).toHaveLength(3);
-    const resumed = await sentsegTrain(['train', '--resume', run, '--steps', '3'], elsewhere);
+    const resumed = await sentsegModel(['train', '--resume', run, '--steps', '3'], elsewhere);
     expect(resumed.stderr).not.toContain('error');
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toContain('steps 2 → 3 of 3');
@@ -168,12 +168,12 @@ describe('a run folder from any working directory', () => {
   it('eval takes the run\'s manifest when --manifest is not given (a run folder or a checkpoint of it)', async () => {
     const at = (JSON.parse(readFileSync(path.join(run, 'checkpoints', 'latest.json'), 'utf8')) as { step: number }).step;
     for (const [r, step] of [[run, at], [path.join(run, 'checkpoints', 'step-000002'), 2]] as const) {
-      const ev = await sentsegTrain(['eval', '--run', r, '--dataset', 'cityscapes', '--short-edge', '48'], elsewhere);
+      const ev = await sentsegModel(['eval', '--run', r, '--dataset', 'cityscapes', '--short-edge', '48'], elsewhere);
       expect(ev.stderr).not.toContain('error');
       expect(ev.code).toBe(0);
       expect(ev.stdout).toMatch(new RegExp(`^cityscapes val, 2 images, ss 48, checkpoint step ${step}$`, 'm'));
     }
-    const help = await sentsegTrain(['eval', '--help']);
+    const help = await sentsegModel(['eval', '--help']);
     expect(help.stdout).toMatch(/--manifest\s+manifest\.sqlite holding the dataset \(default: the run's\)\s+\[string\]$/m);
   }, 60_000);
 
@@ -183,10 +183,10 @@ describe('a run folder from any working directory', () => {
     const gone = path.join(dir, 'gone', 'manifest.sqlite');
     const configFile = path.join(copy, 'config.json');
     writeFileSync(configFile, JSON.stringify({ ...(JSON.parse(readFileSync(configFile, 'utf8')) as object), manifest: gone }, null, 2));
-    expectRefused(await sentsegTrain(['eval', '--run', copy, '--dataset', 'cityscapes'], elsewhere), `error: manifest ${gone} named in ${configFile} is missing (moved or deleted?); give its new path with --manifest FILE`);
-    expect((await sentsegTrain(['eval', '--run', copy, '--manifest', world.manifest, '--dataset', 'cityscapes', '--short-edge', '48'], elsewhere)).code).toBe(0);
+    expectRefused(await sentsegModel(['eval', '--run', copy, '--dataset', 'cityscapes'], elsewhere), `error: manifest ${gone} named in ${configFile} is missing (moved or deleted?); give its new path with --manifest FILE`);
+    expect((await sentsegModel(['eval', '--run', copy, '--manifest', world.manifest, '--dataset', 'cityscapes', '--short-edge', '48'], elsewhere)).code).toBe(0);
     const photo = path.join(world.dir, 'cityscapes', 'leftImg8bit', 'val', 'aachen');
-    const pred = await sentsegTrain(['predict', '--run', copy, '--input', photo, '--out', 'preds-manifest-moved', '--labels', 'road,sky', '--short-edge', '48'], elsewhere);
+    const pred = await sentsegModel(['predict', '--run', copy, '--input', photo, '--out', 'preds-manifest-moved', '--labels', 'road,sky', '--short-edge', '48'], elsewhere);
     expect(pred.stderr).not.toContain('error');
     expect(pred.code).toBe(0);
   }, 60_000);
@@ -196,24 +196,24 @@ describe('a run folder from any working directory', () => {
 
   it('a file named in config.json that moved: the error names the key and the path', async () => {
     copyFileSync(world.bank, bank);
-    expect((await sentsegTrain(['train', '--manifest', world.manifest, '--label-bank', bank, '--steps', '1', ...TINY, '--out', moved])).code).toBe(0);
+    expect((await sentsegModel(['train', '--manifest', world.manifest, '--label-bank', bank, '--steps', '1', ...TINY, '--out', moved])).code).toBe(0);
     renameSync(bank, `${bank}.away`);
     const config = path.join(moved, 'config.json');
     const message = `error: labelBank ${bank} named in ${config} is missing (moved or deleted?); give its new path with --label-bank FILE`;
     const photo = path.join(world.dir, 'cityscapes', 'leftImg8bit', 'val', 'aachen');
-    expectRefused(await sentsegTrain(['predict', '--run', moved, '--input', photo, '--out', 'preds-moved'], elsewhere), message);
-    expectRefused(await sentsegTrain(['eval', '--run', moved, '--manifest', world.manifest, '--dataset', 'cityscapes'], elsewhere), message);
-    expectRefused(await sentsegTrain(['train', '--resume', moved, '--steps', '2'], elsewhere), message);
+    expectRefused(await sentsegModel(['predict', '--run', moved, '--input', photo, '--out', 'preds-moved'], elsewhere), message);
+    expectRefused(await sentsegModel(['eval', '--run', moved, '--manifest', world.manifest, '--dataset', 'cityscapes'], elsewhere), message);
+    expectRefused(await sentsegModel(['train', '--resume', moved, '--steps', '2'], elsewhere), message);
   }, 60_000);
 
   it('given its new place, the moved run goes on', async () => {
-    expect((await sentsegTrain(['train', '--resume', moved, '--steps', '2', '--label-bank', `${bank}.away`], elsewhere)).code).toBe(0);
+    expect((await sentsegModel(['train', '--resume', moved, '--steps', '2', '--label-bank', `${bank}.away`], elsewhere)).code).toBe(0);
   }, 60_000);
 });
 
 describe('Ctrl-C', () => {
   it('the resume hint names the command as invoked: the package bin or the umbrella', async () => {
-    for (const [bin, name] of [[BIN, 'sentseg-train'], [BUILT.sentseg, 'sentseg']] as const) {
+    for (const [bin, name] of [[BIN, 'sentseg-model'], [BUILT.sentseg, 'sentseg']] as const) {
       const out = path.join('runs', `ctrl-c-${name}`);
       const r = await runCli(bin, ['train', '--manifest', world.manifest, '--label-bank', world.bank, '--steps', '400', ...TINY, '--out', out], { cwd: dir, interruptOn: /^model: /m });
       expect(r.code).toBe(130);
@@ -226,7 +226,7 @@ describe('Ctrl-C', () => {
 describe('inputs that are skipped', () => {
   it('predict on a file that is no image: exit 2, says why, no empty output folder', async () => {
     writeFileSync(path.join(dir, 'notes.md'), '# notes\n');
-    const r = await sentsegTrain(['predict', '--run', run, '--input', 'notes.md', '--out', 'preds-none', '--labels', 'road,sky']);
+    const r = await sentsegModel(['predict', '--run', run, '--input', 'notes.md', '--out', 'preds-none', '--labels', 'road,sky']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^skipped notes\.md: .+$/m);
     expect(r.stderr).toMatch(/^error: no image was segmented: the 1 input was skipped \(listed above\)$/m);
@@ -239,7 +239,7 @@ describe('inputs that are skipped', () => {
     mkdirSync(photos, { recursive: true });
     copyFileSync(path.join(world.dir, 'cityscapes', 'leftImg8bit', 'val', 'aachen', 'aachen_000000_000019_leftImg8bit.png'), path.join(photos, 'good.png'));
     writeFileSync(path.join(photos, 'broken.png'), 'not a png');
-    const r = await sentsegTrain(['predict', '--run', run, '--input', photos, '--out', 'preds-some', '--labels', 'road,sky', '--short-edge', '48']);
+    const r = await sentsegModel(['predict', '--run', run, '--input', photos, '--out', 'preds-some', '--labels', 'road,sky', '--short-edge', '48']);
     expect(r.stderr).toMatch(new RegExp(`^skipped ${path.join(photos, 'broken.png')}: .+$`, 'm'));
     expect(r.stdout).toMatch(/^1 image segmented with 2 labels .*; 1 skipped; wrote preds-some$/m);
     expect(r.stderr).toMatch(/^error: 1 of 2 inputs skipped \(listed above\); the other 1 segmented into preds-some$/m);
@@ -254,7 +254,7 @@ describe('inputs that are skipped', () => {
     const args = ['eval', '--run', run, '--manifest', world.manifest, '--dataset', 'cityscapes', '--short-edge', '48'];
     renameSync(images[0] as string, `${images[0]}.away`);
     try {
-      const some = await sentsegTrain([...args, '--out', 'eval-some']);
+      const some = await sentsegModel([...args, '--out', 'eval-some']);
       expect(some.stderr).toMatch(new RegExp(`^skipped ${images[0]}: `, 'm'));
       expect(some.stdout).toMatch(/^cityscapes val, 1 image, ss 48, checkpoint step \d+$/m);
       expect(some.stdout).toMatch(/^mIoU\s+\d+\.\d\d/m);
@@ -262,19 +262,19 @@ describe('inputs that are skipped', () => {
       expect(some.code).toBe(2);
       expect(existsSync(path.join(dir, 'eval-some', 'eval.json'))).toBe(true);
       // --skip-bad-images: the same report, listed skip, exit 0.
-      const allowed = await sentsegTrain([...args, '--skip-bad-images']);
+      const allowed = await sentsegModel([...args, '--skip-bad-images']);
       expect(allowed.stderr).toMatch(new RegExp(`^skipped ${images[0]}: `, 'm'));
       expect(allowed.stderr).toMatch(/^1 of 2 images skipped \(--skip-bad-images\): the mIoU covers the other 1$/m);
       expect(allowed.stdout).toMatch(/^cityscapes val, 1 image, ss 48, checkpoint step \d+$/m);
       expect(allowed.code).toBe(0);
       renameSync(images[1] as string, `${images[1]}.away`);
       try {
-        const none = await sentsegTrain([...args, '--out', 'eval-none']);
+        const none = await sentsegModel([...args, '--out', 'eval-none']);
         expect(none.code).toBe(2);
         expect(none.stdout).not.toContain('mIoU');
         expect(none.stderr).toMatch(/^error: no image of cityscapes val could be evaluated: all 2 were skipped \(listed above\)$/m);
         // Nothing evaluated is a failure even with --skip-bad-images: never "0 images, mIoU 0.00".
-        const noneAllowed = await sentsegTrain([...args, '--skip-bad-images']);
+        const noneAllowed = await sentsegModel([...args, '--skip-bad-images']);
         expect(noneAllowed.code).toBe(2);
         expect(noneAllowed.stdout).not.toContain('mIoU');
         expect(existsSync(path.join(dir, 'eval-none'))).toBe(false);
@@ -292,7 +292,7 @@ describe('inputs that are skipped', () => {
     expect(images).toHaveLength(2);
     for (const image of images) renameSync(image, `${image}.away`);
     try {
-      const r = await sentsegTrain(['train', '--manifest', world.manifest, '--label-bank', world.bank, '--steps', '2', ...TINY, '--out', 'runs/skipping']);
+      const r = await sentsegModel(['train', '--manifest', world.manifest, '--label-bank', world.bank, '--steps', '2', ...TINY, '--out', 'runs/skipping']);
       expect(r.stderr).toMatch(/^skipped cityscapes .+: image missing$/m);
       expect(r.stdout).toMatch(/^checkpoint: .*step-000002$/m);
       expect(r.stderr).toMatch(/^error: 2 unreadable images skipped \(listed above\); the steps trained on the others and the checkpoint is saved$/m);
@@ -311,7 +311,7 @@ describe('inputs that are skipped', () => {
 describe('--help of train, eval and predict', () => {
   for (const command of ['train', 'eval', 'predict']) {
     it(`${command}: plain paragraphs that wrap, and a description for every option`, async () => {
-      const r = await sentsegTrain([command, '--help']);
+      const r = await sentsegModel([command, '--help']);
       expect(r.code).toBe(0);
       const [intro, options] = r.stdout.split('\nOptions:\n') as [string, string];
       expect(options).toBeDefined();
@@ -331,7 +331,7 @@ describe('--help of train, eval and predict', () => {
   }
 
   it('train documents --overwrite and --resume', async () => {
-    const r = await sentsegTrain(['train', '--help']);
+    const r = await sentsegModel(['train', '--help']);
     expect(r.stdout).toMatch(/--overwrite\s+\S/);
     expect(r.stdout).toMatch(/--resume\s+\S/);
   });

@@ -1,6 +1,6 @@
 """L_WD's targets: the CLIP image embeddings of the box crops, read from the box-embedding cache the
 TypeScript trainer writes (boxes/clip-boxes.ts BoxEmbeddingCache, schema 1). The CLIP vision tower
-is an ONNX model that only the TypeScript side runs: `sentseg-train box-embeddings` fills the cache,
+is an ONNX model that only the TypeScript side runs: `sentseg-model box-embeddings` fills the cache,
 and the bridge refuses to train L_WD without it, naming that command."""
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def box_cache_file(config: Dict[str, object]) -> str:
 
 def build_command(config: Dict[str, object]) -> str:
     """The command that fills the cache for this config's box datasets."""
-    parts = ["npx", "sentseg-train", "box-embeddings", "--manifest", str(config["manifest"]), "--clip-vision", str(config["clipVision"]) if config.get("clipVision") else "CLIP_VISION_FOLDER"]
+    parts = ["npx", "sentseg-model", "box-embeddings", "--manifest", str(config["manifest"]), "--clip-vision", str(config["clipVision"]) if config.get("clipVision") else "CLIP_VISION_FOLDER"]
     if config.get("boxCache"):
         parts += ["--set", f"boxCache={config['boxCache']}"]
     data = config["data"]  # type: ignore[assignment]

@@ -57,12 +57,12 @@ def test_without_the_cache_the_bridge_names_the_command_that_builds_it(box_world
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1, r.stderr
     cache = tmp_path / "none.sqlite"
-    assert f"{cache} does not exist: build it with `npx sentseg-train box-embeddings --manifest {box_world['manifest']} --clip-vision {tmp_path / 'nowhere'} --set boxCache={cache}`" in r.stderr
+    assert f"{cache} does not exist: build it with `npx sentseg-model box-embeddings --manifest {box_world['manifest']} --clip-vision {tmp_path / 'nowhere'} --set boxCache={cache}`" in r.stderr
     assert not run.exists() and not cache.exists()
     # The default cache lies beside the manifest; without clipVision the command says where the tower goes.
     r = subprocess.run([sys.executable, "-m", "sentseg_torch.train", "--manifest", str(box_world["manifest"]), "--label-bank", str(box_world["bank"]), "--out", str(run)], cwd=PY, capture_output=True, text=True)
     assert r.returncode == 2
-    assert f"{box_world['manifest']}.box-embeddings.sqlite does not exist: build it with `npx sentseg-train box-embeddings --manifest {box_world['manifest']} --clip-vision CLIP_VISION_FOLDER`" in r.stderr
+    assert f"{box_world['manifest']}.box-embeddings.sqlite does not exist: build it with `npx sentseg-model box-embeddings --manifest {box_world['manifest']} --clip-vision CLIP_VISION_FOLDER`" in r.stderr
 
 
 def test_a_cache_lacking_boxes_or_of_another_tower_is_refused(box_world: Dict[str, Path], tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_a_cache_lacking_boxes_or_of_another_tower_is_refused(box_world: Dict[st
     assert main(base + ["--out", str(tmp_path / "a")]) == 2
     assert not (tmp_path / "a").exists()
     r = subprocess.run([sys.executable, "-m", "sentseg_torch.train", *base, "--out", str(tmp_path / "a")], cwd=PY, capture_output=True, text=True)
-    assert "lacks 3 box(es) of 2 image(s)" in r.stderr and f"for {MODEL}: add them with `npx sentseg-train box-embeddings" in r.stderr
+    assert "lacks 3 box(es) of 2 image(s)" in r.stderr and f"for {MODEL}: add them with `npx sentseg-model box-embeddings" in r.stderr
     vision = tmp_path / "other-tower"
     (vision / "onnx").mkdir(parents=True)
     (vision / "onnx" / "vision_model.onnx").write_bytes(b"not the tower the cache was built with")

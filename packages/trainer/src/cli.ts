@@ -4,4 +4,4 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { boxEmbeddingsCommand, evalCommand, isTrainerUserError, predictCommand, trainCommand } from './commands.js';
 
-await runCommandLine(predictCommand(evalCommand(boxEmbeddingsCommand(trainCommand(yargs(hideBin(process.argv)).scriptName('sentseg-train'))))), 'sentseg-train', isTrainerUserError);
+await runCommandLine(predictCommand(evalCommand(boxEmbeddingsCommand(trainCommand(yargs(hideBin(process.argv)).scriptName('sentseg-model'))))), 'sentseg-model', isTrainerUserError);

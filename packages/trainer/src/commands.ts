@@ -122,7 +122,7 @@ export function trainCommand(y: Argv): Argv {
           out(`L_WD boxes: ${summary.wdBoxes} used, ${summary.wdBoxesCut} left out (the crop showed less than ${Math.round(config.losses.wdMinVisible * 100)}% of their area; losses.wdMinVisible)`);
         }
         if (summary.lastCheckpoint) out(`checkpoint: ${summary.lastCheckpoint}`);
-        // $0 is the command as invoked: `sentseg` under the umbrella, `sentseg-train` under the package's bin.
+        // $0 is the command as invoked: `sentseg` under the umbrella, `sentseg-model` under the package's bin and its old name, sentseg-train.
         if (summary.interrupted) out(`resume with: ${String(args.$0)} train --resume ${run}`);
       } finally {
         process.off('SIGINT', onSigint);

@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     return;
   }
   const { step } = options;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sentseg-train-bench-'));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sentseg-model-bench-'));
   try {
     const { manifest, bank } = await writeWorld(dir);
     console.log(`trainer bench: SegFormer-${step.variant}, ${step.size}×${step.size} crops, batch ${step.batch}, 512-d embeddings of 238 labels, loss L_HD`);
