@@ -7,9 +7,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeTinyClipVisionModel } from '../packages/label-bank/src/clip/tiny-vision.js';
+import { writeTinyClipVisionModel } from '@sentseg/label-bank';
 import { tempDir } from './utils.js';
-import { addBoxDataset, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
+import { addBoxDataset, writeWorld, type World } from './training-world.js';
 import { BIN, startCli } from './run-cli.js';
 
 const dir = tempDir('sentseg-box-embeddings-');

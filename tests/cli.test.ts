@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAS_TOKENIZER, MANIFESTS, REPO, tempDir, TOKENIZER_JSON } from './utils.js';
-import { startFakeWiki, type FakeWiki } from '../packages/label-bank/test/mediawiki-server.js';
+import { startFakeWiki, type FakeWiki } from './mediawiki-server.js';
 import { runCli } from './run-cli.js';
 
 const LABEL_BANK = path.join(REPO, 'packages', 'label-bank', 'dist', 'cli.js');

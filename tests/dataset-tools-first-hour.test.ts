@@ -10,9 +10,9 @@ import Database from 'better-sqlite3';
 import { existsSync, linkSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
+import { ManifestReader } from '@sentseg/dataset-tools';
 import { writeAde20k, writeCityscapes, writeObjects365 } from '@sentseg/dataset-tools/testing';
-import { LabelBank } from '../packages/label-bank/src/store/bank.js';
+import { LabelBank } from '@sentseg/label-bank';
 import { REPO, tempDir } from './utils.js';
 import { runCli, startCli } from './run-cli.js';
 

@@ -9,9 +9,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabelBank } from '../packages/label-bank/src/store/bank.js';
+import { LabelBank } from '@sentseg/label-bank';
 import { REPO, tempDir } from './utils.js';
-import { closedApiUrl, startFakeWiki, startSilentServer, type FakeWiki, type SilentServer } from '../packages/label-bank/test/mediawiki-server.js';
+import { closedApiUrl, startFakeWiki, startSilentServer, type FakeWiki, type SilentServer } from './mediawiki-server.js';
 import { BIN, runCli } from './run-cli.js';
 
 const LABEL_BANK = path.join(REPO, 'packages', 'label-bank', 'dist', 'cli.js');

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
+import { ManifestReader } from '@sentseg/dataset-tools';
 import { writeAde20k, writeCityscapes } from '@sentseg/dataset-tools/testing';
 import { REPO, tempDir } from './utils.js';
 import { runCli, startCli } from './run-cli.js';

@@ -9,8 +9,8 @@ import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO, tempDir } from './utils.js';
-import { dumpManifest } from '../packages/dataset-tools/test/helpers.js';
-import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
+import { dumpManifest } from './manifest-helpers.js';
+import { ManifestReader } from '@sentseg/dataset-tools';
 import { writeAde20k, writeCityscapes } from '@sentseg/dataset-tools/testing';
 import { runCli, startCli } from './run-cli.js';
 

@@ -6,7 +6,7 @@
 import { closeSync, linkSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
+import { ManifestReader } from '@sentseg/dataset-tools';
 import { writeImage } from '@sentseg/dataset-tools/testing';
 import { REPO, tempDir } from './utils.js';
 import { runCli, runProgram } from './run-cli.js';

@@ -7,8 +7,8 @@ import { copyFileSync, rmSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO, tempDir } from './utils.js';
-import { dumpManifest, expectedLabels, taxonomyTable } from '../packages/dataset-tools/test/helpers.js';
-import { ManifestReader } from '../packages/dataset-tools/src/manifest/reader.js';
+import { dumpManifest, expectedLabels, taxonomyTable } from './manifest-helpers.js';
+import { ManifestReader } from '@sentseg/dataset-tools';
 import { writeCityscapes, writeGrayPng } from '@sentseg/dataset-tools/testing';
 import { runCli } from './run-cli.js';
 

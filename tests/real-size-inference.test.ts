@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
 import { writeCityscapes } from '@sentseg/dataset-tools/testing';
 import { tempDir } from './utils.js';
-import { writeBank } from '../packages/trainer/test/fixtures.js';
+import { writeBank } from './training-world.js';
 import { BIN, runCli } from './run-cli.js';
 
 const dir = tempDir('sentseg-real-size-');

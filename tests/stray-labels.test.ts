@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ManifestReader, readMaskValues } from '@sentseg/dataset-tools';
 import { writeGrayPng } from '@sentseg/dataset-tools/testing';
 import { tempDir } from './utils.js';
-import { writeWorld, type World } from '../packages/trainer/test/fixtures.js';
+import { writeWorld, type World } from './training-world.js';
 import { BIN, startCli } from './run-cli.js';
 
 const dir = tempDir('sentseg-stray-labels-');

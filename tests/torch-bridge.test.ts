@@ -10,17 +10,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO, tempDir } from './utils.js';
-import { addBoxDataset, writeWorld, type World } from '../packages/trainer/test/fixtures.js';
-import { ManifestReader } from '../packages/dataset-tools/src/index.js';
-import { writeTinyClipVisionModel } from '../packages/label-bank/src/clip/tiny-vision.js';
-import { BoxEmbeddingCache, boxKey } from '../packages/trainer/src/boxes/clip-boxes.js';
-import { lossHD, lossLD, lossWD, type MapBox } from '../packages/trainer/src/losses/index.js';
-import { colourAndNormalise, planAugment, transformBox, type AugmentConfig } from '../packages/trainer/src/data/augment.js';
-import { BalancedSampler, mixSeed } from '../packages/trainer/src/data/sampler.js';
-import { SegFormer, type SegFormerConfig } from '../packages/trainer/src/model/segformer.js';
-import { loadWeights } from '../packages/trainer/src/model/weights-io.js';
-import { tf, type Tensor } from '../packages/trainer/src/tf.js';
+import { addBoxDataset, writeWorld, type World } from './training-world.js';
+import { ManifestReader } from '@sentseg/dataset-tools';
+import { writeTinyClipVisionModel } from '@sentseg/label-bank';
+import { BalancedSampler, SegFormer, colourAndNormalise, loadWeights, lossHD, lossLD, lossWD, mixSeed, planAugment, tf, transformBox, type AugmentConfig, type MapBox, type SegFormerConfig } from '@sentseg/trainer';
+import { BoxEmbeddingCache, boxKey } from '@sentseg/trainer/testing';
 import { BIN, runProgram, startCli } from './run-cli.js';
+
+type Tensor = tf.Tensor;
 
 const PYTHON = '/usr/bin/python3';
 const PYDIR = path.join(REPO, 'python');

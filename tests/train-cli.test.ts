@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO, tempDir } from './utils.js';
-import { writeWorld, type World } from '../packages/trainer/test/fixtures.js';
+import { writeWorld, type World } from './training-world.js';
 import { startCli } from './run-cli.js';
 
 const SENTSEG = path.join(REPO, 'packages', 'cli', 'dist', 'cli.js');

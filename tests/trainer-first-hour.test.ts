@@ -8,7 +8,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO, tempDir } from './utils.js';
-import { writeWorld, type World } from '../packages/trainer/test/fixtures.js';
+import { writeWorld, type World } from './training-world.js';
 import { BIN as BUILT, runCli, type CliRun } from './run-cli.js';
 
 const BIN = path.join(REPO, 'packages', 'trainer', 'bin', 'sentseg-model.js');

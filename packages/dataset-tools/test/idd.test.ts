@@ -8,7 +8,7 @@ import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { rasterizePolygons } from '../src/polygons.js';
 import { writeIdd, type IddRect } from '../src/testing/index.js';
 import { tempDir } from '../../../tests/utils.js';
-import { dumpManifest } from './helpers.js';
+import { dumpManifest } from '../../../tests/manifest-helpers.js';
 
 const dir = tempDir();
 // The AutoNUE label table's level3Ids, restated here for the expected counts.

@@ -11,7 +11,7 @@ import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { writeMapillaryVistas, type GeneratedSet } from '../src/testing/index.js';
 import { readTaxonomy } from '../src/taxonomy.js';
 import { tempDir } from '../../../tests/utils.js';
-import { expectedLabels, taxonomyTable } from './helpers.js';
+import { expectedLabels, taxonomyTable } from '../../../tests/manifest-helpers.js';
 
 const dir = tempDir();
 let mv: GeneratedSet;

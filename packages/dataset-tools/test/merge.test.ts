@@ -9,7 +9,7 @@ import { imageId } from '../src/manifest/writer.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { writeAde20k, writeCityscapes, writeCocoPanoptic, writeGrayPng, type GeneratedSet } from '../src/testing/index.js';
 import { tempDir } from '../../../tests/utils.js';
-import { dumpManifest, expectedLabels, taxonomyTable } from './helpers.js';
+import { dumpManifest, expectedLabels, taxonomyTable } from '../../../tests/manifest-helpers.js';
 
 const dir = tempDir();
 let city: GeneratedSet;

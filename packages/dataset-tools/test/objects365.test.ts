@@ -8,7 +8,7 @@ import { validateManifest } from '../src/manifest/validate.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { writeImage, writeObjects365, type WrittenBox } from '../src/testing/index.js';
 import { tempDir } from '../../../tests/utils.js';
-import { taxonomyTable } from './helpers.js';
+import { taxonomyTable } from '../../../tests/manifest-helpers.js';
 
 const dir = tempDir();
 const SIZE: [number, number] = [48, 32];

@@ -7,7 +7,7 @@ import { ManifestReader } from '../src/manifest/reader.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
 import { writeGrayPng, writeImage } from '../src/testing/index.js';
 import { tempDir } from '../../../tests/utils.js';
-import { expectedLabels, SAMPLES, taxonomyTable } from './helpers.js';
+import { expectedLabels, SAMPLES, taxonomyTable } from '../../../tests/manifest-helpers.js';
 
 const HAS_SAMPLES = existsSync(SAMPLES);
 if (!HAS_SAMPLES) console.warn(`[sentseg tests] ${SAMPLES} is absent: the real-sample tests are skipped`);

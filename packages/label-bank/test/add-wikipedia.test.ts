@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli } from '../../../tests/run-cli.js';
 import { LabelBank } from '../src/store/bank.js';
 import { HAS_TOKENIZER, tempDir, TOKENIZER_JSON } from '../../../tests/utils.js';
-import { startFakeWiki, type FakeWiki } from './mediawiki-server.js';
+import { startFakeWiki, type FakeWiki } from '../../../tests/mediawiki-server.js';
 
 const dir = tempDir('sentseg-add-wikipedia-');
 let wiki: FakeWiki;

@@ -9,7 +9,7 @@ import { BIN, runCli } from '../../../tests/run-cli.js';
 import { loadClipTextEncoder } from '../src/clip/text.js';
 import { writeTinyClipTextModel } from '../src/clip/tiny-text.js';
 import { HAS_TOKENIZER, SHARED, tempDir, TOKENIZER_JSON } from '../../../tests/utils.js';
-import { startFakeHub, type FakeHub } from './hub-server.js';
+import { startFakeHub, type FakeHub } from '../../../tests/hub-server.js';
 
 const REFERENCE = path.join(SHARED, 'models', 'clip-vit-b32-anchors', 'sentseg-labels-word.json');
 const HAS_REFERENCE = existsSync(REFERENCE);

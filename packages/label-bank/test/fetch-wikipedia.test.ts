@@ -5,7 +5,7 @@ import { createWikiClient } from '../src/sources/wikipedia/client.js';
 import { fetchLeadSentence } from '../src/sources/wikipedia/fetch-lead.js';
 import { LabelBank } from '../src/store/bank.js';
 import { tempDir } from '../../../tests/utils.js';
-import { closedApiUrl, eventually, startFakeWiki, startSilentServer, type FakeWiki } from './mediawiki-server.js';
+import { closedApiUrl, eventually, startFakeWiki, startSilentServer, type FakeWiki } from '../../../tests/mediawiki-server.js';
 
 const dir = tempDir();
 // A timeout no answer of the local server comes near, even on a loaded 2-core machine (300 ms was

@@ -11,7 +11,7 @@ import { writeTinyClipTextModel } from '../src/clip/tiny-text.js';
 import { writeTinyClipVisionModel } from '../src/clip/tiny-vision.js';
 import { LabelBank } from '../src/store/bank.js';
 import { HAS_TOKENIZER, tempDir, TOKENIZER_JSON } from '../../../tests/utils.js';
-import { startFakeHub, type FakeHub } from './hub-server.js';
+import { startFakeHub, type FakeHub } from '../../../tests/hub-server.js';
 
 const dir = tempDir('sentseg-hub-');
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { BOX_CACHE_SCHEMA_VERSION, BoxEmbeddingCache } from '../src/boxes/clip-boxes.js';
 import { TrainerError } from '../src/errors.js';
 import { tempDir } from '../../../tests/utils.js';
-import { writeBank } from './fixtures.js';
+import { writeBank } from '../../../tests/training-world.js';
 
 const dir = tempDir('sentseg-box-cache-');
 const hash = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');

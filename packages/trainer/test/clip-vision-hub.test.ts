@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { writeTinyClipVisionModel } from '@sentseg/label-bank';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeHub, type FakeHub } from '../../label-bank/test/hub-server.js';
+import { startFakeHub, type FakeHub } from '../../../tests/hub-server.js';
 import { loadClipVisionEncoder } from '../src/boxes/clip-boxes.js';
 import { resolveConfig, withAbsolutePaths } from '../src/config.js';
 import { tempDir } from '../../../tests/utils.js';

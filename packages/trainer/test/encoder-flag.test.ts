@@ -9,7 +9,7 @@ import { configFromArgs } from '../src/commands.js';
 import { labelEmbeddingsFor } from '../src/eval/evaluate.js';
 import { readLabelEmbeddings } from '../src/label-embeddings.js';
 import { tempDir } from '../../../tests/utils.js';
-import { writeBank, writeWorld } from './fixtures.js';
+import { writeBank, writeWorld } from '../../../tests/training-world.js';
 
 const dir = tempDir('sentseg-encoder-flag-');
 

@@ -12,7 +12,8 @@ import { meanIoU } from '../src/metrics/iou.js';
 import { windowStarts } from '../src/eval/infer.js';
 import { train } from '../src/train.js';
 import { tempDir } from '../../../tests/utils.js';
-import { smallConfig, TEST_ENCODER, writeWorld, type World } from './fixtures.js';
+import { TEST_ENCODER, writeWorld, type World } from '../../../tests/training-world.js';
+import { smallConfig } from './fixtures.js';
 
 const dir = tempDir();
 let world: World;

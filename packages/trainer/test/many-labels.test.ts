@@ -16,7 +16,8 @@ import { NOT_A_CLASS } from '../src/data/load-sample.js';
 import { evaluate } from '../src/eval/evaluate.js';
 import { train } from '../src/train.js';
 import { tempDir } from '../../../tests/utils.js';
-import { smallConfig, writeBank, type World } from './fixtures.js';
+import { writeBank, type World } from '../../../tests/training-world.js';
+import { smallConfig } from './fixtures.js';
 
 const dir = tempDir('sentseg-many-labels-');
 const W = 48;

@@ -11,7 +11,8 @@ import { TrainerError } from '../src/errors.js';
 import { confusablePairs, LEGEND_ROW, listInputs, predict } from '../src/predict/predict.js';
 import { darkPixels, pixel } from './picture.js';
 import { train } from '../src/train.js';
-import { smallConfig, writeWorld, type World } from './fixtures.js';
+import { writeWorld, type World } from '../../../tests/training-world.js';
+import { smallConfig } from './fixtures.js';
 
 const dir = tempDir();
 let world: World;

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { MANIFESTS, SHARED } from '../../../tests/utils.js';
+import { MANIFESTS, SHARED } from './utils.js';
 
 export const SAMPLES = path.join(SHARED, 'datasets', 'mseg-api-samples');
 
