@@ -21,6 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { CITYSCAPES_PATHS } from '../formats/cityscapes.js';
+import { OBJECTS365_PATHS } from '../formats/objects365.js';
+import { OPENIMAGES_PATHS } from '../formats/openimages.js';
 import { ManifestReader } from '../manifest/reader.js';
 import { mergeDatasets, parseDatasetSpecs } from '../merge.js';
 import { bandMask, seeded, writeGrayPng, writeImage } from '../testing/index.js';
@@ -132,8 +135,8 @@ async function generateCityscapes(root: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
     const city = `c${String(Math.floor(i / 1000)).padStart(4, '0')}`;
     const name = `${city}_${String(i).padStart(7, '0')}_000019`;
-    link(images, i, path.join(root, 'leftImg8bit', 'train', city, `${name}_leftImg8bit.png`));
-    link(masks, i, path.join(root, 'gtFine', 'train', city, `${name}_gtFine_labelIds.png`));
+    link(images, i, path.join(root, CITYSCAPES_PATHS.imageDir, 'train', city, `${name}${CITYSCAPES_PATHS.imageSuffix}`));
+    link(masks, i, path.join(root, CITYSCAPES_PATHS.maskDir, 'train', city, `${name}${CITYSCAPES_PATHS.maskSuffix}`));
   }
 }
 
@@ -165,11 +168,11 @@ async function generateObjects365(root: string, n: number): Promise<void> {
   const images = await sources(`o365-image-${W}x${H}`, n, '.jpg', (f, k) => writeImage(f, W, H, k));
   const categories = readTaxonomy('objects365').classes.map((c) => ({ id: c.id, name: c.name }));
   const rand = seeded(6);
-  mkdirSync(path.join(root, 'annotations'), { recursive: true });
-  const json = textWriter(path.join(root, 'annotations', 'zhiyuan_objv2_train.json'));
+  mkdirSync(path.join(root, OBJECTS365_PATHS.annotationsDir), { recursive: true });
+  const json = textWriter(path.join(root, OBJECTS365_PATHS.annotationsDir, OBJECTS365_PATHS.json('v2', 'train')));
   json.write('{"info":{"description":"scale bench"},"images":[');
   for (let i = 0; i < n; i++) {
-    const file = `images/v2/patch${Math.floor(i / 10_000)}/objects365_v2_${String(i).padStart(8, '0')}.jpg`;
+    const file = `${OBJECTS365_PATHS.v2ImageDir}/patch${Math.floor(i / 10_000)}/objects365_v2_${String(i).padStart(8, '0')}.jpg`;
     link(images, i, path.join(root, 'train', file));
     json.write(`${i === 0 ? '' : ','}{"height":${H},"id":${i + 1},"license":5,"width":${W},"file_name":"${file}","url":""}`);
   }
@@ -202,19 +205,19 @@ async function generateOpenImages(root: string, n: number): Promise<void> {
     for (let y = y0; y < y0 + mh / 3; y++) mask.fill(255, y * mw + x0, y * mw + x0 + Math.floor(mw / 3));
     writeGrayPng(f, mw, mh, mask);
   });
-  const csv = textWriter(path.join(root, 'train-annotations-object-segmentation.csv'));
+  const csv = textWriter(path.join(root, `train${OPENIMAGES_PATHS.csvSuffix}`));
   csv.write('MaskPath,ImageID,LabelName,BoxID,BoxXMin,BoxXMax,BoxYMin,BoxYMax,PredictedIoU,Clicks\n');
   let m = 0;
   for (let i = 0; i < n; i++) {
     const imageId = (i * 2654435761 % 2 ** 32).toString(16).padStart(8, '0') + String(i).padStart(8, '0');
-    link(images, i, path.join(root, 'train', `${imageId}.jpg`));
+    link(images, i, path.join(root, 'train', `${imageId}${OPENIMAGES_PATHS.imageExt}`));
     // 2, 3 or 4 masks (2.9 on average, as V6's 2.7M masks on 944k images).
     const count = rand() < 0.1 ? 2 : rand() < 0.8 ? 3 : 4;
     for (let k = 0; k < count; k++) {
       const mid = mids[Math.floor(rand() * mids.length)] as string;
       const boxId = `${k.toString(16).padStart(8, '0')}`;
       const maskPath = `${imageId}_${mid.replace(/\//g, '')}_${boxId}.png`;
-      link(masks, m++, path.join(root, 'masks', 'train', imageId.charAt(0), maskPath));
+      link(masks, m++, path.join(root, OPENIMAGES_PATHS.maskDir, 'train', imageId.charAt(0), maskPath));
       csv.write(`${maskPath},${imageId},${mid},${boxId},0.1,0.5,0.2,0.6,0.80000,"0.2 0.3;0.4 0.5"\n`);
     }
   }

@@ -7,17 +7,30 @@ import { TempIndex } from '../temp-index.js';
 import { taxonomyFor } from '../taxonomy.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem, SourceBox } from './types.js';
 
-/** Objects365's folder and file names (what JSON_NAME and resolveImage below accept), for the fixture writer (testing/write-layouts.ts). */
+const SPLITS = ['train', 'val'];
+const IMAGES_DIR = 'images';
+/** The JSON's stem per version (JSON_NAME also takes v1's followed by v, 2 or v2, as before). */
+const JSON_STEM = { v1: 'objects365', v2: 'zhiyuan_objv2' } as const;
+
+/**
+ * Objects365's folder and file names, spelled once: the reader below (JSON_NAME parses what `json`
+ * spells) and the fixture writer (testing/write-layouts.ts).
+ */
 export const OBJECTS365_PATHS = {
   annotationsDir: 'annotations',
-  /** <prefix><split>.json: v2 zhiyuan_objv2_, v1 objects365_. */
-  jsonPrefix: { v1: 'objects365_', v2: 'zhiyuan_objv2_' },
+  /** The JSON of a split: v2 zhiyuan_objv2_<split>.json, v1 objects365_<split>.json. */
+  json: (version: 'v1' | 'v2', split: string) => `${JSON_STEM[version]}_${split}.json`,
+  /** images/<split>/: where some copies keep the images. */
+  imagesDir: IMAGES_DIR,
   /** The folder v2's file_name values start with, under <split>/. */
-  v2ImageDir: 'images/v2',
+  v2ImageDir: `${IMAGES_DIR}/v2`,
 } as const;
+const P = OBJECTS365_PATHS;
 
 /** v2: zhiyuan_objv2_<split>.json; v1: objects365_<split>.json (in annotations/ or in the split folder). */
-const JSON_NAME = /^(zhiyuan_objv2|objects365v?2?)_(train|val)\.json$/;
+const JSON_NAME = new RegExp(`^(${JSON_STEM.v2}|${JSON_STEM.v1}v?2?)_(${SPLITS.join('|')})\\.json$`);
+/** The images/v<N>/ prefix of a file_name. */
+const VERSIONED_IMAGE_DIR = new RegExp(`^${IMAGES_DIR}/v\\d/`);
 
 interface AnnotationFile {
   split: string;
@@ -27,7 +40,7 @@ interface AnnotationFile {
 
 function annotationFiles(root: string): AnnotationFile[] {
   const found: AnnotationFile[] = [];
-  for (const dir of ['annotations', 'train', 'val']) {
+  for (const dir of [P.annotationsDir, ...SPLITS]) {
     let names: string[];
     try {
       names = readdirSync(path.join(root, dir));
@@ -36,7 +49,7 @@ function annotationFiles(root: string): AnnotationFile[] {
     }
     for (const name of names) {
       const m = JSON_NAME.exec(name);
-      if (m) found.push({ split: m[2] as string, version: m[1] === 'zhiyuan_objv2' ? 'v2' : 'v1', rel: `${dir}/${name}` });
+      if (m) found.push({ split: m[2] as string, version: m[1] === JSON_STEM.v2 ? 'v2' : 'v1', rel: `${dir}/${name}` });
     }
   }
   // One file per split (annotations/ first).
@@ -50,8 +63,8 @@ function annotationFiles(root: string): AnnotationFile[] {
  * (the download keeps them under <split>/ with or without that prefix), v1 names a bare file in <split>/.
  */
 function resolveImage(root: string, split: string, fileName: string): string | null {
-  const bare = fileName.replace(/^images\/v\d\//, '');
-  for (const rel of [`${split}/${fileName}`, `${split}/${bare}`, `images/${split}/${bare}`, fileName, `${split}/${path.posix.basename(fileName)}`]) {
+  const bare = fileName.replace(VERSIONED_IMAGE_DIR, '');
+  for (const rel of [`${split}/${fileName}`, `${split}/${bare}`, `${P.imagesDir}/${split}/${bare}`, fileName, `${split}/${path.posix.basename(fileName)}`]) {
     if (insideRoot(root, rel) && existsSync(path.join(root, rel))) return rel;
   }
   return null;
@@ -71,7 +84,7 @@ export const objects365: FormatAdapter = {
   detect: (root) => annotationFiles(root).length > 0,
   open(root: string, options: OpenOptions): OpenedDataset {
     const files = annotationFiles(root).filter((f) => !options.splits || options.splits.includes(f.split));
-    if (files.length === 0) throw new DatasetError('NOT_A_DATASET', `not an Objects365 folder (no annotations/zhiyuan_objv2_<split>.json or objects365_<split>.json): ${root}`);
+    if (files.length === 0) throw new DatasetError('NOT_A_DATASET', `not an Objects365 folder (no ${P.annotationsDir}/${P.json('v2', '<split>')} or ${P.json('v1', '<split>')}): ${root}`);
     const taxonomy = taxonomyFor('objects365', options);
     const byId = new Map(taxonomy.classes.map((c) => [c.id, c]));
     return {

@@ -7,22 +7,41 @@ import { TempIndex } from '../temp-index.js';
 import { taxonomyFor } from '../taxonomy.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
-/** OpenImages' file names (among those segmentationCsv, maskDirCandidates and classDescriptions below accept), for the fixture writer (testing/write-layouts.ts). */
+const SPLITS = ['train', 'validation', 'test'];
+const CSV_COLUMNS = ['MaskPath', 'ImageID', 'LabelName'];
+const MASK_DIR = 'masks';
+const LABELS_DIR = 'labels';
+
+/**
+ * OpenImages' folder and file names, spelled once: the reader below (segmentationCsv,
+ * maskDirCandidates, imageDirs and classDescriptions accept these among others) and the fixture
+ * writer (testing/write-layouts.ts).
+ */
 export const OPENIMAGES_PATHS = {
   /** <split>-annotations-object-segmentation.csv */
   csvSuffix: '-annotations-object-segmentation.csv',
   /** masks/<split>/: the extracted mask zips. */
-  maskDir: 'masks',
+  maskDir: MASK_DIR,
+  /** <split>-masks-<c>.zip: the download's mask zips, also extracted under these names. */
+  maskZipSuffix: '-masks',
+  /** <split>/<ImageID>.jpg */
+  imageExt: '.jpg',
   classDescriptions: 'class-descriptions-boxable.csv',
+  annotationsDir: 'annotations',
+  labelsDir: LABELS_DIR,
+  /** labels/masks/: masks under the labels folder, at the root or in <split>/. */
+  labelMaskDir: `${LABELS_DIR}/${MASK_DIR}`,
+  metadataDir: 'metadata',
+  imagesDir: 'images',
+  /** <split>/data/: where FiftyOne puts the images. */
+  dataDir: 'data',
 } as const;
-
-const SPLITS = ['train', 'validation', 'test'];
-const CSV_COLUMNS = ['MaskPath', 'ImageID', 'LabelName'];
+const P = OPENIMAGES_PATHS;
 
 /** <split>-annotations-object-segmentation.csv, at the root or in annotations/ or labels/. */
 function segmentationCsv(root: string, split: string): string | null {
-  for (const dir of ['', 'annotations', 'labels', split]) {
-    const rel = path.posix.join(dir, `${split}-annotations-object-segmentation.csv`);
+  for (const dir of ['', P.annotationsDir, P.labelsDir, split]) {
+    const rel = path.posix.join(dir, `${split}${P.csvSuffix}`);
     if (existsSync(path.join(root, rel))) return rel;
   }
   return null;
@@ -31,11 +50,12 @@ function segmentationCsv(root: string, split: string): string | null {
 /** Folders the official mask zips are commonly extracted to, relative to the root. */
 function maskDirCandidates(split: string, imageId: string): string[] {
   const c = imageId.charAt(0);
-  return [`masks/${split}`, `masks/${split}/${c}`, `${split}-masks`, `${split}-masks/${split}-masks-${c}`, `${split}-masks-${c}`, `${split}/labels/masks/${c}`, `labels/masks/${split}/${c}`];
+  const zip = `${split}${P.maskZipSuffix}`;
+  return [`${P.maskDir}/${split}`, `${P.maskDir}/${split}/${c}`, zip, `${zip}/${zip}-${c}`, `${zip}-${c}`, `${split}/${P.labelMaskDir}/${c}`, `${P.labelMaskDir}/${split}/${c}`];
 }
 
 /** Where images lie: <split>/<ImageID>.jpg, <split>/data/ (FiftyOne), or images/<split>/. */
-const IMAGE_DIRS = (split: string) => [split, `${split}/data`, `images/${split}`];
+const IMAGE_DIRS = (split: string) => [split, `${split}/${P.dataDir}`, `${P.imagesDir}/${split}`];
 
 /** One CSV line split on commas (the segmentation CSV has no quoted fields; quotes are still honoured). */
 export function csvFields(line: string): string[] {
@@ -75,7 +95,7 @@ export const openImages: FormatAdapter = {
   detect: (root) => SPLITS.some((s) => segmentationCsv(root, s) !== null),
   open(root: string, options: OpenOptions): OpenedDataset {
     const splits = SPLITS.filter((s) => !options.splits || options.splits.includes(s)).filter((s) => segmentationCsv(root, s) !== null);
-    if (splits.length === 0) throw new DatasetError('NOT_A_DATASET', `not an OpenImages folder (no <split>-annotations-object-segmentation.csv): ${root}`);
+    if (splits.length === 0) throw new DatasetError('NOT_A_DATASET', `not an OpenImages folder (no <split>${P.csvSuffix}): ${root}`);
     const taxonomy = taxonomyFor('openimages', options);
     const idOfCode = new Map(taxonomy.classes.filter((c) => c.code !== undefined).map((c) => [c.code as string, c.id]));
     return {
@@ -97,8 +117,8 @@ export const openImages: FormatAdapter = {
 
 /** The class-descriptions CSV (MID,DisplayName) of the download, if present. */
 function classDescriptions(root: string): string | null {
-  for (const dir of ['', 'annotations', 'metadata']) {
-    for (const name of ['oidv6-class-descriptions.csv', 'class-descriptions-boxable.csv', 'class-descriptions.csv', 'classes.csv']) {
+  for (const dir of ['', P.annotationsDir, P.metadataDir]) {
+    for (const name of ['oidv6-class-descriptions.csv', P.classDescriptions, 'class-descriptions.csv', 'classes.csv']) {
       const rel = path.posix.join(dir, name);
       if (existsSync(path.join(root, rel))) return rel;
     }
@@ -193,10 +213,11 @@ async function* splitSamples(root: string, split: string, csvRel: string, idOfCo
       if (batch.length === 0) break;
       after = batch[batch.length - 1] as string;
       for (const imageId of batch) {
-        const dir = imageDirs.find((d) => existsSync(path.join(root, d, `${imageId}.jpg`)));
-        const image = dir ? `${dir}/${imageId}.jpg` : null;
+        const file = `${imageId}${P.imageExt}`;
+        const dir = imageDirs.find((d) => existsSync(path.join(root, d, file)));
+        const image = dir ? `${dir}/${file}` : null;
         if (!image || !insideRoot(root, image)) {
-          yield { problem: { file: `${split}/${imageId}.jpg`, reason: 'image missing' } };
+          yield { problem: { file: `${split}/${file}`, reason: 'image missing' } };
           continue;
         }
         const instances: { sourceId: number; mask: string }[] = [];

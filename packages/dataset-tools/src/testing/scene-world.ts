@@ -7,6 +7,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
+import { ADE20K_PATHS } from '../formats/ade20k.js';
+import { CITYSCAPES_PATHS } from '../formats/cityscapes.js';
+import { COCO_PANOPTIC_PATHS } from '../formats/coco-panoptic.js';
 import { renderScene, SCENE_CONCEPTS, type Scene, type SceneConcept } from './scene-render.js';
 import { writeGrayPng, writeRgbPng } from './write-layouts.js';
 
@@ -202,25 +205,25 @@ export async function writeWorldDataset(root: string, spec: WorldDatasetSpec, se
         case 'cityscapes': {
           const city = ['aachen', 'bremen', 'zurich'][i % 3] as string;
           const stem = `${city}_${String(i).padStart(6, '0')}_000019`;
-          image = `leftImg8bit/${split}/${city}/${stem}_leftImg8bit.png`;
+          image = `${CITYSCAPES_PATHS.imageDir}/${split}/${city}/${stem}${CITYSCAPES_PATHS.imageSuffix}`;
           await writePhoto(path.join(root, image), scene);
-          writeGrayPng(path.join(root, 'gtFine', split, city, `${stem}_gtFine_labelIds.png`), w, h, ids);
+          writeGrayPng(path.join(root, CITYSCAPES_PATHS.maskDir, split, city, `${stem}${CITYSCAPES_PATHS.maskSuffix}`), w, h, ids);
           break;
         }
         case 'ade20k': {
           const stem = `ADE_${split === 'training' ? 'train' : 'val'}_${String(i + 1).padStart(8, '0')}`;
-          image = `images/${split}/${stem}.jpg`;
+          image = `${ADE20K_PATHS.imageDir}/${split}/${stem}.jpg`;
           await writePhoto(path.join(root, image), scene);
-          writeGrayPng(path.join(root, 'annotations', split, `${stem}.png`), w, h, ids);
+          writeGrayPng(path.join(root, ADE20K_PATHS.maskDir, split, `${stem}${ADE20K_PATHS.maskExt}`), w, h, ids);
           break;
         }
         case 'coco-panoptic': {
           const id = serial;
           const stem = String(id).padStart(12, '0');
-          image = `${split}2017/${stem}.jpg`;
+          image = `${COCO_PANOPTIC_PATHS.imageDir(split, '2017')}/${stem}.jpg`;
           await writePhoto(path.join(root, image), scene);
           const { rgb, segments } = panopticSegments(scene, ids);
-          writeRgbPng(path.join(root, 'annotations', `panoptic_${split}2017`, `${stem}.png`), w, h, rgb);
+          writeRgbPng(path.join(root, COCO_PANOPTIC_PATHS.annotationsDir, COCO_PANOPTIC_PATHS.maskDir(split, '2017'), `${stem}.png`), w, h, rgb);
           coco.images.push({ id, file_name: `${stem}.jpg`, width: w, height: h });
           coco.annotations.push({ image_id: id, file_name: `${stem}.png`, segments_info: segments });
           break;
@@ -237,8 +240,8 @@ export async function writeWorldDataset(root: string, spec: WorldDatasetSpec, se
     }
     if (spec.format === 'coco-panoptic') {
       const categories = spec.classes.map((c) => ({ id: c.id, name: c.name, isthing: ['car', 'person', 'dog'].includes(c.concept) ? 1 : 0 }));
-      mkdirSync(path.join(root, 'annotations'), { recursive: true });
-      writeFileSync(path.join(root, 'annotations', `panoptic_${split}2017.json`), JSON.stringify({ ...coco, categories }));
+      mkdirSync(path.join(root, COCO_PANOPTIC_PATHS.annotationsDir), { recursive: true });
+      writeFileSync(path.join(root, COCO_PANOPTIC_PATHS.annotationsDir, COCO_PANOPTIC_PATHS.json(split, '2017')), JSON.stringify({ ...coco, categories }));
     }
   }
   let taxonomyFile: string | null = null;

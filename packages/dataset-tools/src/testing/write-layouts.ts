@@ -298,7 +298,7 @@ export async function writeObjects365(
       }
       boxes.set(onDisk, list);
     }
-    const name = `${OBJECTS365_PATHS.jsonPrefix[options.version]}${split}.json`;
+    const name = OBJECTS365_PATHS.json(options.version, split);
     mkdirSync(path.join(root, OBJECTS365_PATHS.annotationsDir), { recursive: true });
     writeFileSync(path.join(root, OBJECTS365_PATHS.annotationsDir, name), JSON.stringify({ images, annotations, categories: options.categories }));
   }
@@ -333,7 +333,7 @@ export async function writeOpenImages(
     const rows = ['MaskPath,ImageID,LabelName,BoxID,BoxXMin,BoxXMax,BoxYMin,BoxYMax,PredictedIoU,Clicks'];
     for (let i = 0; i < n; i++) {
       const imageId = `${(i * 7919 + 4096 * (split.length + 1)).toString(16).padStart(6, '0')}${split.slice(0, 2)}0000aa`;
-      const image = `${split}/${imageId}.jpg`;
+      const image = `${split}/${imageId}${OPENIMAGES_PATHS.imageExt}`;
       await writeImage(path.join(root, image), w, h, 30 + i);
       const list: WrittenInstance[] = [];
       for (let k = 0; k < 1 + Math.floor(rand() * 3); k++) {
