@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DatasetError } from '../src/errors.js';
-import { ManifestReader } from '../src/manifest/reader.js';
+import { ManifestReader, SAMPLE_PAGE_SQL } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { imageId } from '../src/manifest/writer.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
@@ -41,6 +41,15 @@ describe('merge-datasets on generated fixtures', () => {
     expect(ids[6]).toBe(1e12);
     expect([...reader.samples('cityscapes', 'test')].map((s) => s.id)).toEqual([1e12 + 1]);
     reader.close();
+  });
+
+  it("lists a split's samples from one index, without a table lookup per sample", async () => {
+    const out = path.join(dir, 'plan.sqlite');
+    await mergeDatasets(out, specs('cityscapes=cityscapes'), { workers: 0 });
+    const db = new Database(out, { readonly: true });
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${SAMPLE_PAGE_SQL}`).all('cityscapes', 'train', '', 1000) as { detail: string }[];
+    db.close();
+    expect(plan.map((p) => p.detail)).toEqual([expect.stringContaining('USING COVERING INDEX images_in_sample_order')]);
   });
 
   it('writes images, splits and per-label pixel counts that match the masks', async () => {
