@@ -50,6 +50,16 @@ describe('merge-datasets on generated fixtures', () => {
     const plan = db.prepare(`EXPLAIN QUERY PLAN ${SAMPLE_PAGE_SQL}`).all('cityscapes', 'train', '', 1000) as { detail: string }[];
     db.close();
     expect(plan.map((p) => p.detail)).toEqual([expect.stringContaining('USING COVERING INDEX images_in_sample_order')]);
+    // Page by page (2 samples a page: pages end inside and at the end of a split) as in one page;
+    // the sampler's ids in the same order.
+    const reader = ManifestReader.open(out);
+    const whole = [...reader.samples('cityscapes', undefined, 100)];
+    expect(whole.map((s) => s.split)).toEqual([...Array(6).fill('train'), ...Array(3).fill('val')]);
+    expect([...reader.samples('cityscapes', undefined, 2)]).toEqual(whole);
+    expect([...reader.samples('cityscapes', 'val', 3)]).toEqual(whole.slice(6));
+    expect(reader.imageIds('cityscapes', 'train')).toEqual(whole.slice(0, 6).map((s) => s.id));
+    expect(whole.map((s) => path.relative(city.root, s.image))).toEqual([...whole.map((s) => path.relative(city.root, s.image))].sort());
+    reader.close();
   });
 
   it('writes images, splits and per-label pixel counts that match the masks', async () => {
