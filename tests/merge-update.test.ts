@@ -8,7 +8,8 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO, tempDir } from './utils.js';
 import { dumpManifest, expectedLabels, taxonomyTable } from './manifest-helpers.js';
-import { ManifestReader } from '@sentseg/dataset-tools';
+import Database from 'better-sqlite3';
+import { MANIFEST_SCHEMA_VERSION, ManifestReader } from '@sentseg/dataset-tools';
 import { writeCityscapes, writeGrayPng } from '@sentseg/dataset-tools/testing';
 import { runCli } from './run-cli.js';
 
@@ -73,6 +74,47 @@ describe('merge-datasets --update NAME', () => {
     const again = await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--update', 'cityscapes', '--out', out], { cwd: dir });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('cityscapes: updated: 0 added, 0 changed, 0 removed (0 images re-read, the others kept)');
+  });
+
+  it('a manifest written before images_in_sample_order still lists the same samples, and --update builds that index in its transaction, saying so', async () => {
+    const out = path.join(dir, 'old-index.sqlite');
+    expect((await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--out', out], { cwd: dir })).code).toBe(0);
+    const listing = (file: string) => {
+      const reader = ManifestReader.open(file);
+      try {
+        return { samples: [...reader.samples('cityscapes')], ids: reader.imageIds('cityscapes', 'train') };
+      } finally {
+        reader.close();
+      }
+    };
+    const expected = listing(out);
+    expect(expected.samples).toHaveLength(20);
+    // The previous layout: the sample order's index covers (dataset, split, image_path) only.
+    const old = new Database(out);
+    old.exec(`DROP INDEX images_in_sample_order; CREATE INDEX images_by_split_path ON images (dataset, split, image_path);`);
+    old.close();
+    const indexes = () => {
+      const db = new Database(out, { readonly: true });
+      try {
+        return {
+          names: db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'images' AND name NOT LIKE 'sqlite_%' ORDER BY name`).pluck().all(),
+          version: db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).pluck().get(),
+        };
+      } finally {
+        db.close();
+      }
+    };
+    expect(indexes()).toEqual({ names: ['images_by_split_path'], version: '1' });
+    expect(listing(out)).toEqual(expected);
+
+    const update = await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--update', 'cityscapes', '--out', out], { cwd: dir });
+    expect(update.code, update.stderr).toBe(0);
+    expect(update.stdout).toContain(`${out}: written before the images_in_sample_order index; built it in cityscapes's transaction`);
+    expect(indexes()).toEqual({ names: ['images_in_sample_order'], version: String(MANIFEST_SCHEMA_VERSION) });
+    expect(listing(out)).toEqual(expected);
+    // Said once: the next run finds the index.
+    const again = await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--update', 'cityscapes', '--out', out], { cwd: dir });
+    expect(again.stdout).not.toContain('images_in_sample_order');
   });
 
   it('names a dataset given with --dataset: another name is one line, exit 2', async () => {

@@ -21,6 +21,7 @@ export {
   type ManifestProblem,
   type ManifestSample,
 } from './manifest/reader.js';
+export { MANIFEST_SCHEMA_VERSION } from './manifest/schema.js';
 export { ManifestWriter, imageId, type MergeOptions, type MergeSummary } from './manifest/writer.js';
 export { mergeDatasets, parseDatasetSpecs, MergeInterrupted, type DatasetSpec, type MergeDatasetsOptions, type MergeRun } from './merge.js';
 export { manifestStats, type ManifestStats } from './manifest/stats.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DatasetError } from '../src/errors.js';
-import { ManifestReader } from '../src/manifest/reader.js';
+import { ManifestReader, SAMPLE_PAGE_SQL } from '../src/manifest/reader.js';
 import { validateManifest } from '../src/manifest/validate.js';
 import { imageId } from '../src/manifest/writer.js';
 import { mergeDatasets, parseDatasetSpecs } from '../src/merge.js';
@@ -40,6 +40,25 @@ describe('merge-datasets on generated fixtures', () => {
     expect(ids).toHaveLength(7);
     expect(ids[6]).toBe(1e12);
     expect([...reader.samples('cityscapes', 'test')].map((s) => s.id)).toEqual([1e12 + 1]);
+    reader.close();
+  });
+
+  it("lists a split's samples from one index, without a table lookup per sample", async () => {
+    const out = path.join(dir, 'plan.sqlite');
+    await mergeDatasets(out, specs('cityscapes=cityscapes'), { workers: 0 });
+    const db = new Database(out, { readonly: true });
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${SAMPLE_PAGE_SQL}`).all('cityscapes', 'train', '', 1000) as { detail: string }[];
+    db.close();
+    expect(plan.map((p) => p.detail)).toEqual([expect.stringContaining('USING COVERING INDEX images_in_sample_order')]);
+    // Page by page (2 samples a page: pages end inside and at the end of a split) as in one page;
+    // the sampler's ids in the same order.
+    const reader = ManifestReader.open(out);
+    const whole = [...reader.samples('cityscapes', undefined, 100)];
+    expect(whole.map((s) => s.split)).toEqual([...Array(6).fill('train'), ...Array(3).fill('val')]);
+    expect([...reader.samples('cityscapes', undefined, 2)]).toEqual(whole);
+    expect([...reader.samples('cityscapes', 'val', 3)]).toEqual(whole.slice(6));
+    expect(reader.imageIds('cityscapes', 'train')).toEqual(whole.slice(0, 6).map((s) => s.id));
+    expect(whole.map((s) => path.relative(city.root, s.image))).toEqual([...whole.map((s) => path.relative(city.root, s.image))].sort());
     reader.close();
   });
 

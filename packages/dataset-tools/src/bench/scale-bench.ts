@@ -14,7 +14,7 @@
  */
 import { flushAndExit } from '@sentseg/common';
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,7 @@ const args = await yargs(hideBin(process.argv))
   .option('workers', { type: 'number', default: os.cpus().length })
   .option('histograms', { type: 'boolean', default: true })
   .option('data', { type: 'string', describe: 'generate (or reuse) the sets here; default: a temp folder, removed at the end' })
-  .option('keep', { type: 'boolean', default: false, describe: 'keep the generated sets' })
+  .option('keep', { type: 'boolean', default: false, describe: 'keep the generated sets and the merged manifests (<data>/<format>-<size>.sqlite)' })
   .option('child', { type: 'string', choices: ['merge', 'read'], describe: 'internal' })
   .option('root', { type: 'string', describe: 'internal' })
   .option('name', { type: 'string', describe: 'internal' })
@@ -274,10 +274,11 @@ for (const size of sizes) {
     const out = path.join(work, `${format}-${size}.sqlite`);
     const m = await child<MergeFigures>(['--child', 'merge', '--name', format, '--root', root, '--out', out]);
     const r = await child<ReadFigures>(['--child', 'read', '--name', format, '--out', out]);
-    rmSync(out, { force: true });
+    const manifestMiB = statSync(out).size / 2 ** 20;
+    if (!args.keep) rmSync(out, { force: true });
     const extra = format === 'objects365' ? `, ${fmt(m.boxes / m.seconds)} boxes/s (${fmt(m.boxes)} boxes)` : format === 'openimages' ? `, ${fmt(m.masks / m.seconds)} masks/s (${fmt(m.masks)} masks)` : '';
     console.log(`${format} ${fmt(size)} images (generated in ${fmt(genSeconds, 1)} s):`);
-    console.log(`  merge: ${fmt(m.images)} images in ${fmt(m.seconds, 1)} s: ${fmt(m.images / m.seconds)} images/s${extra}; ${m.problems} problems; peak RSS ${fmt(m.rssMiB)} MiB`);
+    console.log(`  merge: ${fmt(m.images)} images in ${fmt(m.seconds, 1)} s: ${fmt(m.images / m.seconds)} images/s${extra}; ${m.problems} problems; peak RSS ${fmt(m.rssMiB)} MiB; manifest ${fmt(manifestMiB)} MiB`);
     console.log(`  reader: open + sampler input (${fmt(r.ids)} ids) ${fmt(r.samplerSeconds, 2)} s (${fmt(r.samplerCpu, 2)} s CPU), list ${fmt(r.listed)} samples ${fmt(r.listSeconds, 2)} s (${fmt(r.listCpu, 2)} s CPU); peak RSS ${fmt(r.rssMiB)} MiB (${fmt(r.startRssMiB)} MiB at start)`);
     rss.set(format, [...(rss.get(format) ?? []), { size, merge: m.rssMiB, read: r.rssMiB }]);
   }

@@ -125,6 +125,7 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
       process.stdout.write(`${s.dataset.padEnd(18)} ${s.format.padEnd(14)} ${String(s.images).padStart(7)} images ${String(s.problems).padStart(5)} problems ${s.seconds.toFixed(2)} s (${(s.images / Math.max(s.seconds, 1e-9)).toFixed(0)} images/s)\n`);
       if (s.resumedAfter) process.stdout.write(`${s.dataset}: continued an interrupted merge (${s.resumedAfter.images} images were already written)\n`);
       if (s.update) process.stdout.write(`${s.dataset}: updated: ${s.update.added} added, ${s.update.changed} changed, ${s.update.removed} removed (${s.update.reread} images re-read, the others kept)\n`);
+      if (s.indexedSampleOrder) process.stdout.write(`${args.out}: written before the images_in_sample_order index; built it in ${s.dataset}'s transaction (listing a dataset now reads the index alone, not a table row per sample)\n`);
     }
     for (const k of run.skipped) process.stdout.write(`${k.dataset}: skipped, ${k.reason}\n`);
     if (problems.rows > 0) {

@@ -40,8 +40,10 @@ CREATE TABLE images (
   height     INTEGER NOT NULL,
   UNIQUE (dataset, image_path)
 );
--- A dataset's images in sample order (split, then path): the reader pages through it.
-CREATE INDEX images_by_split_path ON images (dataset, split, image_path);
+-- A dataset's images in sample order (split, then path), covering every column the reader lists
+-- (the id is the rowid every index holds): listing a dataset reads this index alone, where ids are
+-- hashes and each row looked up in the table is a random page.
+CREATE INDEX images_in_sample_order ON images (dataset, split, image_path, mask_path, width, height);
 -- Pixels per label present in each image, counted from the mask after remapping.
 CREATE TABLE image_labels (
   image_id INTEGER NOT NULL REFERENCES images(id),
@@ -80,11 +82,23 @@ CREATE INDEX problems_by_dataset ON problems (dataset);
 `;
 
 /**
+ * The index of a dataset's images in sample order. Manifests written before it have
+ * images_by_split_path (dataset, split, image_path) instead, which orders the same rows but covers
+ * no other column: the reader reads them at the old speed (a listing looks up every row in the
+ * table), and merge-datasets replaces that index the next time it writes to them (SAMPLE_ORDER_SQL,
+ * in one transaction). A change of index, not of shape: the schema version stays.
+ */
+export const SAMPLE_ORDER_INDEX = 'images_in_sample_order';
+export const SAMPLE_ORDER_SQL = `
+CREATE INDEX IF NOT EXISTS images_in_sample_order ON images (dataset, split, image_path, mask_path, width, height);
+DROP INDEX IF EXISTS images_by_split_path;
+`;
+
+/**
  * What merge-datasets adds to a manifest it writes or extends (IF NOT EXISTS: manifests written
  * before them gain them on their next merge; readers do not need them).
  */
 export const MANIFEST_EXTRA_SQL = `
-CREATE INDEX IF NOT EXISTS images_by_split_path ON images (dataset, split, image_path);
 -- The size and mtime of each image's files (and its boxes' digest) when it was read: --update NAME
 -- re-reads only the images whose signature changed.
 CREATE TABLE IF NOT EXISTS image_sources (

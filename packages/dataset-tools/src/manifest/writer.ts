@@ -6,7 +6,7 @@ import { DatasetError, type Problem } from '../errors.js';
 import type { OpenedDataset } from '../formats/types.js';
 import { adoptStalePartial, partialPath, removeStalePartials, removeWithSidecars } from './partial.js';
 import { IGNORE } from './sample-kinds.js';
-import { MANIFEST_EXTRA_SQL, MANIFEST_SCHEMA_VERSION, MANIFEST_SQL } from './schema.js';
+import { MANIFEST_EXTRA_SQL, MANIFEST_SCHEMA_VERSION, MANIFEST_SQL, SAMPLE_ORDER_INDEX, SAMPLE_ORDER_SQL } from './schema.js';
 import { DEFAULT_CHUNK, StagedRows, writeSamples, type OldRows } from './staged-rows.js';
 import { Staging, stagingPath, type StagedProgress } from './staging.js';
 import { InspectPool } from './pool.js';
@@ -47,6 +47,8 @@ export interface MergeSummary {
   resumedAfter?: { items: number; images: number };
   /** --update: images added, changed (re-read, already there) and removed against the manifest's rows; reread = images decoded. */
   update?: { added: number; changed: number; removed: number; reread: number };
+  /** The manifest was written before images_in_sample_order: this dataset's transaction built it (SAMPLE_ORDER_SQL). */
+  indexedSampleOrder?: boolean;
 }
 
 /**
@@ -210,7 +212,7 @@ export class ManifestWriter {
       await pool.close();
     }
     staging.close();
-    const changes = this.install(name, root, opened, keepUnmapped, lut, staging.file, update);
+    const { indexedSampleOrder, ...changes } = this.install(name, root, opened, keepUnmapped, lut, staging.file, update);
     staging.remove();
     this.staging = null;
     const resumed = staging.resumed;
@@ -222,6 +224,7 @@ export class ManifestWriter {
       seconds: (performance.now() - started) / 1000,
       ...(resumed ? { resumedAfter: { items: resumed.items, images: resumed.images } } : {}),
       ...(update ? { update: { ...changes, reread } } : {}),
+      ...(indexedSampleOrder ? { indexedSampleOrder } : {}),
     };
   }
 
@@ -307,8 +310,10 @@ export class ManifestWriter {
   /**
    * Copies a complete staging file into the manifest in one transaction, replacing the dataset's
    * old rows; returns, against those old rows, the images added, changed (re-read) and removed.
+   * A manifest written before images_in_sample_order gets it in the same transaction (built after the
+   * rows are in: one sort, not a million random inserts), so no reader sees it half-indexed.
    */
-  private install(name: string, root: string, opened: OpenedDataset, keepUnmapped: boolean, lut: Map<number, number>, file: string, update: boolean): { added: number; changed: number; removed: number } {
+  private install(name: string, root: string, opened: OpenedDataset, keepUnmapped: boolean, lut: Map<number, number>, file: string, update: boolean): { added: number; changed: number; removed: number; indexedSampleOrder: boolean } {
     const db = this.db;
     db.prepare(`ATTACH DATABASE ? AS staged`).run(file);
     boundCache(db, 'staged');
@@ -335,8 +340,10 @@ export class ManifestWriter {
         db.exec(`INSERT INTO image_sources (image_id, signature) SELECT image_id, signature FROM staged.image_sources ORDER BY image_id`);
         db.prepare(`INSERT INTO problems (dataset, file, reason) SELECT ?, file, reason FROM staged.problems ORDER BY rowid`).run(name);
         db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('updated_at', ?)`).run(new Date().toISOString());
+        const indexedSampleOrder = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?`).get(SAMPLE_ORDER_INDEX) === undefined;
+        if (indexedSampleOrder) db.exec(SAMPLE_ORDER_SQL);
         db.exec('COMMIT');
-        return changes;
+        return { ...changes, indexedSampleOrder };
       } catch (err) {
         if (db.inTransaction) db.exec('ROLLBACK');
         throw err;
