@@ -8,7 +8,7 @@ import { cosineLogits } from '../src/losses/cosine.js';
 import { bilinearMatrix, resizeBilinear } from '../src/model/ops.js';
 import { inferenceForward } from '../src/model/segformer-inference.js';
 import { OUTPUT_STRIDE, SegFormer, segformerConfig } from '../src/model/segformer.js';
-import { checkWindow, describePasses, isBackendAbort, PassRows, passGrid, planPass, segment, type DecodedImage, type TileValues } from '../src/eval/infer.js';
+import { checkWindow, defaultMaxPixels, describePasses, heldCells, isBackendAbort, PassRows, passGrid, planPass, planPasses, segment, type DecodedImage, type TileValues } from '../src/eval/infer.js';
 import { gridToImageTaps } from '../src/eval/resample.js';
 import { PIXEL_MEAN, PIXEL_STD } from '../src/data/augment.js';
 import { seededRandom } from '@sentseg/common';
@@ -147,6 +147,61 @@ describe('segment', () => {
     const tiled = await segment(model, image, classEmb, { scales: [96], flip: true, maxPixels: 64 * 64 });
     expect(tiled.passes.map((p) => [p.window, p.tiles])).toEqual([[64, 6], [64, 6]]);
     expect(describePasses(tiled.passes)).toBe('sliding window 64, stride 32, 6 tiles at 128×96');
+  });
+
+  it('multi-scale + flip holds no more values at short edge 2048 (or on a 4000×3000 photo) than at the largest size that runs whole', () => {
+    const maxPixels = defaultMaxPixels(model);
+    // The passes of scales 0.5, 0.75, 1 × the short edge, with flip, on a 4:3 photo (ADE20K's 683×512).
+    const passes = (shortEdge: number, width = 683, height = 512) =>
+      [0.5, 0.75, 1].flatMap((r) => {
+        const scale = r * shortEdge;
+        const k = scale / Math.min(width, height);
+        const size = { scale, width: Math.round(width * k), height: Math.round(height * k) };
+        return [size, size];
+      });
+    const held = (sizes: ReturnType<typeof passes>, plans: { window: number | null }[]) => plans.reduce((sum, plan, i) => sum + heldCells((sizes[i] as { width: number }).width, (sizes[i] as { height: number }).height, plan), 0);
+    // The bound: a sixteenth of the pixel budget per grid cell, times Σ (scale / largest)² over the six passes.
+    const bound = (maxPixels / 16) * 2 * (0.25 + 0.5625 + 1);
+    // At 1024 every pass fits whole and together within the bound: planned as each alone (whole).
+    const at1024 = passes(1024);
+    const plan1024 = planPasses(at1024, {}, maxPixels);
+    expect(plan1024).toEqual(at1024.map((p) => planPass(p.width, p.height, {}, maxPixels)));
+    expect(plan1024.every((p) => p.window === null)).toBe(true);
+    expect(held(at1024, plan1024)).toBeLessThanOrEqual(bound);
+    for (const sizes of [passes(2048), passes(3000, 4000, 3000)]) {
+      const alone = sizes.map((p) => planPass(p.width, p.height, {}, maxPixels));
+      // Each pass alone: the smallest whole and the others a row of tiles each, well over the bound.
+      expect(held(sizes, alone)).toBeGreaterThan(1.4 * bound);
+      const plans = planPasses(sizes, {}, maxPixels);
+      expect(held(sizes, plans)).toBeLessThanOrEqual(bound);
+      // One shared window, as large as the bound allows: one size (32) more would exceed it.
+      const windows = new Set(plans.map((p) => p.window));
+      expect(windows.size).toBe(1);
+      const shared = [...windows][0] as number;
+      expect(shared).toBeGreaterThanOrEqual(256);
+      expect(held(sizes, sizes.map((p) => planPass(p.width, p.height, { window: shared + 32 }, maxPixels)))).toBeGreaterThan(bound);
+    }
+    // One pass, two passes of one scale (flip) and an explicit --window plan as each pass alone.
+    const big = { scale: 2048, width: 2731, height: 2048 };
+    expect(planPasses([big], {}, maxPixels)).toEqual([planPass(big.width, big.height, {}, maxPixels)]);
+    expect(planPasses([big, big], {}, maxPixels)).toEqual([big, big].map((p) => planPass(p.width, p.height, {}, maxPixels)));
+    const explicit = passes(2048);
+    expect(planPasses(explicit, { window: 768 }, maxPixels)).toEqual(explicit.map((p) => planPass(p.width, p.height, { window: 768 }, maxPixels)));
+  });
+
+  it('a smaller scale that would run whole runs as windows when the passes together exceed the bound, and the classes do not depend on releasing values', async () => {
+    const image = picture(200, 150);
+    // 128² pixel budget: the 150 pass (224×160 padded) alone takes windows of 64; the 96 pass (128×96) alone fits whole,
+    // but whole it would take the four passes to 2 × (16 × 56 + 24 × 32) = 3328 cells, over 1024 × 2 × (1 + 0.64²) = 2887.
+    const options = { scales: [150, 96], flip: true, maxPixels: 128 * 128 };
+    expect(planPass(128, 96, {}, options.maxPixels).window).toBe(null);
+    const kept = await segment(model, image, classEmb, { ...options, keepValues: true });
+    const released = await segment(model, image, classEmb, options);
+    expect(kept.passes.map((p) => [p.scale, p.window, p.tiles])).toEqual([[150, 64, 24], [150, 64, 24], [96, 64, 6], [96, 64, 6]]);
+    expect(describePasses(kept.passes)).toBe('sliding window 64, stride 32, 24 tiles at 200×150; sliding window 64, stride 32, 6 tiles at 128×96');
+    expect(released.passes).toEqual(kept.passes);
+    expect(Array.from(released.classes)).toEqual(Array.from(kept.classes));
+    expect(new Set(released.classes).size).toBeGreaterThan(1);
   });
 
   it('tiles are placed and averaged where they overlap: with a model that sees only each 4×4 cell, windows give the whole image\'s grid', () => {

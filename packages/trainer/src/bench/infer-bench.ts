@@ -6,9 +6,13 @@
  *   - the sliding window's cost over the whole image at the same size (512² tiles, stride 352: 1/3 overlap);
  *   - peak RSS at short edge 1024 and 2048 (2048 runs as a sliding window) and their ratio.
  * Each figure comes from a child process of its own, so its peak RSS is its own.
+ *
+ * Opt-in, not part of `npm run bench`: `--samples ade20k,sun [--short-edges 1024,2048] [--run RUN]`
+ * evaluates a trained checkpoint on the real ADE20K and SUN RGB-D samples of ../shared at those
+ * short edges, single scale and multi-scale + flip (bench/infer-samples.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seededRandom } from '@sentseg/common';
@@ -16,15 +20,11 @@ import { selectBackend } from '../backend/select.js';
 import { decodeImage, defaultMaxPixels, describePasses, segment, type DecodedImage } from '../eval/infer.js';
 import { DEFAULT_CONFIG } from '../config.js';
 import { SegFormer, segformerConfig } from '../model/segformer.js';
+import { parseSamplesOptions, peakRssMiB, runSamplesBench, sampleEvalChild, sampleTrainChild, UsageError } from './infer-samples.js';
 import { tf } from '../tf.js';
 
 const SAMPLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/datasets/mseg-api-samples/ADE20K_test_data/ADEChallengeData2016/images/training/ADE_train_00000001.jpg');
 const CLASSES = 150;
-
-function peakRssMiB(): number {
-  const hwm = existsSync('/proc/self/status') ? /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] : undefined;
-  return hwm ? Number(hwm) / 1024 : process.resourceUsage().maxRSS / 1024;
-}
 
 function drawn(width: number, height: number): DecodedImage {
   const rgb = new Uint8Array(width * height * 3);
@@ -71,9 +71,33 @@ function runChild(shortEdge: number, mode: string): ChildResult {
 }
 
 async function main(): Promise<void> {
-  const [flag, shortEdge, mode] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const [flag, shortEdge, mode] = args;
   if (flag === '--child') {
     await child(Number(shortEdge), mode as string);
+    return;
+  }
+  if (flag === '--samples-child') {
+    await sampleEvalChild(args[1] as string);
+    return;
+  }
+  if (flag === '--samples-train') {
+    const [manifest, bank, run, steps] = args.slice(1) as [string, string, string, string];
+    await sampleTrainChild(manifest, bank, run, Number(steps));
+    return;
+  }
+  if (args.length > 0) {
+    try {
+      const options = parseSamplesOptions(args);
+      if (!(await runSamplesBench(options, fileURLToPath(import.meta.url), (line) => console.log(line)))) {
+        console.log('infer-bench --samples: an eval failed or skipped an image (above)');
+        process.exitCode = 1;
+      }
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      process.stderr.write(`infer-bench: ${err.message}\n`);
+      process.exitCode = 2;
+    }
     return;
   }
   const budget = defaultMaxPixels({ config: segformerConfig(DEFAULT_CONFIG.model.variant, 512) });

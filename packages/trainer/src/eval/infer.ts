@@ -5,7 +5,9 @@
  *
  * Memory is bounded whatever the image size. A pass whose padded input fits the model's pixel
  * budget runs whole; a larger one runs as a sliding window (mmseg's slide inference): tiles of
- * `window`² with a stride of 2/3 of it, their values averaged where they overlap. Each forward
+ * `window`² with a stride of 2/3 of it, their values averaged where they overlap. The passes of a
+ * multi-scale (or flipped) run hold their values together, within one bound that does not grow
+ * with the image (`planPasses`): where they would exceed it, they share smaller windows. Each forward
  * pass keeps only one block's intermediates (model/segformer-inference.ts), the class values are
  * computed band by band at 1/4 resolution, and the upsampling to the image and the arg-max go band
  * by band of output rows (eval/resample.ts).
@@ -134,6 +136,39 @@ export function planPass(width: number, height: number, options: Pick<InferOptio
   const stride = Math.max(INPUT_MULTIPLE, Math.round((2 * window) / 3 / INPUT_MULTIPLE) * INPUT_MULTIPLE);
   const tiles = windowStarts(paddedH, Math.min(window, paddedH), stride).length * windowStarts(paddedW, Math.min(window, paddedW), stride).length;
   return { window, stride, tiles };
+}
+
+/** Grid cells (of K values each) a pass with this plan holds at once: its whole grid, or one row of tiles. */
+export function heldCells(width: number, height: number, plan: { window: number | null }): number {
+  const paddedH = roundUp32(height);
+  const gridW = roundUp32(width) / OUTPUT_STRIDE;
+  return (plan.window === null ? paddedH : Math.min(plan.window, paddedH)) / OUTPUT_STRIDE * gridW;
+}
+
+/**
+ * How the passes of one image run together (multi-scale, flip). The passes are averaged band by
+ * band of output rows, so all of them hold their values at once: together they may hold no more
+ * grid cells than they would on an image whose largest pass just fits the pixel budget whole,
+ * `maxPixels` / 16 × Σ (scale / largest scale)² — a bound that does not grow with the image. Each
+ * pass is first planned alone (`planPass`); where those plans together hold more, every pass runs
+ * as windows no larger than one shared size, the largest multiple of 32 within the bound (a pass
+ * that fits in that size runs whole). A single pass, or passes that are all whole, plan as alone;
+ * so does an explicit `window`. Sizes are the resized images', one entry a pass.
+ */
+export function planPasses(passes: { scale: number; width: number; height: number }[], options: Pick<InferOptions, 'window'>, maxPixels: number): { window: number | null; stride: number | null; tiles: number }[] {
+  const alone = passes.map((p) => planPass(p.width, p.height, options, maxPixels));
+  if (options.window !== undefined || passes.length < 2) return alone;
+  const largest = Math.max(...passes.map((p) => p.scale));
+  const bound = (maxPixels / (OUTPUT_STRIDE * OUTPUT_STRIDE)) * passes.reduce((sum, p) => sum + (p.scale / largest) ** 2, 0);
+  const held = (plans: { window: number | null }[]) => plans.reduce((sum, plan, i) => sum + heldCells((passes[i] as { width: number }).width, (passes[i] as { height: number }).height, plan), 0);
+  if (held(alone) <= bound) return alone;
+  const largestWindow = Math.max(2 * INPUT_MULTIPLE, Math.floor(Math.min(AUTO_WINDOW, Math.sqrt(maxPixels)) / INPUT_MULTIPLE) * INPUT_MULTIPLE);
+  let plans = alone;
+  for (let shared = largestWindow; shared >= 2 * INPUT_MULTIPLE; shared -= INPUT_MULTIPLE) {
+    plans = passes.map((p, i) => planPass(p.width, p.height, { window: Math.min(shared, (alone[i] as { window: number | null }).window ?? shared) }, maxPixels));
+    if (held(plans) <= bound) break;
+  }
+  return plans;
 }
 
 /** Normalised pixels [th, tw, 3] of the resized image (mirrored for a flipped pass) from (top, left), zero (the mean colour) beyond it. */
@@ -345,22 +380,25 @@ export async function segment(model: SegFormer, image: DecodedImage, classEmb: T
   const { width, height } = image;
   const passes: (GridPass & { source: PassRows; firstRead: Int32Array })[] = [];
   const plans: PassPlan[] = [];
+  const inputs: { scale: number; input: DecodedImage; flipped: boolean }[] = [];
   for (const scale of options.scales) {
     const input = await resized(image, scale);
-    const plan = planPass(input.width, input.height, options, maxPixels);
-    for (const flipped of options.flip ? [false, true] : [false]) {
-      const source = new PassRows(input, k, flipped, plan, tileValues);
-      const rows = gridToImageTaps(source.gridH, input.height, height, false);
-      passes.push({
-        source,
-        row: (r) => source.row(r),
-        gridW: source.gridW,
-        rows,
-        cols: gridToImageTaps(source.gridW, input.width, width, flipped),
-        firstRead: firstRowStillRead(rows, height, source.gridH),
-      });
-      plans.push({ scale, flipped, width: input.width, height: input.height, ...plan });
-    }
+    for (const flipped of options.flip ? [false, true] : [false]) inputs.push({ scale, input, flipped });
+  }
+  const planned = planPasses(inputs.map(({ scale, input }) => ({ scale, width: input.width, height: input.height })), options, maxPixels);
+  for (const [i, { scale, input, flipped }] of inputs.entries()) {
+    const plan = planned[i] as { window: number | null; stride: number | null; tiles: number };
+    const source = new PassRows(input, k, flipped, plan, tileValues);
+    const rows = gridToImageTaps(source.gridH, input.height, height, false);
+    passes.push({
+      source,
+      row: (r) => source.row(r),
+      gridW: source.gridW,
+      rows,
+      cols: gridToImageTaps(source.gridW, input.width, width, flipped),
+      firstRead: firstRowStillRead(rows, height, source.gridH),
+    });
+    plans.push({ scale, flipped, width: input.width, height: input.height, ...plan });
   }
   const classes = new Int32Array(width * height);
   const maxGridW = Math.max(...passes.map((p) => p.gridW));
