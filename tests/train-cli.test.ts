@@ -65,6 +65,19 @@ describe('sentseg train', () => {
     expect(existsSync(path.join(out, 'metrics.jsonl'))).toBe(false);
   });
 
+  it('model.recompute=off refuses a step whose activations cannot all be kept, naming auto; an unknown value is refused', async () => {
+    const out = path.join(dir, 'kept');
+    const r = await start(['train', '--config', configFile(), '--set', 'model.variant=b0', '--set', 'data.crop=512', '--set', 'data.shortEdge=512', '--set', 'model.recompute=off', '--out', out]).done;
+    expect(r.code).toBe(2);
+    const errorLines = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(errorLines).toHaveLength(1);
+    expect(errorLines[0]).toMatch(/SegFormer-b0 at data\.crop 512 with data\.batchSize 3 keeping every activation \(model\.recompute=off\) needs about \d+ MiB .*\(or model\.recompute=auto, or --backend tensorflow\)/);
+    expect(existsSync(out)).toBe(false);
+    const bad = await start(['train', '--config', configFile(), '--set', 'model.recompute=sometimes', '--out', out]).done;
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('model.recompute must be auto, on, off, got "sometimes"');
+  });
+
   it('on Ctrl-C saves a checkpoint and exits; --resume goes on from it', async () => {
     const run = path.join(dir, 'interrupted');
     const { child, done } = start(['train', '--config', configFile(), '--steps', '400', '--out', run]);

@@ -9,6 +9,7 @@ import YAML from 'yaml';
 import type { AugmentConfig } from './data/augment.js';
 import { SEGFORMER_VARIANTS, INPUT_MULTIPLE } from './model/segformer.js';
 import { isLossName, LOSS_NAMES } from './losses/table.js';
+import { RECOMPUTE_SETTINGS, type RecomputeSetting } from './model/memory.js';
 
 export type LossResolution = 'output' | 'label';
 export const LOSS_RESOLUTIONS: LossResolution[] = ['output', 'label'];
@@ -30,7 +31,15 @@ export interface TrainConfig {
   checkpointEvery: number;
   /** Checkpoints kept on disk (the newest ones). */
   keepCheckpoints: number;
-  model: { variant: string };
+  model: {
+    variant: string;
+    /**
+     * Recompute activations in the backward pass instead of keeping them (model/memory.ts):
+     * `auto` only for a step whose plain form would not fit the WebAssembly heap, `on` always,
+     * `off` never (a step that then cannot fit is refused before it starts).
+     */
+    recompute: RecomputeSetting;
+  };
   data: AugmentConfig & {
     /** Datasets to train on (default: every dataset in the manifest). */
     datasets: string[] | null;
@@ -84,7 +93,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   steps: 1000,
   checkpointEvery: 100,
   keepCheckpoints: 3,
-  model: { variant: 'tiny' },
+  model: { variant: 'tiny', recompute: 'auto' },
   data: {
     datasets: null,
     splits: ['train', 'training'],
@@ -235,6 +244,7 @@ function validateConfig(c: TrainConfig): void {
   if (!Number.isInteger(c.data.workers) || c.data.workers < 0) throw new ConfigError(`data.workers must be 0 or more, got ${c.data.workers}`);
   if (c.data.crop % INPUT_MULTIPLE !== 0) throw new ConfigError(`data.crop must be a multiple of ${INPUT_MULTIPLE}, got ${c.data.crop}`);
   if (!SEGFORMER_VARIANTS[c.model.variant]) throw new ConfigError(`model.variant "${c.model.variant}" is not one of ${Object.keys(SEGFORMER_VARIANTS).join(', ')}`);
+  if (!RECOMPUTE_SETTINGS.includes(c.model.recompute)) throw new ConfigError(`model.recompute must be ${RECOMPUTE_SETTINGS.join(', ')}, got ${JSON.stringify(c.model.recompute)}`);
   if (!['adamw', 'sgd'].includes(c.optimizer.kind)) throw new ConfigError(`optimizer.kind must be adamw or sgd, got ${c.optimizer.kind}`);
   if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(c.backend)) throw new ConfigError(`backend must be auto, tensorflow, wasm or cpu, got ${c.backend}`);
   if (!['sentence', 'word'].includes(c.labelText)) throw new ConfigError(`labelText must be sentence or word, got ${c.labelText}`);

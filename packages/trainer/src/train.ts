@@ -27,7 +27,7 @@ import { chooseLosses } from './losses/table.js';
 import type { LossKind } from '@sentseg/dataset-tools';
 import { hubIdOf, type HubOptions } from '@sentseg/label-bank';
 import { BoxEmbeddingCache, boxEmbeddings, loadClipVisionEncoder, type BoxEmbeddings } from './boxes/clip-boxes.js';
-import { estimateStepBytes, mib, recomputeFor, refuseOversizedStep } from './model/memory.js';
+import { mib, recomputeFor, refuseOversizedStep, stepBytesFor } from './model/memory.js';
 import { INPUT_MULTIPLE, OUTPUT_STRIDE, SegFormer, segformerConfig } from './model/segformer.js';
 import { Optimizer } from './optim/optimizers.js';
 import { tf, type Tensor } from './tf.js';
@@ -164,15 +164,19 @@ export async function embedTrainingBoxes(options: { config: TrainConfig; hub?: H
   }
 }
 
-/** The step's memory, refused now when it cannot fit (never an abort inside WebAssembly); recomputation switched on for large steps. */
+/**
+ * The step's memory, refused now when it cannot fit (never an abort inside WebAssembly), and
+ * whether its activations are recomputed (model.recompute; `auto`: memory.ts's recomputeFor).
+ */
 function planStepMemory(config: TrainConfig, backend: ChosenBackend, embedDim: number): { stepBytes: number; recomputing: boolean } {
   const { crop, batchSize } = config.data;
-  const stepBytes = estimateStepBytes(segformerConfig(config.model.variant, embedDim), crop, batchSize);
+  const model = segformerConfig(config.model.variant, embedDim);
   if (backend.name === 'wasm') {
-    const refusal = refuseOversizedStep(segformerConfig(config.model.variant, embedDim), crop, batchSize, INPUT_MULTIPLE);
+    const refusal = refuseOversizedStep(model, crop, batchSize, INPUT_MULTIPLE, config.model.recompute);
     if (refusal) throw new TrainerError(refusal);
   }
-  return { stepBytes, recomputing: recomputeFor(crop, batchSize) };
+  const recomputing = recomputeFor(model, crop, batchSize, config.model.recompute);
+  return { stepBytes: stepBytesFor(model, crop, batchSize, recomputing), recomputing };
 }
 
 /** Each trained dataset's image ids of its training split; a dataset without any is refused. */
@@ -215,7 +219,8 @@ function resumeOrStart(options: TrainOptions, config: TrainConfig, labels: Label
 function logModel(log: (line: string) => void, config: TrainConfig, model: SegFormer, labels: LabelEmbeddings, memory: { stepBytes: number; recomputing: boolean }): void {
   const { crop, batchSize } = config.data;
   log(`model: SegFormer-${config.model.variant}, ${model.params.count().toLocaleString('en-US')} weights, ${labels.dim}-d embeddings of ${labels.names.length} labels (${labels.encoderId}, ${config.labelText})`);
-  if (memory.recomputing) log(`memory: a step of ${batchSize} × ${crop}×${crop} needs about ${mib(memory.stepBytes)}, its activations recomputed in the backward pass instead of kept (less memory, more time)`);
+  const how = memory.recomputing ? 'its activations recomputed in the backward pass instead of kept (less memory, more time)' : 'every activation kept (full speed)';
+  log(`memory: a step of ${batchSize} × ${crop}×${crop} needs about ${mib(memory.stepBytes)}, ${how} (model.recompute=${config.model.recompute})`);
   log(`losses at the ${config.losses.resolution === 'label' ? `label's resolution (${crop}×${crop}, logits upsampled bilinearly)` : `output's resolution (${crop / OUTPUT_STRIDE}×${crop / OUTPUT_STRIDE}, the label at each cell's centre)`} (losses.resolution)`);
 }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pixelLosses } from '../src/losses/cosine.js';
 import { lossHD } from '../src/losses/hd.js';
 import { depthwiseConv3x3, gelu } from '../src/model/ops.js';
-import { estimateStepBytes, refuseOversizedStep, WASM_STEP_BUDGET } from '../src/model/memory.js';
+import { estimatePlainStepBytes, estimateStepBytes, recomputeFor, RECOMPUTE_ABOVE, refuseOversizedStep, WASM_STEP_BUDGET } from '../src/model/memory.js';
 import { recompute } from '../src/model/recompute.js';
 import { SegFormer, segformerConfig } from '../src/model/segformer.js';
 import { tf, type Tensor } from '../src/tf.js';
@@ -100,5 +100,35 @@ describe('recomputed activations (training at large crops)', () => {
     if (batch > 0) expect(estimateStepBytes(b0, 1536, batch)).toBeLessThanOrEqual(WASM_STEP_BUDGET);
     // More pixels never need less memory.
     expect(estimateStepBytes(b0, 640, 2)).toBeGreaterThan(estimateStepBytes(b0, 512, 2));
+  });
+
+  it('recomputes only a step whose plain form would not fit (model.recompute=auto); on and off force it', () => {
+    const tiny = segformerConfig('tiny', 512);
+    const b0 = segformerConfig('b0', 512);
+    // Steps that fit keep their activations and run at full speed ...
+    expect(recomputeFor(tiny, 256, 4)).toBe(false);
+    expect(recomputeFor(b0, 256, 2)).toBe(false);
+    // ... the paper's sizes recompute.
+    expect(recomputeFor(b0, 512, 2)).toBe(true);
+    expect(recomputeFor(b0, 640, 1)).toBe(true);
+    // The rule: the plain estimate against RECOMPUTE_ABOVE of the budget.
+    for (const [crop, batch] of [[256, 2], [384, 2], [512, 1], [512, 2]] as const) {
+      expect(recomputeFor(b0, crop, batch)).toBe(estimatePlainStepBytes(b0, crop, batch) > RECOMPUTE_ABOVE * WASM_STEP_BUDGET);
+    }
+    expect(recomputeFor(tiny, 256, 4, 'on')).toBe(true);
+    expect(recomputeFor(b0, 640, 1, 'off')).toBe(false);
+    // Keeping every activation needs more memory than recomputing, at any size where it matters.
+    expect(estimatePlainStepBytes(b0, 512, 2)).toBeGreaterThan(estimateStepBytes(b0, 512, 2));
+  });
+
+  it('model.recompute=off is refused before it starts where the plain step cannot fit, naming auto', () => {
+    const b0 = segformerConfig('b0', 512);
+    expect(refuseOversizedStep(b0, 512, 2, 32, 'auto')).toBeNull();
+    expect(refuseOversizedStep(b0, 256, 2, 32, 'off')).toBeNull();
+    const refusal = refuseOversizedStep(b0, 512, 2, 32, 'off');
+    expect(refusal).toMatch(/^a training step of SegFormer-b0 at data\.crop 512 with data\.batchSize 2 keeping every activation \(model\.recompute=off\) needs about \d+ MiB of WebAssembly memory, over the 3584 MiB .* \(or model\.recompute=auto, or --backend tensorflow\)$/);
+    const batch = Number(/data\.batchSize (\d+) at this crop/.exec(refusal as string)?.[1]);
+    expect(batch).toBeGreaterThan(0);
+    expect(estimatePlainStepBytes(b0, 512, batch)).toBeLessThanOrEqual(WASM_STEP_BUDGET);
   });
 });

@@ -6,10 +6,11 @@
  * torch_segformer_bench.py) and the ratio ours/PyTorch.
  *
  *     node packages/trainer/dist/bench/train-bench.js [--backend wasm|cpu|tensorflow]
- *       [--variant tiny|b0|...] [--size N] [--batch N] [--steps N]
+ *       [--variant tiny|b0|...] [--size N] [--batch N] [--steps N] [--recompute auto|on|off]
  *
  * `--backend` runs that backend's training step alone (and the PyTorch peer): no loader, eval or
- * predict lines. `--variant/--size/--batch/--steps` change the step measured (both sides).
+ * predict lines. `--variant/--size/--batch/--steps` change the step measured (both sides); `--recompute` sets
+ * model.recompute (default auto: the trainer's own choice), and the line says which ran.
  * Each backend runs in a child process of its own so its peak RSS is its own.
  */
 import { execFileSync } from 'node:child_process';
@@ -30,7 +31,8 @@ import { accumulateConfusion } from '../metrics/iou.js';
 import { evaluate } from '../eval/evaluate.js';
 import { listInputs, predict } from '../predict/predict.js';
 import { selectBackend } from '../backend/select.js';
-import { INPUT_MULTIPLE, SEGFORMER_VARIANTS } from '../model/segformer.js';
+import { INPUT_MULTIPLE, SEGFORMER_VARIANTS, segformerConfig } from '../model/segformer.js';
+import { RECOMPUTE_SETTINGS, recomputeFor, type RecomputeSetting } from '../model/memory.js';
 import { mkdirSync, copyFileSync } from 'node:fs';
 
 const ENCODER = 'bench:seeded-random-512';
@@ -57,18 +59,19 @@ async function writeWorld(dir: string): Promise<{ manifest: string; bank: string
   return { manifest, bank };
 }
 
-/** The training step measured: model variant, square crop size, batch. */
+/** The training step measured: model variant, square crop size, batch, model.recompute. */
 interface Step {
   variant: string;
   size: number;
   batch: number;
+  recompute: RecomputeSetting;
 }
 
-const BASE = (manifest: string, bank: string, step: Step = { variant: 'tiny', size: 256, batch: 4 }) => ({
+const BASE = (manifest: string, bank: string, step: Step = { variant: 'tiny', size: 256, batch: 4, recompute: 'auto' }) => ({
   manifest,
   labelBank: bank,
   checkpointEvery: 1000,
-  model: { variant: step.variant },
+  model: { variant: step.variant, recompute: step.recompute },
   data: { batchSize: step.batch, shortEdge: step.size, crop: step.size, workers: 1, prefetch: 2 },
 });
 
@@ -78,11 +81,12 @@ async function child(backend: string, manifest: string, bank: string, steps: num
   const summary = await train({ config, run: path.join(dir, `run-${backend}`), log: () => {}, progress: false });
   const timed = summary.metrics.slice(1).map((m) => m.stepSeconds).sort((a, b) => a - b);
   const median = timed[Math.floor(timed.length / 2)] as number;
-  process.stdout.write(`${JSON.stringify({ backend: summary.backend.name, kernels: summary.backend.kernels, first: summary.metrics[0]?.stepSeconds, median, steps: timed.length, peakRssMiB: peakRssMiB() })}\n`);
+  const activations = recomputeFor(segformerConfig(step.variant, 512), step.size, step.batch, step.recompute) ? 'recomputed' : 'kept';
+  process.stdout.write(`${JSON.stringify({ backend: summary.backend.name, kernels: summary.backend.kernels, activations, first: summary.metrics[0]?.stepSeconds, median, steps: timed.length, peakRssMiB: peakRssMiB() })}\n`);
 }
 
 const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
-const USAGE = 'usage: train-bench.js [--backend wasm|cpu|tensorflow] [--variant NAME] [--size N] [--batch N] [--steps N]';
+const USAGE = 'usage: train-bench.js [--backend wasm|cpu|tensorflow] [--variant NAME] [--size N] [--batch N] [--steps N] [--recompute auto|on|off]';
 
 interface Options {
   backend: (typeof BACKENDS)[number] | null;
@@ -98,7 +102,7 @@ function parseOptions(args: string[]): Options {
   const fail = (why: string): never => {
     throw new UsageError(why);
   };
-  const options: Options = { backend: null, step: { variant: 'tiny', size: 256, batch: 4 }, steps: null };
+  const options: Options = { backend: null, step: { variant: 'tiny', size: 256, batch: 4, recompute: 'auto' }, steps: null };
   const positive = (flag: string, v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) fail(`${flag} takes a positive integer, got "${v}"`);
@@ -107,7 +111,7 @@ function parseOptions(args: string[]): Options {
   for (let i = 0; i < args.length; i++) {
     const flag = args[i] as string;
     const v = args[i + 1];
-    if (!['--backend', '--variant', '--size', '--batch', '--steps'].includes(flag)) fail(`unknown argument "${flag}" (${USAGE.slice(7)})`);
+    if (!['--backend', '--variant', '--size', '--batch', '--steps', '--recompute'].includes(flag)) fail(`unknown argument "${flag}" (${USAGE.slice(7)})`);
     if (v === undefined) fail(`${flag} needs a value`);
     i++;
     const val = v as string;
@@ -120,6 +124,9 @@ function parseOptions(args: string[]): Options {
     } else if (flag === '--size') {
       options.step.size = positive(flag, val);
       if (options.step.size % INPUT_MULTIPLE !== 0) fail(`--size must be a multiple of ${INPUT_MULTIPLE}, got ${val}`);
+    } else if (flag === '--recompute') {
+      if (!(RECOMPUTE_SETTINGS as string[]).includes(val)) fail(`--recompute takes one of ${RECOMPUTE_SETTINGS.join(', ')}, got "${val}"`);
+      options.step.recompute = val as RecomputeSetting;
     } else if (flag === '--batch') options.step.batch = positive(flag, val);
     else options.steps = positive(flag, val);
   }
@@ -172,8 +179,8 @@ async function loaderAlone(manifest: string, workers: number, batches: number): 
 async function main(): Promise<void> {
   const [mode, ...rest] = process.argv.slice(2);
   if (mode === '--child') {
-    const [backend, manifest, bank, steps, dir, variant, size, batch] = rest as [string, string, string, string, string, string, string, string];
-    await child(backend, manifest, bank, Number(steps), dir, { variant, size: Number(size), batch: Number(batch) });
+    const [backend, manifest, bank, steps, dir, variant, size, batch, recompute] = rest as [string, string, string, string, string, string, string, string, RecomputeSetting];
+    await child(backend, manifest, bank, Number(steps), dir, { variant, size: Number(size), batch: Number(batch), recompute });
     return;
   }
   let options: Options;
@@ -201,10 +208,10 @@ async function main(): Promise<void> {
     const runs = options.backend ? [[options.backend, options.steps ?? 4] as const] : ([['wasm', options.steps ?? 4], ['cpu', options.steps ?? 2], ['tensorflow', options.steps ?? 4]] as const);
     for (const [backend, steps] of runs) {
       try {
-        const out = execFileSync(process.execPath, [self, '--child', backend, manifest, bank, String(steps), dir, step.variant, String(step.size), String(step.batch)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-        const r = JSON.parse(out.trim().split('\n').pop() as string) as { backend: string; kernels: string; first: number; median: number; steps: number; peakRssMiB: number };
+        const out = execFileSync(process.execPath, [self, '--child', backend, manifest, bank, String(steps), dir, step.variant, String(step.size), String(step.batch), step.recompute], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+        const r = JSON.parse(out.trim().split('\n').pop() as string) as { backend: string; kernels: string; activations: string; first: number; median: number; steps: number; peakRssMiB: number };
         medians.set(r.backend, r.median);
-        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels`);
+        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels; activations ${r.activations}`);
       } catch (err) {
         const stderr = (err as { stderr?: string }).stderr ?? '';
         const reason = /Error: (.*)/i.exec(stderr)?.[1] ?? stderr.trim().split('\n').pop() ?? (err as Error).message;

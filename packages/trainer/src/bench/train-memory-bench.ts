@@ -6,7 +6,7 @@
  * for the same step (../shared/bench/torch_segformer_bench.py) beside it.
  *
  *   node packages/trainer/dist/bench/train-memory-bench.js [variant crop batch]...
- *   (default: b0 256 2, b0 512 2, b0 640 1)
+ *   (default: b0 256 2, b0 512 2, b0 640 1; RECOMPUTE=1 or 0 forces recomputation on or off)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { DEFAULT_CONFIG } from '../config.js';
 import { lossHD } from '../losses/hd.js';
 import { SegFormer, segformerConfig, OUTPUT_STRIDE } from '../model/segformer.js';
 import { Optimizer } from '../optim/optimizers.js';
-import { estimateStepBytes, recomputeFor } from '../model/memory.js';
+import { recomputeFor, stepBytesFor } from '../model/memory.js';
 import { tf, type Tensor } from '../tf.js';
 
 const LABELS = 238;
@@ -38,11 +38,16 @@ interface ChildResult {
   wasmHeapMiB: number | null;
 }
 
+/** As the trainer chooses (model.recompute=auto); RECOMPUTE=1 or 0 forces it on or off, to measure both. */
+function recomputingFor(variant: string, crop: number, batch: number): boolean {
+  const forced = process.env.RECOMPUTE;
+  return recomputeFor(segformerConfig(variant, DIM), crop, batch, forced === '1' ? 'on' : forced === '0' ? 'off' : 'auto');
+}
+
 async function child(variant: string, crop: number, batch: number, steps: number): Promise<void> {
   await selectBackend('wasm');
   const model = new SegFormer(segformerConfig(variant, DIM), 1);
-  // As the trainer chooses (RECOMPUTE=0 or 1 overrides, to measure both).
-  model.recomputeActivations = process.env.RECOMPUTE ? process.env.RECOMPUTE === '1' : recomputeFor(crop, batch);
+  model.recomputeActivations = recomputingFor(variant, crop, batch);
   const random = seededRandom(2);
   const labelEmb = tf.tensor2d(Float32Array.from({ length: LABELS * DIM }, () => random() - 0.5), [LABELS, DIM]);
   const side = crop / OUTPUT_STRIDE;
@@ -104,10 +109,11 @@ async function main(): Promise<void> {
   const steps = Number(process.env.BENCH_STEPS ?? 3);
   console.log(`training-memory bench: one step (L_HD, ${LABELS} labels, ${DIM}-d, AdamW) on wasm, ${steps} steps, median of all but the first`);
   for (const [variant, crop, batch] of sizes) {
-    const estimate = estimateStepBytes(segformerConfig(variant, DIM), crop, batch) / 2 ** 20;
+    const recomputing = recomputingFor(variant, crop, batch);
+    const estimate = stepBytesFor(segformerConfig(variant, DIM), crop, batch, recomputing) / 2 ** 20;
     const r = runChild(variant, crop, batch, steps);
     const ours = r.ok ? `${r.secondsPerStep.toFixed(2)} s/step, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, wasm heap ${r.wasmHeapMiB?.toFixed(0) ?? '?'} MiB` : `failed: ${r.error}`;
-    console.log(`  ${variant} ${crop}×${crop} batch ${batch}: ${ours} (estimated peak ${estimate.toFixed(0)} MiB)`);
+    console.log(`  ${variant} ${crop}×${crop} batch ${batch}: ${ours} (${recomputing ? 'recomputed' : 'plain'}; estimated heap ${estimate.toFixed(0)} MiB)`);
     const torch = torchFigures(variant, crop, batch, steps);
     if (torch) {
       const ratio = r.ok ? `; ours / PyTorch: memory ${(r.peakRssMiB / torch.peakRssMiB).toFixed(2)}×` : '';

@@ -15,6 +15,7 @@
  */
 import { tf, type Tensor } from '../tf.js';
 import { bilinearMatrix, conv2d as conv2dPortable, depthwiseConv3x3 as depthwiseConv3x3Portable } from './ops.js';
+import { installWasmSlice } from './wasm-slice.js';
 
 export interface KernelTable {
   /** `native` or `portable`, for the start-up line and the bench. */
@@ -109,8 +110,9 @@ export function useKernels(table: KernelTable): KernelTable {
   return previous;
 }
 
-/** Sets the table for the backend now active (backend/select.ts, once the backend is chosen). */
+/** Sets the table for the backend now active (backend/select.ts, once the backend is chosen); on wasm also its in-place Slice and SplitV (wasm-slice.ts). */
 export function useKernelsFor(backend: string): KernelTable {
+  if (backend === 'wasm') installWasmSlice();
   const table = kernelsFor(backend);
   useKernels(table);
   return table;
