@@ -1,7 +1,8 @@
 /**
  * dataset-tools benchmark. Generates a Cityscapes-layout set and a COCO-panoptic-layout set
  * (default 2,000 images each at 512×256), then prints: images/s metadata-only, images/s with
- * histograms, the bare decode time of the same masks, rows/s into SQLite, and peak RSS of a
+ * histograms, the bare decode time of the same masks, a worker thread's start (to its first
+ * histogram), rows/s into SQLite, and peak RSS of a
  * merge at 1,000 vs 2,000 images (each in its own process).
  *   node packages/dataset-tools/dist/bench/merge-bench.js [--images 2000] [--keep DIR]
  */
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { InspectPool } from '../manifest/pool.js';
 import { ManifestReader } from '../manifest/reader.js';
 import { readMaskValues } from '../mask-decoders.js';
 import { readMaskBytes } from '../mask-values.js';
@@ -86,6 +88,25 @@ function bareDecode(root: string, encoding: 'gray' | 'panoptic-rgb'): { ours: nu
   return { ours: time(ours), pngjs: time((m) => PNG.sync.read(readFileSync(m)).data.length) };
 }
 
+/**
+ * A worker thread's start: from creating a one-worker pool to the histogram of the set's first mask
+ * (what each merge with workers pays once per worker before the workers take any load).
+ */
+async function workerStartSeconds(root: string, encoding: 'gray' | 'panoptic-rgb'): Promise<number> {
+  const reader = ManifestReader.open(path.join(work, `${path.basename(root)}-false-0.sqlite`));
+  const first = reader.samples(reader.datasets()[0]!.name).next().value;
+  const segments = first ? [...reader.segments(first.id)] : [];
+  reader.close();
+  if (!first?.mask) throw new Error('no sample to start a worker on');
+  const started = performance.now();
+  const pool = new InspectPool(1);
+  const result = await pool.run({ image: first.image, mask: first.mask, encoding: { kind: encoding }, segments, histogram: true });
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  if (!result.ok) throw new Error(`worker start: ${result.reason}`);
+  return seconds;
+}
+
 /** Raw insert speed into the manifest schema: image rows with 8 image_labels rows each, one transaction. */
 function insertRowsPerSecond(images = 25_000): number {
   const file = path.join(work, 'rows.sqlite');
@@ -132,6 +153,7 @@ for (const [name, root] of [['cityscapes', cityRoot], ['coco', cocoRoot]] as con
   console.log(`  histograms, 1 thread:          ${fmt(n / histInline.seconds)} images/s (${fmt(histInline.seconds, 2)} s)`);
   console.log(`  histograms, ${args.workers} worker threads:  ${fmt(n / histWorkers.seconds)} images/s (${fmt(histWorkers.seconds, 2)} s)`);
   console.log(`  bare decode of the same masks, 1 thread: ${fmt(decode.ours, 2)} s with the merge's decoder (${fmt(decode.pngjs, 2)} s with pngjs)`);
+  console.log(`  worker thread start (pool created → first mask's histogram): ${fmt((await workerStartSeconds(root, name === 'coco' ? 'panoptic-rgb' : 'gray')) * 1000)} ms`);
   console.log(`  histograms ÷ bare decode: ${fmt(histInline.seconds / decode.ours, 2)}× (1 thread), ${fmt(histWorkers.seconds / decode.ours, 2)}× (${args.workers} workers)`);
   console.log(`  rows written: ${histWorkers.rows} (${fmt(histWorkers.rows / histWorkers.seconds)} rows/s within the merge)`);
   console.log(`  peak RSS of a merge: ${fmt(childRss(name, root, Math.floor(n / 2)))} MiB at ${Math.floor(n / 2)} images, ${fmt(childRss(name, root, n))} MiB at ${n} images`);
