@@ -104,7 +104,7 @@ describe('merge-datasets --update NAME', () => {
         db.close();
       }
     };
-    expect(indexes()).toEqual({ names: ['images_by_split_path'], version: '1' });
+    expect(indexes()).toEqual({ names: ['images_by_split_path'], version: String(MANIFEST_SCHEMA_VERSION) });
     expect(listing(out)).toEqual(expected);
 
     const update = await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--update', 'cityscapes', '--out', out], { cwd: dir });

@@ -35,7 +35,8 @@ export interface TrainConfig {
     variant: string;
     /**
      * Recompute activations in the backward pass instead of keeping them (model/memory.ts):
-     * `auto` only for a step whose plain form would not fit the WebAssembly heap, `on` always,
+     * `auto` only for a step whose estimated WebAssembly heap with every activation kept is over
+     * RECOMPUTE_ABOVE (3/4) of the 3.5 GiB a step may take (recomputeFor; on every backend), `on` always,
      * `off` never (a step that then cannot fit is refused before it starts).
      */
     recompute: RecomputeSetting;

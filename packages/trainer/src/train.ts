@@ -216,11 +216,13 @@ function resumeOrStart(options: TrainOptions, config: TrainConfig, labels: Label
   return startStep;
 }
 
-function logModel(log: (line: string) => void, config: TrainConfig, model: SegFormer, labels: LabelEmbeddings, memory: { stepBytes: number; recomputing: boolean }): void {
+function logModel(log: (line: string) => void, config: TrainConfig, model: SegFormer, labels: LabelEmbeddings, memory: { stepBytes: number; recomputing: boolean }, backend: ChosenBackend): void {
   const { crop, batchSize } = config.data;
   log(`model: SegFormer-${config.model.variant}, ${model.params.count().toLocaleString('en-US')} weights, ${labels.dim}-d embeddings of ${labels.names.length} labels (${labels.encoderId}, ${config.labelText})`);
   const how = memory.recomputing ? 'its activations recomputed in the backward pass instead of kept (less memory, more time)' : 'every activation kept (full speed)';
-  log(`memory: a step of ${batchSize} × ${crop}×${crop} needs about ${mib(memory.stepBytes)}, ${how} (model.recompute=${config.model.recompute})`);
+  // The estimate is of WebAssembly's heap (model/memory.ts); other backends get no figure.
+  const need = backend.name === 'wasm' ? ` needs about ${mib(memory.stepBytes)} of WebAssembly memory` : '';
+  log(`memory: a step of ${batchSize} × ${crop}×${crop}${need}, ${how} (model.recompute=${config.model.recompute})`);
   log(`losses at the ${config.losses.resolution === 'label' ? `label's resolution (${crop}×${crop}, logits upsampled bilinearly)` : `output's resolution (${crop / OUTPUT_STRIDE}×${crop / OUTPUT_STRIDE}, the label at each cell's centre)`} (losses.resolution)`);
 }
 
@@ -266,7 +268,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     optimizer = new Optimizer({ ...config.optimizer });
     const startStep = resumeOrStart(options, config, labels, model, optimizer, metricsFile, log);
     writeFileSync(path.join(run, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-    logModel(log, config, model, labels, memory);
+    logModel(log, config, model, labels, memory, backend);
 
     labelEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
     loader = createLoader(reader, config, infos, datasets, labels.names.length);

@@ -34,7 +34,7 @@ describe('train on three dense datasets in their real layouts', () => {
   it('says which backend and datasets it uses, and the loss falls', () => {
     expect(logs[0]).toMatch(/^backend: wasm \(asked for\)/);
     // A step this small keeps its activations (model.recompute=auto), and the log says so.
-    expect(logs.filter((l) => l.startsWith('memory: '))).toEqual([expect.stringMatching(/^memory: a step of 3 × \d+×\d+ needs about \d+ MiB, every activation kept \(full speed\) \(model\.recompute=auto\)$/)]);
+    expect(logs.filter((l) => l.startsWith('memory: '))).toEqual([expect.stringMatching(/^memory: a step of 3 × \d+×\d+ needs about \d+ MiB of WebAssembly memory, every activation kept \(full speed\) \(model\.recompute=auto\)$/)]);
     expect(logs.filter((l) => l.startsWith('dataset '))).toEqual([
       'dataset ade20k: dense → L_HD, split training, 4 images',
       'dataset cityscapes: dense → L_HD, split train, 4 images',

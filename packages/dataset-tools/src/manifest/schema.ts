@@ -90,8 +90,8 @@ CREATE INDEX problems_by_dataset ON problems (dataset);
  */
 export const SAMPLE_ORDER_INDEX = 'images_in_sample_order';
 export const SAMPLE_ORDER_SQL = `
-CREATE INDEX IF NOT EXISTS images_in_sample_order ON images (dataset, split, image_path, mask_path, width, height);
-DROP INDEX IF EXISTS images_by_split_path;
+CREATE INDEX IF NOT EXISTS main.images_in_sample_order ON images (dataset, split, image_path, mask_path, width, height);
+DROP INDEX IF EXISTS main.images_by_split_path;
 `;
 
 /**

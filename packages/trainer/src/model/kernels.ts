@@ -7,7 +7,8 @@
  *   (tfjs-node, tfjs-node-gpu) backends have them all.
  * - `portable`: the work-arounds for a backend that lacks those gradient kernels (WebAssembly):
  *   the convolution's filter gradient computed by `filterGradient` (ops.ts conv2d), the depthwise
- *   convolution's gradients by depthwiseConv3x3Kernel (the forward kernel again, and products).
+ *   convolution's gradients by ops.ts depthwiseConv3x3 (the forward depthwise kernel again for both
+ *   the input and the filter gradient; only the bias gradient is a sum).
  *
  * The resize is the same in both: the backend's ResizeBilinear kernel forward, and as gradient the
  * transposed interpolation matrices. No backend's ResizeBilinearGrad kernel honours half-pixel
