@@ -21,7 +21,7 @@ DEFAULT_CONFIG: Dict[str, object] = {
     "steps": 1000,
     "checkpointEvery": 100,
     "keepCheckpoints": 3,
-    "model": {"variant": "tiny"},
+    "model": {"variant": "tiny", "recompute": "auto"},  # recompute: the TypeScript trainer's memory setting; no effect here
     "data": {
         "datasets": None, "splits": ["train", "training"], "batchSize": 4, "shortEdge": 1080, "crop": 640,
         "flip": True, "colorJitter": 0.2, "blurProbability": 0.2, "noiseStd": 3, "workers": 1, "prefetch": 2,
@@ -34,6 +34,7 @@ DEFAULT_CONFIG: Dict[str, object] = {
     "clipVision": None,
     "boxCache": None,
 }
+RECOMPUTE_SETTINGS = ("auto", "on", "off")
 PATH_KEYS = ("manifest", "labelBank", "clipVision", "boxCache")
 HUB_ID = re.compile(r"^([A-Za-z0-9][\w.-]*)/([A-Za-z0-9][\w.-]*)(?:@([\w.][\w./-]*))?$")
 
@@ -100,6 +101,8 @@ def validate(c: Dict[str, object]) -> None:
         raise BridgeError(f"data.crop must be a multiple of 32, got {data['crop']}")  # type: ignore[index]
     if c["model"]["variant"] not in VARIANTS:  # type: ignore[index]
         raise BridgeError(f'model.variant "{c["model"]["variant"]}" is not one of {", ".join(VARIANTS)}')  # type: ignore[index]
+    if c["model"]["recompute"] not in RECOMPUTE_SETTINGS:  # type: ignore[index]
+        raise BridgeError(f'model.recompute must be {", ".join(RECOMPUTE_SETTINGS)}, got {json.dumps(c["model"]["recompute"])}')  # type: ignore[index]
     if opt["kind"] not in ("adamw", "sgd"):  # type: ignore[index]
         raise BridgeError(f"optimizer.kind must be adamw or sgd, got {opt['kind']}")  # type: ignore[index]
     if c["labelText"] not in ("sentence", "word"):

@@ -13,21 +13,37 @@ from sentseg_torch.errors import BridgeError
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _ts_losses_defaults() -> dict:
-    """The losses defaults as config.ts spells them (read from the source, not from this package)."""
+def _ts_defaults(section: str) -> dict:
+    """One section of DEFAULT_CONFIG as config.ts spells it (read from the source, not from this package):
+    `section: { key: 'text' | number | {}, ... }` on one line."""
     text = (REPO / "packages" / "trainer" / "src" / "config.ts").read_text()
-    m = re.search(r"losses: \{([^}]*\{\}[^}]*)\}", text)
-    assert m, "config.ts has no losses defaults line"
+    m = re.search(r"\n  " + section + r": \{((?:[^{}]|\{\})*)\},\n", text)
+    assert m, f"config.ts has no one-line {section} defaults"
     pairs = re.findall(r"(\w+): ('[^']*'|[\d.]+|\{\})", m.group(1))
+    assert pairs, f"config.ts's {section} defaults hold no key: value"
     return {k: ({} if v == "{}" else v.strip("'") if v.startswith("'") else float(v)) for k, v in pairs}
 
 
 def test_losses_keys_and_defaults_match_the_typescript_trainer() -> None:
-    ts = _ts_losses_defaults()
+    ts = _ts_defaults("losses")
     ours = DEFAULT_CONFIG["losses"]
     assert set(ts) == set(ours)  # type: ignore[arg-type]
     for key, value in ts.items():
         assert ours[key] == value, key  # type: ignore[index]
+
+
+def test_model_keys_and_defaults_match_the_typescript_trainer() -> None:
+    ts = _ts_defaults("model")
+    assert "recompute" in ts
+    assert ts == DEFAULT_CONFIG["model"]
+
+
+def test_a_typescript_config_json_with_model_recompute_resolves() -> None:
+    written = {"seed": 1, "steps": 10, "model": {"variant": "tiny", "recompute": "off"}, "losses": {"resolution": "output"}}
+    config = resolve_config([json.loads(json.dumps(written))], ["runs/x/config.json"])
+    assert config["model"] == {"variant": "tiny", "recompute": "off"}
+    with pytest.raises(BridgeError, match=r'model.recompute must be auto, on, off, got "sometimes"'):
+        resolve_config([{"model": {"recompute": "sometimes"}}], ["runs/x/config.json"])
 
 
 def test_a_typescript_config_with_label_resolution_is_refused_with_the_reason() -> None:

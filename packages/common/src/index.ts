@@ -6,3 +6,4 @@ export { matrixFigure, escapeXml, FIGURE_FONT, type AxisSpan, type ColourBar, ty
 export { plural } from './text.js';
 export { replaceAtomic, tempPathFor, writeAtomic } from './write-atomic.js';
 export { progress, type ProgressBar, type ProgressOptions, type ProgressPayload } from './progress.js';
+export { peakRssMiB } from './peak-rss.js';

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MULTI_SCALE_RATIOS, parseSamplesOptions, sampleFolders, UsageError } from '../src/bench/infer-samples.js';
+import { evalScales, parseSamplesOptions, sampleFolders } from '../src/bench/infer-samples.js';
+import { UsageError } from '../src/bench/measure.js';
 
 describe('infer-bench --samples', () => {
   it('reads the samples, short edges and checkpoint, with 1024 and 2048 by default', () => {
@@ -16,8 +17,9 @@ describe('infer-bench --samples', () => {
     expect(p.shortEdges).toEqual([512, 1080]);
     expect(p.run).toBe(path.resolve('runs/x'));
     expect(p.steps).toBe(5);
-    // The multi-scale run's largest scale is the short edge asked for.
-    expect(Math.max(...MULTI_SCALE_RATIOS)).toBe(1);
+    // The multi-scale eval runs at fractions of the short edge asked for, the largest being that edge; single-scale at it alone.
+    expect(evalScales(1024, true)).toEqual([512, 768, 1024]);
+    expect(evalScales(2048, false)).toEqual([2048]);
   });
 
   it('refuses a usage mistake with one line naming it', () => {

@@ -35,8 +35,14 @@ describe('the op tables (native kernels and the portable work-arounds) agree on 
     grads[0].forEach((g, i) => expect(maxDiff(g, grads[1][i] as Tensor)).toBeLessThan(1e-5));
   });
 
-  it('depthwise 3×3: values and gradients (input, weights, bias) to 1e-5', () => {
-    const { value, grads } = both((t, x, w, b) => t.depthwiseConv3x3(x as Tensor, w as Tensor, b as Tensor), [randomTensor([2, 5, 7, 4], 5), randomTensor([9, 4], 6), randomTensor([4], 7)], 8);
+  // Batch 1 takes its own branch of the filter gradient (no sum over the images).
+  it.each([
+    [[2, 5, 7, 4]],
+    [[1, 6, 5, 3]],
+  ] as const)('depthwise 3×3 on %j: values and gradients (input, weights, bias) to 1e-5', (shape) => {
+    const c = shape[3];
+    const { value, grads } = both((t, x, w, b) => t.depthwiseConv3x3(x as Tensor, w as Tensor, b as Tensor), [randomTensor([...shape], 5), randomTensor([9, c], 6), randomTensor([c], 7)], 8);
+    expect(grads[0]).toHaveLength(3);
     expect(maxDiff(value[0], value[1])).toBeLessThan(1e-5);
     grads[0].forEach((g, i) => expect(maxDiff(g, grads[1][i] as Tensor)).toBeLessThan(1e-5));
   });

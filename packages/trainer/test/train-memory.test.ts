@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pixelLosses } from '../src/losses/cosine.js';
 import { lossHD } from '../src/losses/hd.js';
 import { depthwiseConv3x3, gelu } from '../src/model/ops.js';
-import { estimatePlainStepBytes, estimateStepBytes, recomputeFor, RECOMPUTE_ABOVE, refuseOversizedStep, WASM_STEP_BUDGET } from '../src/model/memory.js';
+import { estimatePlainStepBytes, estimateStepBytes, recomputeFor, refuseOversizedStep, WASM_STEP_BUDGET } from '../src/model/memory.js';
 import { recompute } from '../src/model/recompute.js';
 import { SegFormer, segformerConfig } from '../src/model/segformer.js';
 import { tf, type Tensor } from '../src/tf.js';
@@ -111,10 +111,12 @@ describe('recomputed activations (training at large crops)', () => {
     // ... the paper's sizes recompute.
     expect(recomputeFor(b0, 512, 2)).toBe(true);
     expect(recomputeFor(b0, 640, 1)).toBe(true);
-    // The rule: the plain estimate against RECOMPUTE_ABOVE of the budget.
-    for (const [crop, batch] of [[256, 2], [384, 2], [512, 1], [512, 2]] as const) {
-      expect(recomputeFor(b0, crop, batch)).toBe(estimatePlainStepBytes(b0, crop, batch) > RECOMPUTE_ABOVE * WASM_STEP_BUDGET);
-    }
+    // The plain estimate against the heaps train-memory-bench measured (RECOMPUTE=0, wasm; model/memory.ts):
+    // tiny 256×256 batch 4 grew to 810 MiB, B0 256×256 batch 2 to 1213 MiB, B0 384×384 batch 2 to 2655 MiB.
+    const MiB = 2 ** 20;
+    expect(Math.abs(estimatePlainStepBytes(tiny, 256, 4) / (810 * MiB) - 1)).toBeLessThan(0.1);
+    expect(Math.abs(estimatePlainStepBytes(b0, 256, 2) / (1213 * MiB) - 1)).toBeLessThan(0.1);
+    expect(Math.abs(estimatePlainStepBytes(b0, 384, 2) / (2655 * MiB) - 1)).toBeLessThan(0.05);
     expect(recomputeFor(tiny, 256, 4, 'on')).toBe(true);
     expect(recomputeFor(b0, 640, 1, 'off')).toBe(false);
     // Keeping every activation needs more memory than recomputing, at any size where it matters.

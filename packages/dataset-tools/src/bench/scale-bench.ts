@@ -12,9 +12,9 @@
  * its own peak RSS. The last lines give the RSS ratio of each size to the smallest.
  *   node packages/dataset-tools/dist/bench/scale-bench.js [--scale 10000 --scale 100000] [--formats cityscapes,objects365,openimages] [--data DIR]
  */
-import { flushAndExit } from '@sentseg/common';
+import { flushAndExit, peakRssMiB } from '@sentseg/common';
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,12 +44,6 @@ const args = await yargs(hideBin(process.argv))
   .option('out', { type: 'string', describe: 'internal: the manifest of a merge; with --child read, any manifest to time the reader on' })
   .strict()
   .parseAsync();
-
-/** This process's own peak RSS in MiB (VmHWM; getrusage's maxRSS keeps the parent's peak across exec on Linux). */
-function peakRssMiB(): number {
-  const hwm = existsSync('/proc/self/status') ? /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] : undefined;
-  return (hwm !== undefined ? Number(hwm) : process.resourceUsage().maxRSS) / 1024;
-}
 
 if (args.child === 'merge') {
   const out = args.out as string;

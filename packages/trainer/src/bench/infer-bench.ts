@@ -15,12 +15,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { seededRandom } from '@sentseg/common';
+import { peakRssMiB, seededRandom } from '@sentseg/common';
 import { selectBackend } from '../backend/select.js';
 import { decodeImage, defaultMaxPixels, describePasses, segment, type DecodedImage } from '../eval/infer.js';
 import { DEFAULT_CONFIG } from '../config.js';
 import { SegFormer, segformerConfig } from '../model/segformer.js';
-import { parseSamplesOptions, peakRssMiB, runSamplesBench, sampleEvalChild, sampleTrainChild, UsageError } from './infer-samples.js';
+import { parseSamplesOptions, runSamplesBench, sampleEvalChild, sampleTrainChild } from './infer-samples.js';
+import { UsageError } from './measure.js';
 import { tf } from '../tf.js';
 
 const SAMPLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/datasets/mseg-api-samples/ADE20K_test_data/ADEChallengeData2016/images/training/ADE_train_00000001.jpg');

@@ -9,18 +9,19 @@
  * shipped label texts, and a short training run of the default model. It measures time and
  * memory, not accuracy.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { peakRssMiB } from '@sentseg/common';
 import { ManifestReader, mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
 import { embedLabels, LabelBank, loadTextEncoder } from '@sentseg/label-bank';
 import { selectBackend } from '../backend/select.js';
 import { resolveConfig } from '../config.js';
 import { evaluate } from '../eval/evaluate.js';
 import { tf } from '../tf.js';
+import { runChild, UsageError } from './measure.js';
 import { train } from '../train.js';
 
 /** The samples this mode can read: name on the command line → dataset name, format and folder under mseg-api-samples. */
@@ -35,6 +36,11 @@ export const SAMPLES_USAGE = 'usage: infer-bench.js --samples ade20k,sun [--shor
 /** The multi-scale run at short edge S: S × these ratios, with flip (the largest scale is S). */
 export const MULTI_SCALE_RATIOS = [0.5, 0.75, 1] as const;
 
+/** The eval's scales (short edges) for one line: the short edge alone, or MULTI_SCALE_RATIOS of it (the largest is the short edge). */
+export function evalScales(shortEdge: number, multi: boolean): number[] {
+  return multi ? MULTI_SCALE_RATIOS.map((r) => Math.round(r * shortEdge)) : [shortEdge];
+}
+
 export interface SamplesOptions {
   samples: SampleName[];
   shortEdges: number[];
@@ -45,9 +51,6 @@ export interface SamplesOptions {
   /** The shared data folder (default: ../shared beside the checkout). */
   shared: string;
 }
-
-/** A usage mistake: the bench prints it in one line and exits 2. */
-export class UsageError extends Error {}
 
 /** The shared folder beside this checkout (packages/trainer/dist/bench → ../shared). */
 export function defaultSharedFolder(): string {
@@ -121,11 +124,6 @@ interface EvalJob {
   flip: boolean;
 }
 
-export function peakRssMiB(): number {
-  const hwm = existsSync('/proc/self/status') ? /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] : undefined;
-  return hwm ? Number(hwm) / 1024 : process.resourceUsage().maxRSS / 1024;
-}
-
 /** Child: one eval (the function `sentseg eval` runs) on wasm; one JSON line on stdout. */
 export async function sampleEvalChild(jobJson: string): Promise<void> {
   const job = JSON.parse(jobJson) as EvalJob;
@@ -163,18 +161,6 @@ export async function sampleTrainChild(manifest: string, bank: string, run: stri
   ]);
   const summary = await train({ config, run, log: () => undefined, progress: false });
   process.stdout.write(`${JSON.stringify({ steps: summary.endStep, skippedImages: summary.skippedImages })}\n`);
-}
-
-/** Runs this bench file as a child with `args`; its last stdout line as JSON, or the failure in one line. */
-function runChild<T>(self: string, args: string[]): { ok: true; value: T } | { ok: false; why: string } {
-  try {
-    const out = execFileSync(process.execPath, [self, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20 });
-    return { ok: true, value: JSON.parse(out.trim().split('\n').pop() as string) as T };
-  } catch (err) {
-    const e = err as { status?: number | null; signal?: string | null; stderr?: string };
-    const last = (e.stderr ?? '').trim().split('\n').filter((l) => l.trim() !== '').slice(-1)[0] ?? (err as Error).message;
-    return { ok: false, why: `exit ${e.status ?? e.signal ?? '?'}: ${last}` };
-  }
 }
 
 /** Merges the chosen samples into `dir`/manifest.sqlite, as `merge-datasets` does. */
@@ -239,7 +225,7 @@ export async function runSamplesBench(options: SamplesOptions, self: string, log
       const { dataset } = SAMPLE_DATASETS[sample];
       for (const shortEdge of options.shortEdges) {
         for (const multi of [false, true]) {
-          const scales = multi ? MULTI_SCALE_RATIOS.map((r) => Math.round(r * shortEdge)) : [shortEdge];
+          const scales = evalScales(shortEdge, multi);
           const job: EvalJob = { run, manifest, bank, dataset, split: splits.get(sample) as string, scales, flip: multi };
           const what = `${dataset} ss ${shortEdge} ${multi ? `multi-scale ${scales.join(',')} + flip` : 'single scale'}`;
           const r = runChild<SampleEvalResult>(self, ['--samples-child', JSON.stringify(job)]);

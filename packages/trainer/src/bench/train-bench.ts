@@ -14,11 +14,11 @@
  * Each backend runs in a child process of its own so its peak RSS is its own.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { seededRandom } from '@sentseg/common';
+import { peakRssMiB, seededRandom } from '@sentseg/common';
 import { ManifestReader, mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
 import { writeAde20k, writeCityscapes } from '@sentseg/dataset-tools/testing';
 import { LabelBank, labelText } from '@sentseg/label-bank';
@@ -32,15 +32,11 @@ import { evaluate } from '../eval/evaluate.js';
 import { listInputs, predict } from '../predict/predict.js';
 import { selectBackend } from '../backend/select.js';
 import { INPUT_MULTIPLE, SEGFORMER_VARIANTS, segformerConfig } from '../model/segformer.js';
+import { runChild, UsageError } from './measure.js';
 import { RECOMPUTE_SETTINGS, recomputeFor, type RecomputeSetting } from '../model/memory.js';
 import { mkdirSync, copyFileSync } from 'node:fs';
 
 const ENCODER = 'bench:seeded-random-512';
-
-function peakRssMiB(): number {
-  const hwm = existsSync('/proc/self/status') ? /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] : undefined;
-  return hwm ? Number(hwm) / 1024 : process.resourceUsage().maxRSS / 1024;
-}
 
 async function writeWorld(dir: string): Promise<{ manifest: string; bank: string }> {
   await writeCityscapes(path.join(dir, 'cityscapes'), { train: 24, val: 4 }, [512, 256]);
@@ -93,9 +89,6 @@ interface Options {
   step: Step;
   steps: number | null;
 }
-
-/** A usage mistake: main prints it in one line and the bench exits 2. */
-class UsageError extends Error {}
 
 /** Parses the command line; throws UsageError on a usage mistake. */
 function parseOptions(args: string[]): Options {
@@ -207,14 +200,13 @@ async function main(): Promise<void> {
     const medians = new Map<string, number>();
     const runs = options.backend ? [[options.backend, options.steps ?? 4] as const] : ([['wasm', options.steps ?? 4], ['cpu', options.steps ?? 2], ['tensorflow', options.steps ?? 4]] as const);
     for (const [backend, steps] of runs) {
-      try {
-        const out = execFileSync(process.execPath, [self, '--child', backend, manifest, bank, String(steps), dir, step.variant, String(step.size), String(step.batch), step.recompute], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-        const r = JSON.parse(out.trim().split('\n').pop() as string) as { backend: string; kernels: string; activations: string; first: number; median: number; steps: number; peakRssMiB: number };
+      const child = runChild<{ backend: string; kernels: string; activations: string; first: number; median: number; steps: number; peakRssMiB: number }>(self, ['--child', backend, manifest, bank, String(steps), dir, step.variant, String(step.size), String(step.batch), step.recompute]);
+      if (child.ok) {
+        const r = child.value;
         medians.set(r.backend, r.median);
         console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels; activations ${r.activations}`);
-      } catch (err) {
-        const stderr = (err as { stderr?: string }).stderr ?? '';
-        const reason = /Error: (.*)/i.exec(stderr)?.[1] ?? stderr.trim().split('\n').pop() ?? (err as Error).message;
+      } else {
+        const reason = /Error: (.*)/i.exec(child.stderr)?.[1] ?? child.stderr.trim().split('\n').pop() as string;
         console.log(`  backend ${backend}: not available (${reason.slice(0, 300)})`);
       }
     }

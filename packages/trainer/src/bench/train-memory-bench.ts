@@ -9,10 +9,10 @@
  *   (default: b0 256 2, b0 512 2, b0 640 1; RECOMPUTE=1 or 0 forces recomputation on or off)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { seededRandom } from '@sentseg/common';
+import { peakRssMiB, seededRandom } from '@sentseg/common';
 import { selectBackend } from '../backend/select.js';
 import { DEFAULT_CONFIG } from '../config.js';
 import { lossHD } from '../losses/hd.js';
@@ -24,11 +24,6 @@ import { tf, type Tensor } from '../tf.js';
 const LABELS = 238;
 const DIM = 512;
 const TORCH_BENCH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../../shared/bench/torch_segformer_bench.py');
-
-function peakRssMiB(): number {
-  const hwm = existsSync('/proc/self/status') ? /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] : undefined;
-  return hwm ? Number(hwm) / 1024 : process.resourceUsage().maxRSS / 1024;
-}
 
 interface ChildResult {
   ok: boolean;
