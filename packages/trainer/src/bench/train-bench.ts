@@ -176,6 +176,10 @@ async function main(): Promise<void> {
     await child(backend, manifest, bank, Number(steps), dir, { variant, size: Number(size), batch: Number(batch), recompute });
     return;
   }
+  if (process.argv.includes('--help')) {
+    console.log(`${USAGE}\n\nTimes the same SegFormer training step on each available backend (or only --backend) and, when /usr/bin/python3 has torch, PyTorch's step (../shared/bench) beside it with the ratio. Defaults: tiny, --size 256, --batch 4, --recompute auto.`);
+    return;
+  }
   let options: Options;
   try {
     options = parseOptions(process.argv.slice(2));
