@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { REPO } from './utils.js';
-import { runProgram } from './run-cli.js';
+import { runProgram, startCli } from './run-cli.js';
 
 const WORKSPACES = ['common', 'label-bank', 'dataset-tools', 'trainer', 'cli'];
 const bins: { bin: string; pkg: string; target: string }[] = WORKSPACES.flatMap((pkg) => {
@@ -63,6 +63,43 @@ describe('the bins the README names', () => {
       const direct = await runProgram(process.execPath, ['--max-semi-space-size=1', launcher, 'x'], { cwd: dir });
       expect(direct.code).toBe(3);
       expect(JSON.parse(direct.stdout)).toEqual({ execArgv: ['--max-semi-space-size=1'], args: ['x'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a relaunched entry is stopped with SIGTERM when its launcher is killed alone (SIGKILL), instead of running on unseen', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sentseg-launch-kill-'));
+    try {
+      mkdirSync(path.join(dir, 'dist'));
+      // The entry records its pid, then waits forever; on SIGTERM it records that and exits.
+      writeFileSync(
+        path.join(dir, 'dist', 'cli.js'),
+        `import { writeFileSync } from 'node:fs';\nprocess.on('SIGTERM', () => { writeFileSync('stopped', 'SIGTERM'); process.exit(0); });\nwriteFileSync('pid', String(process.pid));\nsetInterval(() => undefined, 1000);\n`,
+      );
+      const launcher = path.join(dir, 'bin.mjs');
+      writeFileSync(launcher, `import { launch } from ${JSON.stringify(pathToFileURL(path.join(REPO, 'packages', 'common', 'launch.mjs')).href)};\nawait launch(new URL('./dist/cli.js', import.meta.url), 'x', ['--max-semi-space-size=1']);\n`);
+      const run = startCli(launcher, [], { cwd: dir });
+      const waitFor = async (file: string) => {
+        for (let i = 0; i < 200 && !existsSync(path.join(dir, file)); i++) await new Promise((r) => setTimeout(r, 100));
+        return existsSync(path.join(dir, file));
+      };
+      expect(await waitFor('pid')).toBe(true);
+      const childPid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
+      run.child.kill('SIGKILL');
+      expect((await run.done).signal).toBe('SIGKILL');
+      expect(await waitFor('stopped')).toBe(true);
+      expect(readFileSync(path.join(dir, 'stopped'), 'utf8')).toBe('SIGTERM');
+      const alive = () => {
+        try {
+          process.kill(childPid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(alive()).toBe(false);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

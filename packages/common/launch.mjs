@@ -23,7 +23,9 @@ export async function launch(entry, name, nodeFlags = []) {
     await import(entry.href);
     return;
   }
-  const child = spawn(process.execPath, [...nodeFlags, fileURLToPath(entry), ...process.argv.slice(2)], { stdio: 'inherit' });
+  // launched.mjs runs the entry, and stops it if this process dies without passing a signal on (the IPC channel closes).
+  const launched = fileURLToPath(new URL('./launched.mjs', import.meta.url));
+  const child = spawn(process.execPath, [...nodeFlags, launched, fileURLToPath(entry), ...process.argv.slice(2)], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
   // Ctrl-C reaches the child from the terminal (same process group): this process only waits for it.
   // A signal sent to this process alone is passed on.
   process.on('SIGINT', () => undefined);
