@@ -79,6 +79,26 @@ describe('merge-datasets and manifest commands', () => {
     expect(bad.stdout).toMatch(/ade: .*ADE_train_00000003\.png: mask missing/);
   });
 
+  it('a numeric option that is not a whole number (or below its least) is refused: exit 2 naming it, nothing written', async () => {
+    const out = path.join(dir, 'numbers.sqlite');
+    const cases: [string, string[], RegExp][] = [
+      [MERGE, ['--limit', 'abc'], /^error: --limit takes a positive integer, got "abc"\n/],
+      [MERGE, ['--limit', '0'], /^error: --limit takes a positive integer, got "0"\n/],
+      [MERGE, ['--limit=-1'], /^error: --limit takes a positive integer, got "-1"\n/],
+      [MERGE, ['--workers', 'abc'], /^error: --workers takes a whole number ≥ 0, got "abc"\n/],
+      [MERGE, ['--workers', '1.5'], /^error: --workers takes a whole number ≥ 0, got "1.5"\n/],
+    ];
+    for (const [bin, extra, message] of cases) {
+      const r = await run(bin, ['--dataset', `ade20k=${path.join(dir, 'ade')}`, '--out', out, ...extra]);
+      expect(r.code, extra.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(existsSync(out)).toBe(false);
+    }
+    const validate = await run(MANIFEST, ['validate', out, '--workers', 'many']);
+    expect(validate.code).toBe(2);
+    expect(validate.stderr).toMatch(/^error: --workers takes a whole number ≥ 0, got "many"\n/);
+  });
+
   it('a bad argument or folder is a clear error with exit 2', async () => {
     const r = await run(MERGE, ['--dataset', 'nonsense', '--out', path.join(dir, 'x.sqlite')]);
     expect(r.code).toBe(2);

@@ -1,5 +1,5 @@
 /** The merge-datasets command: its options (shared with --help) and the run that prints and exits. */
-import { EXIT, flushAndExit, plural } from '@sentseg/common';
+import { EXIT, flushAndExit, integerOption, plural } from '@sentseg/common';
 import os from 'node:os';
 import path from 'node:path';
 import type { Argv } from 'yargs';
@@ -43,8 +43,8 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
         'NAME=LOSS: the loss the trainer applies to that dataset, instead of its format\'s default (hd for dense masks, ld for OpenImages, wd for boxes). hd and ld need masks (ld ignores the 30% hardest pixels of each image: noisy or pseudo-labels), wd needs boxes',
     })
     .option('split', { type: 'string', array: true, describe: 'only these splits (dataset-native names, comma-separated)' })
-    .option('limit', { type: 'number', describe: 'at most this many images per dataset (quick runs)' })
-    .option('workers', { type: 'number', default: os.cpus().length, defaultDescription: 'one per core', describe: 'worker threads decoding masks (0 = none)' })
+    .option('limit', { coerce: integerOption('limit', 1), requiresArg: true, describe: 'at most this many images per dataset (quick runs)' })
+    .option('workers', { coerce: integerOption('workers', 0), requiresArg: true, default: os.cpus().length, defaultDescription: 'one per core', describe: 'worker threads decoding masks (0 = none)' })
     .option('replace', { type: 'string', array: true, describe: 'redo these datasets if already in the manifest' })
     .option('update', {
       type: 'string',
