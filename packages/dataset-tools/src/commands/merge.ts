@@ -77,6 +77,17 @@ function runProblems(out: string, run: MergeRun) {
   }
 }
 
+/**
+ * A dataset's summary line. The rate counts the images this run read: a resumed run or an --update
+ * (which copies unchanged images) says how many those were, as the total would overstate the rate.
+ */
+export function summaryLine(s: MergeRun['summaries'][number]): string {
+  const partial = s.resumedAfter !== undefined || s.update !== undefined;
+  const images = `${plural(s.images, 'image').padStart(14)}${partial ? ` (${s.read.toLocaleString('en-US')} read in this run)` : ''}`;
+  const rate = Math.round(s.read / Math.max(s.seconds, 1e-9)).toLocaleString('en-US');
+  return `${s.dataset.padEnd(18)} ${s.format.padEnd(14)} ${images} ${plural(s.problems, 'problem').padStart(11)} ${s.seconds.toFixed(2)} s (${rate} images/s)`;
+}
+
 export async function runMergeDatasets(args: MergeArgs): Promise<void> {
   const specs = parseDatasetSpecs(list(args.dataset), list(args.format), list(args.variant), list(args.taxonomy), list(args.loss));
   const bar = imageCounter('merge', !args.json);
@@ -122,7 +133,7 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
     process.stdout.write(`${JSON.stringify({ ...run, problems: { total: problems.rows, files: problems.files, first: problems.first } }, null, 2)}\n`);
   } else {
     for (const s of run.summaries) {
-      process.stdout.write(`${s.dataset.padEnd(18)} ${s.format.padEnd(14)} ${String(s.images).padStart(7)} images ${String(s.problems).padStart(5)} problems ${s.seconds.toFixed(2)} s (${(s.images / Math.max(s.seconds, 1e-9)).toFixed(0)} images/s)\n`);
+      process.stdout.write(`${summaryLine(s)}\n`);
       if (s.resumedAfter) process.stdout.write(`${s.dataset}: continued an interrupted merge (${s.resumedAfter.images} images were already written)\n`);
       if (s.update) process.stdout.write(`${s.dataset}: updated: ${s.update.added} added, ${s.update.changed} changed, ${s.update.removed} removed (${s.update.reread} images re-read, the others kept)\n`);
       if (s.indexedSampleOrder) process.stdout.write(`${args.out}: written before the images_in_sample_order index; built it in ${s.dataset}'s transaction (listing a dataset now reads the index alone, not a table row per sample)\n`);
