@@ -99,6 +99,22 @@ describe('merge-datasets and manifest commands', () => {
     expect(validate.stderr).toMatch(/^error: --workers takes a whole number ≥ 0, got "many"\n/);
   });
 
+  it('--split naming no split the dataset has: exit 2 naming the splits it has', async () => {
+    const out = path.join(dir, 'split.sqlite');
+    const ade = await run(MERGE, ['--dataset', `ade=${path.join(dir, 'ade')}`, '--out', out, '--split', 'nosuchsplit']);
+    expect(ade.code).toBe(2);
+    expect(ade.stderr).toContain('error: no split "nosuchsplit" in ade20k dataset "ade" (has: training);');
+    const city = await run(MERGE, ['--dataset', `cityscapes=${path.join(dir, 'cityscapes')}`, '--out', out, '--split', 'training,nosuch']);
+    expect(city.code).toBe(2);
+    expect(city.stderr).toContain('error: no split "training" or "nosuch" in cityscapes dataset "cityscapes" (has: train, val);');
+    expect(existsSync(out)).toBe(false);
+    // One --split applies to every dataset: a split only one of them has is read from that one.
+    const both = await run(MERGE, ['--dataset', `cityscapes=${path.join(dir, 'cityscapes')}`, '--dataset', `ade=${path.join(dir, 'ade')}`, '--out', out, '--split', 'val,training']);
+    expect(both.code, both.stderr).toBe(0);
+    expect(both.stdout).toMatch(/cityscapes +cityscapes +2 images/);
+    expect(both.stdout).toMatch(/ade +ade20k +3 images/);
+  });
+
   it('a bad argument or folder is a clear error with exit 2', async () => {
     const r = await run(MERGE, ['--dataset', 'nonsense', '--out', path.join(dir, 'x.sqlite')]);
     expect(r.code).toBe(2);
