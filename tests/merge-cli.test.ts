@@ -77,6 +77,7 @@ describe('merge-datasets and manifest commands', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^error: .*v\.sqlite: 1 problem found on disk \(listed above\)\n$/);
     expect(bad.stdout).toMatch(/ade: .*ADE_train_00000003\.png: mask missing/);
+    expect(bad.stdout).toContain('3 images checked, 1 problem found now; 0 recorded when merging');
   });
 
   it('a numeric option that is not a whole number (or below its least) is refused: exit 2 naming it, nothing written', async () => {
@@ -101,15 +102,17 @@ describe('merge-datasets and manifest commands', () => {
 
   it('--split naming no split the dataset has: exit 2 naming the splits it has', async () => {
     const out = path.join(dir, 'split.sqlite');
-    const ade = await run(MERGE, ['--dataset', `ade=${path.join(dir, 'ade')}`, '--out', out, '--split', 'nosuchsplit']);
-    expect(ade.code).toBe(2);
-    expect(ade.stderr).toContain('error: no split "nosuchsplit" in ade20k dataset "ade" (has: training);');
+    const ade = path.join(dir, 'ade-split');
+    await writeAde20k(ade, { training: 3 }, [24, 20]);
+    const refused = await run(MERGE, ['--dataset', `ade=${ade}`, '--out', out, '--split', 'nosuchsplit']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('error: no split "nosuchsplit" in ade20k dataset "ade" (has: training);');
     const city = await run(MERGE, ['--dataset', `cityscapes=${path.join(dir, 'cityscapes')}`, '--out', out, '--split', 'training,nosuch']);
     expect(city.code).toBe(2);
     expect(city.stderr).toContain('error: no split "training" or "nosuch" in cityscapes dataset "cityscapes" (has: train, val);');
     expect(existsSync(out)).toBe(false);
     // One --split applies to every dataset: a split only one of them has is read from that one.
-    const both = await run(MERGE, ['--dataset', `cityscapes=${path.join(dir, 'cityscapes')}`, '--dataset', `ade=${path.join(dir, 'ade')}`, '--out', out, '--split', 'val,training']);
+    const both = await run(MERGE, ['--dataset', `cityscapes=${path.join(dir, 'cityscapes')}`, '--dataset', `ade=${ade}`, '--out', out, '--split', 'val,training']);
     expect(both.code, both.stderr).toBe(0);
     expect(both.stdout).toMatch(/cityscapes +cityscapes +2 images/);
     expect(both.stdout).toMatch(/ade +ade20k +3 images/);

@@ -99,7 +99,7 @@ export function manifestCommands(y: Argv): Argv {
           }
           if (report.problems.length > 0) out(`found now (${plural(report.problems.length, 'problem')}):`);
           for (const p of report.problems) out(`  ${p.dataset}: ${p.file}: ${p.reason}`);
-          out(`${report.checked} images checked, ${report.problems.length} problems found now; ${report.recorded.length} recorded when merging`);
+          out(`${plural(report.checked, 'image')} checked, ${plural(report.problems.length, 'problem')} found now; ${report.recorded.length.toLocaleString('en-US')} recorded when merging`);
         }
         if (report.problems.length > 0) throw new DatasetError('PROBLEMS', `${file}: ${plural(report.problems.length, 'problem')} found on disk (listed above)`);
       },

@@ -135,14 +135,14 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
     for (const s of run.summaries) {
       process.stdout.write(`${summaryLine(s)}\n`);
       if (s.resumedAfter) process.stdout.write(`${s.dataset}: continued an interrupted merge (${s.resumedAfter.images} images were already written)\n`);
-      if (s.update) process.stdout.write(`${s.dataset}: updated: ${s.update.added} added, ${s.update.changed} changed, ${s.update.removed} removed (${s.update.reread} images re-read, the others kept)\n`);
+      if (s.update) process.stdout.write(`${s.dataset}: updated: ${s.update.added} added, ${s.update.changed} changed, ${s.update.removed} removed (${plural(s.update.reread, 'image')} re-read, the others kept)\n`);
       if (s.indexedSampleOrder) process.stdout.write(`${args.out}: written before the images_in_sample_order index; built it in ${s.dataset}'s transaction (listing a dataset now reads the index alone, not a table row per sample)\n`);
     }
     for (const k of run.skipped) process.stdout.write(`${k.dataset}: skipped, ${k.reason}\n`);
     if (problems.rows > 0) {
       process.stdout.write(`problems (files skipped or suspect):\n`);
       for (const line of problems.first) process.stdout.write(`  ${line}\n`);
-      if (problems.rows > problems.first.length) process.stdout.write(`  ... and ${problems.rows - problems.first.length} more (manifest problems ${args.out} lists them)\n`);
+      if (problems.rows > problems.first.length) process.stdout.write(`  ... and ${(problems.rows - problems.first.length).toLocaleString('en-US')} more (manifest problems ${args.out} lists them)\n`);
     }
     // Every dataset skipped (already in the manifest, from the same folder): nothing was written.
     if (run.summaries.length === 0 && run.skipped.length > 0 && !run.newManifest) process.stdout.write(`${args.out} unchanged: nothing merged\n`);
