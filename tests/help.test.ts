@@ -93,3 +93,12 @@ describe('--help of every command', () => {
     expect(broken).toEqual([]);
   });
 });
+
+describe('benchmark --help', () => {
+  it('scale-bench --help says what it measures and lists no internal option', async () => {
+    const { stdout } = await run(process.execPath, [path.join(REPO, 'packages', 'dataset-tools', 'dist', 'bench', 'scale-bench.js'), '--help'], { cwd: REPO, env: { ...process.env, FORCE_COLOR: '0' } });
+    expect(stdout).toMatch(/^scale-bench\.js \[--scale N \.\.\.\].*\n\nMeasures merge-datasets at real scale/);
+    for (const internal of ['--child', '--root', '--name', '--out']) expect(stdout).not.toContain(internal);
+    for (const option of ['--scale', '--formats', '--data', '--keep', '--workers']) expect(stdout).toContain(option);
+  });
+});

@@ -77,6 +77,45 @@ describe('merge-datasets and manifest commands', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^error: .*v\.sqlite: 1 problem found on disk \(listed above\)\n$/);
     expect(bad.stdout).toMatch(/ade: .*ADE_train_00000003\.png: mask missing/);
+    expect(bad.stdout).toContain('3 images checked, 1 problem found now; 0 recorded when merging');
+  });
+
+  it('a numeric option that is not a whole number (or below its least) is refused: exit 2 naming it, nothing written', async () => {
+    const out = path.join(dir, 'numbers.sqlite');
+    const cases: [string, string[], RegExp][] = [
+      [MERGE, ['--limit', 'abc'], /^error: --limit takes a positive integer, got "abc"\n/],
+      [MERGE, ['--limit', '0'], /^error: --limit takes a positive integer, got "0"\n/],
+      [MERGE, ['--limit=-1'], /^error: --limit takes a positive integer, got "-1"\n/],
+      [MERGE, ['--workers', 'abc'], /^error: --workers takes a whole number ≥ 0, got "abc"\n/],
+      [MERGE, ['--workers', '1.5'], /^error: --workers takes a whole number ≥ 0, got "1.5"\n/],
+    ];
+    for (const [bin, extra, message] of cases) {
+      const r = await run(bin, ['--dataset', `ade20k=${path.join(dir, 'ade')}`, '--out', out, ...extra]);
+      expect(r.code, extra.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(existsSync(out)).toBe(false);
+    }
+    const validate = await run(MANIFEST, ['validate', out, '--workers', 'many']);
+    expect(validate.code).toBe(2);
+    expect(validate.stderr).toMatch(/^error: --workers takes a whole number ≥ 0, got "many"\n/);
+  });
+
+  it('--split naming no split the dataset has: exit 2 naming the splits it has', async () => {
+    const out = path.join(dir, 'split.sqlite');
+    const ade = path.join(dir, 'ade-split');
+    await writeAde20k(ade, { training: 3 }, [24, 20]);
+    const refused = await run(MERGE, ['--dataset', `ade=${ade}`, '--out', out, '--split', 'nosuchsplit']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('error: no split "nosuchsplit" in ade20k dataset "ade" (has: training);');
+    const city = await run(MERGE, ['--dataset', `cityscapes=${path.join(dir, 'cityscapes')}`, '--out', out, '--split', 'training,nosuch']);
+    expect(city.code).toBe(2);
+    expect(city.stderr).toContain('error: no split "training" or "nosuch" in cityscapes dataset "cityscapes" (has: train, val);');
+    expect(existsSync(out)).toBe(false);
+    // One --split applies to every dataset: a split only one of them has is read from that one.
+    const both = await run(MERGE, ['--dataset', `cityscapes=${path.join(dir, 'cityscapes')}`, '--dataset', `ade=${ade}`, '--out', out, '--split', 'val,training']);
+    expect(both.code, both.stderr).toBe(0);
+    expect(both.stdout).toMatch(/cityscapes +cityscapes +2 images/);
+    expect(both.stdout).toMatch(/ade +ade20k +3 images/);
   });
 
   it('a bad argument or folder is a clear error with exit 2', async () => {

@@ -55,6 +55,12 @@ describe('merge-datasets --update NAME', () => {
     const update = await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--update', 'cityscapes', '--out', out], { cwd: dir });
     expect(update.code, update.stderr).toBe(0);
     expect(update.stdout).toContain('cityscapes: updated: 1 added, 1 changed, 1 removed (2 images re-read, the others kept)');
+    // The rate counts the 2 images this run read, not the 20 the dataset has.
+    const line = /cityscapes +cityscapes +20 images \(2 read in this run\) +0 problems ([\d.]+) s \(([\d,]+) images\/s\)/.exec(update.stdout);
+    expect(line, update.stdout).not.toBeNull();
+    const [seconds, rate] = [Number(line?.[1]), Number(line?.[2]?.replace(/,/g, ''))];
+    expect(rate).toBeGreaterThanOrEqual(Math.floor(2 / (seconds + 0.005)));
+    expect(rate).toBeLessThanOrEqual(Math.ceil(2 / Math.max(seconds - 0.005, 0.001)));
 
     const after = idsByPath(out);
     expect(after.size).toBe(20);

@@ -50,6 +50,17 @@ function helpOf(command: string[]): Promise<string> {
 const examples = READMES.flatMap((file) => shellCommands(readFileSync(path.join(REPO, file), 'utf8')).map((line) => ({ file, line })));
 
 describe('README command examples', () => {
+  it("the package table's command column names the bins npm links for that package", () => {
+    const rows = [...readFileSync(path.join(REPO, 'README.md'), 'utf8').matchAll(/^\| `(packages\/[^`]+)` \| ([^|]*) \|/gm)];
+    expect(rows.length).toBeGreaterThan(0);
+    for (const [, pkg, cell] of rows) {
+      const bins = Object.keys((JSON.parse(readFileSync(path.join(REPO, pkg as string, 'package.json'), 'utf8')) as { bin?: Record<string, string> }).bin ?? {});
+      // Backticked names outside parentheses are commands a user types; inside them, its subcommands.
+      const named = [...(cell as string).replace(/\([^)]*\)/g, '').matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+      for (const name of named) expect(bins, `${pkg}: ${cell}`).toContain(name);
+    }
+  });
+
   it('the READMEs hold examples of every command', () => {
     const named = new Set(examples.filter((e) => e.line.startsWith('npx ')).map((e) => words(e.line)[1]));
     for (const bin of ['sentseg', 'label-bank', 'merge-datasets', 'manifest']) expect(named).toContain(bin);

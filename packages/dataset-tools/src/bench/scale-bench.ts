@@ -30,18 +30,24 @@ import { bandMask, seeded, writeGrayPng, writeImage } from '../testing/index.js'
 import { readTaxonomy } from '../taxonomy.js';
 
 const args = await yargs(hideBin(process.argv))
+  .usage(
+    '$0 [--scale N ...] [--formats LIST] [--data DIR] [--keep]\n\n' +
+      'Measures merge-datasets at real scale: for each size N it generates Cityscapes, Objects365 and OpenImages layouts (hard links to a few files), ' +
+      'merges each in its own process and prints images/s (boxes/s, masks/s) and peak RSS, then times a reader listing the merged dataset and its peak RSS; ' +
+      'the last lines give the RSS ratio of each size to the smallest.',
+  )
   .option('scale', { type: 'number', array: true, default: [10_000, 100_000], describe: 'dataset sizes in images (repeat); 1000000 is the full-scale run' })
   .option('formats', { type: 'string', default: 'cityscapes,objects365,openimages', describe: 'comma-separated: cityscapes, objects365, openimages' })
-  .option('width', { type: 'number', default: 256 })
-  .option('height', { type: 'number', default: 128 })
-  .option('workers', { type: 'number', default: os.cpus().length })
-  .option('histograms', { type: 'boolean', default: true })
+  .option('width', { type: 'number', default: 256, describe: 'image width of the generated sets' })
+  .option('height', { type: 'number', default: 128, describe: 'image height of the generated sets' })
+  .option('workers', { type: 'number', default: os.cpus().length, describe: 'worker threads of each merge' })
+  .option('histograms', { type: 'boolean', default: true, describe: 'decode masks for per-label pixel counts (--no-histograms: sizes only)' })
   .option('data', { type: 'string', describe: 'generate (or reuse) the sets here; default: a temp folder, removed at the end' })
   .option('keep', { type: 'boolean', default: false, describe: 'keep the generated sets and the merged manifests (<data>/<format>-<size>.sqlite)' })
-  .option('child', { type: 'string', choices: ['merge', 'read'], describe: 'internal' })
-  .option('root', { type: 'string', describe: 'internal' })
-  .option('name', { type: 'string', describe: 'internal' })
-  .option('out', { type: 'string', describe: 'internal: the manifest of a merge; with --child read, any manifest to time the reader on' })
+  .option('child', { hidden: true, type: 'string', choices: ['merge', 'read'], describe: 'internal' })
+  .option('root', { hidden: true, type: 'string', describe: 'internal' })
+  .option('name', { hidden: true, type: 'string', describe: 'internal' })
+  .option('out', { hidden: true, type: 'string', describe: 'internal: the manifest of a merge; with --child read, any manifest to time the reader on' })
   .strict()
   .parseAsync();
 

@@ -1,6 +1,6 @@
 /** The manifest command's subcommands (stats, validate, problems), for the manifest bin and `sentseg manifest`. */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { plural } from '@sentseg/common';
+import { integerOption, plural } from '@sentseg/common';
 import os from 'node:os';
 import path from 'node:path';
 import type { Argv } from 'yargs';
@@ -79,7 +79,7 @@ export function manifestCommands(y: Argv): Argv {
       'Checks the manifest against the files on disk: every path exists, every mask matches its image size, every mask id is in the taxonomy. Also lists the problems the merge recorded. Exit 2 when it finds a problem on disk.',
       (y) =>
         manifestPositional(y)
-          .option('workers', { type: 'number', default: os.cpus().length, defaultDescription: 'one per core', describe: 'worker threads decoding masks (0 = none)' })
+          .option('workers', { coerce: integerOption('workers', 0), requiresArg: true, default: os.cpus().length, defaultDescription: 'one per core', describe: 'worker threads decoding masks (0 = none)' })
           .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON ({checked, problems, recorded})' }),
       async (args) => {
         const file = String(args.manifest);
@@ -99,7 +99,7 @@ export function manifestCommands(y: Argv): Argv {
           }
           if (report.problems.length > 0) out(`found now (${plural(report.problems.length, 'problem')}):`);
           for (const p of report.problems) out(`  ${p.dataset}: ${p.file}: ${p.reason}`);
-          out(`${report.checked} images checked, ${report.problems.length} problems found now; ${report.recorded.length} recorded when merging`);
+          out(`${plural(report.checked, 'image')} checked, ${plural(report.problems.length, 'problem')} found now; ${report.recorded.length.toLocaleString('en-US')} recorded when merging`);
         }
         if (report.problems.length > 0) throw new DatasetError('PROBLEMS', `${file}: ${plural(report.problems.length, 'problem')} found on disk (listed above)`);
       },

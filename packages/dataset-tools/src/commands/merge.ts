@@ -1,5 +1,5 @@
 /** The merge-datasets command: its options (shared with --help) and the run that prints and exits. */
-import { EXIT, flushAndExit, plural } from '@sentseg/common';
+import { EXIT, flushAndExit, integerOption, plural } from '@sentseg/common';
 import os from 'node:os';
 import path from 'node:path';
 import type { Argv } from 'yargs';
@@ -43,8 +43,8 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
         'NAME=LOSS: the loss the trainer applies to that dataset, instead of its format\'s default (hd for dense masks, ld for OpenImages, wd for boxes). hd and ld need masks (ld ignores the 30% hardest pixels of each image: noisy or pseudo-labels), wd needs boxes',
     })
     .option('split', { type: 'string', array: true, describe: 'only these splits (dataset-native names, comma-separated)' })
-    .option('limit', { type: 'number', describe: 'at most this many images per dataset (quick runs)' })
-    .option('workers', { type: 'number', default: os.cpus().length, defaultDescription: 'one per core', describe: 'worker threads decoding masks (0 = none)' })
+    .option('limit', { coerce: integerOption('limit', 1), requiresArg: true, describe: 'at most this many images per dataset (quick runs)' })
+    .option('workers', { coerce: integerOption('workers', 0), requiresArg: true, default: os.cpus().length, defaultDescription: 'one per core', describe: 'worker threads decoding masks (0 = none)' })
     .option('replace', { type: 'string', array: true, describe: 'redo these datasets if already in the manifest' })
     .option('update', {
       type: 'string',
@@ -75,6 +75,17 @@ function runProblems(out: string, run: MergeRun) {
   } finally {
     reader.close();
   }
+}
+
+/**
+ * A dataset's summary line. The rate counts the images this run read: a resumed run or an --update
+ * (which copies unchanged images) says how many those were, as the total would overstate the rate.
+ */
+export function summaryLine(s: MergeRun['summaries'][number]): string {
+  const partial = s.resumedAfter !== undefined || s.update !== undefined;
+  const images = `${plural(s.images, 'image').padStart(14)}${partial ? ` (${s.read.toLocaleString('en-US')} read in this run)` : ''}`;
+  const rate = Math.round(s.read / Math.max(s.seconds, 1e-9)).toLocaleString('en-US');
+  return `${s.dataset.padEnd(18)} ${s.format.padEnd(14)} ${images} ${plural(s.problems, 'problem').padStart(11)} ${s.seconds.toFixed(2)} s (${rate} images/s)`;
 }
 
 export async function runMergeDatasets(args: MergeArgs): Promise<void> {
@@ -122,16 +133,16 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
     process.stdout.write(`${JSON.stringify({ ...run, problems: { total: problems.rows, files: problems.files, first: problems.first } }, null, 2)}\n`);
   } else {
     for (const s of run.summaries) {
-      process.stdout.write(`${s.dataset.padEnd(18)} ${s.format.padEnd(14)} ${String(s.images).padStart(7)} images ${String(s.problems).padStart(5)} problems ${s.seconds.toFixed(2)} s (${(s.images / Math.max(s.seconds, 1e-9)).toFixed(0)} images/s)\n`);
+      process.stdout.write(`${summaryLine(s)}\n`);
       if (s.resumedAfter) process.stdout.write(`${s.dataset}: continued an interrupted merge (${s.resumedAfter.images} images were already written)\n`);
-      if (s.update) process.stdout.write(`${s.dataset}: updated: ${s.update.added} added, ${s.update.changed} changed, ${s.update.removed} removed (${s.update.reread} images re-read, the others kept)\n`);
+      if (s.update) process.stdout.write(`${s.dataset}: updated: ${s.update.added} added, ${s.update.changed} changed, ${s.update.removed} removed (${plural(s.update.reread, 'image')} re-read, the others kept)\n`);
       if (s.indexedSampleOrder) process.stdout.write(`${args.out}: written before the images_in_sample_order index; built it in ${s.dataset}'s transaction (listing a dataset now reads the index alone, not a table row per sample)\n`);
     }
     for (const k of run.skipped) process.stdout.write(`${k.dataset}: skipped, ${k.reason}\n`);
     if (problems.rows > 0) {
       process.stdout.write(`problems (files skipped or suspect):\n`);
       for (const line of problems.first) process.stdout.write(`  ${line}\n`);
-      if (problems.rows > problems.first.length) process.stdout.write(`  ... and ${problems.rows - problems.first.length} more (manifest problems ${args.out} lists them)\n`);
+      if (problems.rows > problems.first.length) process.stdout.write(`  ... and ${(problems.rows - problems.first.length).toLocaleString('en-US')} more (manifest problems ${args.out} lists them)\n`);
     }
     // Every dataset skipped (already in the manifest, from the same folder): nothing was written.
     if (run.summaries.length === 0 && run.skipped.length > 0 && !run.newManifest) process.stdout.write(`${args.out} unchanged: nothing merged\n`);

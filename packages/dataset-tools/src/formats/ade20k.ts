@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { listFiles, stem } from '../paths.js';
+import { chosenSplits } from './splits.js';
 import { taxonomyFor } from '../taxonomy.js';
 import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
@@ -24,7 +25,7 @@ export const ade20k: FormatAdapter = {
     const present = presentSplits(root);
     if (present.length === 0) throw new DatasetError('NOT_A_DATASET', `not an ADE20K folder (no ${P.imageDir}/<split> with ${P.maskDir}/<split> for training or validation): ${root}`);
     const taxonomy = taxonomyFor('ade20k', options);
-    const splits = present.filter((s) => !options.splits || options.splits.includes(s));
+    const splits = chosenSplits('ade20k', present, options.splits, options.datasetName);
     return grayDenseDataset('ade20k', 'ADEChallengeData2016', taxonomy, function* (): Iterable<SampleOrProblem> {
       for (const split of splits) {
         const masks = new Set(listFiles(path.join(root, P.maskDir, split), (n) => n.endsWith(P.maskExt)).map(stem));

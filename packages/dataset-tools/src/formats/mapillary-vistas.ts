@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { listFiles, stem } from '../paths.js';
 import { taxonomyFor } from '../taxonomy.js';
+import { chosenSplits } from './splits.js';
 import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
 const SPLITS = ['training', 'validation'];
@@ -72,7 +73,7 @@ export const mapillaryVistas: FormatAdapter = {
     const nameOf = (c: { readable?: string; name?: string }) => (version === 'v2.0' ? c.name : c.readable);
     const mismatch = classes.findIndex((c, i) => nameOf(c) !== undefined && nameOf(c) !== taxonomy.classes[i]?.name);
     if (mismatch >= 0) throw new DatasetError('NOT_A_DATASET', `${config}: class ${mismatch} is "${nameOf(classes[mismatch] as { name?: string })}", the taxonomy expects "${taxonomy.classes[mismatch]?.name}"`);
-    const splits = SPLITS.filter((s) => !options.splits || options.splits.includes(s)).filter((s) => existsSync(path.join(root, s, P.imageDir)));
+    const splits = chosenSplits('mapillary-vistas', SPLITS.filter((s) => existsSync(path.join(root, s, P.imageDir))), options.splits, options.datasetName);
     return grayDenseDataset('mapillary-vistas', version, taxonomy, function* (): Iterable<SampleOrProblem> {
       for (const split of splits) {
         const labels = labelsDir(root, split, version);

@@ -42,6 +42,8 @@ export interface MergeSummary {
   format: string;
   images: number;
   problems: number;
+  /** Images read (decoded and checked) by this run: fewer than `images` when resumed, or with --update (unchanged ones are copied). */
+  read: number;
   seconds: number;
   /** Continued from an interrupted run's staging file: the items and images it held. */
   resumedAfter?: { items: number; images: number };
@@ -221,6 +223,7 @@ export class ManifestWriter {
       format: opened.format,
       images: rows.images,
       problems: rows.problems,
+      read: reread,
       seconds: (performance.now() - started) / 1000,
       ...(resumed ? { resumedAfter: { items: resumed.items, images: resumed.images } } : {}),
       ...(update ? { update: { ...changes, reread } } : {}),
