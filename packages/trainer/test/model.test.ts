@@ -67,6 +67,9 @@ describe('matrix-product layers equal TensorFlow.js\'s own kernels', () => {
   });
 });
 
+// Removed after the file's tests (a hook registered inside a test would never run).
+const dir = tempDir();
+
 describe('SegFormer', () => {
   it('has the published MiT widths and depths', () => {
     expect(SEGFORMER_VARIANTS.b0).toMatchObject({ channels: [32, 64, 160, 256], depths: [2, 2, 2, 2], decoderDim: 256 });
@@ -84,7 +87,6 @@ describe('SegFormer', () => {
   });
 
   it('is initialised from its seed, and its weights save and load in the TensorFlow.js format', async () => {
-    const dir = tempDir();
     const x = randomTensor([1, 64, 64, 3], 9);
     const a = new SegFormer(segformerConfig('tiny', 8), 21);
     const same = new SegFormer(segformerConfig('tiny', 8), 21);
