@@ -40,3 +40,22 @@ export function dumpManifest(file: string): Record<string, unknown[]> {
   db.close();
   return out;
 }
+
+/**
+ * Every table of a manifest as sets of rows (each table's rows sorted), minus timestamps and the
+ * surrogate ids of boxes and instance masks: what two manifests hold, whatever order their rows were
+ * written in. merge-datasets --update leaves an unchanged image's rows where they are and appends
+ * the re-read ones, so its manifest holds what a fresh merge holds, not in the same row order.
+ */
+export function manifestContent(file: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [table, rows] of Object.entries(dumpManifest(file))) {
+    out[table] = rows
+      .map((r) => {
+        const { id: _id, ...rest } = r as Record<string, unknown>;
+        return JSON.stringify(table === 'boxes' || table === 'instance_masks' ? rest : r);
+      })
+      .sort();
+  }
+  return out;
+}

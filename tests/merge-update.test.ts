@@ -3,14 +3,14 @@
  * image ids stay the same; the run says how many images were added, changed and removed, and the
  * manifest ends as a full merge of the folder as it is now would write it.
  */
-import { copyFileSync, rmSync, utimesSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO, tempDir } from './utils.js';
-import { dumpManifest, expectedLabels, taxonomyTable } from './manifest-helpers.js';
+import { expectedLabels, manifestContent, taxonomyTable } from './manifest-helpers.js';
 import Database from 'better-sqlite3';
 import { MANIFEST_SCHEMA_VERSION, ManifestReader } from '@sentseg/dataset-tools';
-import { writeCityscapes, writeGrayPng } from '@sentseg/dataset-tools/testing';
+import { writeCityscapes, writeGrayPng, writeOpenImages } from '@sentseg/dataset-tools/testing';
 import { runCli } from './run-cli.js';
 
 const MERGE = path.join(REPO, 'packages', 'dataset-tools', 'dist', 'cli.js');
@@ -18,10 +18,10 @@ const dir = tempDir('sentseg-merge-update-');
 const root = path.join(dir, 'cityscapes');
 const W = 32;
 const H = 16;
-const file = (kind: 'image' | 'mask', i: number) => {
+const file = (kind: 'image' | 'mask', i: number, at = root) => {
   const city = i % 2 === 0 ? 'aachen' : 'bremen';
   const name = `${city}_${String(i).padStart(6, '0')}_000019`;
-  return kind === 'image' ? path.join(root, 'leftImg8bit', 'train', city, `${name}_leftImg8bit.png`) : path.join(root, 'gtFine', 'train', city, `${name}_gtFine_labelIds.png`);
+  return kind === 'image' ? path.join(at, 'leftImg8bit', 'train', city, `${name}_leftImg8bit.png`) : path.join(at, 'gtFine', 'train', city, `${name}_gtFine_labelIds.png`);
 };
 const idsByPath = (out: string) => {
   const reader = ManifestReader.open(out);
@@ -71,10 +71,10 @@ describe('merge-datasets --update NAME', () => {
     expect(reader.imageLabels(changed).map((l) => [l.labelId, l.pixels])).toEqual(expectedLabels(new Map([[7, W * H]]), taxonomyTable('cityscapes')));
     reader.close();
 
-    // The same rows, row for row, as a merge of the folder as it is now.
+    // The same rows as a merge of the folder as it is now (kept rows stay where they were, so not in the same row order).
     const fresh = path.join(dir, 'fresh.sqlite');
     expect((await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--out', fresh], { cwd: dir })).code).toBe(0);
-    expect(dumpManifest(out)).toEqual(dumpManifest(fresh));
+    expect(manifestContent(out)).toEqual(manifestContent(fresh));
 
     // Nothing changed since: nothing is read again.
     const again = await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--update', 'cityscapes', '--out', out], { cwd: dir });
@@ -127,5 +127,105 @@ describe('merge-datasets --update NAME', () => {
     const r = await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--update', 'city', '--out', path.join(dir, 'x.sqlite')], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('error: --update name "city" has no --dataset city=PATH (the folder to re-read)\n');
+  });
+
+  it('keeps the problems of unchanged images, and drops those of an image whose file was fixed', async () => {
+    const at = path.join(dir, 'with-problems');
+    await writeCityscapes(at, { train: 6 }, [W, H], 32);
+    const out = path.join(dir, 'problems.sqlite');
+    // Masks 1 and 4 hold an id no Cityscapes class has: a problem each, the images are kept.
+    for (const i of [1, 4]) writeGrayPng(file('mask', i, at), W, H, new Uint8Array(W * H).fill(200));
+    // A merge with problems writes the usable images and exits non-zero, saying so.
+    const first = await runCli(MERGE, ['--dataset', `cityscapes=${at}`, '--out', out], { cwd: dir });
+    expect(first.code, first.stderr).toBe(2);
+    expect(first.stderr).toContain('2 problems');
+    const problems = () => {
+      const reader = ManifestReader.open(out);
+      try {
+        return reader.problems('cityscapes', 100).map((p) => path.basename(p.file)).sort();
+      } finally {
+        reader.close();
+      }
+    };
+    expect(problems()).toEqual([path.basename(file('mask', 4, at)), path.basename(file('mask', 1, at))]);
+
+    // Image 0 changes (its problems are none); mask 4 is fixed.
+    writeGrayPng(file('mask', 0, at), W, H, new Uint8Array(W * H).fill(7));
+    writeGrayPng(file('mask', 4, at), W, H, new Uint8Array(W * H).fill(8));
+    for (const i of [0, 4]) utimesSync(file('mask', i, at), new Date(), new Date(Date.now() + 5000));
+    const update = await runCli(MERGE, ['--dataset', `cityscapes=${at}`, '--update', 'cityscapes', '--out', out], { cwd: dir });
+    expect(update.code, update.stderr).toBe(2);
+    expect(update.stderr).toContain('1 problem');
+    expect(update.stdout).toContain('cityscapes: updated: 0 added, 2 changed, 0 removed (2 images re-read, the others kept)');
+    expect(update.stdout).toMatch(/cityscapes +cityscapes +6 images \(2 read in this run\) +1 problem /);
+    expect(problems()).toEqual([path.basename(file('mask', 1, at))]);
+    const fresh = path.join(dir, 'problems-fresh.sqlite');
+    expect((await runCli(MERGE, ['--dataset', `cityscapes=${at}`, '--out', fresh], { cwd: dir })).code).toBe(2);
+    expect(manifestContent(out)).toEqual(manifestContent(fresh));
+  });
+
+  it('reads every image again when the dataset was merged with other settings, and says why', async () => {
+    const at = path.join(dir, 'settings');
+    await writeCityscapes(at, { train: 4 }, [W, H], 33);
+    const out = path.join(dir, 'settings.sqlite');
+    expect((await runCli(MERGE, ['--dataset', `cityscapes=${at}`, '--no-histograms', '--out', out], { cwd: dir })).code).toBe(0);
+    const labelRows = () => {
+      const db = new Database(out, { readonly: true });
+      try {
+        return db.prepare(`SELECT COUNT(*) FROM image_labels`).pluck().get() as number;
+      } finally {
+        db.close();
+      }
+    };
+    expect(labelRows()).toBe(0);
+
+    // No file changed, but the rows were read without histograms: keeping them would leave the pixel counts out.
+    const update = await runCli(MERGE, ['--dataset', `cityscapes=${at}`, '--update', 'cityscapes', '--out', out], { cwd: dir });
+    expect(update.code, update.stderr).toBe(0);
+    expect(update.stderr).toContain('cityscapes: --update reads every image again: it was merged with --no-histograms\n');
+    expect(update.stdout).toContain('cityscapes: updated: 0 added, 4 changed, 0 removed (4 images re-read: every image, since it was merged with --no-histograms)');
+    expect(labelRows()).toBeGreaterThan(0);
+    const fresh = path.join(dir, 'settings-fresh.sqlite');
+    expect((await runCli(MERGE, ['--dataset', `cityscapes=${at}`, '--out', fresh], { cwd: dir })).code).toBe(0);
+    expect(manifestContent(out)).toEqual(manifestContent(fresh));
+
+    // A manifest that does not record how it was read (as merge-datasets wrote them before) is read again too.
+    const db = new Database(out);
+    db.prepare(`DELETE FROM meta WHERE key LIKE 'read_settings:%'`).run();
+    db.close();
+    const older = await runCli(MERGE, ['--dataset', `cityscapes=${at}`, '--update', 'cityscapes', '--out', out], { cwd: dir });
+    expect(older.code, older.stderr).toBe(0);
+    expect(older.stdout).toContain('(4 images re-read: every image, since the manifest does not say how its images were read');
+    // Recorded now: the next update keeps them.
+    const again = await runCli(MERGE, ['--dataset', `cityscapes=${at}`, '--update', 'cityscapes', '--out', out], { cwd: dir });
+    expect(again.stdout).toContain('cityscapes: updated: 0 added, 0 changed, 0 removed (0 images re-read, the others kept)');
+    expect(manifestContent(out)).toEqual(manifestContent(fresh));
+  });
+
+  it('keeps the instance masks of unchanged OpenImages images, and replaces those of a changed one', async () => {
+    const at = path.join(dir, 'openimages');
+    const names = { '/m/0k4j': 'Car', '/m/0bt9lr': 'Dog', '/m/01g317': 'Person' };
+    const oi = await writeOpenImages(at, { train: 6 }, [40, 24], Object.keys(names), 12, names);
+    const out = path.join(dir, 'openimages.sqlite');
+    const first = await runCli(MERGE, ['--dataset', `openimages=${at}`, '--out', out], { cwd: dir });
+    expect(first.code, first.stderr).toBe(0);
+
+    // Image 1's first mask is redrawn; image 5 is gone, with its rows of the CSV.
+    const images = [...oi.instances.keys()];
+    const redrawn = (oi.instances.get(images[1] as string) as { maskPath: string }[])[0]?.maskPath as string;
+    writeGrayPng(path.join(at, 'masks', 'train', redrawn), 20, 12, new Uint8Array(20 * 12).fill(255));
+    utimesSync(path.join(at, 'masks', 'train', redrawn), new Date(), new Date(Date.now() + 5000));
+    const gone = images[5] as string;
+    rmSync(path.join(at, gone));
+    const csv = path.join(at, 'train-annotations-object-segmentation.csv');
+    const goneId = path.basename(gone, path.extname(gone));
+    writeFileSync(csv, readFileSync(csv, 'utf8').split('\n').filter((line) => !line.includes(`,${goneId},`)).join('\n'));
+
+    const update = await runCli(MERGE, ['--dataset', `openimages=${at}`, '--update', 'openimages', '--out', out], { cwd: dir });
+    expect(update.code, update.stderr).toBe(0);
+    expect(update.stdout).toContain('openimages: updated: 0 added, 1 changed, 1 removed (1 image re-read, the others kept)');
+    const fresh = path.join(dir, 'openimages-fresh.sqlite');
+    expect((await runCli(MERGE, ['--dataset', `openimages=${at}`, '--out', fresh], { cwd: dir })).code).toBe(0);
+    expect(manifestContent(out)).toEqual(manifestContent(fresh));
   });
 });

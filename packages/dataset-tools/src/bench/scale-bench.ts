@@ -9,12 +9,14 @@
  * merge runs in its own process (histograms on, the default workers, node started with the flags
  * bin/merge-datasets.js gives it) and reports images/s, boxes/s or masks/s and its peak RSS (VmHWM); then a reader process opens the manifest, builds the trainer's
  * balanced-sampler input (the image ids of the split) and lists the dataset's samples, timed, with
- * its own peak RSS. The last lines give the RSS ratio of each size to the smallest.
+ * its own peak RSS; then `merge-datasets --update` runs twice on that manifest, with nothing changed
+ * and with 1% of the images touched (their mtime moved), timed with its peak RSS. The last lines
+ * give the RSS ratio of each size to the smallest.
  *   node packages/dataset-tools/dist/bench/scale-bench.js [--scale 10000 --scale 100000] [--formats cityscapes,objects365,openimages] [--data DIR]
  */
 import { flushAndExit, peakRssMiB } from '@sentseg/common';
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +35,8 @@ const args = await yargs(hideBin(process.argv))
   .usage(
     '$0 [--scale N ...] [--formats LIST] [--data DIR] [--keep]\n\n' +
       'Measures merge-datasets at real scale: for each size N it generates Cityscapes, Objects365 and OpenImages layouts (hard links to a few files), ' +
-      'merges each in its own process and prints images/s (boxes/s, masks/s) and peak RSS, then times a reader listing the merged dataset and its peak RSS; ' +
+      'merges each in its own process and prints images/s (boxes/s, masks/s) and peak RSS, then times a reader listing the merged dataset and its peak RSS, ' +
+      'and --update with nothing changed and with 1% of the images touched; ' +
       'the last lines give the RSS ratio of each size to the smallest.',
   )
   .option('scale', { type: 'number', array: true, default: [10_000, 100_000], describe: 'dataset sizes in images (repeat); 1000000 is the full-scale run' })
@@ -44,7 +47,7 @@ const args = await yargs(hideBin(process.argv))
   .option('histograms', { type: 'boolean', default: true, describe: 'decode masks for per-label pixel counts (--no-histograms: sizes only)' })
   .option('data', { type: 'string', describe: 'generate (or reuse) the sets here; default: a temp folder, removed at the end' })
   .option('keep', { type: 'boolean', default: false, describe: 'keep the generated sets and the merged manifests (<data>/<format>-<size>.sqlite)' })
-  .option('child', { hidden: true, type: 'string', choices: ['merge', 'read'], describe: 'internal' })
+  .option('child', { hidden: true, type: 'string', choices: ['merge', 'update', 'read'], describe: 'internal' })
   .option('root', { hidden: true, type: 'string', describe: 'internal' })
   .option('name', { hidden: true, type: 'string', describe: 'internal' })
   .option('out', { hidden: true, type: 'string', describe: 'internal: the manifest of a merge; with --child read, any manifest to time the reader on' })
@@ -60,6 +63,15 @@ if (args.child === 'merge') {
   const reader = ManifestReader.open(out);
   const result = { seconds, images: run.summaries[0]?.images ?? 0, problems: run.summaries[0]?.problems ?? 0, boxes: reader.rowCount('boxes'), masks: reader.rowCount('instance_masks'), rssMiB: peakRssMiB() };
   reader.close();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  await flushAndExit(0);
+}
+
+if (args.child === 'update') {
+  const started = performance.now();
+  const run = await mergeDatasets(args.out as string, parseDatasetSpecs([`${args.name}=${args.root}`]), { workers: args.workers, histograms: args.histograms, update: [args.name as string] });
+  const summary = run.summaries[0];
+  const result = { seconds: (performance.now() - started) / 1000, read: summary?.read ?? 0, changed: summary?.update?.changed ?? 0, rssMiB: peakRssMiB() };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   await flushAndExit(0);
 }
@@ -135,7 +147,7 @@ async function generateCityscapes(root: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
     const city = `c${String(Math.floor(i / 1000)).padStart(4, '0')}`;
     const name = `${city}_${String(i).padStart(7, '0')}_000019`;
-    link(images, i, path.join(root, CITYSCAPES_PATHS.imageDir, 'train', city, `${name}${CITYSCAPES_PATHS.imageSuffix}`));
+    link(images, i, (IMAGE_FILES.cityscapes as (r: string, i: number) => string)(root, i));
     link(masks, i, path.join(root, CITYSCAPES_PATHS.maskDir, 'train', city, `${name}${CITYSCAPES_PATHS.maskSuffix}`));
   }
 }
@@ -226,6 +238,16 @@ async function generateOpenImages(root: string, n: number): Promise<void> {
 
 const GENERATORS: Record<string, (root: string, n: number) => Promise<void>> = { cityscapes: generateCityscapes, objects365: generateObjects365, openimages: generateOpenImages };
 
+/** Image number i of a generated set, as its generator named it. */
+const IMAGE_FILES: Record<string, (root: string, i: number) => string> = {
+  cityscapes: (root, i) => {
+    const city = `c${String(Math.floor(i / 1000)).padStart(4, '0')}`;
+    return path.join(root, CITYSCAPES_PATHS.imageDir, 'train', city, `${city}_${String(i).padStart(7, '0')}_000019${CITYSCAPES_PATHS.imageSuffix}`);
+  },
+  objects365: (root, i) => path.join(root, 'train', `${OBJECTS365_PATHS.v2ImageDir}/patch${Math.floor(i / 10_000)}/objects365_v2_${String(i).padStart(8, '0')}.jpg`),
+  openimages: (root, i) => path.join(root, 'train', `${(i * 2654435761 % 2 ** 32).toString(16).padStart(8, '0') + String(i).padStart(8, '0')}${OPENIMAGES_PATHS.imageExt}`),
+};
+
 const execFileAsync = promisify(execFile);
 /** What bin/merge-datasets.js and `sentseg merge-datasets` start node with (node-flags.mjs; peak RSS flat with size). */
 const MERGE_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];
@@ -242,6 +264,12 @@ interface MergeFigures {
   problems: number;
   boxes: number;
   masks: number;
+  rssMiB: number;
+}
+interface UpdateFigures {
+  seconds: number;
+  read: number;
+  changed: number;
   rssMiB: number;
 }
 interface ReadFigures {
@@ -275,11 +303,27 @@ for (const size of sizes) {
     const m = await child<MergeFigures>(['--child', 'merge', '--name', format, '--root', root, '--out', out]);
     const r = await child<ReadFigures>(['--child', 'read', '--name', format, '--out', out]);
     const manifestMiB = statSync(out).size / 2 ** 20;
+    // --update on the merged manifest: nothing changed, then every 100th image touched: replaced by a
+    // copy of itself (the same bytes, a new mtime: read again, the same rows). A copy, not utimes: the
+    // images are hard links, and the mtime of one is the mtime of every link to its source.
+    const updateArgs = ['--child', 'update', '--name', format, '--root', root, '--out', out];
+    const unchanged = await child<UpdateFigures>(updateArgs);
+    const imageOf = IMAGE_FILES[format] as (r: string, i: number) => string;
+    for (let i = 0; i < size; i += 100) {
+      const image = imageOf(root, i);
+      copyFileSync(image, `${image}.copy`);
+      renameSync(`${image}.copy`, image);
+    }
+    const touched = await child<UpdateFigures>(updateArgs);
     if (!args.keep) rmSync(out, { force: true });
     const extra = format === 'objects365' ? `, ${fmt(m.boxes / m.seconds)} boxes/s (${fmt(m.boxes)} boxes)` : format === 'openimages' ? `, ${fmt(m.masks / m.seconds)} masks/s (${fmt(m.masks)} masks)` : '';
     console.log(`${format} ${fmt(size)} images (generated in ${fmt(genSeconds, 1)} s):`);
     console.log(`  merge: ${fmt(m.images)} images in ${fmt(m.seconds, 1)} s: ${fmt(m.images / m.seconds)} images/s${extra}; ${m.problems} problems; peak RSS ${fmt(m.rssMiB)} MiB; manifest ${fmt(manifestMiB)} MiB`);
     console.log(`  reader: open + sampler input (${fmt(r.ids)} ids) ${fmt(r.samplerSeconds, 2)} s (${fmt(r.samplerCpu, 2)} s CPU), list ${fmt(r.listed)} samples ${fmt(r.listSeconds, 2)} s (${fmt(r.listCpu, 2)} s CPU); peak RSS ${fmt(r.rssMiB)} MiB (${fmt(r.startRssMiB)} MiB at start)`);
+    console.log(
+      `  --update: nothing changed ${fmt(unchanged.seconds, 1)} s (${fmt(unchanged.read)} images read), peak RSS ${fmt(unchanged.rssMiB)} MiB; ` +
+        `images touched ${fmt(touched.seconds, 1)} s (${fmt(touched.read)} images read, ${fmt(touched.changed)} changed), peak RSS ${fmt(touched.rssMiB)} MiB`,
+    );
     rss.set(format, [...(rss.get(format) ?? []), { size, merge: m.rssMiB, read: r.rssMiB }]);
   }
 }

@@ -111,6 +111,7 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
             ? `${name}: ${staged.file}, left by an interrupted run, is not continued (${staged.discarded}); ${name} starts afresh\n`
             : `resuming ${name}: ${staged.images.toLocaleString('en-US')} images${staged.problems > 0 ? ` and ${plural(staged.problems, 'problem')}` : ''} (the first ${staged.items.toLocaleString('en-US')} items of its listing) were written by an interrupted run to ${staged.file}; continuing after them\n`,
         ),
+      onEveryRead: (name, why) => void process.stderr.write(`${name}: --update reads every image again: ${why}\n`),
       keepUnmapped: args['keep-unmapped'],
       histograms: args.histograms,
       onProgress: (n, d) => bar.update(n, { what: d }),
@@ -135,7 +136,11 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
     for (const s of run.summaries) {
       process.stdout.write(`${summaryLine(s)}\n`);
       if (s.resumedAfter) process.stdout.write(`${s.dataset}: continued an interrupted merge (${s.resumedAfter.images} images were already written)\n`);
-      if (s.update) process.stdout.write(`${s.dataset}: updated: ${s.update.added} added, ${s.update.changed} changed, ${s.update.removed} removed (${plural(s.update.reread, 'image')} re-read, the others kept)\n`);
+      if (s.update) {
+        const n = (x: number) => x.toLocaleString('en-US');
+        const kept = s.update.everyRead === undefined ? ', the others kept' : `: every image, since ${s.update.everyRead}`;
+        process.stdout.write(`${s.dataset}: updated: ${n(s.update.added)} added, ${n(s.update.changed)} changed, ${n(s.update.removed)} removed (${plural(s.update.reread, 'image')} re-read${kept})\n`);
+      }
       if (s.indexedSampleOrder) process.stdout.write(`${args.out}: written before the images_in_sample_order index; built it in ${s.dataset}'s transaction (listing a dataset now reads the index alone, not a table row per sample)\n`);
     }
     for (const k of run.skipped) process.stdout.write(`${k.dataset}: skipped, ${k.reason}\n`);

@@ -2,8 +2,8 @@
  * The rows of one dataset being merged, written to its staging file (staging.ts) in the order of
  * its samples whatever the worker timing: `StagedRows` holds the insert statements and the counts
  * a summary and a resume carry; `writeSamples` queues each sample's check a bounded window ahead,
- * writes the results in order through its kind's writer (sample-kinds.ts), copies --update's
- * unchanged images, and commits the staging file every `chunk` items with how far it got.
+ * writes the results in order through its kind's writer (sample-kinds.ts), records --update's
+ * unchanged images (kept in the manifest as they are), and commits the staging file every `chunk` items with how far it got.
  */
 import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
@@ -34,10 +34,11 @@ function sign(files: string[], annotation: string): string {
 
 /** A dataset's rows in the manifest, read by --update. */
 export interface OldRows {
+  /** Whether the manifest holds problem rows of the dataset (only then are kept images' files staged, to keep theirs). */
+  hasProblems: boolean;
   has(id: number): boolean;
+  /** The signature the image was read with, or null (not in the manifest, or every image is to be read again). */
   signature(id: number): string | null;
-  /** Copies an image's rows into the staging database; returns 1 when it had any (0: no such image). */
-  copy(id: number, files: string[], staging: Database.Database, problem: (p: Problem) => void): number;
 }
 
 /** What the sample writers need of the dataset: its name, format, label lookup and ignored ids. */
@@ -60,7 +61,6 @@ export class StagedRows {
   images: number;
   problems: number;
   firstProblem: Problem | undefined;
-  private readonly sdb: Database.Database;
   private readonly old: OldRows | null;
   private readonly onProgress: ((done: number, dataset: string) => void) | undefined;
   private readonly insertImage: Database.Statement;
@@ -71,9 +71,10 @@ export class StagedRows {
   private readonly insertChanged: Database.Statement;
   private readonly insertBox: Database.Statement;
   private readonly insertInstance: Database.Statement;
+  private readonly insertKept: Database.Statement;
+  private readonly insertKeptFile: Database.Statement;
 
   constructor(sdb: Database.Database, context: RowsContext, resumed: StagedProgress | null) {
-    this.sdb = sdb;
     this.dataset = context.dataset;
     this.format = context.format;
     this.lut = context.lut;
@@ -91,6 +92,8 @@ export class StagedRows {
     this.insertChanged = sdb.prepare(`INSERT OR IGNORE INTO changed (image_id) VALUES (?)`);
     this.insertBox = sdb.prepare(`INSERT INTO boxes (image_id, source_id, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?)`);
     this.insertInstance = sdb.prepare(`INSERT INTO instance_masks (image_id, source_id, mask_path) VALUES (?, ?, ?)`);
+    this.insertKept = sdb.prepare(`INSERT INTO kept (image_id) VALUES (?)`);
+    this.insertKeptFile = sdb.prepare(`INSERT OR IGNORE INTO kept_files (file) VALUES (?)`);
   }
 
   problem(p: Problem): void {
@@ -129,19 +132,24 @@ export class StagedRows {
     this.onProgress?.(this.images, this.dataset);
   }
 
-  /** True when --update finds the image in the manifest with the same signature (its rows are copied). */
+  /** True when --update finds the image in the manifest with the same signature (its rows are kept). */
   unchanged(sample: { split: string; image: string }, signature: string): boolean {
     return this.old !== null && this.old.signature(imageId(this.dataset, sample.split, sample.image)) === signature;
   }
 
-  /** An unchanged image (--update): its rows and the problems of its files, as the manifest holds them. */
-  copyOld(id: number, files: string[]): void {
-    this.images += (this.old as OldRows).copy(id, files, this.sdb, (p) => this.problem(p));
+  /**
+   * An unchanged image (--update): only its id and files are staged; its rows, and the problems of
+   * its files, stay in the manifest as they are (the install keeps them, set-based).
+   */
+  keep(id: number, files: string[]): void {
+    this.insertKept.run(id);
+    if (this.old?.hasProblems) for (const file of files) this.insertKeptFile.run(file);
+    this.images += 1;
     this.progress();
   }
 }
 
-type Entry = { problem: Problem } | { copy: number; files: string[] } | { write: () => Promise<void> };
+type Entry = { problem: Problem } | { keep: number; files: string[] } | { write: () => Promise<void> };
 
 export interface SampleWriting {
   opened: OpenedDataset;
@@ -175,7 +183,7 @@ export async function writeSamples(w: SampleWriting): Promise<{ reread: number }
   const inFlight: Entry[] = [];
   const flush = async (entry: Entry) => {
     if ('problem' in entry) rows.problem(entry.problem);
-    else if ('copy' in entry) rows.copyOld(entry.copy, entry.files);
+    else if ('keep' in entry) rows.keep(entry.keep, entry.files);
     else await entry.write();
     items += 1;
     if (items % GC_EVERY === 0) fullGc();
@@ -190,11 +198,11 @@ export async function writeSamples(w: SampleWriting): Promise<{ reread: number }
     inFlight.push(entry);
     if (inFlight.length >= window) await flush(inFlight.shift() as Entry);
   };
-  /** A sample's entry: its rows copied when --update finds it unchanged, else its check started now and written in turn. */
+  /** A sample's entry: kept as it is when --update finds it unchanged, else its check started now and written in turn. */
   const entryOf = <S extends { split: string; image: string }, C>(kind: SampleKind<S, C>, sample: S): Entry => {
     const files = kind.files(sample);
     const signature = sign(files.map((f) => path.join(read.root, f)), kind.annotation(sample));
-    if (rows.unchanged(sample, signature)) return { copy: imageId(rows.dataset, sample.split, sample.image), files };
+    if (rows.unchanged(sample, signature)) return { keep: imageId(rows.dataset, sample.split, sample.image), files };
     reread += 1;
     const check = kind.check(sample, read);
     return { write: async () => kind.write(rows, sample, await check, signature) };

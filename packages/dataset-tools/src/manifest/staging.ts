@@ -24,6 +24,10 @@ CREATE TABLE instance_masks (image_id INTEGER NOT NULL, source_id INTEGER NOT NU
 CREATE TABLE problems (file TEXT NOT NULL, reason TEXT NOT NULL);
 CREATE TABLE image_sources (image_id INTEGER PRIMARY KEY, signature TEXT NOT NULL);
 CREATE TABLE changed (image_id INTEGER PRIMARY KEY);
+-- --update: the manifest's images whose files did not change (their rows stay where they are), and
+-- those files (their problem rows stay too).
+CREATE TABLE kept (image_id INTEGER PRIMARY KEY);
+CREATE TABLE kept_files (file TEXT PRIMARY KEY);
 `;
 
 /** Where a dataset of `target` is staged: the name is kept readable, with a digest when it had to be changed. */

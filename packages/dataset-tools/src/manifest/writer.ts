@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { sqliteKindMismatch } from '@sentseg/common';
-import { DatasetError, type Problem } from '../errors.js';
+import { DatasetError } from '../errors.js';
 import type { OpenedDataset } from '../formats/types.js';
 import { adoptStalePartial, partialPath, removeStalePartials, removeWithSidecars } from './partial.js';
 import { IGNORE } from './sample-kinds.js';
@@ -35,6 +35,8 @@ export interface MergeOptions {
   chunk?: number;
   /** --update: re-read only the images whose files' size or mtime changed; the others keep their rows. */
   update?: boolean;
+  /** --update: called before the first sample when every image must be read again (the dataset was merged with other read settings), with why. */
+  onEveryRead?: (dataset: string, why: string) => void;
 }
 
 export interface MergeSummary {
@@ -47,8 +49,12 @@ export interface MergeSummary {
   seconds: number;
   /** Continued from an interrupted run's staging file: the items and images it held. */
   resumedAfter?: { items: number; images: number };
-  /** --update: images added, changed (re-read, already there) and removed against the manifest's rows; reread = images decoded. */
-  update?: { added: number; changed: number; removed: number; reread: number };
+  /**
+   * --update: images added, changed (re-read, already there) and removed against the manifest's rows;
+   * reread = images decoded; everyRead = why every image was read again (the dataset was merged with
+   * other read settings), when it was.
+   */
+  update?: { added: number; changed: number; removed: number; reread: number; everyRead?: string };
   /** The manifest was written before images_in_sample_order: this dataset's transaction built it (SAMPLE_ORDER_SQL). */
   indexedSampleOrder?: boolean;
 }
@@ -59,7 +65,7 @@ export interface MergeSummary {
  */
 function stagingFingerprint(root: string, opened: OpenedDataset, lut: Map<number, number>, options: { histograms: boolean; update: boolean; limit: number | undefined; splits: string[] | undefined }): string {
   return JSON.stringify({
-    staging: 1,
+    staging: 2,
     root: path.resolve(root),
     format: opened.format,
     version: opened.version,
@@ -74,6 +80,36 @@ function stagingFingerprint(root: string, opened: OpenedDataset, lut: Map<number
     splits: options.splits ?? null,
     update: options.update,
   });
+}
+
+/** What, besides its files, decides a dataset's rows: --update keeps an unchanged image's rows only when these are the same. */
+interface ReadSettings {
+  format: string;
+  version: string;
+  variant: string | null;
+  annotation: string;
+  encoding: string;
+  ignore: number[];
+  lut: [number, number][];
+  histograms: boolean;
+}
+
+/** The meta key under which a dataset's read settings are kept. */
+const readSettingsKey = (name: string) => `read_settings:${name}`;
+
+function readSettingsOf(opened: OpenedDataset, lut: Map<number, number>, histograms: boolean): ReadSettings {
+  return { format: opened.format, version: opened.version, variant: opened.variant ?? null, annotation: opened.annotation, encoding: opened.encoding.kind, ignore: [...opened.ignoreValues], lut: [...lut], histograms };
+}
+
+/** Why the rows of a dataset merged with `before` cannot be kept by a run reading with `now` (null: they can). */
+function readSettingsChange(before: ReadSettings | null, now: ReadSettings): string | null {
+  if (before === null) return 'the manifest does not say how its images were read (it was written by an older merge-datasets)';
+  if (before.histograms !== now.histograms) return before.histograms ? 'it was merged with histograms, and this run has --no-histograms' : 'it was merged with --no-histograms';
+  if (JSON.stringify(before.lut) !== JSON.stringify(now.lut)) return 'its classes map to other labels than when it was merged (another taxonomy, or --keep-unmapped)';
+  const { lut: _a, histograms: _b, ...rest } = now;
+  const { lut: _c, histograms: _d, ...was } = before;
+  if (JSON.stringify(rest) !== JSON.stringify(was)) return `it was merged as ${JSON.stringify(was)}, and is read now as ${JSON.stringify(rest)}`;
+  return null;
 }
 
 /** The refusal of a dataset none of whose images could be used; the problem rows go with the staging file, so it names the first. */
@@ -193,13 +229,17 @@ export class ManifestWriter {
     const update = options.update ?? false;
     const keepUnmapped = options.keepUnmapped ?? false;
     const lut = this.trialClasses(name, root, opened, keepUnmapped);
+    const settings = readSettingsOf(opened, lut, histograms);
+    // --update keeps unchanged images' rows only if they were read as this run reads them.
+    const everyRead = update ? readSettingsChange(this.storedReadSettings(name), settings) : null;
+    if (everyRead !== null) options.onEveryRead?.(name, everyRead);
     const staging = this.openStaging(name, stagingFingerprint(root, opened, lut, { histograms, update, limit: options.limit, splits: options.splits }), options.onResume);
     const pool = new InspectPool(options.workers ?? 0);
     let rows: StagedRows;
     let reread: number;
     try {
-      // --update: the manifest's own rows of an image whose files did not change are copied as they are.
-      const old = update ? this.oldRows(name) : null;
+      // --update: the manifest's own rows of an image whose files did not change are kept as they are.
+      const old = update ? this.oldRows(name, everyRead === null) : null;
       rows = new StagedRows(staging.db, { dataset: name, format: opened.format, lut, ignore: new Set(opened.ignoreValues), old, onProgress: options.onProgress }, staging.resumed);
       const read = { root, pool, encoding: opened.encoding, histograms };
       ({ reread } = await writeSamples({ opened, rows, staging, read, limit: options.limit, chunk: options.chunk ?? DEFAULT_CHUNK, workers: options.workers ?? 0 }));
@@ -214,7 +254,7 @@ export class ManifestWriter {
       await pool.close();
     }
     staging.close();
-    const { indexedSampleOrder, ...changes } = this.install(name, root, opened, keepUnmapped, lut, staging.file, update);
+    const { indexedSampleOrder, keptProblems, ...changes } = this.install(name, root, opened, keepUnmapped, lut, staging.file, update, settings);
     staging.remove();
     this.staging = null;
     const resumed = staging.resumed;
@@ -222,11 +262,11 @@ export class ManifestWriter {
       dataset: name,
       format: opened.format,
       images: rows.images,
-      problems: rows.problems,
+      problems: rows.problems + keptProblems,
       read: reread,
       seconds: (performance.now() - started) / 1000,
       ...(resumed ? { resumedAfter: { items: resumed.items, images: resumed.images } } : {}),
-      ...(update ? { update: { ...changes, reread } } : {}),
+      ...(update ? { update: { ...changes, reread, ...(everyRead !== null ? { everyRead } : {}) } } : {}),
       ...(indexedSampleOrder ? { indexedSampleOrder } : {}),
     };
   }
@@ -249,91 +289,100 @@ export class ManifestWriter {
     const db = this.db;
     db.exec('BEGIN IMMEDIATE');
     try {
-      this.deleteDataset(name);
-      this.insertDatasetRow(name, root, opened);
-      return this.writeClasses(name, opened, keepUnmapped);
+      return this.writeDatasetRows(name, root, opened, keepUnmapped);
     } finally {
       db.exec('ROLLBACK');
     }
   }
 
-  private insertDatasetRow(name: string, root: string, opened: OpenedDataset): void {
-    this.db
-      .prepare(`INSERT INTO datasets (name, format, version, variant, root, annotation, loss, encoding, ignore_values, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(name, opened.format, opened.version, opened.variant, path.resolve(root), opened.annotation, opened.loss, opened.encoding.kind, JSON.stringify(opened.ignoreValues), new Date().toISOString());
+  /**
+   * A dataset's own rows, written afresh: its datasets row (replaced in place: the images kept by
+   * --update refer to it), its classes, and its unmapped labels (kept ones keep their ids; those no
+   * class uses any more are removed). Returns the source id → label id table.
+   */
+  private writeDatasetRows(name: string, root: string, opened: OpenedDataset, keepUnmapped: boolean): Map<number, number> {
+    const db = this.db;
+    db.prepare(`DELETE FROM dataset_classes WHERE dataset = ?`).run(name);
+    db.prepare(`DELETE FROM meta WHERE key = ?`).run(readSettingsKey(name));
+    db.prepare(
+      `INSERT INTO datasets (name, format, version, variant, root, annotation, loss, encoding, ignore_values, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET format = excluded.format, version = excluded.version, variant = excluded.variant, root = excluded.root, annotation = excluded.annotation,
+         loss = excluded.loss, encoding = excluded.encoding, ignore_values = excluded.ignore_values, added_at = excluded.added_at`,
+    ).run(name, opened.format, opened.version, opened.variant, path.resolve(root), opened.annotation, opened.loss, opened.encoding.kind, JSON.stringify(opened.ignoreValues), new Date().toISOString());
+    const lut = this.writeClasses(name, opened, keepUnmapped);
+    db.prepare(`DELETE FROM labels WHERE origin = ? AND id NOT IN (SELECT label_id FROM dataset_classes WHERE label_id IS NOT NULL)`).run(`unmapped:${name}`);
+    return lut;
   }
 
-  /** The manifest's rows of a dataset, for --update: signatures by image id, and a copy into the staging file. */
-  private oldRows(name: string): OldRows {
+  /** How a dataset of the manifest was read (null: not recorded; manifests merged before read settings were kept). */
+  private storedReadSettings(name: string): ReadSettings | null {
+    const value = this.db.prepare(`SELECT value FROM meta WHERE key = ?`).pluck().get(readSettingsKey(name)) as string | undefined;
+    return value === undefined ? null : (JSON.parse(value) as ReadSettings);
+  }
+
+  /**
+   * The manifest's rows of a dataset, for --update: which image ids it holds, and the signatures
+   * they were read with (none when `keep` is false: every image is read again).
+   */
+  private oldRows(name: string, keep: boolean): OldRows {
     const db = this.db;
-    const signatureOf = db.prepare(`SELECT s.signature FROM image_sources s JOIN images i ON i.id = s.image_id WHERE s.image_id = ? AND i.dataset = ?`).pluck();
+    // An image id is a digest of the dataset's name with the image's split and path (image-id.ts): an
+    // id found in image_sources is this dataset's image, so one lookup by id answers.
+    const signatureOf = db.prepare(`SELECT signature FROM image_sources WHERE image_id = ?`).pluck();
     const exists = db.prepare(`SELECT 1 FROM images WHERE id = ? AND dataset = ?`).pluck();
-    const image = db.prepare(`SELECT id, split, image_path, mask_path, width, height FROM images WHERE id = ?`).raw();
-    const labels = db.prepare(`SELECT image_id, label_id, pixels FROM image_labels WHERE image_id = ? ORDER BY rowid`).raw();
-    const segments = db.prepare(`SELECT image_id, segment_id, source_id FROM segments WHERE image_id = ? ORDER BY rowid`).raw();
-    const boxes = db.prepare(`SELECT image_id, source_id, x, y, w, h FROM boxes WHERE image_id = ? ORDER BY id`).raw();
-    const instances = db.prepare(`SELECT image_id, source_id, mask_path FROM instance_masks WHERE image_id = ? ORDER BY id`).raw();
-    const source = db.prepare(`SELECT image_id, signature FROM image_sources WHERE image_id = ?`).raw();
-    const problemsOf = db.prepare(`SELECT file, reason FROM problems WHERE dataset = ? AND file = ? ORDER BY rowid`);
-    let into: Database.Database | null = null;
-    let put: Record<string, Database.Statement> = {};
     return {
+      hasProblems: db.prepare(`SELECT 1 FROM problems WHERE dataset = ? LIMIT 1`).get(name) !== undefined,
       has: (id) => exists.get(id, name) !== undefined,
-      signature: (id) => (signatureOf.get(id, name) as string | undefined) ?? null,
-      copy: (id, files, staging, problem) => {
-        if (into !== staging) {
-          into = staging;
-          put = {
-            images: staging.prepare(`INSERT INTO images (id, split, image_path, mask_path, width, height) VALUES (?, ?, ?, ?, ?, ?)`),
-            labels: staging.prepare(`INSERT INTO image_labels (image_id, label_id, pixels) VALUES (?, ?, ?)`),
-            segments: staging.prepare(`INSERT INTO segments (image_id, segment_id, source_id) VALUES (?, ?, ?)`),
-            boxes: staging.prepare(`INSERT INTO boxes (image_id, source_id, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?)`),
-            instances: staging.prepare(`INSERT INTO instance_masks (image_id, source_id, mask_path) VALUES (?, ?, ?)`),
-            source: staging.prepare(`INSERT INTO image_sources (image_id, signature) VALUES (?, ?)`),
-          };
-        }
-        const row = image.get(id) as unknown[] | undefined;
-        if (!row) return 0;
-        (put.images as Database.Statement).run(...row);
-        for (const [stmt, target] of [
-          [labels, 'labels'],
-          [segments, 'segments'],
-          [boxes, 'boxes'],
-          [instances, 'instances'],
-          [source, 'source'],
-        ] as const) {
-          for (const r of stmt.all(id) as unknown[][]) (put[target] as Database.Statement).run(...r);
-        }
-        for (const file of new Set(files)) for (const p of problemsOf.all(name, file) as Problem[]) problem(p);
-        return 1;
-      },
+      signature: (id) => (keep ? ((signatureOf.get(id) as string | undefined) ?? null) : null),
     };
   }
 
   /**
    * Copies a complete staging file into the manifest in one transaction, replacing the dataset's
    * old rows; returns, against those old rows, the images added, changed (re-read) and removed.
+   * With --update the images the staging file lists as kept keep their rows where they are (and the
+   * problem rows of their files): only the rows of changed and removed images are deleted, and only
+   * those of changed and added ones inserted, so an update costs what changed, not the dataset's size.
    * A manifest written before images_in_sample_order gets it in the same transaction (built after the
    * rows are in: one sort, not a million random inserts), so no reader sees it half-indexed.
    */
-  private install(name: string, root: string, opened: OpenedDataset, keepUnmapped: boolean, lut: Map<number, number>, file: string, update: boolean): { added: number; changed: number; removed: number; indexedSampleOrder: boolean } {
+  private install(
+    name: string,
+    root: string,
+    opened: OpenedDataset,
+    keepUnmapped: boolean,
+    lut: Map<number, number>,
+    file: string,
+    update: boolean,
+    settings: ReadSettings,
+  ): { added: number; changed: number; removed: number; keptProblems: number; indexedSampleOrder: boolean } {
     const db = this.db;
     db.prepare(`ATTACH DATABASE ? AS staged`).run(file);
     boundCache(db, 'staged');
     try {
       db.exec('BEGIN IMMEDIATE');
       try {
-        const count = (sql: string) => db.prepare(sql).pluck().get(name) as number;
-        const changes = update
-          ? {
-              added: count(`SELECT COUNT(*) FROM staged.images WHERE id NOT IN (SELECT id FROM images WHERE dataset = ?)`),
-              changed: db.prepare(`SELECT COUNT(*) FROM staged.changed`).pluck().get() as number,
-              removed: count(`SELECT COUNT(*) FROM images WHERE dataset = ? AND id NOT IN (SELECT id FROM staged.images)`),
-            }
-          : { added: 0, changed: 0, removed: 0 };
-        this.deleteDataset(name);
-        this.insertDatasetRow(name, root, opened);
-        const written = this.writeClasses(name, opened, keepUnmapped);
+        const count = (sql: string, ...params: string[]) => db.prepare(sql).pluck().get(...params) as number;
+        let changes = { added: 0, changed: 0, removed: 0 };
+        let keptProblems = 0;
+        if (update) {
+          // Every image of the manifest's dataset is kept, changed (re-read) or removed; every staged image is changed or added.
+          const kept = count(`SELECT COUNT(*) FROM staged.kept`);
+          const changed = count(`SELECT COUNT(*) FROM staged.changed`);
+          const before = count(`SELECT COUNT(*) FROM images WHERE dataset = ?`, name);
+          changes = { added: count(`SELECT COUNT(*) FROM staged.images`) - changed, changed, removed: before - kept - changed };
+          // The images not kept, found once (each delete below then looks them up by id).
+          db.exec(`CREATE TEMP TABLE gone (id INTEGER PRIMARY KEY)`);
+          db.prepare(`INSERT INTO temp.gone (id) SELECT id FROM images WHERE dataset = ? AND id NOT IN (SELECT image_id FROM staged.kept)`).run(name);
+          this.deleteImages(`SELECT id FROM temp.gone`);
+          db.exec(`DROP TABLE temp.gone`);
+          db.prepare(`DELETE FROM problems WHERE dataset = ? AND file NOT IN (SELECT file FROM staged.kept_files)`).run(name);
+          keptProblems = count(`SELECT COUNT(*) FROM problems WHERE dataset = ?`, name);
+        } else {
+          this.deleteImages(`SELECT id FROM images WHERE dataset = ?`, name);
+          db.prepare(`DELETE FROM problems WHERE dataset = ?`).run(name);
+        }
+        const written = this.writeDatasetRows(name, root, opened, keepUnmapped);
         if (JSON.stringify([...written]) !== JSON.stringify([...lut])) throw new Error(`the label ids of ${name} changed while it was merged`);
         db.prepare(`INSERT INTO images (id, dataset, split, image_path, mask_path, width, height) SELECT id, ?, split, image_path, mask_path, width, height FROM staged.images ORDER BY id`).run(name);
         db.exec(`INSERT INTO image_labels (image_id, label_id, pixels) SELECT image_id, label_id, pixels FROM staged.image_labels ORDER BY rowid`);
@@ -343,10 +392,11 @@ export class ManifestWriter {
         db.exec(`INSERT INTO image_sources (image_id, signature) SELECT image_id, signature FROM staged.image_sources ORDER BY image_id`);
         db.prepare(`INSERT INTO problems (dataset, file, reason) SELECT ?, file, reason FROM staged.problems ORDER BY rowid`).run(name);
         db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('updated_at', ?)`).run(new Date().toISOString());
+        db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`).run(readSettingsKey(name), JSON.stringify(settings));
         const indexedSampleOrder = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?`).get(SAMPLE_ORDER_INDEX) === undefined;
         if (indexedSampleOrder) db.exec(SAMPLE_ORDER_SQL);
         db.exec('COMMIT');
-        return { ...changes, indexedSampleOrder };
+        return { ...changes, keptProblems, indexedSampleOrder };
       } catch (err) {
         if (db.inTransaction) db.exec('ROLLBACK');
         throw err;
@@ -356,18 +406,11 @@ export class ManifestWriter {
     }
   }
 
-  private deleteDataset(name: string): void {
+  /** Removes the images `ids` (a query of image ids, with `params` as its parameters) and every row that belongs to them. */
+  private deleteImages(ids: string, ...params: string[]): void {
     const db = this.db;
-    db.prepare(`DELETE FROM image_labels WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).run(name);
-    db.prepare(`DELETE FROM segments WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).run(name);
-    db.prepare(`DELETE FROM boxes WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).run(name);
-    db.prepare(`DELETE FROM instance_masks WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).run(name);
-    db.prepare(`DELETE FROM image_sources WHERE image_id IN (SELECT id FROM images WHERE dataset = ?)`).run(name);
-    db.prepare(`DELETE FROM images WHERE dataset = ?`).run(name);
-    db.prepare(`DELETE FROM dataset_classes WHERE dataset = ?`).run(name);
-    db.prepare(`DELETE FROM problems WHERE dataset = ?`).run(name);
-    db.prepare(`DELETE FROM datasets WHERE name = ?`).run(name);
-    db.prepare(`DELETE FROM labels WHERE origin = ? AND id NOT IN (SELECT label_id FROM dataset_classes WHERE label_id IS NOT NULL)`).run(`unmapped:${name}`);
+    for (const table of ['image_labels', 'segments', 'boxes', 'instance_masks', 'image_sources']) db.prepare(`DELETE FROM ${table} WHERE image_id IN (${ids})`).run(...params);
+    db.prepare(`DELETE FROM images WHERE id IN (${ids})`).run(...params);
   }
 
   /** dataset_classes rows and the source id → label id table (IGNORE for ignored classes). */
