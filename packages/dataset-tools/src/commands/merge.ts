@@ -42,7 +42,7 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
       describe:
         'NAME=LOSS: the loss the trainer applies to that dataset, instead of its format\'s default (hd for dense masks, ld for OpenImages, wd for boxes). hd and ld need masks (ld ignores the 30% hardest pixels of each image: noisy or pseudo-labels), wd needs boxes',
     })
-    .option('split', { type: 'string', array: true, describe: 'only these splits (dataset-native names, comma-separated)' })
+    .option('split', { type: 'string', array: true, describe: 'only these splits (dataset-native names, comma-separated; a dataset with none of them is refused, naming the ones it has)' })
     .option('limit', { coerce: integerOption('limit', 1), requiresArg: true, describe: 'at most this many images per dataset (quick runs)' })
     .option('workers', { coerce: integerOption('workers', 0), requiresArg: true, default: os.cpus().length, defaultDescription: 'one per core', describe: 'worker threads decoding masks (0 = none)' })
     .option('replace', { type: 'string', array: true, describe: 'redo these datasets if already in the manifest' })
