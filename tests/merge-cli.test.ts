@@ -106,7 +106,8 @@ describe('merge-datasets and manifest commands', () => {
     await writeAde20k(ade, { training: 3 }, [24, 20]);
     const refused = await run(MERGE, ['--dataset', `ade=${ade}`, '--out', out, '--split', 'nosuchsplit']);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('error: no split "nosuchsplit" in ade20k dataset "ade" (has: training);');
+    // Refused before any dataset is read: the error is the only line.
+    expect(refused.stderr).toBe(`error: no split "nosuchsplit" in ade20k dataset "ade" (has: training); no manifest written (${out} does not exist)\n`);
     const city = await run(MERGE, ['--dataset', `cityscapes=${path.join(dir, 'cityscapes')}`, '--out', out, '--split', 'training,nosuch']);
     expect(city.code).toBe(2);
     expect(city.stderr).toContain('error: no split "training" or "nosuch" in cityscapes dataset "cityscapes" (has: train, val);');

@@ -160,6 +160,29 @@ function checkStoredRoots(writer: ManifestWriter, out: string, specs: DatasetSpe
     );
   }
 }
+/** A dataset already in the manifest that this run skips: neither --replace nor --update names it. */
+function skipsDataset(writer: ManifestWriter, name: string, options: MergeDatasetsOptions): boolean {
+  return writer.hasDataset(name) && !(options.replace ?? []).includes(name) && !(options.update ?? []).includes(name);
+}
+
+/**
+ * With --split, opens each dataset this run reads (not those it skips) before anything is written: a
+ * --split naming none of a dataset's splits is refused at once, in one line, rather than after the
+ * datasets before it were read. Opening lists splits and files, it reads no sample.
+ */
+function checkSplits(writer: ManifestWriter, out: string, resolved: { spec: DatasetSpec; adapter: FormatAdapter }[], labels: string[], options: MergeDatasetsOptions): void {
+  if (options.splits === undefined) return;
+  for (const { spec, adapter } of resolved) {
+    if (skipsDataset(writer, spec.name, options)) continue;
+    try {
+      adapter.open(spec.root, { labels, splits: options.splits, variant: spec.variant, taxonomyFile: spec.taxonomy, datasetName: spec.name });
+    } catch (err) {
+      if (!(err instanceof DatasetError)) throw err;
+      throw new DatasetError(err.code, `${err.message}; ${writer.isNew ? `no manifest written (${out} does not exist)` : `${out} is as it was`}`);
+    }
+  }
+}
+
 /**
  * merge-datasets: reads each dataset and writes it into the manifest, one transaction per dataset.
  * Datasets already in the manifest are kept unless named in `replace`: skipped when given with the
@@ -178,6 +201,7 @@ export async function mergeDatasets(out: string, specs: DatasetSpec[], options: 
   const writer = ManifestWriter.open(out, labels, specs);
   try {
     checkStoredRoots(writer, path.resolve(out), specs, [...(options.replace ?? []), ...(options.update ?? [])]);
+    checkSplits(writer, path.resolve(out), resolved, labels, options);
   } catch (err) {
     writer.abandon();
     throw err;
@@ -187,7 +211,7 @@ export async function mergeDatasets(out: string, specs: DatasetSpec[], options: 
   const work = (async () => {
     for (const { spec, adapter } of resolved) {
       const updating = (options.update ?? []).includes(spec.name);
-      if (writer.hasDataset(spec.name) && !(options.replace ?? []).includes(spec.name) && !updating) {
+      if (skipsDataset(writer, spec.name, options)) {
         writer.dropFinishedStaging(spec.name);
         run.skipped.push({
           dataset: spec.name,

@@ -7,7 +7,7 @@ import { DatasetError } from '../errors.js';
 import { FORMATS } from '../formats/index.js';
 import { ManifestReader } from '../manifest/reader.js';
 import { problemLine } from './manifest.js';
-import { MergeInterrupted, mergeDatasets, parseDatasetSpecs, type MergeRun } from '../merge.js';
+import { MergeInterrupted, mergeDatasets, parseDatasetSpecs, type MergeDatasetsOptions, type MergeRun } from '../merge.js';
 import { imageCounter } from '../image-counter.js';
 
 const list = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => String(x).split(',')).filter((x) => x !== '');
@@ -42,7 +42,7 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
       describe:
         'NAME=LOSS: the loss the trainer applies to that dataset, instead of its format\'s default (hd for dense masks, ld for OpenImages, wd for boxes). hd and ld need masks (ld ignores the 30% hardest pixels of each image: noisy or pseudo-labels), wd needs boxes',
     })
-    .option('split', { type: 'string', array: true, describe: 'only these splits (dataset-native names, comma-separated)' })
+    .option('split', { type: 'string', array: true, describe: 'only these splits (dataset-native names, comma-separated; a dataset with none of them is refused, naming the ones it has)' })
     .option('limit', { coerce: integerOption('limit', 1), requiresArg: true, describe: 'at most this many images per dataset (quick runs)' })
     .option('workers', { coerce: integerOption('workers', 0), requiresArg: true, default: os.cpus().length, defaultDescription: 'one per core', describe: 'worker threads decoding masks (0 = none)' })
     .option('replace', { type: 'string', array: true, describe: 'redo these datasets if already in the manifest' })
@@ -88,6 +88,19 @@ export function summaryLine(s: MergeRun['summaries'][number]): string {
   return `${s.dataset.padEnd(18)} ${s.format.padEnd(14)} ${images} ${plural(s.problems, 'problem').padStart(11)} ${s.seconds.toFixed(2)} s (${rate} images/s)`;
 }
 
+/** What merge-datasets says on stderr when it finds a dataset's staging file: continued from it, or started afresh and why. */
+export function resumeLine(name: string, staged: Parameters<NonNullable<MergeDatasetsOptions['onResume']>>[1]): string {
+  if (staged.discarded) return `${name}: ${staged.file}, left by an interrupted run, is not continued (${staged.discarded}); ${name} starts afresh`;
+  const problems = staged.problems > 0 ? ` and ${plural(staged.problems, 'problem')}` : '';
+  const were = staged.images === 1 && staged.problems === 0 ? 'was' : 'were';
+  return `resuming ${name}: ${plural(staged.images, 'image')}${problems} (the first ${plural(staged.items, 'item')} of its listing) ${were} written by an interrupted run to ${staged.file}; continuing after them`;
+}
+
+/** The line after a resumed dataset's summary: how many of its images the interrupted run had written. */
+export function continuedLine(dataset: string, images: number): string {
+  return `${dataset}: continued an interrupted merge (${plural(images, 'image')} ${images === 1 ? 'was' : 'were'} already written)`;
+}
+
 export async function runMergeDatasets(args: MergeArgs): Promise<void> {
   const specs = parseDatasetSpecs(list(args.dataset), list(args.format), list(args.variant), list(args.taxonomy), list(args.loss));
   const bar = imageCounter('merge', !args.json);
@@ -105,12 +118,7 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
       update: list(args.update),
       // Items per staging commit (default 2,000): a tuning knob, and how the tests kill a merge between commits.
       chunk: Number(process.env.SENTSEG_MERGE_CHUNK) > 0 ? Math.floor(Number(process.env.SENTSEG_MERGE_CHUNK)) : undefined,
-      onResume: (name, staged) =>
-        void process.stderr.write(
-          staged.discarded
-            ? `${name}: ${staged.file}, left by an interrupted run, is not continued (${staged.discarded}); ${name} starts afresh\n`
-            : `resuming ${name}: ${staged.images.toLocaleString('en-US')} images${staged.problems > 0 ? ` and ${plural(staged.problems, 'problem')}` : ''} (the first ${staged.items.toLocaleString('en-US')} items of its listing) were written by an interrupted run to ${staged.file}; continuing after them\n`,
-        ),
+      onResume: (name, staged) => void process.stderr.write(`${resumeLine(name, staged)}\n`),
       onEveryRead: (name, why) => void process.stderr.write(`${name}: --update reads every image again: ${why}\n`),
       keepUnmapped: args['keep-unmapped'],
       histograms: args.histograms,
@@ -135,7 +143,7 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
   } else {
     for (const s of run.summaries) {
       process.stdout.write(`${summaryLine(s)}\n`);
-      if (s.resumedAfter) process.stdout.write(`${s.dataset}: continued an interrupted merge (${s.resumedAfter.images} images were already written)\n`);
+      if (s.resumedAfter) process.stdout.write(`${continuedLine(s.dataset, s.resumedAfter.images)}\n`);
       if (s.update) {
         const n = (x: number) => x.toLocaleString('en-US');
         const kept = s.update.everyRead === undefined ? ', the others kept' : `: every image, since ${s.update.everyRead}`;

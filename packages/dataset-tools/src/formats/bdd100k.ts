@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { walkFiles, stem } from '../paths.js';
 import { taxonomyFor } from '../taxonomy.js';
+import { folderSplits } from './splits.js';
 import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
 const SPLITS = ['train', 'val'];
@@ -28,7 +29,8 @@ export const bdd100k: FormatAdapter = {
     const found = layout(root);
     if (!found) throw new DatasetError('NOT_A_DATASET', `not a BDD100K folder (no images/10k + labels/sem_seg/masks, nor seg/images + seg/labels): ${root}`);
     const taxonomy = taxonomyFor('bdd100k', options);
-    const splits = (options.splits ?? SPLITS).filter((s) => existsSync(path.join(root, found.labels, s)));
+    // A split is a folder of masks (the test split has images alone: nothing to merge).
+    const splits = folderSplits('bdd100k', path.join(root, found.labels), SPLITS, options.splits, options.datasetName);
     return grayDenseDataset('bdd100k', found.version, taxonomy, function* (): Iterable<SampleOrProblem> {
       for (const split of splits) {
         for (const rel of walkFiles(path.join(root, found.images, split), (n) => /\.jpe?g$/i.test(n), false)) {

@@ -1,9 +1,9 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { walkFiles } from '../paths.js';
 import { taxonomyFor } from '../taxonomy.js';
-import { chosenSplits } from './splits.js';
+import { folderSplits, subfolders } from './splits.js';
 import { grayDenseDataset, type FormatAdapter, type OpenOptions, type OpenedDataset, type SampleOrProblem } from './types.js';
 
 const SPLITS = ['train', 'val'];
@@ -29,12 +29,9 @@ export const cityscapes: FormatAdapter = {
   open(root: string, options: OpenOptions): OpenedDataset {
     if (!cityscapes.detect(root)) throw new DatasetError('NOT_A_DATASET', `not a Cityscapes folder (no ${P.imageDir}/ and ${P.maskDir}/): ${root}`);
     const taxonomy = taxonomyFor('cityscapes', options);
-    const splits =
-      options.splits === undefined
-        ? SPLITS.filter((s) => existsSync(path.join(root, P.imageDir, s)))
-        : chosenSplits('cityscapes', readdirSync(path.join(root, P.imageDir), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort(), options.splits, options.datasetName);
+    const splits = folderSplits('cityscapes', path.join(root, P.imageDir), SPLITS, options.splits, options.datasetName);
     if (splits.length === 0 && options.splits === undefined) {
-      const found = readdirSync(path.join(root, P.imageDir), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+      const found = subfolders(path.join(root, P.imageDir));
       // The test split's gtFine masks are placeholders (all "unlabeled"): read only when asked for.
       throw new DatasetError('NOT_A_DATASET', `no train or val split in ${root} (found: ${found.join(', ') || 'none'}${found.includes('test') ? '; the test labels are placeholders, --split test reads them anyway' : ''})`);
     }

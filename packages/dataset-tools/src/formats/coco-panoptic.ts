@@ -7,6 +7,7 @@ import { insideRoot } from '../paths.js';
 import { pngBytes8, pngKind, pngSamples, pngSize, readPngHeader } from '../png.js';
 import { TempIndex } from '../temp-index.js';
 import { taxonomyFor } from '../taxonomy.js';
+import { chosenSplits } from './splits.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
 /**
@@ -165,8 +166,11 @@ export const cocoPanoptic: FormatAdapter = {
   detect: (root) => annotationFiles(root).length > 0,
   maskDecoders: { 'panoptic-rgb': panopticDecoder },
   open(root: string, options: OpenOptions): OpenedDataset {
-    const files = annotationFiles(root).filter(([split]) => !options.splits || options.splits.includes(split));
-    if (files.length === 0) throw new DatasetError('NOT_A_DATASET', `not a COCO panoptic folder (no annotations/panoptic_<split>2017.json): ${root}`);
+    const all = annotationFiles(root);
+    if (all.length === 0) throw new DatasetError('NOT_A_DATASET', `not a COCO panoptic folder (no annotations/panoptic_<split>2017.json): ${root}`);
+    // The splits are those of the annotation files' names (panoptic_val2017.json: val).
+    const splits = chosenSplits('coco-panoptic', [...new Set(all.map(([split]) => split))], options.splits, options.datasetName);
+    const files = all.filter(([split]) => splits.includes(split));
     const taxonomy = taxonomyFor('coco-panoptic', options);
     return {
       format: 'coco-panoptic',

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError } from '../errors.js';
 import { isImage, walkFiles, stem } from '../paths.js';
 import type { SourceClass } from '../taxonomy.js';
+import { chosenSplits } from './splits.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
 /**
@@ -39,6 +40,17 @@ function readClasses(root: string, labels: string[]): { classes: SourceClass[]; 
   return { classes: names.map((name, id) => ({ id, name, target: target(name) })), ignoreValues: DEFAULT_IGNORE };
 }
 
+/** A split of an image directly in images/ (images/x.jpg); images/<split>/x.jpg is in <split>. */
+const NO_SPLIT = 'all';
+
+/** The splits of images/: its sub-folders, and NO_SPLIT when images lie in images/ itself. */
+function presentSplits(root: string): string[] {
+  const entries = readdirSync(path.join(root, 'images'), { withFileTypes: true });
+  const folders = entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  const loose = entries.some((e) => !e.isDirectory() && isImage(e.name));
+  return [...new Set([...folders, ...(loose ? [NO_SPLIT] : [])])].sort();
+}
+
 /** Any dataset as images/[<split>/]x.jpg + masks/[<split>/]x.png + classes.json or classes.txt. */
 export const generic: FormatAdapter = {
   name: 'generic',
@@ -49,6 +61,7 @@ export const generic: FormatAdapter = {
   open(root: string, options: OpenOptions): OpenedDataset {
     if (!generic.detect(root)) throw new DatasetError('NOT_A_DATASET', `not a generic dataset folder (needs images/, masks/ and classes.json or classes.txt): ${root}`);
     const { classes, ignoreValues } = readClasses(root, options.labels);
+    const splits = chosenSplits('generic', presentSplits(root), options.splits, options.datasetName);
     return {
       format: 'generic',
       version: '1',
@@ -61,8 +74,8 @@ export const generic: FormatAdapter = {
       *samples(): Iterable<SampleOrProblem> {
         for (const rel of walkFiles(path.join(root, 'images'), isImage)) {
           const parts = rel.split('/');
-          const split = parts.length > 1 ? (parts[0] as string) : 'all';
-          if (options.splits && !options.splits.includes(split)) continue;
+          const split = parts.length > 1 ? (parts[0] as string) : NO_SPLIT;
+          if (!splits.includes(split)) continue;
           const mask = `masks/${path.posix.join(path.posix.dirname(rel), `${stem(rel)}.png`)}`;
           if (!existsSync(path.join(root, mask))) yield { problem: { file: `images/${rel}`, reason: `no mask ${mask}` } };
           else yield { sample: { split, image: `images/${rel}`, mask } };

@@ -6,6 +6,7 @@ import { listFiles } from '../paths.js';
 import { rasterizePolygons, type PolygonObject } from '../polygons.js';
 import { taxonomyFor } from '../taxonomy.js';
 import { CITYSCAPES_PATHS } from './cityscapes.js';
+import { folderSplits } from './splits.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
 const SPLITS = ['train', 'val'];
@@ -101,7 +102,8 @@ export const idd: FormatAdapter = {
   open(root: string, options: OpenOptions): OpenedDataset {
     if (!existsSync(path.join(root, P.imageDir)) || !existsSync(path.join(root, P.maskDir))) throw new DatasetError('NOT_A_DATASET', `not an IDD folder (no ${P.imageDir}/ and ${P.maskDir}/): ${root}`);
     const taxonomy = taxonomyFor('idd', options);
-    const splits = (options.splits ?? SPLITS).filter((s) => existsSync(path.join(root, P.imageDir, s)));
+    // Without --split, train and val (the test split has no gtFine); with it, any leftImg8bit/<split>.
+    const splits = folderSplits('idd', path.join(root, P.imageDir), SPLITS, options.splits, options.datasetName);
     const frames = splits.flatMap((split) => listFiles(path.join(root, P.imageDir, split), (n) => n.endsWith(P.imageSuffix)).map((rel) => ({ split, rel })));
     // One encoding per dataset: level3Ids PNGs when every frame has one, else the polygons.
     const allPngs = frames.every(({ split, rel }) => existsSync(path.join(root, P.maskDir, split, `${rel.slice(0, -P.imageSuffix.length)}${P.level3Suffix}`)));

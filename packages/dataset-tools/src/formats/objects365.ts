@@ -5,6 +5,7 @@ import { streamJsonArrays } from '../json-stream.js';
 import { insideRoot } from '../paths.js';
 import { TempIndex } from '../temp-index.js';
 import { taxonomyFor } from '../taxonomy.js';
+import { chosenSplits } from './splits.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem, SourceBox } from './types.js';
 
 const SPLITS = ['train', 'val'];
@@ -83,8 +84,11 @@ export const objects365: FormatAdapter = {
   annotation: 'boxes',
   detect: (root) => annotationFiles(root).length > 0,
   open(root: string, options: OpenOptions): OpenedDataset {
-    const files = annotationFiles(root).filter((f) => !options.splits || options.splits.includes(f.split));
-    if (files.length === 0) throw new DatasetError('NOT_A_DATASET', `not an Objects365 folder (no ${P.annotationsDir}/${P.json('v2', '<split>')} or ${P.json('v1', '<split>')}): ${root}`);
+    const all = annotationFiles(root);
+    if (all.length === 0) throw new DatasetError('NOT_A_DATASET', `not an Objects365 folder (no ${P.annotationsDir}/${P.json('v2', '<split>')} or ${P.json('v1', '<split>')}): ${root}`);
+    // The splits are those of the JSON files' names (zhiyuan_objv2_val.json: val).
+    const splits = chosenSplits('objects365', all.map((f) => f.split), options.splits, options.datasetName);
+    const files = all.filter((f) => splits.includes(f.split));
     const taxonomy = taxonomyFor('objects365', options);
     const byId = new Map(taxonomy.classes.map((c) => [c.id, c]));
     return {

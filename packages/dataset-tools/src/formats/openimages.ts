@@ -5,6 +5,7 @@ import { DatasetError } from '../errors.js';
 import { insideRoot } from '../paths.js';
 import { TempIndex } from '../temp-index.js';
 import { taxonomyFor } from '../taxonomy.js';
+import { chosenSplits } from './splits.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
 const SPLITS = ['train', 'validation', 'test'];
@@ -94,8 +95,10 @@ export const openImages: FormatAdapter = {
   annotation: 'instance-masks',
   detect: (root) => SPLITS.some((s) => segmentationCsv(root, s) !== null),
   open(root: string, options: OpenOptions): OpenedDataset {
-    const splits = SPLITS.filter((s) => !options.splits || options.splits.includes(s)).filter((s) => segmentationCsv(root, s) !== null);
-    if (splits.length === 0) throw new DatasetError('NOT_A_DATASET', `not an OpenImages folder (no <split>${P.csvSuffix}): ${root}`);
+    // The splits are those with a segmentation CSV (validation-annotations-object-segmentation.csv: validation).
+    const present = SPLITS.filter((s) => segmentationCsv(root, s) !== null);
+    if (present.length === 0) throw new DatasetError('NOT_A_DATASET', `not an OpenImages folder (no <split>${P.csvSuffix}): ${root}`);
+    const splits = chosenSplits('openimages', present, options.splits, options.datasetName);
     const taxonomy = taxonomyFor('openimages', options);
     const idOfCode = new Map(taxonomy.classes.filter((c) => c.code !== undefined).map((c) => [c.code as string, c.id]));
     return {

@@ -4,6 +4,7 @@ import { PNG } from 'pngjs';
 import { DatasetError } from '../errors.js';
 import { listFiles, walkFiles } from '../paths.js';
 import { taxonomyFor } from '../taxonomy.js';
+import { folderSplits } from './splits.js';
 import type { FormatAdapter, OpenOptions, OpenedDataset, SampleOrProblem } from './types.js';
 
 export type SunRgbdVariant = 'mseg' | 'official';
@@ -43,7 +44,8 @@ export const sunRgbd: FormatAdapter = {
   detect: (root) => existsSync(path.join(root, 'image')) && existsSync(path.join(root, 'semseg-label37')),
   open(root: string, options: OpenOptions): OpenedDataset {
     if (!sunRgbd.detect(root)) throw new DatasetError('NOT_A_DATASET', `not a SUN RGB-D folder (no image/ and semseg-label37/): ${root}`);
-    const splits = (options.splits ?? SPLITS).filter((s) => existsSync(path.join(root, 'image', s)));
+    // Before the variant is detected from the masks: a --split naming no split is the error to show.
+    const splits = folderSplits('sun-rgbd', path.join(root, 'image'), SPLITS, options.splits, options.datasetName);
     const maskFiles = splits.flatMap((s) => listFiles(path.join(root, 'semseg-label37', s), (n) => n.endsWith('.png')).map((f) => path.join(root, 'semseg-label37', s, f)));
     let variant: SunRgbdVariant;
     if (options.variant !== undefined) {
