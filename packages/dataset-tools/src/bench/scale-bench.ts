@@ -253,7 +253,7 @@ const execFileAsync = promisify(execFile);
 const MERGE_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];
 async function child<T>(extra: string[]): Promise<T> {
   const script = fileURLToPath(import.meta.url);
-  const flags = extra.includes('merge') ? MERGE_NODE_FLAGS : [];
+  const flags = extra.includes('merge') || extra.includes('update') ? MERGE_NODE_FLAGS : [];
   const { stdout } = await execFileAsync(process.execPath, [...flags, script, ...extra, '--workers', String(args.workers), `--histograms=${args.histograms}`], { maxBuffer: 1 << 24 });
   return JSON.parse(stdout.trim().split('\n').pop() as string) as T;
 }
