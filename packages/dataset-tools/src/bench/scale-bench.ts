@@ -4,6 +4,8 @@
  *   - Objects365 v2 layout (a COCO-style JSON with ~15 boxes per image: about 2.2 KB per image,
  *     so 2.2 GB at 1M images; images in patch folders of 10,000),
  *   - OpenImages layout (a segmentation CSV with ~2.9 masks per image, as V6's 2.7M masks on 944k images),
+ *   - COCO panoptic layout (opt-in: --formats coco-panoptic; a panoptic JSON with 4 segments per image
+ *     and RGB segment-id PNGs, 118k images in COCO's train2017),
  * where every image and mask file is a hard link to one of a few source files (ext4 allows at most
  * 65,000 links per file, so the links rotate among enough sources to stay under 60,000 each). Each
  * merge runs in its own process (histograms on, the default workers, node started with the flags
@@ -24,23 +26,24 @@ import { promisify } from 'node:util';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { CITYSCAPES_PATHS } from '../formats/cityscapes.js';
+import { COCO_PANOPTIC_PATHS } from '../formats/coco-panoptic.js';
 import { OBJECTS365_PATHS } from '../formats/objects365.js';
 import { OPENIMAGES_PATHS } from '../formats/openimages.js';
 import { ManifestReader } from '../manifest/reader.js';
 import { mergeDatasets, parseDatasetSpecs } from '../merge.js';
-import { bandMask, seeded, writeGrayPng, writeImage } from '../testing/index.js';
+import { bandMask, seeded, writeGrayPng, writeImage, writeRgbPng } from '../testing/index.js';
 import { readTaxonomy } from '../taxonomy.js';
 
 const args = await yargs(hideBin(process.argv))
   .usage(
     '$0 [--scale N ...] [--formats LIST] [--data DIR] [--keep]\n\n' +
-      'Measures merge-datasets at real scale: for each size N it generates Cityscapes, Objects365 and OpenImages layouts (hard links to a few files), ' +
+      'Measures merge-datasets at real scale: for each size N it generates Cityscapes, Objects365 and OpenImages layouts (and COCO panoptic when named; hard links to a few files), ' +
       'merges each in its own process and prints images/s (boxes/s, masks/s) and peak RSS, then times a reader listing the merged dataset and its peak RSS, ' +
       'and --update with nothing changed and with 1% of the images touched; ' +
       'the last lines give the RSS ratio of each size to the smallest.',
   )
   .option('scale', { type: 'number', array: true, default: [10_000, 100_000], describe: 'dataset sizes in images (repeat); 1000000 is the full-scale run' })
-  .option('formats', { type: 'string', default: 'cityscapes,objects365,openimages', describe: 'comma-separated: cityscapes, objects365, openimages' })
+  .option('formats', { type: 'string', default: 'cityscapes,objects365,openimages', describe: 'comma-separated: cityscapes, objects365, openimages, coco-panoptic' })
   .option('width', { type: 'number', default: 256, describe: 'image width of the generated sets' })
   .option('height', { type: 'number', default: 128, describe: 'image height of the generated sets' })
   .option('workers', { type: 'number', default: os.cpus().length, describe: 'worker threads of each merge' })
@@ -236,7 +239,44 @@ async function generateOpenImages(root: string, n: number): Promise<void> {
   csv.close();
 }
 
-const GENERATORS: Record<string, (root: string, n: number) => Promise<void>> = { cityscapes: generateCityscapes, objects365: generateObjects365, openimages: generateOpenImages };
+const cocoBase = (i: number) => String(i + 1).padStart(12, '0');
+
+async function generateCocoPanoptic(root: string, n: number): Promise<void> {
+  const P = COCO_PANOPTIC_PATHS;
+  const categories = readTaxonomy('coco-panoptic').classes.map((c) => c.id);
+  const images = await sources(`coco-image-${W}x${H}`, n, '.jpg', (f, k) => writeImage(f, W, H, 60 + k));
+  // Every mask holds segments 1 to 4 and unlabelled (0) in bands, in an order of its own: the PNG's RGB is the segment id.
+  const masks = await sources(`coco-mask-${W}x${H}`, n, '.png', (f, k) => {
+    const rgb = new Uint8Array(W * H * 3);
+    for (let y = 0; y < H; y++) {
+      const segment = (Math.floor((y * 5) / H) + k) % 5;
+      for (let x = 0; x < W; x++) rgb[(y * W + x) * 3] = segment;
+    }
+    writeRgbPng(f, W, H, rgb);
+  });
+  const rand = seeded(8);
+  const json = textWriter(path.join(root, P.annotationsDir, P.json('train', '2017')));
+  json.write('{"info":{"description":"scale bench"},"images":[');
+  for (let i = 0; i < n; i++) {
+    link(images, i, (IMAGE_FILES['coco-panoptic'] as (r: string, i: number) => string)(root, i));
+    link(masks, i, path.join(root, P.annotationsDir, P.maskDir('train', '2017'), `${cocoBase(i)}.png`));
+    json.write(`${i === 0 ? '' : ','}{"id":${i + 1},"file_name":"${cocoBase(i)}.jpg","width":${W},"height":${H}}`);
+  }
+  json.write('],"annotations":[');
+  for (let i = 0; i < n; i++) {
+    const segments = [1, 2, 3, 4].map((id) => `{"id":${id},"category_id":${categories[Math.floor(rand() * categories.length)] as number},"iscrowd":0,"area":${(W * H) / 5},"bbox":[0,0,${W},${H / 5}]}`);
+    json.write(`${i === 0 ? '' : ','}{"image_id":${i + 1},"file_name":"${cocoBase(i)}.png","segments_info":[${segments.join(',')}]}`);
+  }
+  json.write('],"categories":[]}');
+  json.close();
+}
+
+const GENERATORS: Record<string, (root: string, n: number) => Promise<void>> = {
+  cityscapes: generateCityscapes,
+  objects365: generateObjects365,
+  openimages: generateOpenImages,
+  'coco-panoptic': generateCocoPanoptic,
+};
 
 /** Image number i of a generated set, as its generator named it. */
 const IMAGE_FILES: Record<string, (root: string, i: number) => string> = {
@@ -246,6 +286,7 @@ const IMAGE_FILES: Record<string, (root: string, i: number) => string> = {
   },
   objects365: (root, i) => path.join(root, 'train', `${OBJECTS365_PATHS.v2ImageDir}/patch${Math.floor(i / 10_000)}/objects365_v2_${String(i).padStart(8, '0')}.jpg`),
   openimages: (root, i) => path.join(root, 'train', `${(i * 2654435761 % 2 ** 32).toString(16).padStart(8, '0') + String(i).padStart(8, '0')}${OPENIMAGES_PATHS.imageExt}`),
+  'coco-panoptic': (root, i) => path.join(root, COCO_PANOPTIC_PATHS.imageDir('train', '2017'), `${cocoBase(i)}.jpg`),
 };
 
 const execFileAsync = promisify(execFile);
@@ -284,7 +325,11 @@ interface ReadFigures {
 }
 
 const formats = args.formats.split(',').filter((f) => f !== '');
-for (const f of formats) if (!GENERATORS[f]) throw new Error(`unknown format ${f} (cityscapes, objects365, openimages)`);
+for (const f of formats) {
+  if (GENERATORS[f]) continue;
+  process.stderr.write(`error: --formats: unknown format "${f}" (${Object.keys(GENERATORS).join(', ')})\n`);
+  await flushAndExit(2);
+}
 const sizes = [...new Set(args.scale)].sort((a, b) => a - b);
 const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 console.log(`dataset-tools scale benchmark (${os.cpus().length} cores, load ${os.loadavg()[0]?.toFixed(1)}, node ${process.version}): ${W}×${H} images, histograms ${args.histograms ? 'on' : 'off'}, ${args.workers} workers`);
