@@ -116,8 +116,10 @@ export function createTrainStep(context: TrainStepContext): TrainStep {
       }
       const wdConv = boxTargets ? { w: model.params.get('wd/w'), b: model.params.get('wd/b') } : null;
       return tf.variableGrads(() => {
-        const emb = model.forward(x);
-        const computed = batchLosses(emb, t, slices, { labelEmb, logTau: model.logTau, ldDropFraction: context.ldDropFraction, wdConv });
+        // A recomputed step at the map's resolution takes L_HD's and L_LD's per-pixel losses band by
+        // band from the encoder's features, never holding the whole batch's embeddings.
+        const source = model.recomputeActivations && !atLabel ? { model, features: model.encode(x) } : model.forward(x);
+        const computed = batchLosses(source, t, slices, { labelEmb, logTau: model.logTau, ldDropFraction: context.ldDropFraction, wdConv });
         let totalLoss: Tensor = tf.scalar(0);
         for (const [name, part] of Object.entries(computed) as [LossKind, Tensor][]) {
           parts[name] = tf.keep(part);

@@ -2,9 +2,10 @@ import { seededRandom } from '@sentseg/common';
 import { describe, expect, it } from 'vitest';
 import { pixelLosses } from '../src/losses/cosine.js';
 import { lossHD } from '../src/losses/hd.js';
+import { batchLosses } from '../src/losses/table.js';
 import { depthwiseConv3x3, gelu } from '../src/model/ops.js';
 import { estimatePlainStepBytes, estimateStepBytes, recomputeFor, refuseOversizedStep, WASM_STEP_BUDGET } from '../src/model/memory.js';
-import { recompute } from '../src/model/recompute.js';
+import { recompute, recomputeParts } from '../src/model/recompute.js';
 import { SegFormer, segformerConfig } from '../src/model/segformer.js';
 import { tf, type Tensor } from '../src/tf.js';
 import { maxDiff, randomTensor } from './tensors.js';
@@ -50,6 +51,62 @@ describe('recomputed activations (training at large crops)', () => {
     }
   });
 
+  it('recomputeParts(fn) over parts gives the value and input gradients of the parts computed whole, and keeps no intermediate', () => {
+    const x = randomTensor([2, 6, 3], 21);
+    const w = tf.variable(randomTensor([3, 4], 22));
+    const rows = [0, 2, 5, 6];
+    const part = (p: number, a: Tensor, b: Tensor) => tf.tanh(tf.matMul(tf.reshape(tf.square(tf.slice(a, [0, rows[p] as number, 0], [2, (rows[p + 1] as number) - (rows[p] as number), 3])), [-1, 3]), b)).reshape([2, -1, 4]);
+    const whole = (a: Tensor, b: Tensor) => tf.tanh(tf.matMul(tf.reshape(tf.square(a), [-1, 3]), b)).reshape([2, 6, 4]);
+    const r = randomTensor([2, 6, 4], 23);
+    const plain = tf.variableGrads(() => tf.sum(tf.mul(whole(x, w), r)) as tf.Scalar, [w]);
+    const before = tf.memory().numTensors;
+    const redone = tf.variableGrads(() => tf.sum(tf.mul(recomputeParts(3, 1, part, [x, w]), r)) as tf.Scalar, [w]);
+    // What is left is the value and the one gradient asked for.
+    expect(tf.memory().numTensors - before).toBe(2);
+    expect(Math.abs((plain.value.dataSync()[0] as number) - (redone.value.dataSync()[0] as number))).toBeLessThan(1e-5);
+    expect(maxDiff(plain.grads[w.name] as Tensor, redone.grads[w.name] as Tensor)).toBeLessThan(1e-5);
+    const [dx] = tf.grads((a: Tensor) => tf.sum(tf.mul(whole(a, w), r)))([x]);
+    const [dxRedone] = tf.grads((a: Tensor) => tf.sum(tf.mul(recomputeParts(3, 1, part, [a, w]), r)))([x]);
+    expect(maxDiff(dx as Tensor, dxRedone as Tensor)).toBeLessThan(1e-5);
+  });
+
+  it('a recomputed step taking L_HD and L_LD band by band from the features (L_WD decoding its slice) equals the plain step on the embeddings: losses and every weight gradient to 1e-5 (relative where over 1)', () => {
+    const model = new SegFormer({ ...segformerConfig('tiny', 8), boxProjectionDim: 4 }, 3);
+    const images = randomTensor([3, 64, 64, 3], 24);
+    const labels = randomTensor([5, 8], 25);
+    const random = seededRandom(26);
+    // Some pixels ignored (255).
+    const target = tf.tensor3d(Int32Array.from({ length: 3 * 16 * 16 }, () => [0, 1, 2, 3, 4, 255][Math.floor(random() * 6)] as number), [3, 16, 16], 'int32');
+    const vars = model.params.entries().map(([, v]) => v);
+    const context = { labelEmb: labels, logTau: model.logTau, ldDropFraction: 0.3, wdConv: { w: model.params.get('wd/w'), b: model.params.get('wd/b') } };
+    const wd = { start: 2, count: 1, boxes: [{ image: 0, x0: 1, y0: 2, x1: 9, y1: 12 }], clipBoxEmb: randomTensor([1, 4], 29) };
+    const slices = { hd: { start: 0, count: 1, boxes: [], clipBoxEmb: null }, ld: { start: 1, count: 1, boxes: [], clipBoxEmb: null }, wd };
+    const parts: Record<string, number> = {};
+    const step = (banded: boolean) =>
+      tf.variableGrads(() => {
+        const computed = batchLosses(banded ? { model, features: model.encode(images) } : model.forward(images), target, slices, context);
+        for (const [name, part] of Object.entries(computed)) parts[`${name}${banded}`] = (part as Tensor).dataSync()[0] as number;
+        return tf.addN([computed.hd as Tensor, computed.ld as Tensor, computed.wd as Tensor]) as tf.Scalar;
+      }, vars);
+    const plain = step(false);
+    model.recomputeActivations = true;
+    // Bands of one output row: 16 bands, each with its own logits.
+    model.decoderBandElements = 1;
+    const banded = step(true);
+    expect(Math.abs((parts.hdfalse as number) - (parts.hdtrue as number))).toBeLessThan(1e-5);
+    expect(Math.abs((parts.ldfalse as number) - (parts.ldtrue as number))).toBeLessThan(1e-5);
+    expect(Math.abs((parts.wdfalse as number) - (parts.wdtrue as number))).toBeLessThan(1e-5);
+    expect(Math.abs((plain.value.dataSync()[0] as number) - (banded.value.dataSync()[0] as number))).toBeLessThan(1e-5);
+    for (const v of vars) {
+      const a = plain.grads[v.name] as Tensor;
+      const b = banded.grads[v.name] as Tensor;
+      expect(b, v.name).toBeDefined();
+      // Relative to the gradient's size where it is over 1 (L_WD's bias gradient is about 350 here: float32 rounding).
+      const scale = Math.max(1, tf.max(tf.abs(a)).dataSync()[0] as number);
+      expect(maxDiff(a, b) / scale, v.name).toBeLessThan(1e-5);
+    }
+  });
+
   it('per-pixel losses taken in recomputed chunks equal the whole [pixels × labels] computation: values and gradients to 1e-5', () => {
     const emb = randomTensor([2, 5, 7, 6], 7);
     const labels = randomTensor([4, 6], 8);
@@ -83,6 +140,17 @@ describe('recomputed activations (training at large crops)', () => {
     expect(maxDiff(gelu(y), opByOp(y))).toBeLessThan(1e-5);
     const [g1] = tf.grads((t: Tensor) => tf.sum(tf.mul(gelu(t), tf.range(0, 40))))([y]);
     const [g2] = tf.grads((t: Tensor) => tf.sum(tf.mul(opByOp(t), tf.range(0, 40))))([y]);
+    expect(maxDiff(g1 as Tensor, g2 as Tensor)).toBeLessThan(1e-4);
+  });
+
+  it('GELU\'s gradient over more elements than one chunk (taken chunk by chunk) equals the op-by-op form\'s', () => {
+    const size = (1 << 20) + 1000;
+    const y = tf.mul(randomTensor([size], 27), 4);
+    const r = randomTensor([size], 28);
+    const opByOp = (t: Tensor) => tf.mul(tf.mul(0.5, t), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(t, tf.mul(0.044715, tf.pow(t, 3)))))));
+    const [g1] = tf.grads((t: Tensor) => tf.sum(tf.mul(gelu(t), r)))([y]);
+    const [g2] = tf.grads((t: Tensor) => tf.sum(tf.mul(opByOp(t), r)))([y]);
+    expect(g1?.shape).toEqual([size]);
     expect(maxDiff(g1 as Tensor, g2 as Tensor)).toBeLessThan(1e-4);
   });
 

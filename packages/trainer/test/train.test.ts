@@ -73,6 +73,19 @@ describe('train on three dense datasets in their real layouts', () => {
   });
 });
 
+describe('training with recomputed activations', () => {
+  it('with model.recompute=on (per-pixel losses band by band from the features) trains the same steps: the first two losses equal the kept step\'s', async () => {
+    const base = smallConfig(world, { steps: 2 });
+    const recomputedLogs: string[] = [];
+    const recomputed = await train({ config: { ...base, model: { ...base.model, recompute: 'on' } }, run: path.join(dir, 'recomputed'), log: (l) => recomputedLogs.push(l) });
+    expect(recomputedLogs.filter((l) => l.startsWith('memory: '))).toEqual([expect.stringMatching(/activations recomputed .*\(model\.recompute=on\)$/)]);
+    // Step 2 follows step 1's update at the same learning rate (1e-3) in both runs.
+    // No step leaves a tensor behind.
+    expect(new Set(recomputed.metrics.map((m) => m.numTensors)).size).toBe(1);
+    recomputed.metrics.forEach((m, i) => expect(Math.abs(m.loss - (straight.metrics[i]?.loss as number))).toBeLessThan(1e-4 * Math.max(1, Math.abs(m.loss))));
+  }, 120_000);
+});
+
 describe('instance-mask datasets (L_LD)', () => {
   it('paints each instance mask, scaled from its own size, with its label; the rest is ignored', async () => {
     const manifest = path.join(dir, 'with-oi.sqlite');

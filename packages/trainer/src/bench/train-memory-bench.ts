@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { peakRssMiB, seededRandom } from '@sentseg/common';
 import { selectBackend } from '../backend/select.js';
 import { DEFAULT_CONFIG } from '../config.js';
-import { lossHD } from '../losses/hd.js';
+import { batchLosses, type LossContext } from '../losses/table.js';
 import { SegFormer, segformerConfig, OUTPUT_STRIDE } from '../model/segformer.js';
 import { Optimizer } from '../optim/optimizers.js';
 import { recomputeFor, stepBytesFor } from '../model/memory.js';
@@ -52,12 +52,17 @@ async function child(variant: string, crop: number, batch: number, steps: number
   const params = model.params.entries();
   const trainable = params.map(([, v]) => v);
   const times: number[] = [];
+  const context: LossContext = { labelEmb, logTau: model.logTau, ldDropFraction: 0, wdConv: null };
   for (let s = 0; s < steps; s++) {
     const started = performance.now();
     const { value, grads } = tf.tidy(() => {
       const x = tf.tensor4d(pixels, [batch, crop, crop, 3]);
       const t = tf.tensor3d(targets, [batch, side, side], 'int32');
-      return tf.variableGrads(() => lossHD(model.forward(x), labelEmb, t, model.logTau) as tf.Scalar, trainable);
+      // As the trainer's step (train-step.ts): a recomputed step takes its losses from the features, band by band.
+      return tf.variableGrads(() => {
+        const source = model.recomputeActivations ? { model, features: model.encode(x) } : model.forward(x);
+        return batchLosses(source, t, { hd: { start: 0, count: batch, boxes: [], clipBoxEmb: null } }, context).hd as tf.Scalar;
+      }, trainable);
     });
     await value.data();
     optimizer.apply(params, grads, 6e-5, (name) => model.decays(name), (v) => v.name);

@@ -30,10 +30,18 @@ export function atLabelResolution(pixelEmb: Tensor, target: Tensor): boolean {
 export const LOSS_CHUNK_ELEMENTS = 1 << 20;
 
 /** −log softmax at the target of pixels e [P, D] (target int32 [P], in range): [P]. */
-function targetLosses(e: Tensor, labelEmb: Tensor, logTau: Tensor, safeTarget: Tensor): Tensor {
+export function targetLosses(e: Tensor, labelEmb: Tensor, logTau: Tensor, safeTarget: Tensor): Tensor {
   const numLabels = labelEmb.shape[0] as number;
   const logProbs = tf.logSoftmax(cosineLogits(e, labelEmb, logTau));
   return tf.neg(tf.sum(tf.mul(logProbs, tf.oneHot(safeTarget, numLabels)), 1));
+}
+
+/** The 0/1 mask [P] of target's valid pixels (0 ≤ target < numLabels) and the target [P] with 0 at the others. */
+export function validPixels(target: Tensor, numLabels: number): { valid: Tensor; safeTarget: Tensor } {
+  const flatTarget = tf.reshape(target, [-1]);
+  const valid = tf.cast(tf.logicalAnd(tf.less(flatTarget, numLabels), tf.greaterEqual(flatTarget, 0)), 'float32');
+  const safeTarget = tf.cast(tf.mul(tf.cast(flatTarget, 'float32'), valid), 'int32');
+  return { valid, safeTarget };
 }
 
 /**
@@ -45,10 +53,8 @@ function targetLosses(e: Tensor, labelEmb: Tensor, logTau: Tensor, safeTarget: T
 export function pixelLosses(pixelEmb: Tensor, labelEmb: Tensor, target: Tensor, logTau: Tensor, chunkElements = LOSS_CHUNK_ELEMENTS): { losses: Tensor; valid: Tensor } {
   const numLabels = labelEmb.shape[0] as number;
   const dim = pixelEmb.shape[pixelEmb.shape.length - 1] as number;
-  const flatTarget = tf.reshape(target, [-1]);
-  const valid = tf.cast(tf.logicalAnd(tf.less(flatTarget, numLabels), tf.greaterEqual(flatTarget, 0)), 'float32');
-  const safeTarget = tf.cast(tf.mul(tf.cast(flatTarget, 'float32'), valid), 'int32');
-  const pixels = flatTarget.shape[0] as number;
+  const { valid, safeTarget } = validPixels(target, numLabels);
+  const pixels = safeTarget.shape[0] as number;
   const rows = Math.max(1, Math.floor(chunkElements / numLabels));
   const sizes: number[] = [];
   for (let s = 0; s < pixels; s += rows) sizes.push(Math.min(rows, pixels - s));

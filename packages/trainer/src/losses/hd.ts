@@ -11,6 +11,10 @@ import { labelResolutionLoss } from './label-resolution.js';
  */
 export function lossHD(pixelEmb: Tensor, labelEmb: Tensor, target: Tensor, logTau: Tensor): Tensor {
   if (atLabelResolution(pixelEmb, target)) return labelResolutionLoss(pixelEmb, labelEmb, target, logTau, 0);
-  const { losses, valid } = pixelLosses(pixelEmb, labelEmb, target, logTau);
+  return meanOverValid(pixelLosses(pixelEmb, labelEmb, target, logTau));
+}
+
+/** L_HD from per-pixel losses (pixelLosses, or decodedPixelLosses in a recomputed step): their sum over the valid pixels' count. */
+export function meanOverValid({ losses, valid }: { losses: Tensor; valid: Tensor }): Tensor {
   return tf.div(tf.sum(losses), tf.maximum(tf.sum(valid), 1));
 }

@@ -8,13 +8,21 @@
 import { LOSSES_FOR, type AnnotationKind, type DatasetInfo, type LossKind } from '@sentseg/dataset-tools';
 import { TrainerError } from '../errors.js';
 import { tf, type Tensor } from '../tf.js';
-import { lossHD } from './hd.js';
-import { lossLD } from './ld.js';
+import type { SegFormer } from '../model/segformer.js';
+import { decodedPixelLosses, type PixelLosses } from './decoded-losses.js';
+import { lossHD, meanOverValid } from './hd.js';
+import { dropHardest, lossLD } from './ld.js';
 import { lossWD, type MapBox } from './wd.js';
 
 /** One loss's images of the batch: embeddings [n, h, w, D], targets [n, h, w], boxes on the map. */
 export interface LossSlice {
-  emb: Tensor;
+  /** The slice's embeddings (made when a loss asks for them). */
+  emb: () => Tensor;
+  /**
+   * A recomputed step's per-pixel losses at the map's resolution, taken band by band from the
+   * encoder's features without the embeddings (decoded-losses.ts); null: L_HD and L_LD use `emb`.
+   */
+  pixelLosses: ((labelEmb: Tensor, target: Tensor, logTau: Tensor) => PixelLosses) | null;
   target: Tensor;
   /** Boxes of the slice's images (image index relative to the slice), with their CLIP targets. */
   boxes: MapBox[];
@@ -45,17 +53,21 @@ export const LOSSES: { readonly [K in LossKind]: LossSpec } = {
   hd: {
     title: 'L_HD',
     needs: 'label masks',
-    compute: (s, c) => lossHD(s.emb, c.labelEmb, s.target, c.logTau),
+    compute: (s, c) => (s.pixelLosses ? meanOverValid(s.pixelLosses(c.labelEmb, s.target, c.logTau)) : lossHD(s.emb(), c.labelEmb, s.target, c.logTau)),
   },
   ld: {
     title: 'L_LD',
     needs: 'label masks',
-    compute: (s, c) => lossLD(s.emb, c.labelEmb, s.target, c.logTau, c.ldDropFraction),
+    compute: (s, c) => {
+      if (!s.pixelLosses) return lossLD(s.emb(), c.labelEmb, s.target, c.logTau, c.ldDropFraction);
+      const { losses, valid } = s.pixelLosses(c.labelEmb, s.target, c.logTau);
+      return dropHardest(losses, valid, s.target.shape[0] as number, c.ldDropFraction);
+    },
   },
   wd: {
     title: 'L_WD',
     needs: 'boxes',
-    compute: (s, c) => (s.boxes.length > 0 && s.clipBoxEmb && c.wdConv ? lossWD(s.emb, s.boxes, s.clipBoxEmb, c.wdConv) : null),
+    compute: (s, c) => (s.boxes.length > 0 && s.clipBoxEmb && c.wdConv ? lossWD(s.emb(), s.boxes, s.clipBoxEmb, c.wdConv) : null),
   },
 };
 
@@ -99,18 +111,34 @@ export type LossSlices = Partial<Record<LossKind, { start: number; count: number
 export type LossParts = Partial<Record<LossKind, Tensor>>;
 
 /**
- * Applies every loss of the table that has images in the batch to its slice of emb [n, h, w, D] and
- * target [n, h, w]. A slice is taken with tf.slice: its gradient is a pad on every backend, a
- * gather's is not on wasm; the whole batch is passed as it is.
+ * A recomputed step's encoder output, for `batchLosses` in place of the embeddings: L_HD and L_LD
+ * take their per-pixel losses band by band from the features (decoded-losses.ts); L_WD decodes its
+ * slice's embeddings. Only where the targets are at the map's resolution (losses.resolution = cells).
  */
-export function batchLosses(emb: Tensor, target: Tensor, slices: LossSlices, context: LossContext): LossParts {
-  const n = emb.shape[0] as number;
+export interface StepFeatures {
+  model: SegFormer;
+  /** The encoder's four maps [n, h_s, w_s, C_s]. */
+  features: Tensor[];
+}
+
+/**
+ * Applies every loss of the table that has images in the batch to its slice of emb [n, h, w, D] (or
+ * of a recomputed step's features) and target [n, h, w]. A slice is taken with tf.slice: its
+ * gradient is a pad on every backend, a gather's is not on wasm; the whole batch is passed as it is.
+ */
+export function batchLosses(emb: Tensor | StepFeatures, target: Tensor, slices: LossSlices, context: LossContext): LossParts {
+  const fromFeatures = 'features' in emb ? emb : null;
+  const n = fromFeatures ? ((fromFeatures.features[0] as Tensor).shape[0] as number) : ((emb as Tensor).shape[0] as number);
   const parts: LossParts = {};
   for (const name of LOSS_NAMES) {
     const slice = slices[name];
     if (!slice || slice.count === 0) continue;
     const pick = (t: Tensor) => (slice.count === n ? t : tf.slice(t, slice.start, slice.count));
-    const part = LOSSES[name].compute({ emb: pick(emb), target: pick(target), boxes: slice.boxes, clipBoxEmb: slice.clipBoxEmb }, context);
+    let embeddings: Tensor | null = null;
+    const features = fromFeatures ? fromFeatures.features.map(pick) : null;
+    const sliceEmb = () => (embeddings ??= fromFeatures && features ? fromFeatures.model.decodeFeatures(features) : pick(emb as Tensor));
+    const pixelLosses = fromFeatures && features ? (labelEmb: Tensor, t: Tensor, logTau: Tensor) => decodedPixelLosses(fromFeatures.model, features, labelEmb, t, logTau) : null;
+    const part = LOSSES[name].compute({ emb: sliceEmb, pixelLosses, target: pick(target), boxes: slice.boxes, clipBoxEmb: slice.clipBoxEmb }, context);
     if (part) parts[name] = part;
   }
   return parts;

@@ -8,14 +8,15 @@
  *
  * The recomputed estimate counts the float32 tensors a step with recomputed activations holds at its peak
  * (SegFormer.recomputeActivations): per output cell (one 1/4-resolution pixel of one image) the
- * inputs each recomputed segment keeps, the patch embeddings, the embeddings and their gradient,
- * plus the largest segment's transient (stage 1's feed-forward, or its attention scores, which
- * grow with the square of the crop); then a factor measured on the WebAssembly backend
+ * inputs each recomputed segment keeps and the feature maps' gradients, plus the largest
+ * transient (stage 1's feed-forward, its attention scores, which grow with the square of the crop,
+ * or one band of the decoder and loss: the embeddings are never whole); then a factor measured on the WebAssembly backend
  * (train-memory-bench: B0 at 256×256 batch 2, 512×512 batch 2, 640×640 batch 1), which covers
  * the allocator's slack and the heap's growth steps.
  */
 import type { SegFormerConfig } from './segformer.js';
 import { OUTPUT_STRIDE, PATCH_STRIDES } from './segformer.js';
+import { CHUNK_ELEMENTS } from './segformer-inference.js';
 
 /** WebAssembly's 32-bit heap: 4 GiB. */
 export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
@@ -23,11 +24,12 @@ export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
 export const WASM_STEP_BUDGET = 3.5 * 2 ** 30;
 
 /**
- * Measured: heap bytes per counted byte, and the heap a step starts from. B0, 512-d, 238 labels:
- * 640×640 batch 1 grew the heap to 1336 MiB (counted 618 MiB), 512×512 batch 2 to 1727 MiB
- * (counted 736 MiB); the factor covers both.
+ * Measured: heap bytes per counted byte, and the heap a step starts from. B0, 512-d, 238 labels,
+ * the decoder and loss in bands (train-memory-bench, 2 steps): 512×512 batch 2 grew the heap to
+ * 862 MiB (counted 345 MiB: 2.22), 640×640 batch 1 to 789 MiB (counted 381 MiB: 1.82); the factor
+ * covers both with a margin for the heap's 20% growth steps.
  */
-const MEASURED_FACTOR = 2.25;
+const MEASURED_FACTOR = 2.4;
 const MEASURED_BASE = 96 * 2 ** 20;
 
 /** Weights of a SegFormer configuration (as ParamStore builds them), without L_WD's projection. */
@@ -58,28 +60,33 @@ function countedFloats(config: SegFormerConfig, crop: number, batch: number): nu
     if (s > 0) stride *= PATCH_STRIDES[s] as number;
     const perCell = 1 / (stride * stride);
     const ch = config.channels[s] as number;
-    // Each half-block keeps its input; the patch embedding, its norm and the stage's norm keep about 8.
-    kept += cells * perCell * ch * (2 * (config.depths[s] as number) + 8);
-    // Recomputing one half-block: about 12 hidden-size tensors (forward and gradients) ...
-    const ffn = 12 * cells * perCell * ch * config.mlpRatio;
-    // ... or the attention scores (queries × reduced keys per head), three of them.
+    // Each recomputed segment keeps its input (two per block, the patch embedding's and the stage
+    // norm's), and the feature map has its gradient: about 2 · depth + 4 maps of the stage.
+    kept += cells * perCell * ch * (2 * (config.depths[s] as number) + 4);
+    // Recomputing one half-block: about 10 hidden-size tensors (forward and gradients; GELU's gradient goes in chunks) ...
+    const ffn = 10 * cells * perCell * ch * config.mlpRatio;
+    // ... or the attention scores (queries × reduced keys per head): seven of them with their gradients.
     const side = crop / (OUTPUT_STRIDE * stride);
     const sr = config.srRatios[s] as number;
-    const attention = 3 * batch * (config.heads[s] as number) * side * side * Math.ceil(side / sr) ** 2;
+    const attention = 7 * batch * (config.heads[s] as number) * side * side * Math.ceil(side / sr) ** 2;
     transient = Math.max(transient, ffn, attention);
   }
-  // The embeddings, their gradient and the losses' copy; the four decoded maps' gradients.
-  const outputs = cells * (3 * config.embedDim + config.channels.reduce((a, b) => a + b, 0));
-  // One chunk of logits (losses/cosine.ts) and one decoder band (segformer-inference.ts), forward and backward.
-  const chunks = 2 * (1 << 20) + 2 * 4 * (1 << 22);
+  // One band of the decoder, head and loss (losses/decoded-losses.ts: about 4 chunks of
+  // intermediates), forward and backward; the embeddings are never whole.
+  transient = Math.max(transient, 2 * 4 * CHUNK_ELEMENTS);
+  // The per-pixel losses, their mask and gradient.
+  const outputs = 4 * cells;
   // Weights, their gradients and AdamW's two slots.
   const weights = 4 * weightCount(config);
-  return kept + transient + outputs + chunks + weights;
+  return kept + transient + outputs + weights;
 }
 
 /** Estimated peak bytes of the WebAssembly heap for one training step (recomputed activations). */
 export function estimateStepBytes(config: SegFormerConfig, crop: number, batch: number): number {
-  return MEASURED_BASE + MEASURED_FACTOR * 4 * countedFloats(config, crop, batch);
+  // L_WD's slice and losses.resolution = label decode their embeddings (in bands, but whole once
+  // made): room for the batch's embeddings and their gradient on top of what L_HD was measured at.
+  const decoded = 2 * batch * (crop / OUTPUT_STRIDE) ** 2 * config.embedDim;
+  return MEASURED_BASE + MEASURED_FACTOR * 4 * countedFloats(config, crop, batch) + 4 * decoded;
 }
 
 /**

@@ -100,18 +100,41 @@ const geluOp = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[])
   const inner = tf.mul(tf.mul(SQRT_2_OVER_PI, x), tf.add(1, tf.mul(0.044715, tf.square(x))));
   return {
     value: tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner))),
-    gradFunc: (dy: Tensor, saved: Tensor[]) =>
-      tf.tidy(() => {
-        const [sx] = saved as [Tensor];
-        const x2 = tf.square(sx);
-        const th = tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.mul(sx, tf.add(1, tf.mul(0.044715, x2)))));
-        // d/dx = 0.5(1 + th) + 0.5 x (1 − th²) √(2/π)(1 + 3·0.044715 x²)
-        const sech2 = tf.sub(1, tf.square(th));
-        const slope = tf.mul(tf.mul(0.5 * SQRT_2_OVER_PI, sx), tf.mul(sech2, tf.add(1, tf.mul(3 * 0.044715, x2))));
-        return [tf.mul(dy, tf.add(tf.mul(0.5, tf.add(1, th)), slope))];
-      }),
+    gradFunc: (dy: Tensor, saved: Tensor[]) => {
+      const [sx] = saved as [Tensor];
+      // About 17 temporaries of x's size: taken over chunks of GELU_GRADIENT_CHUNK elements, so
+      // that a training step's peak holds one chunk's (at B0 512×512 batch 2, stage 1's 16 MiB
+      // hidden map made the peak: 272 MiB of them at once).
+      const size = sx.size;
+      if (size <= GELU_GRADIENT_CHUNK) return [geluGradient(dy, sx)];
+      const flatX = tf.reshape(sx, [size]);
+      const flatDy = tf.reshape(dy, [size]);
+      const parts: Tensor[] = [];
+      for (let at = 0; at < size; at += GELU_GRADIENT_CHUNK) {
+        const len = Math.min(GELU_GRADIENT_CHUNK, size - at);
+        parts.push(tf.tidy(() => geluGradient(tf.slice(flatDy, at, len), tf.slice(flatX, at, len))));
+      }
+      const dx = tf.reshape(tf.concat(parts, 0), sx.shape);
+      tf.dispose(parts);
+      return [dx];
+    },
   };
 }) as (x: Tensor) => Tensor;
+
+/** Elements of one chunk of GELU's gradient. */
+const GELU_GRADIENT_CHUNK = 1 << 20;
+
+/** dy · GELU'(x). */
+function geluGradient(dy: Tensor, sx: Tensor): Tensor {
+  return tf.tidy(() => {
+    const x2 = tf.square(sx);
+    const th = tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.mul(sx, tf.add(1, tf.mul(0.044715, x2)))));
+    // d/dx = 0.5(1 + th) + 0.5 x (1 − th²) √(2/π)(1 + 3·0.044715 x²)
+    const sech2 = tf.sub(1, tf.square(th));
+    const slope = tf.mul(tf.mul(0.5 * SQRT_2_OVER_PI, sx), tf.mul(sech2, tf.add(1, tf.mul(3 * 0.044715, x2))));
+    return tf.mul(dy, tf.add(tf.mul(0.5, tf.add(1, th)), slope));
+  });
+}
 
 /** Output size of a convolution along one axis. */
 export function convOut(size: number, kernel: number, stride: number, pad: number): number {

@@ -6,9 +6,9 @@
  */
 import { tf, type Tensor, type Variable } from '../tf.js';
 import { kernels } from './kernels.js';
-import { gelu, layerNorm, linear, matMulFast } from './ops.js';
+import { convOut, gelu, layerNorm, linear, matMulFast } from './ops.js';
 import { ParamStore } from './params.js';
-import { recompute } from './recompute.js';
+import { recompute, recomputeParts } from './recompute.js';
 import { CHUNK_ELEMENTS, decodeRows, decoderBandRows } from './segformer-inference.js';
 
 /** Reads a weight by name. */
@@ -175,6 +175,11 @@ export class SegFormer {
    * normalised, at 1/4 of the (padded) input resolution. Call inside tf.tidy or a gradient.
    */
   forward(images: Tensor): Tensor {
+    return this.decodeFeatures(this.encode(images));
+  }
+
+  /** The encoder: images [n, H, W, 3] → its four feature maps [n, h_s, w_s, C_s]. Call inside tf.tidy or a gradient. */
+  encode(images: Tensor): Tensor[] {
     const p = this.params;
     const c = this.config;
     const [n, height, width] = images.shape as [number, number, number, number];
@@ -185,9 +190,14 @@ export class SegFormer {
     for (let s = 0; s < 4; s++) {
       const pre = `stage${s + 1}`;
       const k = PATCH_KERNELS[s] as number;
-      const map = kernels().conv2d(x, p.get(`${pre}/patch/w`), p.get(`${pre}/patch/b`), k, PATCH_STRIDES[s] as number, Math.floor(k / 2));
-      const [, h, w, ch] = map.shape as [number, number, number, number];
-      let tokens = layerNorm(tf.reshape(map, [n, h * w, ch]), p.get(`${pre}/patch/ln/g`), p.get(`${pre}/patch/ln/b`), 1e-5);
+      const stride = PATCH_STRIDES[s] as number;
+      const [h, w, ch] = [convOut(x.shape[1] as number, k, stride, Math.floor(k / 2)), convOut(x.shape[2] as number, k, stride, Math.floor(k / 2)), c.channels[s] as number];
+      // The patch embedding and the norms between stages are segments too: kept, their op-by-op
+      // layer norms would hold eight full-size tensors each until the backward pass ends.
+      let tokens = this.segment(`${pre}/patch/`, `${pre}/patch/`, [x], (get, [input]) => {
+        const map = kernels().conv2d(input as Tensor, get(`${pre}/patch/w`), get(`${pre}/patch/b`), k, stride, Math.floor(k / 2));
+        return layerNorm(tf.reshape(map, [n, h * w, ch]), get(`${pre}/patch/ln/g`), get(`${pre}/patch/ln/b`), 1e-5);
+      });
       for (let b = 0; b < (c.depths[s] as number); b++) {
         const blk = `${pre}/block${b}`;
         const heads = c.heads[s] as number;
@@ -195,20 +205,42 @@ export class SegFormer {
         tokens = this.segment(`${blk}/ln1/`, `${blk}/attn/`, [tokens], (get, [t]) => tf.add(t as Tensor, this.attention(get, layerNorm(t as Tensor, get(`${blk}/ln1/g`), get(`${blk}/ln1/b`)), h, w, `${blk}/attn`, heads, sr)));
         tokens = this.segment(`${blk}/ln2/`, `${blk}/ffn/`, [tokens], (get, [t]) => tf.add(t as Tensor, this.mixFfn(get, layerNorm(t as Tensor, get(`${blk}/ln2/g`), get(`${blk}/ln2/b`)), h, w, `${blk}/ffn`)));
       }
-      tokens = layerNorm(tokens, p.get(`${pre}/ln/g`), p.get(`${pre}/ln/b`));
-      x = tf.reshape(tokens, [n, h, w, ch]);
+      x = this.segment(`${pre}/ln/`, `${pre}/ln/`, [tokens], (get, [t]) => tf.reshape(layerNorm(t as Tensor, get(`${pre}/ln/g`), get(`${pre}/ln/b`)), [n, h, w, ch]));
       features.push(x);
     }
+    return features;
+  }
+
+  /** The decoder and the head: the four feature maps → pixel embeddings (forward's second half). */
+  decodeFeatures(features: Tensor[]): Tensor {
+    const p = this.params;
     if (!this.recomputeActivations) return this.decode((name) => p.get(name), features);
     // Recomputed band by band of output rows: the backward pass holds one band's intermediates.
-    const [, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
+    const [n, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
     const band = decoderBandRows(this, w1 * n, 0, this.decoderBandElements);
-    const bands: Tensor[] = [];
-    for (let r0 = 0; r0 < h1; r0 += band) {
-      const r1 = Math.min(h1, r0 + band);
-      bands.push(this.segment('decoder/', 'head/', features, (get, maps) => decodeRows(this, maps, r0, r1, get)));
-    }
-    return bands.length === 1 ? (bands[0] as Tensor) : tf.concat(bands, 1);
+    return this.recomputeBands(features, [], band, (get, maps, r0, r1) => decodeRows(this, maps, r0, r1, get));
+  }
+
+  /**
+   * `fn` over bands of `rows` output rows of the 1/4-resolution map, concatenated along the rows,
+   * as one recomputed op (recompute.ts recomputeParts) whose inputs are the four feature maps,
+   * `extra` (what `fn` reads besides the decoder, log τ included) and the decoder's and head's weights: the backward pass holds one band's
+   * intermediates and one gradient per input.
+   */
+  recomputeBands(features: Tensor[], extra: Tensor[], rows: number, fn: (get: Get, maps: Tensor[], r0: number, r1: number, extra: Tensor[]) => Tensor): Tensor {
+    const h1 = (features[0] as Tensor).shape[1] as number;
+    const names = this.params.names().filter((n) => n.startsWith('decoder/') || n.startsWith('head/'));
+    const k = features.length + extra.length;
+    const parts = Math.ceil(h1 / rows);
+    return recomputeParts(parts, 1, (part, ...xs) => {
+      const byName = new Map(names.map((n, i) => [n, xs[k + i] as Tensor]));
+      const get = (name: string): Tensor => {
+        const found = byName.get(name);
+        if (!found) throw new Error(`decoder band: weight ${name} is not among its inputs`);
+        return found;
+      };
+      return fn(get, xs.slice(0, features.length), part * rows, Math.min(h1, (part + 1) * rows), xs.slice(features.length, k));
+    }, [...features, ...extra, ...names.map((n) => this.params.get(n))]);
   }
 
   /** The all-MLP decoder and the head: the four feature maps → pixel embeddings. */
