@@ -3,7 +3,8 @@
  * image ids stay the same; the run says how many images were added, changed and removed, and the
  * manifest ends as a full merge of the folder as it is now would write it.
  */
-import { copyFileSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO, tempDir } from './utils.js';
@@ -121,6 +122,36 @@ describe('merge-datasets --update NAME', () => {
     // Said once: the next run finds the index.
     const again = await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--update', 'cityscapes', '--out', out], { cwd: dir });
     expect(again.stdout).not.toContain('images_in_sample_order');
+  });
+
+  it('refuses what would otherwise be another merge than an update, in one line, leaving the manifest as it was', async () => {
+    const out = path.join(dir, 'refusals.sqlite');
+    expect((await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--out', out], { cwd: dir })).code).toBe(0);
+    const digest = () => createHash('sha256').update(readFileSync(out)).digest('hex');
+    const before = digest();
+    const other = path.join(dir, 'other-cityscapes');
+    await writeCityscapes(other, { train: 2 }, [W, H], 34);
+    const cases: [string[], RegExp][] = [
+      // Another folder: as without --update (it would have removed every image the other folder lacks).
+      [['--dataset', `cityscapes=${other}`, '--update', 'cityscapes'], /^error: cityscapes is already in .*refusals\.sqlite, merged from .*, not from .*other-cityscapes: --replace cityscapes replaces it/],
+      // A dataset the manifest does not hold: nothing to update (it would have been merged in full).
+      [['--dataset', `city2=${root}`, '--format', 'city2=cityscapes', '--update', 'city2'], /^error: --update city2: city2 is not in .*refusals\.sqlite, so there is nothing to update \(without --update, city2 is merged in full\); .* is as it was$/m],
+      [['--dataset', `cityscapes=${root}`, '--update', 'cityscapes', '--replace', 'cityscapes'], /^error: --update cityscapes and --replace cityscapes contradict each other/],
+      [['--dataset', `cityscapes=${root}`, '--update'], /^error: Not enough arguments following: update$/m],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(MERGE, [...args, '--out', out], { cwd: dir });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(digest(), args.join(' ')).toBe(before);
+    }
+    // --update into a manifest that does not exist yet: refused, and none is written.
+    const missing = path.join(dir, 'missing.sqlite');
+    const r = await runCli(MERGE, ['--dataset', `cityscapes=${root}`, '--update', 'cityscapes', '--out', missing], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: --update cityscapes: .*missing\.sqlite does not exist yet, so there is nothing to update .*; nothing written\n$/);
+    expect(existsSync(missing)).toBe(false);
   });
 
   it('names a dataset given with --dataset: another name is one line, exit 2', async () => {

@@ -72,24 +72,43 @@ export interface MergeDatasetsOptions extends Omit<MergeOptions, 'update'> {
  * The merge was stopped through its AbortSignal (Ctrl-C). The dataset being written was rolled
  * back; a new manifest was not written at all; an existing one keeps the datasets committed before.
  */
+/**
+ * The abort reason (AbortController.abort(KEEP_PROGRESS)) of a stop that keeps the run's progress, as
+ * a run killed outright does (SIGTERM, SIGHUP): the same command continues from it. Any other abort
+ * (Ctrl-C) is a deliberate stop that rolls back the dataset being written.
+ */
+export const KEEP_PROGRESS = 'keep-progress';
+
 export class MergeInterrupted extends Error {
   constructor(
     readonly out: string,
     readonly newManifest: boolean,
     /** Datasets this run committed before the interruption. */
     readonly committed: string[],
-    /** The dataset being written when it stopped, rolled back. */
+    /** The dataset being written when it stopped: rolled back, or with `kept` its progress kept. */
     readonly rolledBack: string | null,
+    /** Where the progress was kept (KEEP_PROGRESS): the partial manifest and staging file the same command continues from; null when rolled back. */
+    readonly kept: { partial: string | null; staging: string | null } | null = null,
   ) {
-    const undone = rolledBack === null ? '' : `; ${rolledBack} was rolled back`;
-    super(
-      newManifest
-        ? `no manifest written (${out} does not exist${committed.length > 0 ? `; ${committed.join(', ')} had been merged into its partial file, now removed` : ''})`
-        : committed.length > 0
-          ? `${committed.join(', ')} committed to ${out}${undone}; the other datasets of ${out} are as they were`
-          : `nothing committed: ${out} is as it was${undone}`,
-    );
+    super(MergeInterrupted.describe(out, newManifest, committed, rolledBack, kept));
     this.name = 'MergeInterrupted';
+  }
+
+  private static describe(out: string, newManifest: boolean, committed: string[], current: string | null, kept: MergeInterrupted['kept']): string {
+    if (kept !== null) {
+      const parts = [
+        newManifest ? `no manifest written yet (${out} does not exist)` : committed.length > 0 ? `${committed.join(', ')} committed to ${out}` : `nothing committed to ${out}`,
+        ...(kept.partial !== null && committed.length > 0 ? [`${committed.join(', ')} kept in ${kept.partial}`] : []),
+        ...(current !== null && kept.staging !== null ? [`${current}'s progress kept in ${kept.staging}`] : []),
+      ];
+      return `${parts.join('; ')}; the same command continues from there`;
+    }
+    const undone = current === null ? '' : `; ${current} was rolled back`;
+    return newManifest
+      ? `no manifest written (${out} does not exist${committed.length > 0 ? `; ${committed.join(', ')} had been merged into its partial file, now removed` : ''})`
+      : committed.length > 0
+        ? `${committed.join(', ')} committed to ${out}${undone}; the other datasets of ${out} are as they were`
+        : `nothing committed: ${out} is as it was${undone}`;
   }
 }
 
@@ -160,6 +179,19 @@ function checkStoredRoots(writer: ManifestWriter, out: string, specs: DatasetSpe
     );
   }
 }
+/**
+ * --update NAME re-reads a dataset the manifest holds: naming one it does not hold (or a manifest
+ * that does not exist yet) is refused, as a typo would otherwise merge it in full.
+ */
+function checkUpdated(writer: ManifestWriter, out: string, update: string[]): void {
+  for (const name of update) {
+    if (writer.hasDataset(name)) continue;
+    const where = writer.isNew ? `${out} does not exist yet` : `${name} is not in ${out}`;
+    const outcome = writer.isNew ? 'nothing written' : `${out} is as it was`;
+    throw new DatasetError('BAD_ARGUMENT', `--update ${name}: ${where}, so there is nothing to update (without --update, ${name} is merged in full); ${outcome}`);
+  }
+}
+
 /** A dataset already in the manifest that this run skips: neither --replace nor --update names it. */
 function skipsDataset(writer: ManifestWriter, name: string, options: MergeDatasetsOptions): boolean {
   return writer.hasDataset(name) && !(options.replace ?? []).includes(name) && !(options.update ?? []).includes(name);
@@ -194,13 +226,16 @@ export async function mergeDatasets(out: string, specs: DatasetSpec[], options: 
   const labels = readLabelNames();
   for (const name of options.update ?? []) {
     if (!specs.some((s) => s.name === name)) throw new DatasetError('BAD_ARGUMENT', `--update name "${name}" has no --dataset ${name}=PATH (the folder to re-read)`);
+    if ((options.replace ?? []).includes(name)) throw new DatasetError('BAD_ARGUMENT', `--update ${name} and --replace ${name} contradict each other: --update re-reads the files that changed, --replace every file; give one`);
   }
   // Resolve every format before writing anything, so a bad folder fails fast.
   const resolved = specs.map((spec) => ({ spec, adapter: resolveFormat(spec, labels, options.splits) }));
   for (const { spec, adapter } of resolved) checkLoss(spec, adapter);
   const writer = ManifestWriter.open(out, labels, specs);
   try {
-    checkStoredRoots(writer, path.resolve(out), specs, [...(options.replace ?? []), ...(options.update ?? [])]);
+    checkUpdated(writer, path.resolve(out), options.update ?? []);
+    // --update re-reads the folder a dataset was merged from: another folder is refused as without it.
+    checkStoredRoots(writer, path.resolve(out), specs, options.replace ?? []);
     checkSplits(writer, path.resolve(out), resolved, labels, options);
   } catch (err) {
     writer.abandon();
@@ -224,7 +259,7 @@ export async function mergeDatasets(out: string, specs: DatasetSpec[], options: 
       current = spec.name;
       options.onDatasetStart?.(spec.name, adapter.name, spec.root);
       const opened = adapter.open(spec.root, { labels, splits: options.splits, variant: spec.variant, taxonomyFile: spec.taxonomy, datasetName: spec.name });
-      run.summaries.push(await writer.addDataset(spec.name, spec.root, spec.loss === undefined ? opened : { ...opened, loss: spec.loss }, { ...options, update: updating && writer.hasDataset(spec.name) }));
+      run.summaries.push(await writer.addDataset(spec.name, spec.root, spec.loss === undefined ? opened : { ...opened, loss: spec.loss }, { ...options, update: updating }));
       current = null;
     }
   })();
@@ -234,8 +269,14 @@ export async function mergeDatasets(out: string, specs: DatasetSpec[], options: 
   const interrupted = new Promise<never>((_, reject) => (interrupt = reject));
   const onAbort = () => {
     const newManifest = writer.isNew;
+    const committed = run.summaries.map((s) => s.dataset);
+    if (options.signal?.reason === KEEP_PROGRESS) {
+      const kept = writer.suspend();
+      interrupt(new MergeInterrupted(path.resolve(out), newManifest, committed, current, kept));
+      return;
+    }
     writer.abandon();
-    interrupt(new MergeInterrupted(path.resolve(out), newManifest, run.summaries.map((s) => s.dataset), current));
+    interrupt(new MergeInterrupted(path.resolve(out), newManifest, committed, current));
   };
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
