@@ -49,8 +49,8 @@ function stagedItems(out: string, dataset: string): number {
   }
 }
 
-/** Runs the merge with the FIFO in place and kills it (SIGKILL) once its staging file holds `atLeast` items. */
-async function killMidway(args: string[], out: string, atLeast: number): Promise<void> {
+/** Runs the merge with the FIFO in place and kills it (SIGKILL, or `signal`) once its staging file holds `atLeast` items. */
+async function killMidway(args: string[], out: string, atLeast: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<{ code: number | null; stderr: string }> {
   // Moved aside and back (not copied): its size and mtime stay those of the reference run.
   renameSync(stuckMask, `${stuckMask}.real`);
   execFileSync('mkfifo', [stuckMask]);
@@ -58,9 +58,10 @@ async function killMidway(args: string[], out: string, atLeast: number): Promise
     const started = startCli(MERGE, args, { cwd: dir, env });
     const deadline = Date.now() + 120_000;
     while (stagedItems(out, 'big') < atLeast && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    started.child.kill('SIGKILL');
+    started.child.kill(signal);
     const r = await started.done;
-    expect(r.signal, r.stderr).toBe('SIGKILL');
+    if (signal === 'SIGKILL') expect(r.signal, r.stderr).toBe('SIGKILL');
+    return r;
   } finally {
     rmSync(stuckMask);
     renameSync(`${stuckMask}.real`, stuckMask);
@@ -112,6 +113,29 @@ describe('merge-datasets killed outright continues where it stopped', () => {
     const again = await runCli(MERGE, args(out), { cwd: dir, env });
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/^resuming big: \d+ images/m);
+    expect(leftovers(out)).toEqual([]);
+    expect(dumpManifest(out)).toEqual(dumpManifest(reference));
+  });
+
+  it('SIGTERM stops as a kill does, its progress kept, but says so, closes every file (no -wal/-shm) and exits 143; the same command continues', async () => {
+    const args = (out: string) => ['--dataset', `ade=${ade}`, '--dataset', `big=${big}`, '--out', out, '--workers', '1'];
+    const reference = path.join(dir, 'reference-term.sqlite');
+    expect((await runCli(MERGE, args(reference), { cwd: dir, env })).code).toBe(0);
+    const out = path.join(dir, 'terminated.sqlite');
+    const stopped = await killMidway(args(out), out, CHUNK, 'SIGTERM');
+    expect(stopped.code, stopped.stderr).toBe(143);
+    const kept = leftovers(out).sort();
+    expect(kept).toEqual([expect.stringMatching(/^terminated\.sqlite\.merging-big$/), expect.stringMatching(/^terminated\.sqlite\.partial-\d+$/)]);
+    expect(stopped.stderr).toContain(
+      `stopped by SIGTERM: no manifest written yet (${out} does not exist); ade kept in ${path.join(dir, kept[1] as string)}; big's progress kept in ${out}.merging-big; the same command continues from there\n`,
+    );
+    const staged = stagedItems(out, 'big');
+    expect(staged).toBeGreaterThanOrEqual(CHUNK);
+
+    const again = await runCli(MERGE, args(out), { cwd: dir, env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('ade: skipped, merged by the interrupted run of this command (kept from its partial file)');
+    expect(again.stderr).toContain(`resuming big: ${staged} images`);
     expect(leftovers(out)).toEqual([]);
     expect(dumpManifest(out)).toEqual(dumpManifest(reference));
   });

@@ -7,7 +7,7 @@ import { DatasetError } from '../errors.js';
 import { FORMATS } from '../formats/index.js';
 import { ManifestReader } from '../manifest/reader.js';
 import { problemLine } from './manifest.js';
-import { MergeInterrupted, mergeDatasets, parseDatasetSpecs, type MergeDatasetsOptions, type MergeRun } from '../merge.js';
+import { KEEP_PROGRESS, MergeInterrupted, mergeDatasets, parseDatasetSpecs, type MergeDatasetsOptions, type MergeRun } from '../merge.js';
 import { imageCounter } from '../image-counter.js';
 
 const list = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => String(x).split(',')).filter((x) => x !== '');
@@ -45,16 +45,19 @@ export function mergeDatasetsOptions(y: Argv, invocation = '$0') {
     .option('split', { type: 'string', array: true, describe: 'only these splits (dataset-native names, comma-separated; a dataset with none of them is refused, naming the ones it has)' })
     .option('limit', { coerce: integerOption('limit', 1), requiresArg: true, describe: 'at most this many images per dataset (quick runs)' })
     .option('workers', { coerce: integerOption('workers', 0), requiresArg: true, default: os.cpus().length, defaultDescription: 'one per core', describe: 'worker threads decoding masks (0 = none)' })
-    .option('replace', { type: 'string', array: true, describe: 'redo these datasets if already in the manifest' })
+    .option('replace', { type: 'string', array: true, requiresArg: true, describe: 'redo these datasets if already in the manifest' })
     .option('update', {
       type: 'string',
       array: true,
-      describe: 'NAME: re-read only the files of that dataset whose size or mtime changed since it was merged; image ids stay the same; prints the images added, changed and removed',
+      requiresArg: true,
+      describe:
+        'NAME: re-read only the files of that dataset whose size or mtime changed since it was merged (from the same folder, into this manifest); image ids stay the same; prints the images added, changed and removed. The result is what a full merge with the same options would write: with --limit or --split, the images they leave out are removed',
     })
     .option('keep-unmapped', { type: 'boolean', default: false, describe: 'add unmapped source classes as new labels named after them (with --taxonomy: your own class names)' })
     .option('histograms', { type: 'boolean', default: true, describe: 'decode masks for per-label pixel counts (--no-histograms: sizes only)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
     .example(`${invocation} --dataset city=/data/cityscapes --dataset ade=/data/ade --out m.sqlite`, '')
+    .example(`${invocation} --dataset city=/data/cityscapes --update city --out m.sqlite`, '')
     .example(`${invocation} --dataset mine=/data/mine --format mine=generic --out m.sqlite`, '')
     .example(`${invocation} --dataset x=/data/x --taxonomy x=x.json --keep-unmapped --out m.sqlite`, '')
     .example(`${invocation} --dataset pseudo=/data/pseudo --loss pseudo=ld --out m.sqlite`, '');
@@ -105,9 +108,18 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
   const specs = parseDatasetSpecs(list(args.dataset), list(args.format), list(args.variant), list(args.taxonomy), list(args.loss));
   const bar = imageCounter('merge', !args.json);
   // Ctrl-C: the dataset being written is rolled back, a new manifest's partial file removed.
+  // SIGTERM, SIGHUP (a scheduler, a closed session): stopped as a kill would stop it, the progress
+  // kept for the same command to continue, but with every file closed and a line saying so.
   const controller = new AbortController();
+  let stoppedBy: NodeJS.Signals = 'SIGINT';
   const onSigint = () => controller.abort();
+  const onTerminate = (signal: NodeJS.Signals) => {
+    stoppedBy = signal;
+    controller.abort(KEEP_PROGRESS);
+  };
   process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onTerminate);
+  process.once('SIGHUP', onTerminate);
   let run: MergeRun;
   try {
     run = await mergeDatasets(args.out, specs, {
@@ -130,10 +142,17 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
   } catch (err) {
     bar.stop();
     if (!(err instanceof MergeInterrupted)) throw err;
-    process.stderr.write(`interrupted: ${err.message}\n`);
-    return await flushAndExit(EXIT.interrupted);
+    if (err.kept === null) {
+      process.stderr.write(`interrupted: ${err.message}\n`);
+      return await flushAndExit(EXIT.interrupted);
+    }
+    process.stderr.write(`stopped by ${stoppedBy}: ${err.message}\n`);
+    // 128 + the signal's number, as a shell reports a process the signal ended.
+    return await flushAndExit(128 + (os.constants.signals[stoppedBy] ?? 15));
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onTerminate);
+    process.off('SIGHUP', onTerminate);
   }
   bar.stop();
   const problems = runProblems(args.out, run);

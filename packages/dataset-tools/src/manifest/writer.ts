@@ -128,6 +128,8 @@ export class ManifestWriter {
   private staging: Staging | null = null;
   /** Datasets found in the partial file of an interrupted run of a new manifest, adopted by this one. */
   readonly adopted: string[] = [];
+  /** Stopped by suspend(): what is on disk is kept for the next run, abandon() removes nothing. */
+  private suspended = false;
 
   private constructor(file: string, target: string, db: Database.Database) {
     this.file = file;
@@ -453,11 +455,30 @@ export class ManifestWriter {
   }
 
   /**
+   * Stops, keeping what a run killed outright would leave, but closed: the staging file of the dataset
+   * being written (its committed chunks), and a new manifest's partial file; an open transaction is
+   * rolled back and every connection closed, so no -wal/-shm file is left. The same command continues
+   * from them. Returns the partial file (new manifest) and staging file kept, if any.
+   */
+  suspend(): { partial: string | null; staging: string | null } {
+    const staging = this.staging?.file ?? null;
+    this.staging?.close();
+    this.staging = null;
+    this.suspended = true;
+    if (this.db.open) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.db.close();
+    }
+    return { partial: this.isNew ? this.file : null, staging };
+  }
+
+  /**
    * Gives up: an open transaction is rolled back and the connection closed (its last close removes
    * -wal/-shm); a new manifest's partial file is removed, an existing one keeps its committed
    * datasets. Safe to call twice, and from a signal handler between two awaits.
    */
   abandon(): void {
+    if (this.suspended) return;
     this.staging?.remove();
     this.staging = null;
     if (this.db.open) {
