@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, resizeBilinear } from '../src/model/ops.js';
+import { batchMatMulFast, bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, resizeBilinear } from '../src/model/ops.js';
 import { SegFormer, segformerConfig, SEGFORMER_VARIANTS } from '../src/model/segformer.js';
 import { loadWeights, saveWeights } from '../src/model/weights-io.js';
 import { tf, type Tensor } from '../src/tf.js';
@@ -48,6 +48,26 @@ describe('matrix-product layers equal TensorFlow.js\'s own kernels', () => {
     const wasm = await grads('wasm');
     const cpu = await grads('cpu');
     wasm.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - (cpu[i]?.[j] as number))).toBeLessThan(1e-3)));
+  });
+
+  it.each([[1], [3]])('batched product of %i matrices (the attention\'s): values and gradients equal tf.matMul\'s on cpu and on wasm', async (batch) => {
+    const run = async (backend: string, product: (a: Tensor, b: Tensor) => Tensor) => {
+      await tf.setBackend(backend);
+      const a = randomTensor([batch, 7, 5], 31);
+      const b = randomTensor([batch, 5, 4], 32);
+      const r = randomTensor([batch, 7, 4], 33);
+      const loss = (aa: Tensor, bb: Tensor) => tf.sum(tf.mul(product(aa, bb), r));
+      return [product(a, b), ...tf.grads(loss)([a, b])].map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) }));
+    };
+    const theirs = await run('cpu', (a, b) => tf.matMul(a, b));
+    for (const backend of ['cpu', 'wasm']) {
+      const ours = await run(backend, batchMatMulFast);
+      ours.forEach((t, i) => {
+        expect(t.shape).toEqual(theirs[i]?.shape);
+        t.values.forEach((v, j) => expect(Math.abs(v - (theirs[i]?.values[j] as number))).toBeLessThan(1e-5));
+      });
+    }
+    await tf.setBackend('cpu');
   });
 
   it('depthwise 3×3', () => {

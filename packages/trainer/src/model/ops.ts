@@ -24,6 +24,35 @@ export const matMulFast = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) =
   };
 }) as (a: Tensor, b: Tensor) => Tensor;
 
+/** a [B, m, k] · b [B, k, n] as B two-dimensional products, untransposed (see `batchMatMulFast`). */
+function productsPerSlice(a: Tensor, b: Tensor): Tensor {
+  const [batch, m, k] = a.shape as [number, number, number];
+  const n = b.shape[2] as number;
+  if (batch === 1) return tf.reshape(tf.matMul(tf.reshape(a, [m, k]), tf.reshape(b, [k, n])), [1, m, n]);
+  const as = tf.split(a, batch, 0);
+  const bs = tf.split(b, batch, 0);
+  return tf.stack(as.map((ai, i) => tf.matMul(tf.reshape(ai, [m, k]), tf.reshape(bs[i] as Tensor, [k, n]))));
+}
+
+/**
+ * a [B, m, k] · b [B, k, n], the attention's batched products: the WebAssembly backend runs a
+ * BatchMatMul with more than one matrix, or with a transposed operand, as a scalar triple loop (under
+ * 1 GFLOP/s here); one untransposed two-dimensional product per matrix goes through XNNPACK instead.
+ * The gradients are such products too, of explicitly transposed operands.
+ */
+export const batchMatMulFast = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
+  const [a, b] = args as [Tensor, Tensor];
+  const save = args[2] as (saved: Tensor[]) => void;
+  save([a, b]);
+  return {
+    value: productsPerSlice(a, b),
+    gradFunc: (dy: Tensor, saved: Tensor[]) => {
+      const [sa, sb] = saved as [Tensor, Tensor];
+      return [productsPerSlice(dy, tf.transpose(sb, [0, 2, 1])), productsPerSlice(tf.transpose(sa, [0, 2, 1]), dy)];
+    },
+  };
+}) as (a: Tensor, b: Tensor) => Tensor;
+
 /**
  * a [m, k] · b [k, n] where b takes no gradient (a constant, such as the label embeddings): the
  * backward pass computes only dL/da (matMulFast computes both).

@@ -6,7 +6,7 @@
  */
 import { tf, type Tensor, type Variable } from '../tf.js';
 import { kernels } from './kernels.js';
-import { gelu, layerNorm, linear, matMulFast } from './ops.js';
+import { batchMatMulFast, gelu, layerNorm, linear, matMulFast } from './ops.js';
 import { ParamStore } from './params.js';
 import { recompute } from './recompute.js';
 import { CHUNK_ELEMENTS, decodeRows, decoderBandRows } from './segformer-inference.js';
@@ -156,8 +156,8 @@ export class SegFormer {
     const lk = kvIn.shape[1] as number;
     const k = split(linear(kvIn, get(`${pre}/k/w`), get(`${pre}/k/b`)), lk);
     const v = split(linear(kvIn, get(`${pre}/v/w`), get(`${pre}/v/b`)), lk);
-    const weights = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)));
-    const attended = tf.matMul(weights, v);
+    const weights = tf.softmax(tf.mul(batchMatMulFast(q, tf.transpose(k, [0, 2, 1])), 1 / Math.sqrt(dh)));
+    const attended = batchMatMulFast(weights, v);
     const mixed = heads === 1 ? attended : tf.reshape(tf.transpose(tf.reshape(attended, [n, heads, l, dh]), [0, 2, 1, 3]), [n, l, ch]);
     return linear(mixed, get(`${pre}/proj/w`), get(`${pre}/proj/b`));
   }
