@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { batchMatMulFast, bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, resizeBilinear } from '../src/model/ops.js';
+import { batchMatMulFast, bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, gelu, resizeBilinear } from '../src/model/ops.js';
 import { SegFormer, segformerConfig, SEGFORMER_VARIANTS } from '../src/model/segformer.js';
 import { loadWeights, saveWeights } from '../src/model/weights-io.js';
 import { tf, type Tensor } from '../src/tf.js';
@@ -67,6 +67,20 @@ describe('matrix-product layers equal TensorFlow.js\'s own kernels', () => {
         t.values.forEach((v, j) => expect(Math.abs(v - (theirs[i]?.values[j] as number))).toBeLessThan(1e-5));
       });
     }
+    await tf.setBackend('cpu');
+  });
+
+  it('GELU on wasm (x·σ(2u)) gives the tanh form\'s values and gradients on cpu', async () => {
+    const tanhForm = (t: Tensor) => tf.mul(tf.mul(0.5, t), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(t, tf.mul(0.044715, tf.pow(t, 3)))))));
+    const run = async (backend: string, f: (t: Tensor) => Tensor) => {
+      await tf.setBackend(backend);
+      const y = tf.mul(randomTensor([200], 41), 6);
+      const r = randomTensor([200], 42);
+      return [f(y), tf.grad((t: Tensor) => tf.sum(tf.mul(f(t), r)))(y)].map((t) => Array.from(t.dataSync()));
+    };
+    const ours = await run('wasm', gelu);
+    const theirs = await run('cpu', tanhForm);
+    ours.forEach((values, i) => values.forEach((v, j) => expect(Math.abs(v - (theirs[i]?.[j] as number))).toBeLessThan(1e-5)));
     await tf.setBackend('cpu');
   });
 

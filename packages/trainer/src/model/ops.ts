@@ -121,26 +121,32 @@ export function gelu(x: Tensor): Tensor {
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
-/** GELU's value; its gradient keeps only x (the op-by-op form keeps eight full-size tensors). */
+/**
+ * GELU's value; its gradient keeps only x (the op-by-op form keeps eight full-size tensors).
+ * 0.5x(1 + tanh u) is computed as x·σ(2u), the same function: the WebAssembly backend's Tanh is a
+ * scalar loop (42 ms for 1M values here), its Sigmoid an XNNPACK kernel (2.7 ms).
+ */
 const geluOp = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
   const x = args[0] as Tensor;
   (args[1] as (saved: Tensor[]) => void)([x]);
-  // x + 0.044715 x³ as x (1 + 0.044715 x²): Square and products, no Pow (the slowest of them on wasm).
-  const inner = tf.mul(tf.mul(SQRT_2_OVER_PI, x), tf.add(1, tf.mul(0.044715, tf.square(x))));
   return {
-    value: tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner))),
+    value: tf.mul(x, geluGate(x, tf.square(x))),
     gradFunc: (dy: Tensor, saved: Tensor[]) =>
       tf.tidy(() => {
         const [sx] = saved as [Tensor];
         const x2 = tf.square(sx);
-        const th = tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.mul(sx, tf.add(1, tf.mul(0.044715, x2)))));
-        // d/dx = 0.5(1 + th) + 0.5 x (1 − th²) √(2/π)(1 + 3·0.044715 x²)
-        const sech2 = tf.sub(1, tf.square(th));
-        const slope = tf.mul(tf.mul(0.5 * SQRT_2_OVER_PI, sx), tf.mul(sech2, tf.add(1, tf.mul(3 * 0.044715, x2))));
-        return [tf.mul(dy, tf.add(tf.mul(0.5, tf.add(1, th)), slope))];
+        const gate = geluGate(sx, x2);
+        // d/dx = 0.5(1 + th) + 0.5 x (1 − th²) √(2/π)(1 + 3·0.044715 x²), with 0.5(1 + th) = σ and 1 − th² = 4σ(1 − σ)
+        const slope = tf.mul(tf.mul(2 * SQRT_2_OVER_PI, sx), tf.mul(tf.mul(gate, tf.sub(1, gate)), tf.add(1, tf.mul(3 * 0.044715, x2))));
+        return [tf.mul(dy, tf.add(gate, slope))];
       }),
   };
 }) as (x: Tensor) => Tensor;
+
+/** σ(2u) = 0.5(1 + tanh u), u = √(2/π)(x + 0.044715 x³) written x(1 + 0.044715 x²): no Pow (the slowest op on wasm). */
+function geluGate(x: Tensor, x2: Tensor): Tensor {
+  return tf.sigmoid(tf.mul(tf.mul(2 * SQRT_2_OVER_PI, x), tf.add(1, tf.mul(0.044715, x2))));
+}
 
 /** Output size of a convolution along one axis. */
 export function convOut(size: number, kernel: number, stride: number, pad: number): number {
