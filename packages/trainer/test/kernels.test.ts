@@ -35,6 +35,16 @@ describe('the op tables (native kernels and the portable work-arounds) agree on 
     grads[0].forEach((g, i) => expect(maxDiff(g, grads[1][i] as Tensor)).toBeLessThan(1e-5));
   });
 
+  it('conv2d without the input gradient (the images): the same weight and bias gradients, and none computed for the input', () => {
+    const inputs = [randomTensor([2, 19, 22, 3], 41), randomTensor([7 * 7 * 3, 6], 42), randomTensor([6], 43)];
+    const full = both((t, x, w, b) => t.conv2d(x as Tensor, w as Tensor, b, 7, 4, 3), inputs, 44);
+    const lean = both((t, x, w, b) => t.conv2d(x as Tensor, w as Tensor, b, 7, 4, 3, false), inputs, 44);
+    expect(maxDiff(lean.value[1], full.value[0])).toBeLessThan(1e-5);
+    for (const i of [1, 2]) expect(maxDiff(lean.grads[1][i] as Tensor, full.grads[0][i] as Tensor)).toBeLessThan(1e-5);
+    expect(maxDiff(full.grads[1][0] as Tensor, full.grads[0][0] as Tensor)).toBeLessThan(1e-5);
+    expect(tf.max(tf.abs(lean.grads[1][0] as Tensor)).dataSync()[0]).toBe(0);
+  });
+
   // Batch 1 takes its own branch of the filter gradient (no sum over the images).
   it.each([
     [[2, 5, 7, 4]],

@@ -218,8 +218,9 @@ export function filterGradient(x: Tensor, g: Tensor, kernel: number, stride: num
  * Convolution NHWC with weights [k·k·cin, cout] (row order: dy, dx, channel). The forward pass and
  * the input gradient use the backend's own kernels (Conv2D, Conv2DBackpropInput); the filter
  * gradient, whose kernel the WebAssembly backend lacks, is computed by `filterGradient`.
+ * `inputGradient` false (x is a constant, such as the images): dL/dx is returned as zeros, not computed.
  */
-export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: number, stride: number, pad: number): Tensor {
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: number, stride: number, pad: number, inputGradient = true): Tensor {
   const c = x.shape[3] as number;
   const cout = w.shape[1] as number;
   const conv = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
@@ -231,7 +232,8 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: numb
       value: tf.conv2d(input, filter, stride, pad),
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [xs, f] = saved as [tf.Tensor4D, tf.Tensor4D];
-        const dx = tf.conv2dTranspose(dy as tf.Tensor4D, f, xs.shape, stride, pad);
+        // The images take no gradient: their Conv2DBackpropInput (a scalar loop on wasm, 7 × 7 taps) is skipped.
+        const dx = inputGradient ? tf.conv2dTranspose(dy as tf.Tensor4D, f, xs.shape, stride, pad) : tf.zerosLike(xs);
         return [dx, filterGradient(xs, dy, kernel, stride, pad)];
       },
     };

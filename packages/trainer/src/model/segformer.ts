@@ -185,7 +185,8 @@ export class SegFormer {
     for (let s = 0; s < 4; s++) {
       const pre = `stage${s + 1}`;
       const k = PATCH_KERNELS[s] as number;
-      const map = kernels().conv2d(x, p.get(`${pre}/patch/w`), p.get(`${pre}/patch/b`), k, PATCH_STRIDES[s] as number, Math.floor(k / 2));
+      // The first stage's input is the images: no gradient is taken for them.
+      const map = kernels().conv2d(x, p.get(`${pre}/patch/w`), p.get(`${pre}/patch/b`), k, PATCH_STRIDES[s] as number, Math.floor(k / 2), s > 0);
       const [, h, w, ch] = map.shape as [number, number, number, number];
       let tokens = layerNorm(tf.reshape(map, [n, h * w, ch]), p.get(`${pre}/patch/ln/g`), p.get(`${pre}/patch/ln/b`), 1e-5);
       for (let b = 0; b < (c.depths[s] as number); b++) {
