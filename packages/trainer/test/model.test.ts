@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { batchMatMulFast, bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, gelu, resizeBilinear } from '../src/model/ops.js';
+import { affineFast, batchMatMulFast, bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, gelu, resizeBilinear } from '../src/model/ops.js';
 import { SegFormer, segformerConfig, SEGFORMER_VARIANTS } from '../src/model/segformer.js';
 import { loadWeights, saveWeights } from '../src/model/weights-io.js';
 import { tf, type Tensor } from '../src/tf.js';
@@ -67,6 +67,20 @@ describe('matrix-product layers equal TensorFlow.js\'s own kernels', () => {
         t.values.forEach((v, j) => expect(Math.abs(v - (theirs[i]?.values[j] as number))).toBeLessThan(1e-5));
       });
     }
+    await tf.setBackend('cpu');
+  });
+
+  it.each([[3, 8], [8, 3]])('affine layer [6, %i] → %i: values and gradients (input, weights, bias) equal tf.matMul\'s on wasm', async (k, n) => {
+    const run = async (backend: string, layer: (x: Tensor, w: Tensor, b: Tensor) => Tensor) => {
+      await tf.setBackend(backend);
+      const inputs = [randomTensor([6, k], 51), randomTensor([k, n], 52), randomTensor([n], 53)];
+      const r = randomTensor([6, n], 54);
+      const loss = (x: Tensor, w: Tensor, b: Tensor) => tf.sum(tf.mul(layer(x, w, b), r));
+      return [layer(...(inputs as [Tensor, Tensor, Tensor])), ...tf.grads(loss)(inputs)].map((t) => Array.from(t.dataSync()));
+    };
+    const ours = await run('wasm', affineFast);
+    const theirs = await run('cpu', (x, w, b) => tf.add(tf.matMul(x, w), b));
+    ours.forEach((values, i) => values.forEach((v, j) => expect(Math.abs(v - (theirs[i]?.[j] as number))).toBeLessThan(1e-5)));
     await tf.setBackend('cpu');
   });
 
