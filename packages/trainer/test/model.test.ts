@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { affineFast, batchMatMulFast, bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, gelu, resizeBilinear } from '../src/model/ops.js';
+import { affineFast, batchMatMulFast, bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, gelu, layerNorm, resizeBilinear } from '../src/model/ops.js';
 import { SegFormer, segformerConfig, SEGFORMER_VARIANTS } from '../src/model/segformer.js';
 import { loadWeights, saveWeights } from '../src/model/weights-io.js';
 import { tf, type Tensor } from '../src/tf.js';
@@ -80,6 +80,24 @@ describe('matrix-product layers equal TensorFlow.js\'s own kernels', () => {
     };
     const ours = await run('wasm', affineFast);
     const theirs = await run('cpu', (x, w, b) => tf.add(tf.matMul(x, w), b));
+    ours.forEach((values, i) => values.forEach((v, j) => expect(Math.abs(v - (theirs[i]?.[j] as number))).toBeLessThan(1e-5)));
+    await tf.setBackend('cpu');
+  });
+
+  it('layer norm: values and gradients (input, γ, β) on wasm equal the op-by-op form\'s on cpu', async () => {
+    const opByOp = (x: Tensor, g: Tensor, b: Tensor) => {
+      const centred = tf.sub(x, tf.mean(x, -1, true));
+      return tf.add(tf.mul(tf.div(centred, tf.sqrt(tf.add(tf.mean(tf.square(centred), -1, true), 1e-5))), g), b);
+    };
+    const run = async (backend: string, norm: (x: Tensor, g: Tensor, b: Tensor) => Tensor) => {
+      await tf.setBackend(backend);
+      const inputs = [tf.add(tf.mul(randomTensor([2, 5, 3, 8], 61), 3), 1), randomTensor([8], 62), randomTensor([8], 63)];
+      const r = randomTensor([2, 5, 3, 8], 64);
+      const loss = (x: Tensor, g: Tensor, b: Tensor) => tf.sum(tf.mul(norm(x, g, b), r));
+      return [norm(...(inputs as [Tensor, Tensor, Tensor])), ...tf.grads(loss)(inputs)].map((t) => Array.from(t.dataSync()));
+    };
+    const ours = await run('wasm', (x, g, b) => layerNorm(x, g, b, 1e-5));
+    const theirs = await run('cpu', opByOp);
     ours.forEach((values, i) => values.forEach((v, j) => expect(Math.abs(v - (theirs[i]?.[j] as number))).toBeLessThan(1e-5)));
     await tf.setBackend('cpu');
   });

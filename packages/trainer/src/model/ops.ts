@@ -122,12 +122,34 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   return tf.reshape(y, [...lead, w.shape[1] as number]);
 }
 
-/** Layer normalisation over the last axis. */
+/**
+ * Layer normalisation over the last axis, with its gradient written out: dx = (ĝ − mean(ĝ) −
+ * x̂·mean(ĝ·x̂)) / σ with ĝ = dy·γ, dγ = Σ dy·x̂ and dβ = Σ dy as `columnSums`. Keeps x̂ and 1/σ.
+ * TensorFlow.js's op-by-op gradient makes about twice the full-size passes: on wasm the decoder's
+ * [2, 64, 64, 256] layer norm took 403 ms forward and backward that way, 241 ms this way, here.
+ */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): Tensor {
-  const mean = tf.mean(x, -1, true);
-  const centred = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(centred), -1, true);
-  return tf.add(tf.mul(tf.div(centred, tf.sqrt(tf.add(variance, eps))), gamma), beta);
+  const d = x.shape[x.shape.length - 1] as number;
+  const op = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
+    const [input, g, b] = args as [Tensor, Tensor, Tensor];
+    const centred = tf.sub(input, tf.mean(input, -1, true));
+    const inverseStd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), eps));
+    const normalised = tf.mul(centred, inverseStd);
+    (args[3] as (saved: Tensor[]) => void)([normalised, inverseStd, g]);
+    return {
+      value: tf.add(tf.mul(normalised, g), b),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [xh, inv, sg] = saved as [Tensor, Tensor, Tensor];
+        const rows = xh.size / d;
+        const dyRows = tf.reshape(dy, [rows, d]);
+        const dGamma = columnSums(tf.mul(dyRows, tf.reshape(xh, [rows, d])));
+        const scaled = tf.mul(dy, sg);
+        const dx = tf.mul(tf.sub(tf.sub(scaled, tf.mean(scaled, -1, true)), tf.mul(xh, tf.mean(tf.mul(scaled, xh), -1, true))), inv);
+        return [dx, dGamma, columnSums(dyRows)];
+      },
+    };
+  });
+  return op(x, gamma, beta);
 }
 
 /** GELU, tanh form (as in the SegFormer reference implementation's approximate mode). */
