@@ -27,6 +27,7 @@ describe('the op tables (native kernels and the portable work-arounds) agree on 
     [3, 2, 1, [2, 9, 8, 5]],
     [8, 8, 0, [1, 16, 24, 4]],
     [2, 2, 0, [2, 8, 6, 3]],
+    [2, 2, 0, [2, 9, 7, 3]],
   ] as const)('conv2d k%i stride %i pad %i on %j: values and gradients (input, weights, bias) to 1e-5', (k, stride, pad, shape) => {
     const cin = shape[3];
     const { value, grads } = both((t, x, w, b) => t.conv2d(x as Tensor, w as Tensor, b, k, stride, pad), [randomTensor([...shape], 1), randomTensor([k * k * cin, 6], 2), randomTensor([6], 3)], 4);

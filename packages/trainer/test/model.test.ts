@@ -35,14 +35,20 @@ describe('matrix-product layers equal TensorFlow.js\'s own kernels', () => {
     ga.forEach((g, i) => expect(maxDiff(g, gb[i] as Tensor)).toBeLessThan(1e-3));
   });
 
-  it('gives the same gradients on the WebAssembly backend (its own kernels: Conv2D, Conv2DBackpropInput)', async () => {
+  // k = stride without padding (the spatial reduction) takes its input gradient as a product; 9×7 leaves a row and a column past the last window.
+  it.each([
+    [7, 4, 3, [2, 21, 18, 3]],
+    [2, 2, 0, [2, 9, 7, 3]],
+    [4, 4, 0, [1, 8, 12, 6]],
+  ] as const)('gives the same gradients on the WebAssembly backend (k%i stride %i pad %i on %j)', async (k, stride, pad, shape) => {
     const grads = async (backend: string) => {
       await tf.setBackend(backend);
-      const x = randomTensor([2, 21, 18, 3], 11);
-      const w = randomTensor([7 * 7 * 3, 5], 12);
+      const x = randomTensor([...shape], 11);
+      const w = randomTensor([k * k * shape[3], 5], 12);
       const b = randomTensor([5], 13);
-      const r = randomTensor([2, 6, 5, 5], 14);
-      const g = tf.grads((xx: Tensor, ww: Tensor, bb: Tensor) => tf.sum(tf.mul(conv2d(xx, ww, bb, 7, 4, 3), r)))([x, w, b]);
+      const out = (size: number) => Math.floor((size + 2 * pad - k) / stride) + 1;
+      const r = randomTensor([shape[0], out(shape[1]), out(shape[2]), 5], 14);
+      const g = tf.grads((xx: Tensor, ww: Tensor, bb: Tensor) => tf.sum(tf.mul(conv2d(xx, ww, bb, k, stride, pad), r)))([x, w, b]);
       return g.map((t) => Array.from(t.dataSync()));
     };
     const wasm = await grads('wasm');
