@@ -187,16 +187,25 @@ export class GradientWorker {
     });
   }
 
-  /** Sends the weights (in the model's parameter order) and a half; resolves with its parts and gradients. */
-  async run(weights: Float32Array[], half: HalfStep): Promise<RemoteHalf> {
-    await this.ready;
-    const reply = await new Promise<WorkerReply>((resolve, reject) => {
+  /** Resolves once the worker has built its replica. */
+  started(): Promise<void> {
+    return this.ready;
+  }
+
+  /**
+   * Posts the weights (in the model's parameter order) and a half at once (synchronously: the caller
+   * then computes its own half without yielding); resolves with the worker's parts and gradients.
+   */
+  run(weights: Float32Array[], half: HalfStep): Promise<RemoteHalf> {
+    const reply = new Promise<WorkerReply>((resolve, reject) => {
       this.pending = { resolve, reject };
       this.worker.postMessage({ weights, half }, weights.map((w) => w.buffer as ArrayBuffer));
     });
-    if ('error' in reply) throw new TrainerError(`model.threads: the worker thread failed (${reply.error})`);
-    if ('ready' in reply) throw new TrainerError('model.threads: the worker thread answered out of turn');
-    return reply;
+    return reply.then((r) => {
+      if ('error' in r) throw new TrainerError(`model.threads: the worker thread failed (${r.error})`);
+      if ('ready' in r) throw new TrainerError('model.threads: the worker thread answered out of turn');
+      return r;
+    });
   }
 
   async close(): Promise<void> {
@@ -235,6 +244,7 @@ export function createParallelTrainStep(context: TrainStepContext, worker: Gradi
     if (batch.images.length === 0) return { loss: 0, parts, images: 0, wdBoxes: 0, wdBoxesCut };
     const inputs = stepInputs(batch.images, lossOf, boxTargets, crop, context.resolution === 'label');
     const [mine, theirs] = splitStep(inputs, numLabels);
+    await worker.started();
     // Posted first, so that the worker computes while this thread does.
     const remote = theirs.inputs.n > 0 ? worker.run(params.map(([, v]) => new Float32Array(v.dataSync() as Float32Array)), theirs) : null;
     const local = halfGradients(half, mine);
