@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { seededRandom } from '@sentseg/common';
 import type { LossKind } from '@sentseg/dataset-tools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,10 @@ import { Optimizer } from '../src/optim/optimizers.js';
 import { createParallelTrainStep, GradientWorker, splitStep, workerSetup } from '../src/parallel-step.js';
 import { createTrainStep, stepInputs, type TrainStepContext } from '../src/train-step.js';
 import { tf } from '../src/tf.js';
+import { train } from '../src/train.js';
+import { tempDir } from '../../../tests/utils.js';
+import { writeWorld } from '../../../tests/training-world.js';
+import { smallConfig } from './fixtures.js';
 
 const CROP = 64;
 const LABELS = 7;
@@ -93,4 +98,24 @@ describe('a training step over two threads (model.threads = 2)', () => {
       two.model.params.dispose();
     }
   });
+
+  it('trains with model.threads=2: says so, and each step\'s loss is the one-thread run\'s (to float rounding)', async () => {
+    const world = await writeWorld(dir);
+    const run = async (threads: number) => {
+      const logs: string[] = [];
+      const summary = await train({ config: smallConfig(world, { steps: 3, model: { threads }, optimizer: { kind: 'sgd', lr: 0.005 } }), run: path.join(dir, `threads-${threads}`), log: (l) => logs.push(l) });
+      return { losses: summary.metrics.map((m) => m.loss), logs };
+    };
+    const one = await run(1);
+    const two = await run(2);
+    expect(two.logs.filter((l) => l.startsWith('threads: '))).toEqual(['threads: 2 (model.threads=2: a worker thread computes the gradients of the second half of each batch at the same time)']);
+    expect(one.logs.some((l) => l.startsWith('threads: '))).toBe(false);
+    expect(two.losses).toHaveLength(3);
+    // The first step's loss is taken before any update; later ones after updates that agree to float rounding.
+    expect(Math.abs((two.losses[0] as number) - (one.losses[0] as number))).toBeLessThan(1e-5);
+    two.losses.forEach((loss, i) => expect(Math.abs(loss / (one.losses[i] as number) - 1)).toBeLessThan(2e-5));
+  }, 120_000);
 });
+
+// Removed after the file's tests (a hook registered inside a test would never run).
+const dir = tempDir();
