@@ -275,7 +275,9 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     labelEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
     loader = createLoader(reader, config, infos, datasets, labels.names.length);
     const stepContext = { model, optimizer, labelEmb, lossOf, boxTargets, crop: config.data.crop, resolution: config.losses.resolution, ldDropFraction: config.losses.ldDropFraction };
-    if (config.model.threads > 1) {
+    // The native backend runs its kernels on threads of its own; a second replica there would only compete.
+    if (config.model.threads > 1 && backend.name === 'tensorflow') log('threads: 1 (model.threads=2 applies to the wasm and cpu backends; native TensorFlow uses every core already)');
+    else if (config.model.threads > 1) {
       worker = new GradientWorker(workerSetup(backend.name, model, config.seed, stepContext));
       log(`threads: 2 (model.threads=2: a worker thread computes the gradients of the second half of each batch at the same time)`);
     }
