@@ -33,6 +33,7 @@ import { Optimizer } from './optim/optimizers.js';
 import { tf, type Tensor } from './tf.js';
 import { startSummary, trainingLoop, truncateMetrics, type TrainSummary } from './train-loop.js';
 import { createTrainStep } from './train-step.js';
+import { createParallelTrainStep, GradientWorker, workerSetup } from './parallel-step.js';
 
 export type { StepMetrics, TrainSummary } from './train-loop.js';
 export { downsampleTarget } from './train-step.js';
@@ -251,6 +252,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   let model: SegFormer | null = null;
   let optimizer: Optimizer | null = null;
   let labelEmb: Tensor | null = null;
+  let worker: GradientWorker | null = null;
   try {
     const { infos, split, lossOf } = openDatasets(reader, config);
     const labels = readLabelEmbeddings(config.labelBank, reader, config.labelText, config.encoder);
@@ -272,13 +274,21 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
 
     labelEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
     loader = createLoader(reader, config, infos, datasets, labels.names.length);
-    const trainStep = createTrainStep({ model, optimizer, labelEmb, lossOf, boxTargets, crop: config.data.crop, resolution: config.losses.resolution, ldDropFraction: config.losses.ldDropFraction });
+    const stepContext = { model, optimizer, labelEmb, lossOf, boxTargets, crop: config.data.crop, resolution: config.losses.resolution, ldDropFraction: config.losses.ldDropFraction };
+    // The native backend runs its kernels on threads of its own; a second replica there would only compete.
+    if (config.model.threads > 1 && backend.name === 'tensorflow') log('threads: 1 (model.threads=2 applies to the wasm and cpu backends; native TensorFlow uses every core already)');
+    else if (config.model.threads > 1) {
+      worker = new GradientWorker(workerSetup(backend.name, model, config.seed, stepContext));
+      log(`threads: 2 (model.threads=2: a worker thread computes the gradients of the second half of each batch at the same time)`);
+    }
+    const trainStep = worker ? createParallelTrainStep(stepContext, worker) : createTrainStep(stepContext);
     return await trainingLoop(
       { run, config, loader, trainStep, model, optimizer, checkpointState: checkpointStateOf(config, labels), metricsFile, log, progress: options.progress ?? process.stderr.isTTY === true, stopRequested: options.stopRequested },
       startSummary(run, backend, startStep),
     );
   } finally {
     await loader?.close();
+    await worker?.close();
     if (labelEmb) tf.dispose(labelEmb);
     model?.params.dispose();
     optimizer?.dispose();

@@ -27,12 +27,23 @@ describe('the op tables (native kernels and the portable work-arounds) agree on 
     [3, 2, 1, [2, 9, 8, 5]],
     [8, 8, 0, [1, 16, 24, 4]],
     [2, 2, 0, [2, 8, 6, 3]],
+    [2, 2, 0, [2, 9, 7, 3]],
   ] as const)('conv2d k%i stride %i pad %i on %j: values and gradients (input, weights, bias) to 1e-5', (k, stride, pad, shape) => {
     const cin = shape[3];
     const { value, grads } = both((t, x, w, b) => t.conv2d(x as Tensor, w as Tensor, b, k, stride, pad), [randomTensor([...shape], 1), randomTensor([k * k * cin, 6], 2), randomTensor([6], 3)], 4);
     expect(value[0].shape).toEqual(value[1].shape);
     expect(maxDiff(value[0], value[1])).toBeLessThan(1e-5);
     grads[0].forEach((g, i) => expect(maxDiff(g, grads[1][i] as Tensor)).toBeLessThan(1e-5));
+  });
+
+  it('conv2d without the input gradient (the images): the same weight and bias gradients, and none computed for the input', () => {
+    const inputs = [randomTensor([2, 19, 22, 3], 41), randomTensor([7 * 7 * 3, 6], 42), randomTensor([6], 43)];
+    const full = both((t, x, w, b) => t.conv2d(x as Tensor, w as Tensor, b, 7, 4, 3), inputs, 44);
+    const lean = both((t, x, w, b) => t.conv2d(x as Tensor, w as Tensor, b, 7, 4, 3, false), inputs, 44);
+    expect(maxDiff(lean.value[1], full.value[0])).toBeLessThan(1e-5);
+    for (const i of [1, 2]) expect(maxDiff(lean.grads[1][i] as Tensor, full.grads[0][i] as Tensor)).toBeLessThan(1e-5);
+    expect(maxDiff(full.grads[1][0] as Tensor, full.grads[0][0] as Tensor)).toBeLessThan(1e-5);
+    expect(tf.max(tf.abs(lean.grads[1][0] as Tensor)).dataSync()[0]).toBe(0);
   });
 
   // Batch 1 takes its own branch of the filter gradient (no sum over the images).

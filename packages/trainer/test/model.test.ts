@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, resizeBilinear } from '../src/model/ops.js';
+import { affineFast, batchMatMulFast, bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, gelu, layerNorm, resizeBilinear } from '../src/model/ops.js';
 import { SegFormer, segformerConfig, SEGFORMER_VARIANTS } from '../src/model/segformer.js';
 import { loadWeights, saveWeights } from '../src/model/weights-io.js';
 import { tf, type Tensor } from '../src/tf.js';
@@ -35,19 +35,91 @@ describe('matrix-product layers equal TensorFlow.js\'s own kernels', () => {
     ga.forEach((g, i) => expect(maxDiff(g, gb[i] as Tensor)).toBeLessThan(1e-3));
   });
 
-  it('gives the same gradients on the WebAssembly backend (its own kernels: Conv2D, Conv2DBackpropInput)', async () => {
+  // k = stride without padding (the spatial reduction) takes its input gradient as a product; 9×7 leaves a row and a column past the last window.
+  it.each([
+    [7, 4, 3, [2, 21, 18, 3]],
+    [2, 2, 0, [2, 9, 7, 3]],
+    [4, 4, 0, [1, 8, 12, 6]],
+  ] as const)('gives the same gradients on the WebAssembly backend (k%i stride %i pad %i on %j)', async (k, stride, pad, shape) => {
     const grads = async (backend: string) => {
       await tf.setBackend(backend);
-      const x = randomTensor([2, 21, 18, 3], 11);
-      const w = randomTensor([7 * 7 * 3, 5], 12);
+      const x = randomTensor([...shape], 11);
+      const w = randomTensor([k * k * shape[3], 5], 12);
       const b = randomTensor([5], 13);
-      const r = randomTensor([2, 6, 5, 5], 14);
-      const g = tf.grads((xx: Tensor, ww: Tensor, bb: Tensor) => tf.sum(tf.mul(conv2d(xx, ww, bb, 7, 4, 3), r)))([x, w, b]);
+      const out = (size: number) => Math.floor((size + 2 * pad - k) / stride) + 1;
+      const r = randomTensor([shape[0], out(shape[1]), out(shape[2]), 5], 14);
+      const g = tf.grads((xx: Tensor, ww: Tensor, bb: Tensor) => tf.sum(tf.mul(conv2d(xx, ww, bb, k, stride, pad), r)))([x, w, b]);
       return g.map((t) => Array.from(t.dataSync()));
     };
     const wasm = await grads('wasm');
     const cpu = await grads('cpu');
     wasm.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - (cpu[i]?.[j] as number))).toBeLessThan(1e-3)));
+  });
+
+  it.each([[1], [3]])('batched product of %i matrices (the attention\'s): values and gradients equal tf.matMul\'s on cpu and on wasm', async (batch) => {
+    const run = async (backend: string, product: (a: Tensor, b: Tensor) => Tensor) => {
+      await tf.setBackend(backend);
+      const a = randomTensor([batch, 7, 5], 31);
+      const b = randomTensor([batch, 5, 4], 32);
+      const r = randomTensor([batch, 7, 4], 33);
+      const loss = (aa: Tensor, bb: Tensor) => tf.sum(tf.mul(product(aa, bb), r));
+      return [product(a, b), ...tf.grads(loss)([a, b])].map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) }));
+    };
+    const theirs = await run('cpu', (a, b) => tf.matMul(a, b));
+    for (const backend of ['cpu', 'wasm']) {
+      const ours = await run(backend, batchMatMulFast);
+      ours.forEach((t, i) => {
+        expect(t.shape).toEqual(theirs[i]?.shape);
+        t.values.forEach((v, j) => expect(Math.abs(v - (theirs[i]?.values[j] as number))).toBeLessThan(1e-5));
+      });
+    }
+    await tf.setBackend('cpu');
+  });
+
+  it.each([[3, 8], [8, 3]])('affine layer [6, %i] → %i: values and gradients (input, weights, bias) equal tf.matMul\'s on wasm', async (k, n) => {
+    const run = async (backend: string, layer: (x: Tensor, w: Tensor, b: Tensor) => Tensor) => {
+      await tf.setBackend(backend);
+      const inputs = [randomTensor([6, k], 51), randomTensor([k, n], 52), randomTensor([n], 53)];
+      const r = randomTensor([6, n], 54);
+      const loss = (x: Tensor, w: Tensor, b: Tensor) => tf.sum(tf.mul(layer(x, w, b), r));
+      return [layer(...(inputs as [Tensor, Tensor, Tensor])), ...tf.grads(loss)(inputs)].map((t) => Array.from(t.dataSync()));
+    };
+    const ours = await run('wasm', affineFast);
+    const theirs = await run('cpu', (x, w, b) => tf.add(tf.matMul(x, w), b));
+    ours.forEach((values, i) => values.forEach((v, j) => expect(Math.abs(v - (theirs[i]?.[j] as number))).toBeLessThan(1e-5)));
+    await tf.setBackend('cpu');
+  });
+
+  it('layer norm: values and gradients (input, γ, β) on wasm equal the op-by-op form\'s on cpu', async () => {
+    const opByOp = (x: Tensor, g: Tensor, b: Tensor) => {
+      const centred = tf.sub(x, tf.mean(x, -1, true));
+      return tf.add(tf.mul(tf.div(centred, tf.sqrt(tf.add(tf.mean(tf.square(centred), -1, true), 1e-5))), g), b);
+    };
+    const run = async (backend: string, norm: (x: Tensor, g: Tensor, b: Tensor) => Tensor) => {
+      await tf.setBackend(backend);
+      const inputs = [tf.add(tf.mul(randomTensor([2, 5, 3, 8], 61), 3), 1), randomTensor([8], 62), randomTensor([8], 63)];
+      const r = randomTensor([2, 5, 3, 8], 64);
+      const loss = (x: Tensor, g: Tensor, b: Tensor) => tf.sum(tf.mul(norm(x, g, b), r));
+      return [norm(...(inputs as [Tensor, Tensor, Tensor])), ...tf.grads(loss)(inputs)].map((t) => Array.from(t.dataSync()));
+    };
+    const ours = await run('wasm', (x, g, b) => layerNorm(x, g, b, 1e-5));
+    const theirs = await run('cpu', opByOp);
+    ours.forEach((values, i) => values.forEach((v, j) => expect(Math.abs(v - (theirs[i]?.[j] as number))).toBeLessThan(1e-5)));
+    await tf.setBackend('cpu');
+  });
+
+  it('GELU on wasm (x·σ(2u)) gives the tanh form\'s values and gradients on cpu', async () => {
+    const tanhForm = (t: Tensor) => tf.mul(tf.mul(0.5, t), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(t, tf.mul(0.044715, tf.pow(t, 3)))))));
+    const run = async (backend: string, f: (t: Tensor) => Tensor) => {
+      await tf.setBackend(backend);
+      const y = tf.mul(randomTensor([200], 41), 6);
+      const r = randomTensor([200], 42);
+      return [f(y), tf.grad((t: Tensor) => tf.sum(tf.mul(f(t), r)))(y)].map((t) => Array.from(t.dataSync()));
+    };
+    const ours = await run('wasm', gelu);
+    const theirs = await run('cpu', tanhForm);
+    ours.forEach((values, i) => values.forEach((v, j) => expect(Math.abs(v - (theirs[i]?.[j] as number))).toBeLessThan(1e-5)));
+    await tf.setBackend('cpu');
   });
 
   it('depthwise 3×3', () => {

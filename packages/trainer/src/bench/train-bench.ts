@@ -6,11 +6,12 @@
  * torch_segformer_bench.py) and the ratio ours/PyTorch.
  *
  *     node packages/trainer/dist/bench/train-bench.js [--backend wasm|cpu|tensorflow]
- *       [--variant tiny|b0|...] [--size N] [--batch N] [--steps N] [--recompute auto|on|off]
+ *       [--variant tiny|b0|...] [--size N] [--batch N] [--steps N] [--recompute auto|on|off] [--threads 1|2]
  *
  * `--backend` runs that backend's training step alone (and the PyTorch peer): no loader, eval or
  * predict lines. `--variant/--size/--batch/--steps` change the step measured (both sides); `--recompute` sets
- * model.recompute (default auto: the trainer's own choice), and the line says which ran.
+ * model.recompute (default auto: the trainer's own choice), and the line says which ran; `--threads 2`
+ * sets model.threads (half of each batch in a worker thread: parallel-step.ts), and the line says so.
  * Each backend runs in a child process of its own so its peak RSS is its own.
  */
 import { execFileSync } from 'node:child_process';
@@ -55,19 +56,20 @@ async function writeWorld(dir: string): Promise<{ manifest: string; bank: string
   return { manifest, bank };
 }
 
-/** The training step measured: model variant, square crop size, batch, model.recompute. */
+/** The training step measured: model variant, square crop size, batch, model.recompute, model.threads. */
 interface Step {
   variant: string;
   size: number;
   batch: number;
   recompute: RecomputeSetting;
+  threads: number;
 }
 
-const BASE = (manifest: string, bank: string, step: Step = { variant: 'tiny', size: 256, batch: 4, recompute: 'auto' }) => ({
+const BASE = (manifest: string, bank: string, step: Step = { variant: 'tiny', size: 256, batch: 4, recompute: 'auto', threads: 1 }) => ({
   manifest,
   labelBank: bank,
   checkpointEvery: 1000,
-  model: { variant: step.variant, recompute: step.recompute },
+  model: { variant: step.variant, recompute: step.recompute, threads: step.threads },
   data: { batchSize: step.batch, shortEdge: step.size, crop: step.size, workers: 1, prefetch: 2 },
 });
 
@@ -82,7 +84,7 @@ async function child(backend: string, manifest: string, bank: string, steps: num
 }
 
 const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
-const USAGE = 'usage: train-bench.js [--backend wasm|cpu|tensorflow] [--variant NAME] [--size N] [--batch N] [--steps N] [--recompute auto|on|off]';
+const USAGE = 'usage: train-bench.js [--backend wasm|cpu|tensorflow] [--variant NAME] [--size N] [--batch N] [--steps N] [--recompute auto|on|off] [--threads 1|2]';
 
 interface Options {
   backend: (typeof BACKENDS)[number] | null;
@@ -95,7 +97,7 @@ function parseOptions(args: string[]): Options {
   const fail = (why: string): never => {
     throw new UsageError(why);
   };
-  const options: Options = { backend: null, step: { variant: 'tiny', size: 256, batch: 4, recompute: 'auto' }, steps: null };
+  const options: Options = { backend: null, step: { variant: 'tiny', size: 256, batch: 4, recompute: 'auto', threads: 1 }, steps: null };
   const positive = (flag: string, v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) fail(`${flag} takes a positive integer, got "${v}"`);
@@ -104,7 +106,7 @@ function parseOptions(args: string[]): Options {
   for (let i = 0; i < args.length; i++) {
     const flag = args[i] as string;
     const v = args[i + 1];
-    if (!['--backend', '--variant', '--size', '--batch', '--steps', '--recompute'].includes(flag)) fail(`unknown argument "${flag}" (${USAGE.slice(7)})`);
+    if (!['--backend', '--variant', '--size', '--batch', '--steps', '--recompute', '--threads'].includes(flag)) fail(`unknown argument "${flag}" (${USAGE.slice(7)})`);
     if (v === undefined) fail(`${flag} needs a value`);
     i++;
     const val = v as string;
@@ -120,6 +122,9 @@ function parseOptions(args: string[]): Options {
     } else if (flag === '--recompute') {
       if (!(RECOMPUTE_SETTINGS as string[]).includes(val)) fail(`--recompute takes one of ${RECOMPUTE_SETTINGS.join(', ')}, got "${val}"`);
       options.step.recompute = val as RecomputeSetting;
+    } else if (flag === '--threads') {
+      if (val !== '1' && val !== '2') fail(`--threads takes 1 or 2, got "${val}"`);
+      options.step.threads = Number(val);
     } else if (flag === '--batch') options.step.batch = positive(flag, val);
     else options.steps = positive(flag, val);
   }
@@ -172,12 +177,12 @@ async function loaderAlone(manifest: string, workers: number, batches: number): 
 async function main(): Promise<void> {
   const [mode, ...rest] = process.argv.slice(2);
   if (mode === '--child') {
-    const [backend, manifest, bank, steps, dir, variant, size, batch, recompute] = rest as [string, string, string, string, string, string, string, string, RecomputeSetting];
-    await child(backend, manifest, bank, Number(steps), dir, { variant, size: Number(size), batch: Number(batch), recompute });
+    const [backend, manifest, bank, steps, dir, variant, size, batch, recompute, threads] = rest as [string, string, string, string, string, string, string, string, RecomputeSetting, string];
+    await child(backend, manifest, bank, Number(steps), dir, { variant, size: Number(size), batch: Number(batch), recompute, threads: Number(threads) });
     return;
   }
   if (process.argv.includes('--help')) {
-    console.log(`${USAGE}\n\nTimes the same SegFormer training step on each available backend (or only --backend) and, when /usr/bin/python3 has torch, PyTorch's step (../shared/bench) beside it with the ratio. Defaults: tiny, --size 256, --batch 4, --recompute auto.`);
+    console.log(`${USAGE}\n\nTimes the same SegFormer training step on each available backend (or only --backend) and, when /usr/bin/python3 has torch, PyTorch's step (../shared/bench) beside it with the ratio. Defaults: tiny, --size 256, --batch 4, --recompute auto, --threads 1 (2: half of each batch in a worker thread, model.threads).`);
     return;
   }
   let options: Options;
@@ -204,11 +209,11 @@ async function main(): Promise<void> {
     const medians = new Map<string, number>();
     const runs = options.backend ? [[options.backend, options.steps ?? 4] as const] : ([['wasm', options.steps ?? 4], ['cpu', options.steps ?? 2], ['tensorflow', options.steps ?? 4]] as const);
     for (const [backend, steps] of runs) {
-      const child = runChild<{ backend: string; kernels: string; activations: string; first: number; median: number; steps: number; peakRssMiB: number }>(self, ['--child', backend, manifest, bank, String(steps), dir, step.variant, String(step.size), String(step.batch), step.recompute]);
+      const child = runChild<{ backend: string; kernels: string; activations: string; first: number; median: number; steps: number; peakRssMiB: number }>(self, ['--child', backend, manifest, bank, String(steps), dir, step.variant, String(step.size), String(step.batch), step.recompute, String(step.threads)]);
       if (child.ok) {
         const r = child.value;
         medians.set(r.backend, r.median);
-        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels; activations ${r.activations}`);
+        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels; activations ${r.activations}; ${step.threads} thread(s)`);
       } else {
         const reason = /Error: (.*)/i.exec(child.stderr)?.[1] ?? child.stderr.trim().split('\n').pop() as string;
         console.log(`  backend ${backend}: not available (${reason.slice(0, 300)})`);

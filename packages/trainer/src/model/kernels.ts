@@ -21,8 +21,12 @@ import { installWasmSlice } from './wasm-slice.js';
 export interface KernelTable {
   /** `native` or `portable`, for the start-up line and the bench. */
   readonly name: 'native' | 'portable';
-  /** Convolution NHWC, weights [k·k·cin, cout] (row order dy, dx, channel), symmetric zero padding `pad`. */
-  conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: number, stride: number, pad: number): Tensor;
+  /**
+   * Convolution NHWC, weights [k·k·cin, cout] (row order dy, dx, channel), symmetric zero padding `pad`.
+   * `inputGradient` false where x is a constant (the images): the portable table then skips dL/dx
+   * (a backend's own gradient skips it anyway: TensorFlow.js prunes gradients nothing needs).
+   */
+  conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: number, stride: number, pad: number, inputGradient?: boolean): Tensor;
   /** Depthwise 3×3 convolution, stride 1, zero padding 1; w [9, c] (row order dy, dx), b [c]. */
   depthwiseConv3x3(x: Tensor, w: Tensor, b: Tensor): Tensor;
   /** Bilinear resize of x [n, h, w, c] to [n, outH, outW, c] (half-pixel centres, as align_corners = false). */

@@ -7,6 +7,18 @@
 import { tf, type Tensor } from '../tf.js';
 
 /**
+ * aᵀ · b for a [m, k] and b [m, n] (a weight gradient: m the pixels), by an untransposed product of
+ * whichever operand is narrower transposed: (bᵀ · a)ᵀ where n < k. The WebAssembly backend's
+ * Transpose of a tall matrix is slow: fc2's weight gradient at B0's first stage (a [8192, 128],
+ * b [8192, 32]) took 41 ms as aᵀ · b and 12 ms as (bᵀ · a)ᵀ here.
+ */
+export function transposedProduct(a: Tensor, b: Tensor): Tensor {
+  const k = a.shape[1] as number;
+  const n = b.shape[1] as number;
+  return k <= n ? tf.matMul(tf.transpose(a), b) : tf.transpose(tf.matMul(tf.transpose(b), a));
+}
+
+/**
  * a [m, k] · b [k, n] with gradients computed by plain (untransposed) products of explicitly
  * transposed operands: the WebAssembly backend's fast matrix-product path is the untransposed one
  * (a transposed operand is an order of magnitude slower there).
@@ -19,7 +31,40 @@ export const matMulFast = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) =
     value: tf.matMul(a, b),
     gradFunc: (dy: Tensor, saved: Tensor[]) => {
       const [sa, sb] = saved as [Tensor, Tensor];
-      return [tf.matMul(dy, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy)];
+      return [tf.matMul(dy, tf.transpose(sb)), transposedProduct(sa, dy)];
+    },
+  };
+}) as (a: Tensor, b: Tensor) => Tensor;
+
+/** a [B, m, k] · b [B, k, n] as B two-dimensional products, untransposed (see `batchMatMulFast`). */
+function productsPerSlice(a: Tensor, b: Tensor): Tensor {
+  const [batch, m, k] = a.shape as [number, number, number];
+  const n = b.shape[2] as number;
+  if (batch === 1) return tf.reshape(tf.matMul(tf.reshape(a, [m, k]), tf.reshape(b, [k, n])), [1, m, n]);
+  const as = tf.split(a, batch, 0);
+  const bs = tf.split(b, batch, 0);
+  return tf.stack(as.map((ai, i) => tf.matMul(tf.reshape(ai, [m, k]), tf.reshape(bs[i] as Tensor, [k, n]))));
+}
+
+/**
+ * a [B, m, k] · b [B, k, n], the attention's batched products: the WebAssembly backend runs a
+ * BatchMatMul with more than one matrix, or with a transposed operand, as a scalar triple loop (under
+ * 1 GFLOP/s here); one untransposed two-dimensional product per matrix goes through XNNPACK instead.
+ * The gradients are such products too, of explicitly transposed operands.
+ */
+export const batchMatMulFast = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
+  const [a, b] = args as [Tensor, Tensor];
+  const save = args[2] as (saved: Tensor[]) => void;
+  save([a, b]);
+  return {
+    value: productsPerSlice(a, b),
+    gradFunc: (dy: Tensor, saved: Tensor[]) => {
+      const [sa, sb] = saved as [Tensor, Tensor];
+      // aᵀ · dy per matrix, transposing the narrower operand (as transposedProduct).
+      const k = sa.shape[2] as number;
+      const n = dy.shape[2] as number;
+      const db = k <= n ? productsPerSlice(tf.transpose(sa, [0, 2, 1]), dy) : tf.transpose(productsPerSlice(tf.transpose(dy, [0, 2, 1]), sa), [0, 2, 1]);
+      return [productsPerSlice(dy, tf.transpose(sb, [0, 2, 1])), db];
     },
   };
 }) as (a: Tensor, b: Tensor) => Tensor;
@@ -63,7 +108,7 @@ export const affineFast = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) =
     value: tf.add(tf.matMul(x, w), b),
     gradFunc: (dy: Tensor, saved: Tensor[]) => {
       const [sx, sw] = saved as [Tensor, Tensor];
-      return [tf.matMul(dy, tf.transpose(sw)), tf.matMul(tf.transpose(sx), dy), columnSums(dy)];
+      return [tf.matMul(dy, tf.transpose(sw)), transposedProduct(sx, dy), columnSums(dy)];
     },
   };
 }) as (x: Tensor, w: Tensor, b: Tensor) => Tensor;
@@ -77,12 +122,34 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   return tf.reshape(y, [...lead, w.shape[1] as number]);
 }
 
-/** Layer normalisation over the last axis. */
+/**
+ * Layer normalisation over the last axis, with its gradient written out: dx = (ĝ − mean(ĝ) −
+ * x̂·mean(ĝ·x̂)) / σ with ĝ = dy·γ, dγ = Σ dy·x̂ and dβ = Σ dy as `columnSums`. Keeps x̂ and 1/σ.
+ * TensorFlow.js's op-by-op gradient makes about twice the full-size passes: on wasm the decoder's
+ * [2, 64, 64, 256] layer norm took 403 ms forward and backward that way, 241 ms this way, here.
+ */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): Tensor {
-  const mean = tf.mean(x, -1, true);
-  const centred = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(centred), -1, true);
-  return tf.add(tf.mul(tf.div(centred, tf.sqrt(tf.add(variance, eps))), gamma), beta);
+  const d = x.shape[x.shape.length - 1] as number;
+  const op = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
+    const [input, g, b] = args as [Tensor, Tensor, Tensor];
+    const centred = tf.sub(input, tf.mean(input, -1, true));
+    const inverseStd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), eps));
+    const normalised = tf.mul(centred, inverseStd);
+    (args[3] as (saved: Tensor[]) => void)([normalised, inverseStd, g]);
+    return {
+      value: tf.add(tf.mul(normalised, g), b),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [xh, inv, sg] = saved as [Tensor, Tensor, Tensor];
+        const rows = xh.size / d;
+        const dyRows = tf.reshape(dy, [rows, d]);
+        const dGamma = columnSums(tf.mul(dyRows, tf.reshape(xh, [rows, d])));
+        const scaled = tf.mul(dy, sg);
+        const dx = tf.mul(tf.sub(tf.sub(scaled, tf.mean(scaled, -1, true)), tf.mul(xh, tf.mean(tf.mul(scaled, xh), -1, true))), inv);
+        return [dx, dGamma, columnSums(dyRows)];
+      },
+    };
+  });
+  return op(x, gamma, beta);
 }
 
 /** GELU, tanh form (as in the SegFormer reference implementation's approximate mode). */
@@ -92,17 +159,19 @@ export function gelu(x: Tensor): Tensor {
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
-/** GELU's value; its gradient keeps only x (the op-by-op form keeps eight full-size tensors). */
+/**
+ * GELU's value; its gradient keeps only x (the op-by-op form keeps eight full-size tensors).
+ * 0.5x(1 + tanh u) is computed as x·σ(2u), the same function: the WebAssembly backend's Tanh is a
+ * scalar loop (42 ms for 1M values here), its Sigmoid an XNNPACK kernel (2.7 ms).
+ */
 const geluOp = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
   const x = args[0] as Tensor;
   (args[1] as (saved: Tensor[]) => void)([x]);
-  // x + 0.044715 x³ as x (1 + 0.044715 x²): Square and products, no Pow (the slowest of them on wasm).
-  const inner = tf.mul(tf.mul(SQRT_2_OVER_PI, x), tf.add(1, tf.mul(0.044715, tf.square(x))));
   return {
-    value: tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner))),
+    value: tf.mul(x, geluGate(x, tf.square(x))),
     gradFunc: (dy: Tensor, saved: Tensor[]) => {
       const [sx] = saved as [Tensor];
-      // About 17 temporaries of x's size: taken over chunks of GELU_GRADIENT_CHUNK elements, so
+      // About a dozen temporaries of x's size: taken over chunks of GELU_GRADIENT_CHUNK elements, so
       // that a training step's peak holds one chunk's (at B0 512×512 batch 2, stage 1's 16 MiB
       // hidden map made the peak: 272 MiB of them at once).
       const size = sx.size;
@@ -128,12 +197,16 @@ const GELU_GRADIENT_CHUNK = 1 << 20;
 function geluGradient(dy: Tensor, sx: Tensor): Tensor {
   return tf.tidy(() => {
     const x2 = tf.square(sx);
-    const th = tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.mul(sx, tf.add(1, tf.mul(0.044715, x2)))));
-    // d/dx = 0.5(1 + th) + 0.5 x (1 − th²) √(2/π)(1 + 3·0.044715 x²)
-    const sech2 = tf.sub(1, tf.square(th));
-    const slope = tf.mul(tf.mul(0.5 * SQRT_2_OVER_PI, sx), tf.mul(sech2, tf.add(1, tf.mul(3 * 0.044715, x2))));
-    return tf.mul(dy, tf.add(tf.mul(0.5, tf.add(1, th)), slope));
+    const gate = geluGate(sx, x2);
+    // d/dx = 0.5(1 + th) + 0.5 x (1 − th²) √(2/π)(1 + 3·0.044715 x²), with 0.5(1 + th) = σ and 1 − th² = 4σ(1 − σ)
+    const slope = tf.mul(tf.mul(2 * SQRT_2_OVER_PI, sx), tf.mul(tf.mul(gate, tf.sub(1, gate)), tf.add(1, tf.mul(3 * 0.044715, x2))));
+    return tf.mul(dy, tf.add(gate, slope));
   });
+}
+
+/** σ(2u) = 0.5(1 + tanh u), u = √(2/π)(x + 0.044715 x³) written x(1 + 0.044715 x²): no Pow (the slowest op on wasm). */
+function geluGate(x: Tensor, x2: Tensor): Tensor {
+  return tf.sigmoid(tf.mul(tf.mul(2 * SQRT_2_OVER_PI, x), tf.add(1, tf.mul(0.044715, x2))));
 }
 
 /** Output size of a convolution along one axis. */
@@ -203,11 +276,28 @@ export function filterGradient(x: Tensor, g: Tensor, kernel: number, stride: num
 }
 
 /**
+ * dL/dx of a convolution whose windows do not overlap (kernel = stride, no padding: the attention's
+ * spatial reduction): each input pixel lies in one window, so dx is dy · wᵀ ([n·oh·ow, k·k·cin], one
+ * XNNPACK product) put back depth to space by one transpose; rows and columns past the last window
+ * take none. The WebAssembly backend's Conv2DBackpropInput (a scalar loop) took 12–14 ms for each of
+ * B0's three at 256×256 batch 2, this 1.3–1.9 ms, the same values.
+ */
+function windowsInputGradient(dy: Tensor, w: Tensor, xShape: number[], kernel: number): Tensor {
+  const [n, h, wd, cin] = xShape as [number, number, number, number];
+  const [, oh, ow, cout] = dy.shape as [number, number, number, number];
+  const columns = tf.matMul(tf.reshape(dy, [n * oh * ow, cout]), tf.transpose(w));
+  const dx = tf.reshape(tf.transpose(tf.reshape(columns, [n, oh, ow, kernel, kernel, cin]), [0, 1, 3, 2, 4, 5]), [n, oh * kernel, ow * kernel, cin]);
+  return oh * kernel === h && ow * kernel === wd ? dx : tf.pad(dx, [[0, 0], [0, h - oh * kernel], [0, wd - ow * kernel], [0, 0]]);
+}
+
+/**
  * Convolution NHWC with weights [k·k·cin, cout] (row order: dy, dx, channel). The forward pass and
  * the input gradient use the backend's own kernels (Conv2D, Conv2DBackpropInput); the filter
- * gradient, whose kernel the WebAssembly backend lacks, is computed by `filterGradient`.
+ * gradient, whose kernel the WebAssembly backend lacks, is computed by `filterGradient`; where the
+ * windows do not overlap, the input gradient is a product too (`windowsInputGradient`).
+ * `inputGradient` false (x is a constant, such as the images): dL/dx is returned as zeros, not computed.
  */
-export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: number, stride: number, pad: number): Tensor {
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: number, stride: number, pad: number, inputGradient = true): Tensor {
   const c = x.shape[3] as number;
   const cout = w.shape[1] as number;
   const conv = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
@@ -219,7 +309,12 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, kernel: numb
       value: tf.conv2d(input, filter, stride, pad),
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [xs, f] = saved as [tf.Tensor4D, tf.Tensor4D];
-        const dx = tf.conv2dTranspose(dy as tf.Tensor4D, f, xs.shape, stride, pad);
+        // The images take no gradient: their Conv2DBackpropInput (a scalar loop on wasm, 7 × 7 taps) is skipped.
+        const dx = !inputGradient
+          ? tf.zerosLike(xs)
+          : kernel === stride && pad === 0
+            ? windowsInputGradient(dy, tf.reshape(f, [kernel * kernel * c, cout]), xs.shape, kernel)
+            : tf.conv2dTranspose(dy as tf.Tensor4D, f, xs.shape, stride, pad);
         return [dx, filterGradient(xs, dy, kernel, stride, pad)];
       },
     };

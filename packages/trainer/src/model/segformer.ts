@@ -6,7 +6,7 @@
  */
 import { tf, type Tensor, type Variable } from '../tf.js';
 import { kernels } from './kernels.js';
-import { convOut, gelu, layerNorm, linear, matMulFast } from './ops.js';
+import { batchMatMulFast, convOut, gelu, layerNorm, linear, matMulFast } from './ops.js';
 import { ParamStore } from './params.js';
 import { recompute, recomputeParts } from './recompute.js';
 import { CHUNK_ELEMENTS, decodeRows, decoderBandRows } from './segformer-inference.js';
@@ -156,8 +156,8 @@ export class SegFormer {
     const lk = kvIn.shape[1] as number;
     const k = split(linear(kvIn, get(`${pre}/k/w`), get(`${pre}/k/b`)), lk);
     const v = split(linear(kvIn, get(`${pre}/v/w`), get(`${pre}/v/b`)), lk);
-    const weights = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)));
-    const attended = tf.matMul(weights, v);
+    const weights = tf.softmax(tf.mul(batchMatMulFast(q, tf.transpose(k, [0, 2, 1])), 1 / Math.sqrt(dh)));
+    const attended = batchMatMulFast(weights, v);
     const mixed = heads === 1 ? attended : tf.reshape(tf.transpose(tf.reshape(attended, [n, heads, l, dh]), [0, 2, 1, 3]), [n, l, ch]);
     return linear(mixed, get(`${pre}/proj/w`), get(`${pre}/proj/b`));
   }
@@ -180,7 +180,6 @@ export class SegFormer {
 
   /** The encoder: images [n, H, W, 3] → its four feature maps [n, h_s, w_s, C_s]. Call inside tf.tidy or a gradient. */
   encode(images: Tensor): Tensor[] {
-    const p = this.params;
     const c = this.config;
     const [n, height, width] = images.shape as [number, number, number, number];
     const padH = Math.ceil(height / INPUT_MULTIPLE) * INPUT_MULTIPLE - height;
@@ -194,8 +193,9 @@ export class SegFormer {
       const [h, w, ch] = [convOut(x.shape[1] as number, k, stride, Math.floor(k / 2)), convOut(x.shape[2] as number, k, stride, Math.floor(k / 2)), c.channels[s] as number];
       // The patch embedding and the norms between stages are segments too: kept, their op-by-op
       // layer norms would hold eight full-size tensors each until the backward pass ends.
+      // The first stage's input is the images: no gradient is taken for them.
       let tokens = this.segment(`${pre}/patch/`, `${pre}/patch/`, [x], (get, [input]) => {
-        const map = kernels().conv2d(input as Tensor, get(`${pre}/patch/w`), get(`${pre}/patch/b`), k, stride, Math.floor(k / 2));
+        const map = kernels().conv2d(input as Tensor, get(`${pre}/patch/w`), get(`${pre}/patch/b`), k, stride, Math.floor(k / 2), s > 0);
         return layerNorm(tf.reshape(map, [n, h * w, ch]), get(`${pre}/patch/ln/g`), get(`${pre}/patch/ln/b`), 1e-5);
       });
       for (let b = 0; b < (c.depths[s] as number); b++) {

@@ -1,0 +1,121 @@
+import path from 'node:path';
+import { seededRandom } from '@sentseg/common';
+import type { LossKind } from '@sentseg/dataset-tools';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BoxEmbeddings } from '../src/boxes/clip-boxes.js';
+import { selectBackend } from '../src/backend/select.js';
+import type { LoadedImage } from '../src/data/loader.js';
+import { resolveConfig } from '../src/config.js';
+import { SegFormer, segformerConfig } from '../src/model/segformer.js';
+import { Optimizer } from '../src/optim/optimizers.js';
+import { createParallelTrainStep, GradientWorker, splitStep, workerSetup } from '../src/parallel-step.js';
+import { createTrainStep, stepInputs, type TrainStepContext } from '../src/train-step.js';
+import { tf } from '../src/tf.js';
+import { train } from '../src/train.js';
+import { tempDir } from '../../../tests/utils.js';
+import { writeWorld } from '../../../tests/training-world.js';
+import { smallConfig } from './fixtures.js';
+
+const CROP = 64;
+const LABELS = 7;
+const BOX_DIM = 8;
+const random = seededRandom(5);
+const lossOf = new Map<string, LossKind>([['dense', 'hd'], ['instances', 'ld'], ['boxes', 'wd']]);
+const boxTargets: BoxEmbeddings = { modelId: 'test', dim: BOX_DIM, vectors: new Map([1, 2, 3, 4].map((id) => [id, Float32Array.from({ length: BOX_DIM }, () => random() - 0.5)])), computed: 0, cached: 0 };
+
+function image(dataset: string, imageId: number, boxIds: number[] = []): LoadedImage {
+  return {
+    dataset,
+    annotation: dataset === 'boxes' ? 'boxes' : 'dense',
+    imageId,
+    pixels: Float32Array.from({ length: CROP * CROP * 3 }, () => random() - 0.5),
+    // Some pixels ignored (255), more in some images than in others: the halves' counts differ.
+    target: Int32Array.from({ length: CROP * CROP }, (_, i) => (random() < 0.1 * (imageId % 3) || i % 17 === 0 ? 255 : Math.floor(random() * LABELS))),
+    boxes: boxIds.map((boxId, k) => ({ boxId, labelId: 1, x0: 4 + 8 * k, y0: 8, x1: 40 + 8 * k, y1: 56 })),
+    boxesCut: 0,
+  };
+}
+
+/** A step context on a fresh tiny model and SGD (its update is the gradient itself, scaled). */
+function context(labelEmb: tf.Tensor): TrainStepContext {
+  const model = new SegFormer({ ...segformerConfig('tiny', 16), boxProjectionDim: BOX_DIM }, 3);
+  const optimizer = new Optimizer({ kind: 'sgd', weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0 });
+  return { model, optimizer, labelEmb, lossOf, boxTargets, crop: CROP, resolution: 'output', ldDropFraction: 0.3 };
+}
+
+describe('a training step over two threads (model.threads = 2)', () => {
+  let labelEmb: tf.Tensor;
+  beforeAll(async () => {
+    await selectBackend('wasm');
+    labelEmb = tf.tensor2d(Float32Array.from({ length: LABELS * 16 }, () => random() - 0.5), [LABELS, 16]);
+  });
+  afterAll(() => labelEmb.dispose());
+
+  it('is chosen with model.threads, which takes 1 (the default) or 2', () => {
+    expect(resolveConfig([]).model.threads).toBe(1);
+    expect(resolveConfig([{ where: 'test', values: { model: { threads: 2 } } }]).model.threads).toBe(2);
+    expect(() => resolveConfig([{ where: 'test', values: { model: { threads: 3 } } }])).toThrow('model.threads must be 1 or 2, got 3');
+  });
+
+  it('splits a batch by images, each loss part rescaled from its half\'s count to the batch\'s', () => {
+    const images = [image('instances', 1), image('dense', 2), image('boxes', 3, [1, 2]), image('instances', 4), image('boxes', 5, [3])];
+    const inputs = stepInputs(images, lossOf, boxTargets, CROP, false);
+    const [a, b] = splitStep(inputs, LABELS);
+    // Sorted hd, ld, ld, wd, wd: the first three here, the two L_WD images in the worker.
+    expect([a.inputs.n, b.inputs.n]).toEqual([3, 2]);
+    expect(a.inputs.slices).toEqual({ hd: { start: 0, count: 1, boxes: [], clipBoxEmb: null }, ld: { start: 1, count: 2, boxes: [], clipBoxEmb: null } });
+    expect(b.inputs.slices.wd?.boxes.map((box) => box.image)).toEqual([0, 0, 1]);
+    expect(b.inputs.clipRows).toEqual(inputs.clipRows);
+    expect([a.scales, b.scales]).toEqual([{ hd: 1, ld: 1 }, { wd: 1 }]);
+    // L_LD across the halves: each half's valid pixels over the batch's; L_WD by boxes (2 of 3 in the first image).
+    const [c, d] = splitStep(stepInputs([image('dense', 6), image('instances', 7), image('instances', 8)], lossOf, boxTargets, CROP, false), LABELS);
+    expect((c.scales.ld as number) + (d.scales.ld as number)).toBeCloseTo(1, 12);
+    expect(c.scales.ld).not.toBeCloseTo(0.5, 3);
+    const [e, f] = splitStep(stepInputs([image('boxes', 9, [1, 2]), image('boxes', 10, [3])], lossOf, boxTargets, CROP, false), LABELS);
+    expect([e.scales.wd, f.scales.wd]).toEqual([2 / 3, 1 / 3]);
+  });
+
+  it.each([
+    ['L_LD across the halves', [image('dense', 11), image('instances', 12), image('instances', 13)]],
+    ['L_WD across the halves', [image('dense', 14), image('boxes', 15, [1, 2]), image('boxes', 16, [4])]],
+  ] as const)('%s: the same loss, parts and updated weights as the one-thread step (to 1e-5)', async (_, images) => {
+    const one = context(labelEmb);
+    const two = context(labelEmb);
+    const worker = new GradientWorker(workerSetup('wasm', two.model, 3, two));
+    try {
+      const batch = { step: 0, images: [...images], failures: [] };
+      const a = await createTrainStep(one)(batch, { step: 0, lr: 1 });
+      const b = await createParallelTrainStep(two, worker)(batch, { step: 0, lr: 1 });
+      expect(b.images).toBe(3);
+      expect(b.wdBoxes).toBe(a.wdBoxes);
+      expect(Math.abs(b.loss - a.loss)).toBeLessThan(1e-5);
+      for (const name of ['hd', 'ld', 'wd'] as const) expect(Math.abs((b.parts[name] ?? 0) - (a.parts[name] ?? 0))).toBeLessThan(1e-5);
+      const moved = one.model.params.entries().map(([name, v]) => tf.tidy(() => tf.max(tf.abs(tf.sub(v, two.model.params.get(name)))).dataSync()[0] as number));
+      expect(Math.max(...moved)).toBeLessThan(1e-5);
+    } finally {
+      await worker.close();
+      one.model.params.dispose();
+      two.model.params.dispose();
+    }
+  });
+
+  it('trains with model.threads=2: says so, and each step\'s loss is the one-thread run\'s (to float rounding)', async () => {
+    const world = await writeWorld(dir);
+    const run = async (threads: number) => {
+      const logs: string[] = [];
+      const summary = await train({ config: smallConfig(world, { steps: 3, model: { threads }, optimizer: { kind: 'sgd', lr: 0.005 } }), run: path.join(dir, `threads-${threads}`), log: (l) => logs.push(l) });
+      return { losses: summary.metrics.map((m) => m.loss), logs };
+    };
+    const one = await run(1);
+    const two = await run(2);
+    expect(two.logs.filter((l) => l.startsWith('threads: '))).toEqual(['threads: 2 (model.threads=2: a worker thread computes the gradients of the second half of each batch at the same time)']);
+    expect(one.logs.some((l) => l.startsWith('threads: '))).toBe(false);
+    expect(two.losses).toHaveLength(3);
+    // The first step's loss is taken before any update; later ones after updates that agree to float rounding.
+    expect(Math.abs((two.losses[0] as number) - (one.losses[0] as number))).toBeLessThan(1e-5);
+    two.losses.forEach((loss, i) => expect(Math.abs(loss / (one.losses[i] as number) - 1)).toBeLessThan(2e-5));
+  }, 120_000);
+});
+
+// Removed after the file's tests (a hook registered inside a test would never run).
+const dir = tempDir();
