@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO } from './utils.js';
+import { runCli } from './run-cli.js';
 
 /** yargs wraps at min(110, columns); a pipe has no columns, so 100 here (see runCommandLine). */
 const WIDTH = 100;
@@ -100,5 +101,16 @@ describe('benchmark --help', () => {
     expect(stdout).toMatch(/^scale-bench\.js \[--scale N \.\.\.\].*\n\nMeasures merge-datasets at real scale/);
     for (const internal of ['--child', '--root', '--name', '--out']) expect(stdout).not.toContain(internal);
     for (const option of ['--scale', '--formats', '--data', '--keep', '--workers']) expect(stdout).toContain(option);
+  });
+
+  it('train-memory-bench --help prints its usage and measures nothing; sizes that are not VARIANT CROP BATCH triples are exit 2', async () => {
+    const bench = path.join(REPO, 'packages', 'trainer', 'dist', 'bench', 'train-memory-bench.js');
+    const help = await runCli(bench, ['--help'], { cwd: REPO });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: train-memory-bench\.js \[VARIANT CROP BATCH\]\.\.\.\n\nTimes one SegFormer training step/);
+    expect(help.stdout).not.toContain('training-memory bench:');
+    const bad = await runCli(bench, ['b0', '512'], { cwd: REPO });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('error: expected sizes as VARIANT CROP BATCH triples (variant tiny or b0 or b1 or b2 or b3 or b4 or b5, crop a multiple of 32, batch ≥ 1), got "b0 512"\nrun train-memory-bench.js --help for usage\n');
   });
 });

@@ -16,7 +16,7 @@ import { peakRssMiB, seededRandom } from '@sentseg/common';
 import { selectBackend } from '../backend/select.js';
 import { DEFAULT_CONFIG } from '../config.js';
 import { batchLosses, type LossContext } from '../losses/table.js';
-import { SegFormer, segformerConfig, OUTPUT_STRIDE } from '../model/segformer.js';
+import { SEGFORMER_VARIANTS, SegFormer, segformerConfig, OUTPUT_STRIDE } from '../model/segformer.js';
 import { Optimizer } from '../optim/optimizers.js';
 import { recomputeFor, stepBytesFor } from '../model/memory.js';
 import { tf, type Tensor } from '../tf.js';
@@ -97,14 +97,41 @@ function torchFigures(variant: string, crop: number, batch: number, steps: numbe
   }
 }
 
+const USAGE = `usage: train-memory-bench.js [VARIANT CROP BATCH]...
+
+Times one SegFormer training step (L_HD over ${LABELS} labels of ${DIM}-d, AdamW) on the WebAssembly backend at each size,
+in a child process of its own, and prints s/step, peak RSS, the WebAssembly heap and the trainer's estimate; with
+/usr/bin/python3's torch, PyTorch's figures for the same step beside it. Default sizes: b0 256 2, b0 512 2, b0 640 1.
+Environment: BENCH_STEPS (default 3); RECOMPUTE=1 or 0 forces recomputation on or off.`;
+
+/** VARIANT CROP BATCH triples; null when the arguments are not such triples. */
+function parseSizes(args: string[]): [string, number, number][] | null {
+  if (args.length % 3 !== 0) return null;
+  const sizes: [string, number, number][] = [];
+  for (let i = 0; i < args.length; i += 3) {
+    const [variant, crop, batch] = [args[i] as string, Number(args[i + 1]), Number(args[i + 2])];
+    if (!(variant in SEGFORMER_VARIANTS) || !Number.isInteger(crop) || crop < 32 || crop % 32 !== 0 || !Number.isInteger(batch) || batch < 1) return null;
+    sizes.push([variant, crop, batch]);
+  }
+  return sizes;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--child') {
     await child(args[1] as string, Number(args[2]), Number(args[3]), Number(args[4]));
     return;
   }
-  const sizes: [string, number, number][] = [];
-  for (let i = 0; i + 2 < args.length; i += 3) sizes.push([args[i] as string, Number(args[i + 1]), Number(args[i + 2])]);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
+  const sizes = parseSizes(args);
+  if (sizes === null) {
+    process.stderr.write(`error: expected sizes as VARIANT CROP BATCH triples (variant ${Object.keys(SEGFORMER_VARIANTS).join(" or ")}, crop a multiple of 32, batch ≥ 1), got "${args.join(' ')}"\nrun train-memory-bench.js --help for usage\n`);
+    process.exitCode = 2;
+    return;
+  }
   if (sizes.length === 0) sizes.push(['b0', 256, 2], ['b0', 512, 2], ['b0', 640, 1]);
   const steps = Number(process.env.BENCH_STEPS ?? 3);
   console.log(`training-memory bench: one step (L_HD, ${LABELS} labels, ${DIM}-d, AdamW) on wasm, ${steps} steps, median of all but the first`);
