@@ -272,7 +272,14 @@ export function createParallelTrainStep(context: TrainStepContext, worker: Gradi
     // Posted first, so that the worker computes while this thread does.
     const remote = theirs.inputs.n > 0 ? worker.run(params.map(([, v]) => new Float32Array(v.dataSync() as Float32Array)), theirs) : null;
     const local = halfGradients(half, mine);
-    const other = remote ? await remote : null;
+    let other: RemoteHalf | null;
+    try {
+      other = remote ? await remote : null;
+    } catch (err) {
+      // The step fails: this thread's half's gradients are not left behind.
+      tf.dispose([...local.grads.values()]);
+      throw err;
+    }
     const grads: Record<string, Tensor> = {};
     params.forEach(([name, v], i) => {
       const mine = local.grads.get(name);

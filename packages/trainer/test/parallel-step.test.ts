@@ -146,6 +146,11 @@ describe('a training step over two threads (model.threads = 2)', () => {
       const [, theirs] = splitStep(stepInputs([image('dense', 41), image('dense', 42)], lossOf, boxTargets, CROP, false), LABELS);
       const weights = ctx.model.params.entries().map(([, v]) => new Float32Array(v.dataSync() as Float32Array));
       await expect(worker.run(weights, theirs)).rejects.toThrow(/^model\.threads: the worker thread failed \(it exited with code \d+ before answering\)$/);
+      // A step whose worker has gone fails the same way, leaving none of this thread's half's tensors behind.
+      const before = tf.memory().numTensors;
+      const batch = { step: 0, images: [image('dense', 43), image('dense', 44)], failures: [] };
+      await expect(createParallelTrainStep(ctx, worker)(batch, { step: 0, lr: 1 })).rejects.toThrow('it exited with code');
+      expect(tf.memory().numTensors).toBe(before);
     } finally {
       ctx.model.params.dispose();
     }
