@@ -71,7 +71,7 @@ export function trainCommand(y: Argv): Argv {
             '--set losses.wdMinVisible=0.5 leaves out of L_WD the boxes the random crop shows less than that share of; --set losses.byDataset.NAME=hd|ld|wd overrides the manifest\'s loss column. ' +
             'An image whose mask holds ids that are neither a label nor ignored (255; 65,535 in a manifest of more than 255 labels) is skipped and named, and the run then exits 2.\n\n' +
             'Memory: --set model.recompute=auto (default) recomputes activations in the backward pass only for a step whose estimate with every activation kept is over 3/4 of the 3.5 GiB of WebAssembly memory a step may take; on always, off never (a step that cannot fit is then refused).\n\n' +
-            'Speed: --set model.threads=2 computes the gradients of half of each batch in a worker thread at the same time (the same update as 1); faster only where a second core is free.',
+            'Speed: --set model.threads=2 computes the gradients of half of each batch in a worker thread at the same time (the same update as 1; wasm and cpu backends: native TensorFlow runs on every core already and stays at 1, saying so); faster only where a second core is free.',
         )
         .option('config', { type: 'string', describe: 'run config, JSON or YAML' })
         .option('set', { type: 'string', array: true, describe: 'override one setting: key.path=value (repeatable)' })

@@ -17,9 +17,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { LossKind } from '@sentseg/dataset-tools';
 import { TrainerError } from './errors.js';
-import { batchLosses, LOSS_NAMES, type LossParts, type LossSlices } from './losses/table.js';
+import { LOSS_NAMES, type LossParts, type LossSlices } from './losses/table.js';
 import type { SegFormer, SegFormerConfig } from './model/segformer.js';
-import { stepInputs, type StepInputs, type StepLosses, type TrainStep, type TrainStepContext } from './train-step.js';
+import { stepInputs, stepLosses, type StepInputs, type StepLosses, type TrainStep, type TrainStepContext } from './train-step.js';
 import { tf, type Tensor } from './tf.js';
 
 /** Each loss part's factor for one half: its own count over the batch's. */
@@ -112,21 +112,31 @@ export function splitStep(inputs: StepInputs, numLabels: number): [HalfStep, Hal
 }
 
 /** The context a half is computed in (this thread's step context, or the worker's replica). */
-export type HalfContext = Pick<TrainStepContext, 'model' | 'labelEmb' | 'ldDropFraction'> & { boxDim: number | null };
+export type HalfContext = Pick<TrainStepContext, 'model' | 'labelEmb' | 'ldDropFraction' | 'resolution'> & { boxDim: number | null };
 
-/** Loss parts and gradients of one half, each part rescaled by its factor. */
+/** Whether any loss part reaches a half: an L_HD or L_LD image, or an L_WD box with its CLIP row (L_WD has no part without a box). */
+function hasLoss(context: HalfContext, inputs: StepInputs): boolean {
+  const { slices } = inputs;
+  return (slices.hd?.count ?? 0) > 0 || (slices.ld?.count ?? 0) > 0 || ((slices.wd?.boxes.length ?? 0) > 0 && context.boxDim !== null && inputs.clipRows.length > 0);
+}
+
+/**
+ * Loss parts and gradients of one half, each part rescaled by its factor; none of either for a half
+ * no loss reaches (L_WD images whose boxes the crop cut), whose gradients the other half's are then alone.
+ */
 export function halfGradients(context: HalfContext, half: HalfStep): HalfResult {
   const { model, labelEmb } = context;
   const { n, crop, pixels, targets, targetSide, slices, clipRows } = half.inputs;
   const params = model.params.entries();
   const parts: LossParts = {};
+  if (!hasLoss(context, half.inputs)) return { parts: { hd: null, ld: null, wd: null }, grads: new Map() };
   const { value, grads } = tf.tidy(() => {
     const x = tf.tensor4d(pixels, [n, crop, crop, 3]);
     const t = tf.tensor3d(targets, [n, targetSide, targetSide], 'int32');
     if (slices.wd && context.boxDim && clipRows.length > 0) slices.wd.clipBoxEmb = tf.tensor2d(Float32Array.from(clipRows.flatMap((r) => Array.from(r))), [clipRows.length, context.boxDim]);
     const wdConv = context.boxDim ? { w: model.params.get('wd/w'), b: model.params.get('wd/b') } : null;
     return tf.variableGrads(() => {
-      const computed = batchLosses(model.forward(x), t, slices, { labelEmb, logTau: model.logTau, ldDropFraction: context.ldDropFraction, wdConv });
+      const computed = stepLosses(model, x, t, slices, context.resolution === 'label', { labelEmb, logTau: model.logTau, ldDropFraction: context.ldDropFraction, wdConv });
       let total: Tensor = tf.scalar(0);
       for (const [name, part] of Object.entries(computed) as [LossKind, Tensor][]) {
         const scaled = tf.mul(part, half.scales[name] ?? 1);
@@ -166,6 +176,8 @@ export class GradientWorker {
   private readonly worker: Worker;
   private readonly ready: Promise<void>;
   private pending: { resolve: (r: WorkerReply) => void; reject: (e: Error) => void } | null = null;
+  /** Why the worker is gone (it exited), or null while it runs. */
+  private gone: string | null = null;
 
   constructor(setup: WorkerSetup) {
     this.worker = new Worker(workerFile(), { workerData: setup });
@@ -183,6 +195,16 @@ export class GradientWorker {
       if (p) p.reject(err);
       else started({ error: err.message });
     });
+    // A worker that ends without an error (terminated, or its runtime exiting) would leave the step
+    // waiting for its half for ever: the step fails instead, naming the exit code.
+    this.worker.on('exit', (code) => {
+      const p = this.pending;
+      this.pending = null;
+      const error = `it exited with code ${code} before answering`;
+      this.gone = error;
+      if (p) p.resolve({ error });
+      else started({ error });
+    });
     this.ready = first.then((r) => {
       if ('error' in r) throw new TrainerError(`model.threads: the worker thread failed to start (${r.error})`);
     });
@@ -199,6 +221,7 @@ export class GradientWorker {
    */
   run(weights: Float32Array[], half: HalfStep): Promise<RemoteHalf> {
     const reply = new Promise<WorkerReply>((resolve, reject) => {
+      if (this.gone !== null) return resolve({ error: this.gone });
       this.pending = { resolve, reject };
       this.worker.postMessage({ weights, half }, weights.map((w) => w.buffer as ArrayBuffer));
     });
@@ -238,7 +261,7 @@ export function createParallelTrainStep(context: TrainStepContext, worker: Gradi
   const { model, optimizer, labelEmb, lossOf, boxTargets, crop } = context;
   const params = model.params.entries();
   const numLabels = labelEmb.shape[0] as number;
-  const half: HalfContext = { model, labelEmb, ldDropFraction: context.ldDropFraction, boxDim: boxTargets?.dim ?? null };
+  const half: HalfContext = { model, labelEmb, ldDropFraction: context.ldDropFraction, resolution: context.resolution, boxDim: boxTargets?.dim ?? null };
   return async (batch, { step, lr }): Promise<StepLosses> => {
     const wdBoxesCut = batch.images.reduce((sum, img) => sum + img.boxesCut, 0);
     const parts: Record<LossKind, number | null> = { hd: null, ld: null, wd: null };
@@ -249,7 +272,14 @@ export function createParallelTrainStep(context: TrainStepContext, worker: Gradi
     // Posted first, so that the worker computes while this thread does.
     const remote = theirs.inputs.n > 0 ? worker.run(params.map(([, v]) => new Float32Array(v.dataSync() as Float32Array)), theirs) : null;
     const local = halfGradients(half, mine);
-    const other = remote ? await remote : null;
+    let other: RemoteHalf | null;
+    try {
+      other = remote ? await remote : null;
+    } catch (err) {
+      // The step fails: this thread's half's gradients are not left behind.
+      tf.dispose([...local.grads.values()]);
+      throw err;
+    }
     const grads: Record<string, Tensor> = {};
     params.forEach(([name, v], i) => {
       const mine = local.grads.get(name);

@@ -25,7 +25,7 @@ try {
   port.on('message', ({ weights, half }: { weights: Float32Array[]; half: HalfStep }) => {
     try {
       params.forEach(([, v], i) => tf.tidy(() => v.assign(tf.tensor(weights[i] as Float32Array, v.shape))));
-      const result = halfGradients({ model, labelEmb, ldDropFraction: setup.ldDropFraction, boxDim: setup.boxDim }, half);
+      const result = halfGradients({ model, labelEmb, ldDropFraction: setup.ldDropFraction, resolution: setup.resolution, boxDim: setup.boxDim }, half);
       const grads = params.map(([name]) => {
         const g = result.grads.get(name);
         if (!g) return null;

@@ -93,6 +93,17 @@ export interface TrainStepContext {
   ldDropFraction: number;
 }
 
+/**
+ * The loss parts of a batch's images x against targets t, inside a gradient: a recomputed step at the
+ * map's resolution takes L_HD's and L_LD's per-pixel losses band by band from the encoder's features,
+ * never holding the whole batch's embeddings; otherwise from the decoded embeddings. The one-thread
+ * step and each half of a two-thread step (parallel-step.ts) compute their losses through it.
+ */
+export function stepLosses(model: SegFormer, x: Tensor, t: Tensor, slices: LossSlices, atLabel: boolean, context: Parameters<typeof batchLosses>[3]): LossParts {
+  const source = model.recomputeActivations && !atLabel ? { model, features: model.encode(x) } : model.forward(x);
+  return batchLosses(source, t, slices, context);
+}
+
 export type TrainStep = (batch: LoadedBatch, at: { step: number; lr: number }) => Promise<StepLosses>;
 
 /** One step: a forward pass, the losses of the batch's slices summed, their gradients, the optimizer's update. */
@@ -116,10 +127,7 @@ export function createTrainStep(context: TrainStepContext): TrainStep {
       }
       const wdConv = boxTargets ? { w: model.params.get('wd/w'), b: model.params.get('wd/b') } : null;
       return tf.variableGrads(() => {
-        // A recomputed step at the map's resolution takes L_HD's and L_LD's per-pixel losses band by
-        // band from the encoder's features, never holding the whole batch's embeddings.
-        const source = model.recomputeActivations && !atLabel ? { model, features: model.encode(x) } : model.forward(x);
-        const computed = batchLosses(source, t, slices, { labelEmb, logTau: model.logTau, ldDropFraction: context.ldDropFraction, wdConv });
+        const computed = stepLosses(model, x, t, slices, atLabel, { labelEmb, logTau: model.logTau, ldDropFraction: context.ldDropFraction, wdConv });
         let totalLoss: Tensor = tf.scalar(0);
         for (const [name, part] of Object.entries(computed) as [LossKind, Tensor][]) {
           parts[name] = tf.keep(part);

@@ -1,14 +1,14 @@
 import path from 'node:path';
 import { seededRandom } from '@sentseg/common';
 import type { LossKind } from '@sentseg/dataset-tools';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { BoxEmbeddings } from '../src/boxes/clip-boxes.js';
 import { selectBackend } from '../src/backend/select.js';
 import type { LoadedImage } from '../src/data/loader.js';
 import { resolveConfig } from '../src/config.js';
 import { SegFormer, segformerConfig } from '../src/model/segformer.js';
 import { Optimizer } from '../src/optim/optimizers.js';
-import { createParallelTrainStep, GradientWorker, splitStep, workerSetup } from '../src/parallel-step.js';
+import { createParallelTrainStep, GradientWorker, halfGradients, splitStep, workerSetup } from '../src/parallel-step.js';
 import { createTrainStep, stepInputs, type TrainStepContext } from '../src/train-step.js';
 import { tf } from '../src/tf.js';
 import { train } from '../src/train.js';
@@ -96,6 +96,63 @@ describe('a training step over two threads (model.threads = 2)', () => {
       await worker.close();
       one.model.params.dispose();
       two.model.params.dispose();
+    }
+  });
+
+  it('a half whose L_WD images kept no box in their crop has no loss: the step is the one-thread step\'s, not a failure', async () => {
+    const one = context(labelEmb);
+    const two = context(labelEmb);
+    const worker = new GradientWorker(workerSetup('wasm', two.model, 3, two));
+    try {
+      // Sorted dense, boxes, boxes: the worker's half is the last image alone, with no box.
+      const batch = { step: 0, images: [image('dense', 21), image('boxes', 22, [1, 2]), image('boxes', 23, [])], failures: [] };
+      const a = await createTrainStep(one)(batch, { step: 0, lr: 1 });
+      const b = await createParallelTrainStep(two, worker)(batch, { step: 0, lr: 1 });
+      expect(b.images).toBe(3);
+      expect(Math.abs(b.loss - a.loss)).toBeLessThan(1e-5);
+      const moved = one.model.params.entries().map(([name, v]) => tf.tidy(() => tf.max(tf.abs(tf.sub(v, two.model.params.get(name)))).dataSync()[0] as number));
+      expect(Math.max(...moved)).toBeLessThan(1e-5);
+    } finally {
+      await worker.close();
+      one.model.params.dispose();
+      two.model.params.dispose();
+    }
+  });
+
+  it('a half of a recomputed step takes L_HD and L_LD band by band, never decoding its whole embeddings (as the one-thread step)', () => {
+    const ctx = context(labelEmb);
+    try {
+      ctx.model.recomputeActivations = true;
+      // Sorted dense, instances, instances: this half holds an L_HD and an L_LD image.
+      const [mine] = splitStep(stepInputs([image('dense', 31), image('instances', 32), image('instances', 33)], lossOf, boxTargets, CROP, false), LABELS);
+      const forward = vi.spyOn(ctx.model, 'forward');
+      const result = halfGradients({ model: ctx.model, labelEmb, ldDropFraction: 0.3, resolution: 'output', boxDim: BOX_DIM }, mine);
+      expect(forward).not.toHaveBeenCalled();
+      expect(result.parts.hd).not.toBeNull();
+      expect(result.parts.ld).not.toBeNull();
+      expect(result.grads.size).toBeGreaterThan(0);
+      tf.dispose([...result.grads.values()]);
+    } finally {
+      ctx.model.params.dispose();
+    }
+  });
+
+  it('a worker that has exited fails the step in one line instead of leaving it waiting', async () => {
+    const ctx = context(labelEmb);
+    const worker = new GradientWorker(workerSetup('wasm', ctx.model, 3, ctx));
+    try {
+      await worker.started();
+      await worker.close();
+      const [, theirs] = splitStep(stepInputs([image('dense', 41), image('dense', 42)], lossOf, boxTargets, CROP, false), LABELS);
+      const weights = ctx.model.params.entries().map(([, v]) => new Float32Array(v.dataSync() as Float32Array));
+      await expect(worker.run(weights, theirs)).rejects.toThrow(/^model\.threads: the worker thread failed \(it exited with code \d+ before answering\)$/);
+      // A step whose worker has gone fails the same way, leaving none of this thread's half's tensors behind.
+      const before = tf.memory().numTensors;
+      const batch = { step: 0, images: [image('dense', 43), image('dense', 44)], failures: [] };
+      await expect(createParallelTrainStep(ctx, worker)(batch, { step: 0, lr: 1 })).rejects.toThrow('it exited with code');
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      ctx.model.params.dispose();
     }
   });
 

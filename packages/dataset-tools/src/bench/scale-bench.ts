@@ -33,6 +33,8 @@ import { ManifestReader } from '../manifest/reader.js';
 import { mergeDatasets, parseDatasetSpecs } from '../merge.js';
 import { bandMask, seeded, writeGrayPng, writeImage, writeRgbPng } from '../testing/index.js';
 import { readTaxonomy } from '../taxonomy.js';
+// What bin/merge-datasets.js and `sentseg merge-datasets` start node with (peak RSS flat with size): the same list, not a copy.
+import { MERGE_NODE_FLAGS } from '@sentseg/dataset-tools/node-flags';
 
 const args = await yargs(hideBin(process.argv))
   .usage(
@@ -290,8 +292,6 @@ const IMAGE_FILES: Record<string, (root: string, i: number) => string> = {
 };
 
 const execFileAsync = promisify(execFile);
-/** What bin/merge-datasets.js and `sentseg merge-datasets` start node with (node-flags.mjs; peak RSS flat with size). */
-const MERGE_NODE_FLAGS = ['--max-semi-space-size=1', '--expose-gc'];
 async function child<T>(extra: string[]): Promise<T> {
   const script = fileURLToPath(import.meta.url);
   const flags = extra.includes('merge') || extra.includes('update') ? MERGE_NODE_FLAGS : [];
