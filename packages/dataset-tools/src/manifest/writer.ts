@@ -248,7 +248,8 @@ export class ManifestWriter {
       if (rows.images === 0) throw noUsableImages(name, root, opened, rows);
     } catch (err) {
       // A deterministic refusal starts over next time; anything else (a crash) keeps the committed chunks.
-      if (err instanceof DatasetError) staging.remove();
+      // (A run stopped by suspend() keeps its staging file whatever the unwinding work throws.)
+      if (err instanceof DatasetError && !this.suspended) staging.remove();
       else staging.close();
       this.staging = null;
       throw err;
