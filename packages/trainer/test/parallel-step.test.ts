@@ -78,6 +78,8 @@ describe('a training step over two threads (model.threads = 2)', () => {
   it.each([
     ['L_LD across the halves', [image('dense', 11), image('instances', 12), image('instances', 13)]],
     ['L_WD across the halves', [image('dense', 14), image('boxes', 15, [1, 2]), image('boxes', 16, [4])]],
+    // Sorted dense, boxes, boxes: the worker's half is the last image alone, with no box in its crop (no loss: not a failure).
+    ['a half whose L_WD image kept no box', [image('dense', 21), image('boxes', 22, [1, 2]), image('boxes', 23, [])]],
   ] as const)('%s: the same loss, parts and updated weights as the one-thread step (to 1e-5)', async (_, images) => {
     const one = context(labelEmb);
     const two = context(labelEmb);
@@ -90,26 +92,6 @@ describe('a training step over two threads (model.threads = 2)', () => {
       expect(b.wdBoxes).toBe(a.wdBoxes);
       expect(Math.abs(b.loss - a.loss)).toBeLessThan(1e-5);
       for (const name of ['hd', 'ld', 'wd'] as const) expect(Math.abs((b.parts[name] ?? 0) - (a.parts[name] ?? 0))).toBeLessThan(1e-5);
-      const moved = one.model.params.entries().map(([name, v]) => tf.tidy(() => tf.max(tf.abs(tf.sub(v, two.model.params.get(name)))).dataSync()[0] as number));
-      expect(Math.max(...moved)).toBeLessThan(1e-5);
-    } finally {
-      await worker.close();
-      one.model.params.dispose();
-      two.model.params.dispose();
-    }
-  });
-
-  it('a half whose L_WD images kept no box in their crop has no loss: the step is the one-thread step\'s, not a failure', async () => {
-    const one = context(labelEmb);
-    const two = context(labelEmb);
-    const worker = new GradientWorker(workerSetup('wasm', two.model, 3, two));
-    try {
-      // Sorted dense, boxes, boxes: the worker's half is the last image alone, with no box.
-      const batch = { step: 0, images: [image('dense', 21), image('boxes', 22, [1, 2]), image('boxes', 23, [])], failures: [] };
-      const a = await createTrainStep(one)(batch, { step: 0, lr: 1 });
-      const b = await createParallelTrainStep(two, worker)(batch, { step: 0, lr: 1 });
-      expect(b.images).toBe(3);
-      expect(Math.abs(b.loss - a.loss)).toBeLessThan(1e-5);
       const moved = one.model.params.entries().map(([name, v]) => tf.tidy(() => tf.max(tf.abs(tf.sub(v, two.model.params.get(name)))).dataSync()[0] as number));
       expect(Math.max(...moved)).toBeLessThan(1e-5);
     } finally {
