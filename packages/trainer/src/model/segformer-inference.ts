@@ -9,7 +9,7 @@
  * next. What stays alive between blocks is the tokens of the current stage and the four feature maps.
  */
 import { tf, type Tensor } from '../tf.js';
-import { bilinearMatrix, conv2d, gelu, layerNorm, linear } from './ops.js';
+import { batchMatMulFast, bilinearMatrix, conv2d, gelu, layerNorm, linear } from './ops.js';
 import { INPUT_MULTIPLE, PATCH_KERNELS, PATCH_STRIDES, type SegFormer } from './segformer.js';
 
 /** Elements (float32) of one attention-score chunk, feed-forward chunk or decoder band. */
@@ -46,8 +46,10 @@ function attention(model: SegFormer, x: Tensor, h: number, w: number, pre: strin
       parts.push(
         tf.tidy(() => {
           const qc = l <= rows ? q : tf.slice(q, [0, s, 0], [n * heads, len, dh]);
-          const weights = tf.softmax(tf.mul(tf.matMul(qc, kT), 1 / Math.sqrt(dh)));
-          return tf.matMul(weights, v);
+          // One two-dimensional product per head (batchMatMulFast): the WebAssembly backend runs a
+          // batched product of more than one matrix as a scalar loop.
+          const weights = tf.softmax(tf.mul(batchMatMulFast(qc, kT), 1 / Math.sqrt(dh)));
+          return batchMatMulFast(weights, v);
         }),
       );
     }
