@@ -103,6 +103,14 @@ describe('benchmark --help', () => {
     for (const option of ['--scale', '--formats', '--data', '--keep', '--workers']) expect(stdout).toContain(option);
   });
 
+  it('infer-bench --help prints its usage and measures nothing (it was refused as an unknown argument)', async () => {
+    const help = await runCli(path.join(REPO, 'packages', 'trainer', 'dist', 'bench', 'infer-bench.js'), ['--help'], { cwd: REPO });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: infer-bench\.js \[--samples ade20k,sun .*\n\nWithout arguments \(npm run bench\)/);
+    expect(help.stdout).not.toContain('inference bench:');
+    expect(help.stderr).toBe('');
+  });
+
   it('train-memory-bench --help prints its usage and measures nothing; sizes that are not VARIANT CROP BATCH triples are exit 2', async () => {
     const bench = path.join(REPO, 'packages', 'trainer', 'dist', 'bench', 'train-memory-bench.js');
     const help = await runCli(bench, ['--help'], { cwd: REPO });

@@ -87,6 +87,16 @@ async function main(): Promise<void> {
     await sampleTrainChild(manifest, bank, run, Number(steps));
     return;
   }
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(
+      `usage: infer-bench.js [--samples ade20k,sun [--short-edges 1024,2048] [--run RUN] [--steps N] [--shared DIR]]\n\n` +
+        'Without arguments (npm run bench): eval\'s inference with the default model on the ADE20K sample photo: megapixels/s at short edge 1024, ' +
+        'the sliding window\'s cost over the whole image, and peak RSS at short edge 1024 and 2048. ' +
+        'With --samples: a trained checkpoint (--run, else one trained here for --steps steps) evaluated on the real ADE20K and SUN RGB-D samples of ../shared (or --shared DIR) ' +
+        'at each short edge, single scale and multi-scale + flip, with time and peak RSS.',
+    );
+    return;
+  }
   if (args.length > 0) {
     try {
       const options = parseSamplesOptions(args);
