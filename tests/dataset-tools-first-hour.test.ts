@@ -358,7 +358,10 @@ describe('--help', () => {
       [MANIFEST, ['validate', '--help'], 'manifest'],
       [MANIFEST, ['problems', '--help'], 'manifest'],
     ]);
-    expect(texts.get('merge-datasets --help')?.split('\n').filter((l) => l.startsWith('  merge-datasets --dataset'))).toHaveLength(4);
+    // One example per line, the --update one included.
+    const examples = texts.get('merge-datasets --help')?.split('\n').filter((l) => l.startsWith('  merge-datasets --dataset'));
+    expect(examples).toHaveLength(5);
+    expect(examples?.some((l) => l.includes('--update city'))).toBe(true);
     expect(texts.get('manifest --help')).toMatch(/manifest problems <manifest> +Lists the problem rows/);
   }, 30_000);
 

@@ -21,7 +21,8 @@ DEFAULT_CONFIG: Dict[str, object] = {
     "steps": 1000,
     "checkpointEvery": 100,
     "keepCheckpoints": 3,
-    "model": {"variant": "tiny", "recompute": "auto"},  # recompute: the TypeScript trainer's memory setting; no effect here
+    # recompute and threads: the TypeScript trainer's memory and thread settings; no effect here (DDP spreads the work)
+    "model": {"variant": "tiny", "recompute": "auto", "threads": 1},
     "data": {
         "datasets": None, "splits": ["train", "training"], "batchSize": 4, "shortEdge": 1080, "crop": 640,
         "flip": True, "colorJitter": 0.2, "blurProbability": 0.2, "noiseStd": 3, "workers": 1, "prefetch": 2,
@@ -103,6 +104,8 @@ def validate(c: Dict[str, object]) -> None:
         raise BridgeError(f'model.variant "{c["model"]["variant"]}" is not one of {", ".join(VARIANTS)}')  # type: ignore[index]
     if c["model"]["recompute"] not in RECOMPUTE_SETTINGS:  # type: ignore[index]
         raise BridgeError(f'model.recompute must be {", ".join(RECOMPUTE_SETTINGS)}, got {json.dumps(c["model"]["recompute"])}')  # type: ignore[index]
+    if c["model"]["threads"] not in (1, 2) or isinstance(c["model"]["threads"], bool):  # type: ignore[index]
+        raise BridgeError(f'model.threads must be 1 or 2, got {json.dumps(c["model"]["threads"])}')  # type: ignore[index]
     if opt["kind"] not in ("adamw", "sgd"):  # type: ignore[index]
         raise BridgeError(f"optimizer.kind must be adamw or sgd, got {opt['kind']}")  # type: ignore[index]
     if c["labelText"] not in ("sentence", "word"):

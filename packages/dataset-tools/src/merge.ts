@@ -286,8 +286,11 @@ export async function mergeDatasets(out: string, specs: DatasetSpec[], options: 
   } catch (err) {
     const newManifest = writer.isNew;
     writer.abandon();
-    // Let the abandoned work unwind (its temp indexes and worker threads close), for at most a second.
-    if (err instanceof MergeInterrupted) await Promise.race([work.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    // Let the abandoned work unwind: its temp indexes close, and its worker threads finish the mask in
+    // hand and stop. Exiting while a worker is still in native code (a decoder being loaded) can abort
+    // the process (SIGABRT, seen under load when this waited 1 s); a worker stuck in a read that
+    // never returns (a FIFO, a dead network mount) is left after 5 s.
+    if (err instanceof MergeInterrupted) await Promise.race([work.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
     if (!(err instanceof DatasetError)) throw err;
     // Say what became of the output: the user decides from this whether to rerun everything.
     const committed = run.summaries.map((s) => s.dataset);
