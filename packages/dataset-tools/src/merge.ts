@@ -290,7 +290,13 @@ export async function mergeDatasets(out: string, specs: DatasetSpec[], options: 
     // hand and stop. Exiting while a worker is still in native code (a decoder being loaded) can abort
     // the process (SIGABRT, seen under load when this waited 1 s); a worker stuck in a read that
     // never returns (a FIFO, a dead network mount) is left after 5 s.
-    if (err instanceof MergeInterrupted) await Promise.race([work.catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
+    // The timer is not unref'd: a worker whose terminate() is pending no longer keeps the loop alive,
+    // and node would then wait at exit for the stuck thread.
+    if (err instanceof MergeInterrupted) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([work.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
+    }
     if (!(err instanceof DatasetError)) throw err;
     // Say what became of the output: the user decides from this whether to rerun everything.
     const committed = run.summaries.map((s) => s.dataset);
