@@ -4,6 +4,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { REPO } from './utils.js';
 import { runCli } from './run-cli.js';
@@ -101,6 +103,14 @@ describe('benchmark --help', () => {
     expect(stdout).toMatch(/^scale-bench\.js \[--scale N \.\.\.\].*\n\nMeasures merge-datasets at real scale/);
     for (const internal of ['--child', '--root', '--name', '--out']) expect(stdout).not.toContain(internal);
     for (const option of ['--scale', '--formats', '--data', '--keep', '--workers']) expect(stdout).toContain(option);
+  });
+
+  it('scale-bench with an unknown --formats entry: one line, exit 2, and no temp folder left behind', async () => {
+    const before = new Set(readdirSync(tmpdir()).filter((f) => f.startsWith('sentseg-scale-bench-')));
+    const r = await runCli(path.join(REPO, 'packages', 'dataset-tools', 'dist', 'bench', 'scale-bench.js'), ['--formats', 'nosuch', '--scale', '10'], { cwd: REPO });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('error: --formats: unknown format "nosuch" (cityscapes, objects365, openimages, coco-panoptic)\n');
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('sentseg-scale-bench-') && !before.has(f))).toEqual([]);
   });
 
   it('infer-bench --help prints its usage and measures nothing (it was refused as an unknown argument)', async () => {

@@ -328,6 +328,8 @@ const formats = args.formats.split(',').filter((f) => f !== '');
 for (const f of formats) {
   if (GENERATORS[f]) continue;
   process.stderr.write(`error: --formats: unknown format "${f}" (${Object.keys(GENERATORS).join(', ')})\n`);
+  // Nothing measured: the temp folder made for the sets goes too.
+  if (!args.data) rmSync(work, { recursive: true, force: true });
   await flushAndExit(2);
 }
 const sizes = [...new Set(args.scale)].sort((a, b) => a - b);
