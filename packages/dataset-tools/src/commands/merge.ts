@@ -146,9 +146,14 @@ export async function runMergeDatasets(args: MergeArgs): Promise<void> {
       process.stderr.write(`interrupted: ${err.message}\n`);
       return await flushAndExit(EXIT.interrupted);
     }
-    process.stderr.write(`stopped by ${stoppedBy}: ${err.message}\n`);
-    // 128 + the signal's number, as a shell reports a process the signal ended.
-    return await flushAndExit(128 + (os.constants.signals[stoppedBy] ?? 15));
+    await new Promise<void>((resolve) => process.stderr.write(`stopped by ${stoppedBy}: ${err.message}\n`, () => resolve()));
+    // Every file is closed: the signal is raised again with its default action, so the process ends
+    // as the signal ends it (a shell reports 128 + its number) at once. exit() would first wait for
+    // the worker threads, and one stuck in a read that never returns (a FIFO, a dead mount) would
+    // keep it waiting for ever.
+    process.removeAllListeners(stoppedBy);
+    process.kill(process.pid, stoppedBy);
+    return;
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onTerminate);
