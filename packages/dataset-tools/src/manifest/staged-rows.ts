@@ -132,9 +132,14 @@ export class StagedRows {
     this.onProgress?.(this.images, this.dataset);
   }
 
-  /** True when --update finds the image in the manifest with the same signature (its rows are kept). */
-  unchanged(sample: { split: string; image: string }, signature: string): boolean {
-    return this.old !== null && this.old.signature(imageId(this.dataset, sample.split, sample.image)) === signature;
+  /** --update: the manifest's rows of the dataset are there to keep. */
+  get updating(): boolean {
+    return this.old !== null;
+  }
+
+  /** True when --update finds the image `id` in the manifest with the same signature (its rows are kept). */
+  unchanged(id: number, signature: string): boolean {
+    return this.old !== null && this.old.signature(id) === signature;
   }
 
   /**
@@ -202,7 +207,11 @@ export async function writeSamples(w: SampleWriting): Promise<{ reread: number }
   const entryOf = <S extends { split: string; image: string }, C>(kind: SampleKind<S, C>, sample: S): Entry => {
     const files = kind.files(sample);
     const signature = sign(files.map((f) => path.join(read.root, f)), kind.annotation(sample));
-    if (rows.unchanged(sample, signature)) return { keep: imageId(rows.dataset, sample.split, sample.image), files };
+    if (rows.updating) {
+      // --update: the id is hashed once, for the lookup and the kept row.
+      const id = imageId(rows.dataset, sample.split, sample.image);
+      if (rows.unchanged(id, signature)) return { keep: id, files };
+    }
     reread += 1;
     const check = kind.check(sample, read);
     return { write: async () => kind.write(rows, sample, await check, signature) };
