@@ -19,6 +19,7 @@ import type { LossKind } from '@sentseg/dataset-tools';
 import { TrainerError } from './errors.js';
 import { LOSS_NAMES, type LossParts, type LossSlices } from './losses/table.js';
 import type { SegFormer, SegFormerConfig } from './model/segformer.js';
+import { variableGrads } from './model/backprop.js';
 import { stepInputs, stepLosses, type StepInputs, type StepLosses, type TrainStep, type TrainStepContext } from './train-step.js';
 import { tf, type Tensor } from './tf.js';
 
@@ -135,7 +136,7 @@ export function halfGradients(context: HalfContext, half: HalfStep): HalfResult 
     const t = tf.tensor3d(targets, [n, targetSide, targetSide], 'int32');
     if (slices.wd && context.boxDim && clipRows.length > 0) slices.wd.clipBoxEmb = tf.tensor2d(Float32Array.from(clipRows.flatMap((r) => Array.from(r))), [clipRows.length, context.boxDim]);
     const wdConv = context.boxDim ? { w: model.params.get('wd/w'), b: model.params.get('wd/b') } : null;
-    return tf.variableGrads(() => {
+    return variableGrads(() => {
       const computed = stepLosses(model, x, t, slices, context.resolution === 'label', { labelEmb, logTau: model.logTau, ldDropFraction: context.ldDropFraction, wdConv });
       let total: Tensor = tf.scalar(0);
       for (const [name, part] of Object.entries(computed) as [LossKind, Tensor][]) {

@@ -12,6 +12,7 @@ import type { LoadedBatch, LoadedImage } from './data/loader.js';
 import { TrainerError } from './errors.js';
 import { batchLosses, LOSS_NAMES, type LossParts, type LossSlices } from './losses/table.js';
 import { OUTPUT_STRIDE, type SegFormer } from './model/segformer.js';
+import { variableGrads } from './model/backprop.js';
 import type { Optimizer } from './optim/optimizers.js';
 import { tf, type Tensor } from './tf.js';
 
@@ -126,7 +127,7 @@ export function createTrainStep(context: TrainStepContext): TrainStep {
         slices.wd.clipBoxEmb = tf.tensor2d(Float32Array.from(clipRows.flatMap((r) => Array.from(r))), [clipRows.length, boxTargets.dim]);
       }
       const wdConv = boxTargets ? { w: model.params.get('wd/w'), b: model.params.get('wd/b') } : null;
-      return tf.variableGrads(() => {
+      return variableGrads(() => {
         const computed = stepLosses(model, x, t, slices, atLabel, { labelEmb, logTau: model.logTau, ldDropFraction: context.ldDropFraction, wdConv });
         let totalLoss: Tensor = tf.scalar(0);
         for (const [name, part] of Object.entries(computed) as [LossKind, Tensor][]) {

@@ -19,6 +19,7 @@ import { batchLosses, type LossContext } from '../losses/table.js';
 import { SEGFORMER_VARIANTS, SegFormer, segformerConfig, OUTPUT_STRIDE } from '../model/segformer.js';
 import { Optimizer } from '../optim/optimizers.js';
 import { recomputeFor, stepBytesFor } from '../model/memory.js';
+import { variableGrads } from '../model/backprop.js';
 import { tf, type Tensor } from '../tf.js';
 
 const LABELS = 238;
@@ -59,7 +60,7 @@ async function child(variant: string, crop: number, batch: number, steps: number
       const x = tf.tensor4d(pixels, [batch, crop, crop, 3]);
       const t = tf.tensor3d(targets, [batch, side, side], 'int32');
       // As the trainer's step (train-step.ts): a recomputed step takes its losses from the features, band by band.
-      return tf.variableGrads(() => {
+      return variableGrads(() => {
         const source = model.recomputeActivations ? { model, features: model.encode(x) } : model.forward(x);
         return batchLosses(source, t, { hd: { start: 0, count: batch, boxes: [], clipBoxEmb: null } }, context).hd as tf.Scalar;
       }, trainable);

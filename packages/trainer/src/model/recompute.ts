@@ -7,6 +7,7 @@
  * runs it again under a tape of its own to take its gradients: the step then holds only the
  * inputs of each recomputed segment, plus one segment's intermediates at a time.
  */
+import { gradients } from './backprop.js';
 import { tf, type Tensor } from '../tf.js';
 
 interface EngineState {
@@ -29,7 +30,7 @@ function gradientsInside(fn: () => Tensor, inputs: Tensor[], dy: Tensor): (Tenso
   const state = engineState();
   const outerTape = state.activeTape;
   try {
-    const { value, grads } = tf.engine().gradients(fn, inputs, dy, true);
+    const { value, grads } = gradients(fn, inputs, dy, true);
     value.dispose();
     return grads.map((g) => g ?? null);
   } finally {

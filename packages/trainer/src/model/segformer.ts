@@ -214,7 +214,7 @@ export class SegFormer {
   /** The decoder and the head: the four feature maps → pixel embeddings (forward's second half). */
   decodeFeatures(features: Tensor[]): Tensor {
     const p = this.params;
-    if (!this.recomputeActivations) return this.decode((name) => p.get(name), features);
+    if (!this.recomputeActivations) return tf.tidy(() => this.decode((name) => p.get(name), features));
     // Recomputed band by band of output rows: the backward pass holds one band's intermediates.
     const [n, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
     const band = decoderBandRows(this, w1 * n, 0, this.decoderBandElements);
@@ -269,7 +269,8 @@ export class SegFormer {
    * intermediates are not kept for the backward pass but recomputed there (recompute.ts).
    */
   private segment(prefixA: string, prefixB: string, inputs: Tensor[], fn: (get: Get, inputs: Tensor[]) => Tensor): Tensor {
-    if (!this.recomputeActivations) return fn((name) => this.params.get(name), inputs);
+    // Kept: a tidy frees what no gradient saved (TensorFlow.js would hold it until the forward pass ends).
+    if (!this.recomputeActivations) return tf.tidy(() => fn((name) => this.params.get(name), inputs));
     const names = this.params.names().filter((n) => n.startsWith(prefixA) || n.startsWith(prefixB));
     const weights = names.map((n) => this.params.get(n));
     const k = inputs.length;
