@@ -75,7 +75,7 @@ describe('sentseg train', () => {
     expect(existsSync(out)).toBe(false);
     const bad = await start(['train', '--config', configFile(), '--set', 'model.recompute=sometimes', '--out', out]).done;
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('model.recompute must be auto, on, off, got "sometimes"');
+    expect(bad.stderr).toContain('model.recompute must be auto, off, encoder, on, got "sometimes"');
   });
 
   it('on Ctrl-C saves a checkpoint and exits; --resume goes on from it', async () => {

@@ -35,7 +35,7 @@ DEFAULT_CONFIG: Dict[str, object] = {
     "clipVision": None,
     "boxCache": None,
 }
-RECOMPUTE_SETTINGS = ("auto", "on", "off")
+RECOMPUTE_SETTINGS = ("auto", "off", "encoder", "on")
 PATH_KEYS = ("manifest", "labelBank", "clipVision", "boxCache")
 HUB_ID = re.compile(r"^([A-Za-z0-9][\w.-]*)/([A-Za-z0-9][\w.-]*)(?:@([\w.][\w./-]*))?$")
 

@@ -42,7 +42,7 @@ def test_a_typescript_config_json_with_model_recompute_resolves() -> None:
     written = {"seed": 1, "steps": 10, "model": {"variant": "tiny", "recompute": "off"}, "losses": {"resolution": "output"}}
     config = resolve_config([json.loads(json.dumps(written))], ["runs/x/config.json"])
     assert config["model"] == {"variant": "tiny", "recompute": "off", "threads": 1}
-    with pytest.raises(BridgeError, match=r'model.recompute must be auto, on, off, got "sometimes"'):
+    with pytest.raises(BridgeError, match=r'model.recompute must be auto, off, encoder, on, got "sometimes"'):
         resolve_config([{"model": {"recompute": "sometimes"}}], ["runs/x/config.json"])
 
 

@@ -34,10 +34,11 @@ export interface TrainConfig {
   model: {
     variant: string;
     /**
-     * Recompute activations in the backward pass instead of keeping them (model/memory.ts):
-     * `auto` only for a step whose estimated WebAssembly heap with every activation kept is over
-     * RECOMPUTE_ABOVE (3/4) of the 3.5 GiB a step may take (recomputeFor; on every backend), `on` always,
-     * `off` never (a step that then cannot fit is refused before it starts).
+     * What a step recomputes in its backward pass instead of keeping (model/memory.ts): `off`
+     * nothing, `encoder` the encoder's activations, `on` everything (the decoder and loss in bands);
+     * `auto` keeps everything while that is estimated under KEEP_ALL_BELOW (1 GiB) of WebAssembly
+     * heap, else recomputes the encoder where that fits the 3.5 GiB a step may take, else everything
+     * (recomputeFor; on every backend). A step its setting cannot fit is refused before it starts.
      */
     recompute: RecomputeSetting;
     /**

@@ -44,6 +44,7 @@ export interface WorkerSetup {
   config: SegFormerConfig;
   seed: number;
   recomputeActivations: boolean;
+  decoderInBands: boolean;
   decoderBandElements: number;
   labelEmb: { data: Float32Array; shape: [number, number] };
   boxDim: number | null;
@@ -246,6 +247,7 @@ export function workerSetup(backend: string, model: SegFormer, seed: number, con
     config: model.config,
     seed,
     recomputeActivations: model.recomputeActivations,
+    decoderInBands: model.decoderInBands,
     decoderBandElements: model.decoderBandElements,
     labelEmb: { data: labelEmb.dataSync() as Float32Array, shape: labelEmb.shape as [number, number] },
     boxDim: context.boxTargets?.dim ?? null,

@@ -19,6 +19,7 @@ try {
   await selectBackend(setup.backend as 'wasm' | 'cpu');
   const model = new SegFormer(setup.config, setup.seed);
   model.recomputeActivations = setup.recomputeActivations;
+  model.decoderInBands = setup.decoderInBands;
   model.decoderBandElements = setup.decoderBandElements;
   const labelEmb = tf.tensor2d(setup.labelEmb.data, setup.labelEmb.shape);
   const params = model.params.entries();

@@ -101,7 +101,7 @@ export interface TrainStepContext {
  * step and each half of a two-thread step (parallel-step.ts) compute their losses through it.
  */
 export function stepLosses(model: SegFormer, x: Tensor, t: Tensor, slices: LossSlices, atLabel: boolean, context: Parameters<typeof batchLosses>[3]): LossParts {
-  const source = model.recomputeActivations && !atLabel ? { model, features: model.encode(x) } : model.forward(x);
+  const source = model.decoderInBands && !atLabel ? { model, features: model.encode(x) } : model.forward(x);
   return batchLosses(source, t, slices, context);
 }
 

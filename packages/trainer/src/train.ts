@@ -27,7 +27,7 @@ import { chooseLosses } from './losses/table.js';
 import type { LossKind } from '@sentseg/dataset-tools';
 import { hubIdOf, type HubOptions } from '@sentseg/label-bank';
 import { BoxEmbeddingCache, boxEmbeddings, loadClipVisionEncoder, type BoxEmbeddings } from './boxes/clip-boxes.js';
-import { mib, recomputeFor, refuseOversizedStep, stepBytesFor } from './model/memory.js';
+import { applyRecompute, describeRecompute, mib, recomputeFor, refuseOversizedStep, stepBytesFor, type RecomputeMode } from './model/memory.js';
 import { INPUT_MULTIPLE, OUTPUT_STRIDE, SegFormer, segformerConfig } from './model/segformer.js';
 import { Optimizer } from './optim/optimizers.js';
 import { tf, type Tensor } from './tf.js';
@@ -167,17 +167,17 @@ export async function embedTrainingBoxes(options: { config: TrainConfig; hub?: H
 
 /**
  * The step's memory, refused now when it cannot fit (never an abort inside WebAssembly), and
- * whether its activations are recomputed (model.recompute; `auto`: memory.ts's recomputeFor).
+ * what it recomputes (model.recompute; `auto`: memory.ts's recomputeFor).
  */
-function planStepMemory(config: TrainConfig, backend: ChosenBackend, embedDim: number): { stepBytes: number; recomputing: boolean } {
+function planStepMemory(config: TrainConfig, backend: ChosenBackend, embedDim: number): { stepBytes: number; mode: RecomputeMode } {
   const { crop, batchSize } = config.data;
   const model = segformerConfig(config.model.variant, embedDim);
   if (backend.name === 'wasm') {
     const refusal = refuseOversizedStep(model, crop, batchSize, INPUT_MULTIPLE, config.model.recompute);
     if (refusal) throw new TrainerError(refusal);
   }
-  const recomputing = recomputeFor(model, crop, batchSize, config.model.recompute);
-  return { stepBytes: stepBytesFor(model, crop, batchSize, recomputing), recomputing };
+  const mode = recomputeFor(model, crop, batchSize, config.model.recompute);
+  return { stepBytes: stepBytesFor(model, crop, batchSize, mode), mode };
 }
 
 /** Each trained dataset's image ids of its training split; a dataset without any is refused. */
@@ -217,13 +217,12 @@ function resumeOrStart(options: TrainOptions, config: TrainConfig, labels: Label
   return startStep;
 }
 
-function logModel(log: (line: string) => void, config: TrainConfig, model: SegFormer, labels: LabelEmbeddings, memory: { stepBytes: number; recomputing: boolean }, backend: ChosenBackend): void {
+function logModel(log: (line: string) => void, config: TrainConfig, model: SegFormer, labels: LabelEmbeddings, memory: { stepBytes: number; mode: RecomputeMode }, backend: ChosenBackend): void {
   const { crop, batchSize } = config.data;
   log(`model: SegFormer-${config.model.variant}, ${model.params.count().toLocaleString('en-US')} weights, ${labels.dim}-d embeddings of ${labels.names.length} labels (${labels.encoderId}, ${config.labelText})`);
-  const how = memory.recomputing ? 'its activations recomputed in the backward pass instead of kept (less memory, more time)' : 'every activation kept (full speed)';
   // The estimate is of WebAssembly's heap (model/memory.ts); other backends get no figure.
   const need = backend.name === 'wasm' ? ` needs about ${mib(memory.stepBytes)} of WebAssembly memory` : '';
-  log(`memory: a step of ${batchSize} × ${crop}×${crop}${need}, ${how} (model.recompute=${config.model.recompute})`);
+  log(`memory: a step of ${batchSize} × ${crop}×${crop}${need}, ${describeRecompute(memory.mode)} (model.recompute=${config.model.recompute})`);
   log(`losses at the ${config.losses.resolution === 'label' ? `label's resolution (${crop}×${crop}, logits upsampled bilinearly)` : `output's resolution (${crop / OUTPUT_STRIDE}×${crop / OUTPUT_STRIDE}, the label at each cell's centre)`} (losses.resolution)`);
 }
 
@@ -266,7 +265,7 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     mkdirSync(run, { recursive: true });
     const metricsFile = path.join(run, 'metrics.jsonl');
     model = new SegFormer({ ...segformerConfig(config.model.variant, labels.dim), ...(boxTargets ? { boxProjectionDim: boxTargets.dim } : {}) }, config.seed);
-    model.recomputeActivations = memory.recomputing;
+    applyRecompute(model, memory.mode);
     optimizer = new Optimizer({ ...config.optimizer });
     const startStep = resumeOrStart(options, config, labels, model, optimizer, metricsFile, log);
     writeFileSync(path.join(run, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);

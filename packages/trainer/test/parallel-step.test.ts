@@ -6,6 +6,7 @@ import type { BoxEmbeddings } from '../src/boxes/clip-boxes.js';
 import { selectBackend } from '../src/backend/select.js';
 import type { LoadedImage } from '../src/data/loader.js';
 import { resolveConfig } from '../src/config.js';
+import { applyRecompute } from '../src/model/memory.js';
 import { SegFormer, segformerConfig } from '../src/model/segformer.js';
 import { Optimizer } from '../src/optim/optimizers.js';
 import { createParallelTrainStep, GradientWorker, halfGradients, splitStep, workerSetup } from '../src/parallel-step.js';
@@ -101,10 +102,11 @@ describe('a training step over two threads (model.threads = 2)', () => {
     }
   });
 
-  it('a half of a recomputed step takes L_HD and L_LD band by band, never decoding its whole embeddings (as the one-thread step)', () => {
+  it('a half of a recomputed step (model.recompute=on) takes L_HD and L_LD band by band, never decoding its whole embeddings (as the one-thread step), and the worker\'s replica is told so', () => {
     const ctx = context(labelEmb);
     try {
-      ctx.model.recomputeActivations = true;
+      applyRecompute(ctx.model, 'on');
+      expect(workerSetup('wasm', ctx.model, 3, ctx)).toMatchObject({ recomputeActivations: true, decoderInBands: true });
       // Sorted dense, instances, instances: this half holds an L_HD and an L_LD image.
       const [mine] = splitStep(stepInputs([image('dense', 31), image('instances', 32), image('instances', 33)], lossOf, boxTargets, CROP, false), LABELS);
       const forward = vi.spyOn(ctx.model, 'forward');

@@ -4,7 +4,7 @@ import { pixelLosses } from '../src/losses/cosine.js';
 import { lossHD } from '../src/losses/hd.js';
 import { batchLosses } from '../src/losses/table.js';
 import { depthwiseConv3x3, gelu } from '../src/model/ops.js';
-import { estimatePlainStepBytes, estimateStepBytes, recomputeFor, refuseOversizedStep, WASM_STEP_BUDGET } from '../src/model/memory.js';
+import { estimateEncoderStepBytes, estimatePlainStepBytes, estimateStepBytes, recomputeFor, refuseOversizedStep, stepBytesFor, WASM_STEP_BUDGET } from '../src/model/memory.js';
 import { recompute, recomputeParts } from '../src/model/recompute.js';
 import { SegFormer, segformerConfig } from '../src/model/segformer.js';
 import { tf, type Tensor } from '../src/tf.js';
@@ -170,35 +170,56 @@ describe('recomputed activations (training at large crops)', () => {
     expect(estimateStepBytes(b0, 640, 2)).toBeGreaterThan(estimateStepBytes(b0, 512, 2));
   });
 
-  it('recomputes only a step whose plain form would not fit (model.recompute=auto); on and off force it', () => {
+  it('auto keeps every activation in a small step, recomputes the encoder at the paper\'s sizes, everything only beyond; off, encoder and on force one', () => {
     const tiny = segformerConfig('tiny', 512);
     const b0 = segformerConfig('b0', 512);
-    // Steps that fit keep their activations and run at full speed ...
-    expect(recomputeFor(tiny, 256, 4)).toBe(false);
-    expect(recomputeFor(b0, 256, 2)).toBe(false);
-    // ... the paper's sizes recompute.
-    expect(recomputeFor(b0, 512, 2)).toBe(true);
-    expect(recomputeFor(b0, 640, 1)).toBe(true);
-    // The plain estimate against the heaps train-memory-bench measured (RECOMPUTE=0, wasm; model/memory.ts):
-    // tiny 256×256 batch 4 grew to 810 MiB, B0 256×256 batch 2 to 1213 MiB, B0 384×384 batch 2 to 2655 MiB.
+    // Small steps keep their activations and run at full speed ...
+    expect(recomputeFor(tiny, 256, 4)).toBe('off');
+    expect(recomputeFor(b0, 256, 2)).toBe('off');
+    // ... the paper's sizes recompute the encoder only (as fast as keeping everything at 512², half the memory) ...
+    expect(recomputeFor(b0, 512, 2)).toBe('encoder');
+    expect(recomputeFor(b0, 640, 1)).toBe('encoder');
+    // ... and a step whose decoder cannot be kept recomputes it too, band by band.
+    expect(recomputeFor(b0, 704, 2)).toBe('on');
+    expect(estimateEncoderStepBytes(b0, 704, 2)).toBeGreaterThan(WASM_STEP_BUDGET);
+    for (const mode of ['off', 'encoder', 'on'] as const) expect(recomputeFor(tiny, 256, 4, mode)).toBe(mode);
+    // More kept means more memory, at the sizes where the choice is made.
+    for (const [config, crop, batch] of [[b0, 384, 2], [b0, 512, 2], [b0, 640, 1]] as const) {
+      expect(estimatePlainStepBytes(config, crop, batch)).toBeGreaterThan(estimateEncoderStepBytes(config, crop, batch));
+      expect(estimateEncoderStepBytes(config, crop, batch)).toBeGreaterThan(estimateStepBytes(config, crop, batch));
+    }
+  });
+
+  it('each mode\'s estimate covers the heap train-memory-bench measured (wasm, 3 steps), within 3×', () => {
+    // [variant, crop, batch, MiB measured with RECOMPUTE=off, encoder, on] (model/memory.ts).
+    const measured: [string, number, number, number, number, number][] = [
+      ['tiny', 256, 4, 515, 358, 207],
+      ['b0', 256, 2, 709, 616, 429],
+      ['b0', 384, 2, 1398, 954, 520],
+      ['b0', 512, 2, 2710, 1449, 684],
+      ['b0', 640, 1, 2514, 1254, 725],
+      ['b1', 512, 1, 2451, 1615, 1457],
+    ];
     const MiB = 2 ** 20;
-    expect(Math.abs(estimatePlainStepBytes(tiny, 256, 4) / (810 * MiB) - 1)).toBeLessThan(0.1);
-    expect(Math.abs(estimatePlainStepBytes(b0, 256, 2) / (1213 * MiB) - 1)).toBeLessThan(0.1);
-    expect(Math.abs(estimatePlainStepBytes(b0, 384, 2) / (2655 * MiB) - 1)).toBeLessThan(0.05);
-    expect(recomputeFor(tiny, 256, 4, 'on')).toBe(true);
-    expect(recomputeFor(b0, 640, 1, 'off')).toBe(false);
-    // Keeping every activation needs more memory than recomputing, at any size where it matters.
-    expect(estimatePlainStepBytes(b0, 512, 2)).toBeGreaterThan(estimateStepBytes(b0, 512, 2));
+    for (const [variant, crop, batch, ...heaps] of measured) {
+      const config = segformerConfig(variant, 512);
+      (['off', 'encoder', 'on'] as const).forEach((mode, i) => {
+        const ratio = stepBytesFor(config, crop, batch, mode) / ((heaps[i] as number) * MiB);
+        expect(ratio, `${variant} ${crop} ${batch} ${mode}`).toBeGreaterThanOrEqual(1);
+        expect(ratio, `${variant} ${crop} ${batch} ${mode}`).toBeLessThan(3);
+      });
+    }
   });
 
   it('model.recompute=off is refused before it starts where the plain step cannot fit, naming auto', () => {
     const b0 = segformerConfig('b0', 512);
     expect(refuseOversizedStep(b0, 512, 2, 32, 'auto')).toBeNull();
-    expect(refuseOversizedStep(b0, 256, 2, 32, 'off')).toBeNull();
-    const refusal = refuseOversizedStep(b0, 512, 2, 32, 'off');
-    expect(refusal).toMatch(/^a training step of SegFormer-b0 at data\.crop 512 with data\.batchSize 2 keeping every activation \(model\.recompute=off\) needs about \d+ MiB of WebAssembly memory, over the 3584 MiB .* \(or model\.recompute=auto, or --backend tensorflow\)$/);
+    expect(refuseOversizedStep(b0, 512, 2, 32, 'off')).toBeNull();
+    const refusal = refuseOversizedStep(b0, 576, 2, 32, 'off');
+    expect(refusal).toMatch(/^a training step of SegFormer-b0 at data\.crop 576 with data\.batchSize 2 keeping every activation \(model\.recompute=off\) needs about \d+ MiB of WebAssembly memory, over the 3584 MiB .* \(or model\.recompute=auto, or --backend tensorflow\)$/);
     const batch = Number(/data\.batchSize (\d+) at this crop/.exec(refusal as string)?.[1]);
     expect(batch).toBeGreaterThan(0);
-    expect(estimatePlainStepBytes(b0, 512, batch)).toBeLessThanOrEqual(WASM_STEP_BUDGET);
+    expect(estimatePlainStepBytes(b0, 576, batch)).toBeLessThanOrEqual(WASM_STEP_BUDGET);
+    expect(refuseOversizedStep(b0, 576, 2, 32, 'encoder')).toBeNull();
   });
 });

@@ -84,6 +84,15 @@ describe('training with recomputed activations', () => {
     expect(new Set(recomputed.metrics.map((m) => m.numTensors)).size).toBe(1);
     recomputed.metrics.forEach((m, i) => expect(Math.abs(m.loss - (straight.metrics[i]?.loss as number))).toBeLessThan(1e-4 * Math.max(1, Math.abs(m.loss))));
   }, 120_000);
+
+  it('with model.recompute=encoder (the encoder recomputed, the decoder kept) trains the same steps, and the log says which', async () => {
+    const base = smallConfig(world, { steps: 2 });
+    const encoderLogs: string[] = [];
+    const run = await train({ config: { ...base, model: { ...base.model, recompute: 'encoder' } }, run: path.join(dir, 'encoder'), log: (l) => encoderLogs.push(l) });
+    expect(encoderLogs.filter((l) => l.startsWith('memory: '))).toEqual([expect.stringMatching(/the encoder's activations recomputed in the backward pass, the decoder's kept \(model\.recompute=encoder\)$/)]);
+    expect(new Set(run.metrics.map((m) => m.numTensors)).size).toBe(1);
+    run.metrics.forEach((m, i) => expect(Math.abs(m.loss - (straight.metrics[i]?.loss as number))).toBeLessThan(1e-4 * Math.max(1, Math.abs(m.loss))));
+  }, 120_000);
 });
 
 describe('instance-mask datasets (L_LD)', () => {

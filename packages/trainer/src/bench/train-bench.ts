@@ -79,7 +79,7 @@ async function child(backend: string, manifest: string, bank: string, steps: num
   const summary = await train({ config, run: path.join(dir, `run-${backend}`), log: () => {}, progress: false });
   const timed = summary.metrics.slice(1).map((m) => m.stepSeconds).sort((a, b) => a - b);
   const median = timed[Math.floor(timed.length / 2)] as number;
-  const activations = recomputeFor(segformerConfig(step.variant, 512), step.size, step.batch, step.recompute) ? 'recomputed' : 'kept';
+  const activations = recomputeFor(segformerConfig(step.variant, 512), step.size, step.batch, step.recompute);
   process.stdout.write(`${JSON.stringify({ backend: summary.backend.name, kernels: summary.backend.kernels, activations, first: summary.metrics[0]?.stepSeconds, median, steps: timed.length, peakRssMiB: peakRssMiB() })}\n`);
 }
 
@@ -213,7 +213,7 @@ async function main(): Promise<void> {
       if (child.ok) {
         const r = child.value;
         medians.set(r.backend, r.median);
-        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels; activations ${r.activations}; ${step.threads} thread(s)`);
+        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels; model.recompute=${r.activations}; ${step.threads} thread(s)`);
       } else {
         const reason = /Error: (.*)/i.exec(child.stderr)?.[1] ?? child.stderr.trim().split('\n').pop() as string;
         console.log(`  backend ${backend}: not available (${reason.slice(0, 300)})`);

@@ -6,7 +6,7 @@
  * for the same step (../shared/bench/torch_segformer_bench.py) beside it.
  *
  *   node packages/trainer/dist/bench/train-memory-bench.js [variant crop batch]...
- *   (default: b0 256 2, b0 512 2, b0 640 1; RECOMPUTE=1 or 0 forces recomputation on or off)
+ *   (default: b0 256 2, b0 512 2, b0 640 1; RECOMPUTE=off|encoder|on forces what a step recomputes)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { DEFAULT_CONFIG } from '../config.js';
 import { batchLosses, type LossContext } from '../losses/table.js';
 import { SEGFORMER_VARIANTS, SegFormer, segformerConfig, OUTPUT_STRIDE } from '../model/segformer.js';
 import { Optimizer } from '../optim/optimizers.js';
-import { recomputeFor, stepBytesFor } from '../model/memory.js';
+import { applyRecompute, RECOMPUTE_SETTINGS, recomputeFor, stepBytesFor, type RecomputeMode, type RecomputeSetting } from '../model/memory.js';
 import { variableGrads } from '../model/backprop.js';
 import { tf, type Tensor } from '../tf.js';
 
@@ -34,16 +34,17 @@ interface ChildResult {
   wasmHeapMiB: number | null;
 }
 
-/** As the trainer chooses (model.recompute=auto); RECOMPUTE=1 or 0 forces it on or off, to measure both. */
-function recomputingFor(variant: string, crop: number, batch: number): boolean {
-  const forced = process.env.RECOMPUTE;
-  return recomputeFor(segformerConfig(variant, DIM), crop, batch, forced === '1' ? 'on' : forced === '0' ? 'off' : 'auto');
+/** As the trainer chooses (model.recompute=auto); RECOMPUTE=off, encoder or on forces a mode, to measure each. */
+function modeFor(variant: string, crop: number, batch: number): RecomputeMode {
+  const forced = process.env.RECOMPUTE ?? 'auto';
+  if (!(RECOMPUTE_SETTINGS as string[]).includes(forced)) throw new Error(`RECOMPUTE must be one of ${RECOMPUTE_SETTINGS.join(', ')}, got "${forced}"`);
+  return recomputeFor(segformerConfig(variant, DIM), crop, batch, forced as RecomputeSetting);
 }
 
 async function child(variant: string, crop: number, batch: number, steps: number): Promise<void> {
   await selectBackend('wasm');
   const model = new SegFormer(segformerConfig(variant, DIM), 1);
-  model.recomputeActivations = recomputingFor(variant, crop, batch);
+  applyRecompute(model, modeFor(variant, crop, batch));
   const random = seededRandom(2);
   const labelEmb = tf.tensor2d(Float32Array.from({ length: LABELS * DIM }, () => random() - 0.5), [LABELS, DIM]);
   const side = crop / OUTPUT_STRIDE;
@@ -61,7 +62,7 @@ async function child(variant: string, crop: number, batch: number, steps: number
       const t = tf.tensor3d(targets, [batch, side, side], 'int32');
       // As the trainer's step (train-step.ts): a recomputed step takes its losses from the features, band by band.
       return variableGrads(() => {
-        const source = model.recomputeActivations ? { model, features: model.encode(x) } : model.forward(x);
+        const source = model.decoderInBands ? { model, features: model.encode(x) } : model.forward(x);
         return batchLosses(source, t, { hd: { start: 0, count: batch, boxes: [], clipBoxEmb: null } }, context).hd as tf.Scalar;
       }, trainable);
     });
@@ -103,7 +104,7 @@ const USAGE = `usage: train-memory-bench.js [VARIANT CROP BATCH]...
 Times one SegFormer training step (L_HD over ${LABELS} labels of ${DIM}-d, AdamW) on the WebAssembly backend at each size,
 in a child process of its own, and prints s/step, peak RSS, the WebAssembly heap and the trainer's estimate; with
 /usr/bin/python3's torch, PyTorch's figures for the same step beside it. Default sizes: b0 256 2, b0 512 2, b0 640 1.
-Environment: BENCH_STEPS (default 3); RECOMPUTE=1 or 0 forces recomputation on or off.`;
+Environment: BENCH_STEPS (default 3); RECOMPUTE=off, encoder or on forces what a step recomputes (default auto, as the trainer).`;
 
 /** VARIANT CROP BATCH triples; null when the arguments are not such triples. */
 function parseSizes(args: string[]): [string, number, number][] | null {
@@ -137,11 +138,11 @@ async function main(): Promise<void> {
   const steps = Number(process.env.BENCH_STEPS ?? 3);
   console.log(`training-memory bench: one step (L_HD, ${LABELS} labels, ${DIM}-d, AdamW) on wasm, ${steps} steps, median of all but the first`);
   for (const [variant, crop, batch] of sizes) {
-    const recomputing = recomputingFor(variant, crop, batch);
-    const estimate = stepBytesFor(segformerConfig(variant, DIM), crop, batch, recomputing) / 2 ** 20;
+    const mode = modeFor(variant, crop, batch);
+    const estimate = stepBytesFor(segformerConfig(variant, DIM), crop, batch, mode) / 2 ** 20;
     const r = runChild(variant, crop, batch, steps);
     const ours = r.ok ? `${r.secondsPerStep.toFixed(2)} s/step, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, wasm heap ${r.wasmHeapMiB?.toFixed(0) ?? '?'} MiB` : `failed: ${r.error}`;
-    console.log(`  ${variant} ${crop}×${crop} batch ${batch}: ${ours} (${recomputing ? 'recomputed' : 'plain'}; estimated heap ${estimate.toFixed(0)} MiB)`);
+    console.log(`  ${variant} ${crop}×${crop} batch ${batch}: ${ours} (model.recompute=${mode}; estimated heap ${estimate.toFixed(0)} MiB)`);
     const torch = torchFigures(variant, crop, batch, steps);
     if (torch) {
       const ratio = r.ok ? `; ours / PyTorch: memory ${(r.peakRssMiB / torch.peakRssMiB).toFixed(2)}×` : '';

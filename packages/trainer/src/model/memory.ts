@@ -3,16 +3,13 @@
  * crop and the batch, so that a step that cannot fit is refused with the sizes that would fit
  * instead of aborting inside WebAssembly, whose heap never shrinks and stops at 4 GiB.
  *
- * Two estimates: a plain step's (every intermediate kept, estimatePlainStepBytes) and a recomputed
- * one's (estimateStepBytes); `recomputeFor` chooses between them (model.recompute).
- *
- * The recomputed estimate counts the float32 tensors a step with recomputed activations holds at its peak
- * (SegFormer.recomputeActivations): per output cell (one 1/4-resolution pixel of one image) the
- * inputs each recomputed segment keeps and the feature maps' gradients, plus the largest
- * transient (stage 1's feed-forward, its attention scores, which grow with the square of the crop,
- * or one band of the decoder and loss: the embeddings are never whole); then a factor measured on the WebAssembly backend
- * (train-memory-bench: B0 at 256×256 batch 2, 512×512 batch 2, 640×640 batch 1), which covers
- * the allocator's slack and the heap's growth steps.
+ * Three estimates, one per RecomputeMode: a plain step's (every activation kept,
+ * estimatePlainStepBytes), one that recomputes its encoder and keeps its decoder
+ * (estimateEncoderStepBytes) and a fully recomputed one's (estimateStepBytes); `recomputeFor`
+ * chooses (model.recompute). Each counts the float32 tensors the step holds at its peak under
+ * back-propagation that frees as it goes (backprop.ts), times a factor measured on the
+ * WebAssembly backend (train-memory-bench: tiny, B0 and B1 at 256² to 640²), which covers the
+ * allocator's slack, fragmentation and the heap's growth steps.
  */
 import type { SegFormerConfig } from './segformer.js';
 import { OUTPUT_STRIDE, PATCH_STRIDES } from './segformer.js';
@@ -24,13 +21,21 @@ export const WASM_HEAP_LIMIT = 4 * 2 ** 30;
 export const WASM_STEP_BUDGET = 3.5 * 2 ** 30;
 
 /**
- * Measured: heap bytes per counted byte, and the heap a step starts from. B0, 512-d, 238 labels,
- * the decoder and loss in bands (train-memory-bench, 2 steps): 512×512 batch 2 grew the heap to
- * 862 MiB (counted 345 MiB: 2.22), 640×640 batch 1 to 789 MiB (counted 381 MiB: 1.82); the factor
- * covers both with a margin for the heap's 20% growth steps.
+ * Measured (train-memory-bench, wasm, 512-d, 238 labels, 3 steps; the heap stops growing after
+ * the second): heap bytes per counted byte of a fully recomputed step, and the heap a step starts
+ * from. B0 256×256 batch 2, 384×384 batch 2, 512×512 batch 2 and 640×640 batch 1 grew the heap to
+ * 1.1–1.4 times the count above the base (429, 520, 684, 725 MiB), B1 512×512 batch 1 to 3.0
+ * times (1,457 MiB for 478 MiB of tensors at the peak: the allocator's fragmentation); the factor
+ * covers every one of them.
  */
-const MEASURED_FACTOR = 2.4;
+const MEASURED_FACTOR = 3.1;
 const MEASURED_BASE = 96 * 2 ** 20;
+/**
+ * Measured: heap bytes per counted float of what a kept decoder adds (the encoder-recomputed step
+ * over the fully recomputed one, same sizes): B0 at 256² batch 2 to 640² batch 1, 5,430–6,200
+ * bytes per output cell for 2,816 counted floats (2.0–2.2 per byte).
+ */
+const DECODER_KEPT_FACTOR = 2.2;
 
 /** Weights of a SegFormer configuration (as ParamStore builds them), without L_WD's projection. */
 export function weightCount(config: SegFormerConfig): number {
@@ -50,8 +55,11 @@ export function weightCount(config: SegFormerConfig): number {
   return total + 4 * config.decoderDim * config.decoderDim + 3 * config.decoderDim + config.decoderDim * config.embedDim + config.embedDim + 1;
 }
 
-/** Counted float32 elements of a step's peak, batch × crop² pixels. */
-function countedFloats(config: SegFormerConfig, crop: number, batch: number): number {
+/**
+ * The encoder's part of a step whose encoder is recomputed, in float32 elements: what it keeps
+ * between the passes, and the largest transient of recomputing one of its segments.
+ */
+function recomputedEncoderFloats(config: SegFormerConfig, crop: number, batch: number): { kept: number; transient: number } {
   const cells = batch * (crop / OUTPUT_STRIDE) ** 2;
   let kept = 0;
   let stride = 1;
@@ -71,14 +79,30 @@ function countedFloats(config: SegFormerConfig, crop: number, batch: number): nu
     const attention = 7 * batch * (config.heads[s] as number) * side * side * Math.ceil(side / sr) ** 2;
     transient = Math.max(transient, ffn, attention);
   }
+  return { kept, transient };
+}
+
+/** Per-pixel losses, their mask and gradient; the weights, their gradients and AdamW's two slots. */
+function fixedFloats(config: SegFormerConfig, crop: number, batch: number): number {
+  return 4 * batch * (crop / OUTPUT_STRIDE) ** 2 + 4 * weightCount(config);
+}
+
+/** Counted float32 elements of a fully recomputed step's peak (model.recompute=on). */
+function countedFloats(config: SegFormerConfig, crop: number, batch: number): number {
+  const { kept, transient } = recomputedEncoderFloats(config, crop, batch);
   // One band of the decoder, head and loss (losses/decoded-losses.ts: about 4 chunks of
   // intermediates), forward and backward; the embeddings are never whole.
-  transient = Math.max(transient, 2 * 4 * CHUNK_ELEMENTS);
-  // The per-pixel losses, their mask and gradient.
-  const outputs = 4 * cells;
-  // Weights, their gradients and AdamW's two slots.
-  const weights = 4 * weightCount(config);
-  return kept + transient + outputs + weights;
+  return kept + Math.max(transient, 2 * 4 * CHUNK_ELEMENTS) + fixedFloats(config, crop, batch);
+}
+
+/**
+ * Counted float32 elements that a kept decoder adds to a recomputed encoder's step
+ * (model.recompute=encoder): per output cell what the decoder saves for its gradients (the fused
+ * map, its norm and activation, about 5 decoder-size tensors; the embeddings, their chunks for the
+ * loss and their gradient, 3 embedding-size ones).
+ */
+function keptDecoderFloats(config: SegFormerConfig, crop: number, batch: number): number {
+  return batch * (crop / OUTPUT_STRIDE) ** 2 * (5 * config.decoderDim + 3 * config.embedDim);
 }
 
 /** Estimated peak bytes of the WebAssembly heap for one training step (recomputed activations). */
@@ -89,10 +113,15 @@ export function estimateStepBytes(config: SegFormerConfig, crop: number, batch: 
   return MEASURED_BASE + MEASURED_FACTOR * 4 * countedFloats(config, crop, batch) + 4 * decoded;
 }
 
+/** Estimated peak bytes of the WebAssembly heap for a step that recomputes its encoder and keeps its decoder. */
+export function estimateEncoderStepBytes(config: SegFormerConfig, crop: number, batch: number): number {
+  return estimateStepBytes(config, crop, batch) + DECODER_KEPT_FACTOR * 4 * keptDecoderFloats(config, crop, batch);
+}
+
 /**
- * Counted float32 elements of a plain step's peak (every intermediate kept): TensorFlow.js keeps
- * each tensor the forward pass makes until the step ends, and each gradient until the backward
- * pass ends, so the peak is about twice the forward pass's tensors. Per token of a block: about
+ * Counted float32 elements of a plain step's peak (every activation kept): about the forward
+ * pass's tensors (what no gradient saves is freed as each segment ends, a gradient once it is
+ * used: backprop.ts). Per token of a block: about
  * 12 channel-size tensors in the attention half (layer norm 5, query, heads' layouts, output,
  * projection, residual) and 23 in the feed-forward half (layer norm 5, 4 × 4 hidden-size ones,
  * fc2, residual), plus three attention-score tensors; per output cell the decoder's four resized
@@ -113,43 +142,72 @@ function plainCountedFloats(config: SegFormerConfig, crop: number, batch: number
   }
   forward += cells * (14 * config.decoderDim + 2 * config.embedDim);
   const chunks = 2 * (1 << 20);
-  return 2 * forward + chunks + 4 * weightCount(config);
+  return forward + chunks + 4 * weightCount(config);
 }
 
 /**
- * Measured: heap bytes per counted byte of a plain step (train-memory-bench, RECOMPUTE=0, wasm,
- * 512-d, 238 labels): tiny 256×256 batch 4 grew the heap to 810 MiB (counted 451 MiB above the
- * base), B0 256×256 batch 2 to 1213 MiB (703), both 1.58; B0 384×384 batch 2, estimated 2704 MiB
- * with this factor, measured 2655 MiB.
+ * Measured: heap bytes per counted byte of a plain step (train-memory-bench, RECOMPUTE=off, wasm,
+ * 512-d, 238 labels): tiny 256×256 batch 4, B0 256×256 batch 2 to 640×640 batch 1 and B1 512×512
+ * batch 1 grew the heap to 1.54–1.82 times the count above the base (515, 709, 1398, 2710, 2514,
+ * 2451 MiB); the factor covers every one.
  */
-const PLAIN_MEASURED_FACTOR = 1.6;
+const PLAIN_MEASURED_FACTOR = 1.9;
 
 /** Estimated peak bytes of the WebAssembly heap for one training step that keeps every intermediate. */
 export function estimatePlainStepBytes(config: SegFormerConfig, crop: number, batch: number): number {
   return MEASURED_BASE + PLAIN_MEASURED_FACTOR * 4 * plainCountedFloats(config, crop, batch);
 }
 
-/** `model.recompute`: `auto` recomputes only a step whose plain estimate is over RECOMPUTE_ABOVE of the budget. */
-export type RecomputeSetting = 'auto' | 'on' | 'off';
-export const RECOMPUTE_SETTINGS: RecomputeSetting[] = ['auto', 'on', 'off'];
+/**
+ * What a step recomputes in its backward pass instead of keeping (SegFormer.recomputeActivations,
+ * SegFormer.decoderInBands): `off` nothing (every activation kept: fastest, most memory);
+ * `encoder` the encoder's segments, the decoder and loss kept whole; `on` the encoder, and the
+ * decoder, head and loss as recomputed bands of rows (least memory, slowest).
+ */
+export type RecomputeMode = 'off' | 'encoder' | 'on';
+/** `model.recompute`: a mode, or `auto` (recomputeFor). */
+export type RecomputeSetting = 'auto' | RecomputeMode;
+export const RECOMPUTE_SETTINGS: RecomputeSetting[] = ['auto', 'off', 'encoder', 'on'];
 
 /**
- * The recompute rule, in one place: with `auto`, a step recomputes its activations
- * (SegFormer.recomputeActivations: less memory, about one more forward pass of time) only when
- * the plain step's estimated heap is over this fraction of WASM_STEP_BUDGET; a step under it keeps
- * its activations and runs at full speed. The margin covers the estimate's error.
+ * The recompute rule, in one place. With `auto` a step keeps every activation while the estimate
+ * of that is at most KEEP_ALL_BELOW, recomputes the encoder while its estimate fits the budget,
+ * and recomputes everything beyond. Measured on wasm (train-memory-bench, B0, 512-d, 238 labels;
+ * model/README): at 256×256 batch 2 keeping everything is 18% faster than recomputing the encoder
+ * (1.49 vs 1.76 s/step) for 612 vs 429 MiB of heap; at 512×512 batch 2 both take 6.9 s/step but
+ * keeping everything holds 2.6 GiB of heap against 1.3 GiB, and every band of the decoder's
+ * recomputation costs time (`on`: 11.8 s/step, 0.6 GiB).
  */
-export const RECOMPUTE_ABOVE = 0.75;
+export const KEEP_ALL_BELOW = 2 ** 30;
 
-/** Whether a step recomputes its activations under `setting` (a pure function of the sizes). */
-export function recomputeFor(config: SegFormerConfig, crop: number, batch: number, setting: RecomputeSetting = 'auto'): boolean {
-  if (setting !== 'auto') return setting === 'on';
-  return estimatePlainStepBytes(config, crop, batch) > RECOMPUTE_ABOVE * WASM_STEP_BUDGET;
+/** Whether and what a step recomputes under `setting` (a pure function of the sizes). */
+export function recomputeFor(config: SegFormerConfig, crop: number, batch: number, setting: RecomputeSetting = 'auto'): RecomputeMode {
+  if (setting !== 'auto') return setting;
+  if (estimatePlainStepBytes(config, crop, batch) <= KEEP_ALL_BELOW) return 'off';
+  return estimateEncoderStepBytes(config, crop, batch) <= WASM_STEP_BUDGET ? 'encoder' : 'on';
 }
 
-/** The estimated peak of a step in the chosen mode. */
-export function stepBytesFor(config: SegFormerConfig, crop: number, batch: number, recomputing: boolean): number {
-  return recomputing ? estimateStepBytes(config, crop, batch) : estimatePlainStepBytes(config, crop, batch);
+/** Sets what `model` recomputes for `mode`. */
+export function applyRecompute(model: { recomputeActivations: boolean; decoderInBands: boolean }, mode: RecomputeMode): void {
+  model.recomputeActivations = mode !== 'off';
+  model.decoderInBands = mode === 'on';
+}
+
+/** The estimate of a step's peak heap in `mode`. */
+export function estimatorFor(mode: RecomputeMode): (config: SegFormerConfig, crop: number, batch: number) => number {
+  return mode === 'off' ? estimatePlainStepBytes : mode === 'encoder' ? estimateEncoderStepBytes : estimateStepBytes;
+}
+
+/** The estimated peak of a step in `mode`. */
+export function stepBytesFor(config: SegFormerConfig, crop: number, batch: number, mode: RecomputeMode): number {
+  return estimatorFor(mode)(config, crop, batch);
+}
+
+/** In words, for the trainer's log and the benches. */
+export function describeRecompute(mode: RecomputeMode): string {
+  if (mode === 'off') return 'every activation kept (full speed)';
+  if (mode === 'encoder') return "the encoder's activations recomputed in the backward pass, the decoder's kept";
+  return 'all activations recomputed in the backward pass, the decoder and loss in bands (least memory, slowest)';
 }
 
 /** The largest batch at `crop`, and the largest crop (a multiple of `multiple`) at `batch`, whose step fits `budget`. */
@@ -166,12 +224,11 @@ export const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
 
 /**
  * Null when a step of `batch` images at `crop` fits the WebAssembly heap; else one line saying
- * what it would need and what would fit (for TrainerError: exit 2 before any work). `off`
- * (model.recompute=off) is judged by the plain step's estimate, `auto` and `on` by the
- * recomputed one's (auto recomputes whatever the plain step cannot hold).
+ * what it would need and what would fit (for TrainerError: exit 2 before any work). A mode is
+ * judged by its own estimate; `auto` by `on`'s (auto recomputes whatever the other modes cannot hold).
  */
 export function refuseOversizedStep(config: SegFormerConfig, crop: number, batch: number, multiple: number, setting: RecomputeSetting = 'auto'): string | null {
-  const estimate = setting === 'off' ? estimatePlainStepBytes : estimateStepBytes;
+  const estimate = estimatorFor(setting === 'auto' ? 'on' : setting);
   const need = estimate(config, crop, batch);
   if (need <= WASM_STEP_BUDGET) return null;
   const fits = whatFits(config, crop, batch, WASM_STEP_BUDGET, multiple, estimate);
@@ -180,7 +237,7 @@ export function refuseOversizedStep(config: SegFormerConfig, crop: number, batch
     ...(fits.crop > 0 ? [`data.crop ${fits.crop} at batch ${batch}`] : []),
   ];
   const suggestion = options.length > 0 ? `what fits: ${options.join(', or ')}` : 'no batch fits at this crop: lower data.crop';
-  const kept = setting === 'off' ? ' keeping every activation (model.recompute=off)' : '';
-  const other = setting === 'off' ? 'model.recompute=auto, or --backend tensorflow' : '--backend tensorflow';
+  const kept = setting === 'off' ? ' keeping every activation (model.recompute=off)' : setting === 'encoder' ? " keeping the decoder's activations (model.recompute=encoder)" : '';
+  const other = setting === 'off' || setting === 'encoder' ? 'model.recompute=auto, or --backend tensorflow' : '--backend tensorflow';
   return `a training step of SegFormer-${config.variant} at data.crop ${crop} with data.batchSize ${batch}${kept} needs about ${mib(need)} of WebAssembly memory, over the ${mib(WASM_STEP_BUDGET)} a step may take of its ${mib(WASM_HEAP_LIMIT)} heap; ${suggestion} (or ${other})`;
 }

@@ -61,11 +61,17 @@ export class SegFormer {
   readonly config: SegFormerConfig;
   readonly params: ParamStore;
   /**
-   * Training at large crops: recompute each half-block's and the decoder's intermediates in the
-   * backward pass instead of keeping them (less memory, about one more forward pass of time).
+   * Training at large crops: recompute the encoder's segments (each half-block, each patch
+   * embedding and stage norm) in the backward pass instead of keeping their intermediates (less
+   * memory, about one more encoder forward pass of time; model.recompute `encoder` and `on`).
    */
   recomputeActivations = false;
-  /** With recomputeActivations: about a quarter of the elements of one decoder band's intermediates. */
+  /**
+   * Also run the decoder, the head and (in a training step) the loss as recomputed bands of output
+   * rows, so that no [pixels × embedDim] map is ever whole (least memory; model.recompute `on`).
+   */
+  decoderInBands = false;
+  /** With decoderInBands: about a quarter of the elements of one decoder band's intermediates. */
   decoderBandElements = CHUNK_ELEMENTS;
 
   constructor(config: SegFormerConfig, seed: number) {
@@ -214,7 +220,7 @@ export class SegFormer {
   /** The decoder and the head: the four feature maps → pixel embeddings (forward's second half). */
   decodeFeatures(features: Tensor[]): Tensor {
     const p = this.params;
-    if (!this.recomputeActivations) return tf.tidy(() => this.decode((name) => p.get(name), features));
+    if (!this.decoderInBands) return tf.tidy(() => this.decode((name) => p.get(name), features));
     // Recomputed band by band of output rows: the backward pass holds one band's intermediates.
     const [n, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
     const band = decoderBandRows(this, w1 * n, 0, this.decoderBandElements);
