@@ -22,7 +22,7 @@ DEFAULT_CONFIG: Dict[str, object] = {
     "checkpointEvery": 100,
     "keepCheckpoints": 3,
     # recompute and threads: the TypeScript trainer's memory and thread settings; no effect here (DDP spreads the work)
-    "model": {"variant": "tiny", "recompute": "auto", "threads": 1},
+    "model": {"variant": "tiny", "recompute": "auto", "threads": "auto"},
     "data": {
         "datasets": None, "splits": ["train", "training"], "batchSize": 4, "shortEdge": 1080, "crop": 640,
         "flip": True, "colorJitter": 0.2, "blurProbability": 0.2, "noiseStd": 3, "workers": 1, "prefetch": 2,
@@ -36,6 +36,8 @@ DEFAULT_CONFIG: Dict[str, object] = {
     "boxCache": None,
 }
 RECOMPUTE_SETTINGS = ("auto", "off", "encoder", "on")
+# Keys that take a word or a number (model.threads: "auto", 1 or 2).
+EITHER_KEYS = ("model.threads",)
 PATH_KEYS = ("manifest", "labelBank", "clipVision", "boxCache")
 HUB_ID = re.compile(r"^([A-Za-z0-9][\w.-]*)/([A-Za-z0-9][\w.-]*)(?:@([\w.][\w./-]*))?$")
 
@@ -61,6 +63,10 @@ def _merge(base: Dict[str, object], patch: Dict[str, object], where: str, prefix
             if not isinstance(value, dict):
                 raise BridgeError(f'config key "{dotted}" in {where} must be an object')
             _merge(current, value, where, dotted + ".")
+        elif dotted in EITHER_KEYS:
+            # "auto" or a number: validate() checks the value itself.
+            base[key] = value
+            continue
         else:
             ok = current is None or value is None and current is None or type(value) is type(current) or (isinstance(current, (int, float)) and isinstance(value, (int, float)) and not isinstance(value, bool))
             if not ok:
@@ -104,8 +110,8 @@ def validate(c: Dict[str, object]) -> None:
         raise BridgeError(f'model.variant "{c["model"]["variant"]}" is not one of {", ".join(VARIANTS)}')  # type: ignore[index]
     if c["model"]["recompute"] not in RECOMPUTE_SETTINGS:  # type: ignore[index]
         raise BridgeError(f'model.recompute must be {", ".join(RECOMPUTE_SETTINGS)}, got {json.dumps(c["model"]["recompute"])}')  # type: ignore[index]
-    if c["model"]["threads"] not in (1, 2) or isinstance(c["model"]["threads"], bool):  # type: ignore[index]
-        raise BridgeError(f'model.threads must be 1 or 2, got {json.dumps(c["model"]["threads"])}')  # type: ignore[index]
+    if c["model"]["threads"] not in ("auto", 1, 2) or isinstance(c["model"]["threads"], bool):  # type: ignore[index]
+        raise BridgeError(f'model.threads must be auto, 1 or 2, got {json.dumps(c["model"]["threads"])}')  # type: ignore[index]
     if opt["kind"] not in ("adamw", "sgd"):  # type: ignore[index]
         raise BridgeError(f"optimizer.kind must be adamw or sgd, got {opt['kind']}")  # type: ignore[index]
     if c["labelText"] not in ("sentence", "word"):

@@ -41,7 +41,7 @@ def test_model_keys_and_defaults_match_the_typescript_trainer() -> None:
 def test_a_typescript_config_json_with_model_recompute_resolves() -> None:
     written = {"seed": 1, "steps": 10, "model": {"variant": "tiny", "recompute": "off"}, "losses": {"resolution": "output"}}
     config = resolve_config([json.loads(json.dumps(written))], ["runs/x/config.json"])
-    assert config["model"] == {"variant": "tiny", "recompute": "off", "threads": 1}
+    assert config["model"] == {"variant": "tiny", "recompute": "off", "threads": "auto"}
     with pytest.raises(BridgeError, match=r'model.recompute must be auto, off, encoder, on, got "sometimes"'):
         resolve_config([{"model": {"recompute": "sometimes"}}], ["runs/x/config.json"])
 
@@ -49,8 +49,11 @@ def test_a_typescript_config_json_with_model_recompute_resolves() -> None:
 def test_a_typescript_config_json_with_model_threads_resolves() -> None:
     config = resolve_config([{"model": {"variant": "b0", "threads": 2}}], ["runs/x/config.json"])
     assert config["model"] == {"variant": "b0", "recompute": "auto", "threads": 2}
-    with pytest.raises(BridgeError, match=r"model.threads must be 1 or 2, got 3"):
+    with pytest.raises(BridgeError, match=r"model.threads must be auto, 1 or 2, got 3"):
         resolve_config([{"model": {"threads": 3}}], ["runs/x/config.json"])
+    assert resolve_config([{"model": {"threads": "auto"}}], ["runs/x/config.json"])["model"]["threads"] == "auto"  # type: ignore[index]
+    with pytest.raises(BridgeError, match=r'model.threads must be auto, 1 or 2, got "many"'):
+        resolve_config([{"model": {"threads": "many"}}], ["runs/x/config.json"])
 
 
 def test_a_typescript_config_with_label_resolution_is_refused_with_the_reason() -> None:

@@ -71,7 +71,7 @@ export function trainCommand(y: Argv): Argv {
             '--set losses.wdMinVisible=0.5 leaves out of L_WD the boxes the random crop shows less than that share of; --set losses.byDataset.NAME=hd|ld|wd overrides the manifest\'s loss column. ' +
             'An image whose mask holds ids that are neither a label nor ignored (255; 65,535 in a manifest of more than 255 labels) is skipped and named, and the run then exits 2.\n\n' +
             'Memory: --set model.recompute=auto (default) keeps every activation while that is estimated under 1 GiB of WebAssembly memory, else recomputes the encoder\'s in the backward pass (the decoder\'s kept), else, where even that would not fit the 3.5 GiB a step may take, recomputes everything (the decoder and loss in bands); off, encoder and on force one of the three (a step that cannot fit is then refused).\n\n' +
-            'Speed: --set model.threads=2 computes the gradients of half of each batch in a worker thread at the same time (the same update as 1; wasm and cpu backends: native TensorFlow runs on every core already and stays at 1, saying so); faster only where a second core is free.',
+            'Speed: --set model.threads=auto (default) computes the gradients of half of each batch in a worker thread at the same time on a machine with two cores or more, for a batch of 2 or more images of at least 2 × 256 × 256 pixels (wasm and cpu backends; native TensorFlow runs on every core already); 2 always, 1 never (the same update to float rounding).',
         )
         .option('config', { type: 'string', describe: 'run config, JSON or YAML' })
         .option('set', { type: 'string', array: true, describe: 'override one setting: key.path=value (repeatable)' })

@@ -42,11 +42,12 @@ export interface TrainConfig {
      */
     recompute: RecomputeSetting;
     /**
-     * Threads a training step runs on (1 or 2): 2 computes half of each batch's gradients in a
-     * worker thread at the same time (parallel-step.ts; the same update as 1). Faster only where a
-     * second core is free.
+     * Threads a training step runs on: 2 computes half of each batch's gradients in a worker
+     * thread at the same time (parallel-step.ts; the same update as 1, to float rounding); `auto`
+     * (the default) takes 2 where that pays (threadsFor in train.ts: two cores or more, the wasm or
+     * cpu backend, a batch of 2 or more images of at least 256×256 in all), else 1.
      */
-    threads: number;
+    threads: ThreadsSetting;
   };
   data: AugmentConfig & {
     /** Datasets to train on (default: every dataset in the manifest). */
@@ -91,6 +92,9 @@ export interface TrainConfig {
   boxCache: string | null;
 }
 
+/** `model.threads`: 1, 2, or `auto` (threadsFor in train.ts). */
+export type ThreadsSetting = 1 | 2 | 'auto';
+
 export const DEFAULT_CONFIG: TrainConfig = {
   seed: 1,
   manifest: 'manifest.sqlite',
@@ -101,7 +105,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   steps: 1000,
   checkpointEvery: 100,
   keepCheckpoints: 3,
-  model: { variant: 'tiny', recompute: 'auto', threads: 1 },
+  model: { variant: 'tiny', recompute: 'auto', threads: 'auto' },
   data: {
     datasets: null,
     splits: ['train', 'training'],
@@ -190,6 +194,9 @@ function mergeChecked(base: Record<string, unknown>, patch: Record<string, unkno
     } else if (isObject(current)) {
       if (!isObject(value)) throw new ConfigError(`config key "${dotted}" in ${where} must be an object`);
       mergeChecked(current, value, where, `${dotted}.`);
+    } else if (WORD_OR_NUMBER.has(dotted)) {
+      // `auto` or a number: validateConfig checks the value itself.
+      base[key] = value;
     } else {
       const expected = current === null ? null : Array.isArray(current) ? 'array' : typeof current;
       const actual = value === null ? null : Array.isArray(value) ? 'array' : typeof value;
@@ -200,6 +207,9 @@ function mergeChecked(base: Record<string, unknown>, patch: Record<string, unkno
     }
   }
 }
+
+/** Keys that take a word or a number (model.threads: auto, 1 or 2). */
+const WORD_OR_NUMBER = new Set(['model.threads']);
 
 /** Parses one `key.path=value` override; the value is YAML (numbers, booleans, lists, strings). */
 export function parseOverride(text: string): Record<string, unknown> {
@@ -252,7 +262,7 @@ function validateConfig(c: TrainConfig): void {
   if (!Number.isInteger(c.data.workers) || c.data.workers < 0) throw new ConfigError(`data.workers must be 0 or more, got ${c.data.workers}`);
   if (c.data.crop % INPUT_MULTIPLE !== 0) throw new ConfigError(`data.crop must be a multiple of ${INPUT_MULTIPLE}, got ${c.data.crop}`);
   if (!SEGFORMER_VARIANTS[c.model.variant]) throw new ConfigError(`model.variant "${c.model.variant}" is not one of ${Object.keys(SEGFORMER_VARIANTS).join(', ')}`);
-  if (c.model.threads !== 1 && c.model.threads !== 2) throw new ConfigError(`model.threads must be 1 or 2, got ${JSON.stringify(c.model.threads)}`);
+  if (c.model.threads !== 1 && c.model.threads !== 2 && c.model.threads !== 'auto') throw new ConfigError(`model.threads must be auto, 1 or 2, got ${JSON.stringify(c.model.threads)}`);
   if (!RECOMPUTE_SETTINGS.includes(c.model.recompute)) throw new ConfigError(`model.recompute must be ${RECOMPUTE_SETTINGS.join(', ')}, got ${JSON.stringify(c.model.recompute)}`);
   if (!['adamw', 'sgd'].includes(c.optimizer.kind)) throw new ConfigError(`optimizer.kind must be adamw or sgd, got ${c.optimizer.kind}`);
   if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(c.backend)) throw new ConfigError(`backend must be auto, tensorflow, wasm or cpu, got ${c.backend}`);

@@ -12,11 +12,12 @@
  * and interruption is train-loop.ts.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { ignoreIndexFor, ManifestReader, type DatasetInfo } from '@sentseg/dataset-tools';
 import { selectBackend, type ChosenBackend } from './backend/select.js';
 import { loadCheckpoint, readCheckpointState, type CheckpointState } from './checkpoint.js';
-import { withAbsolutePaths, type TrainConfig } from './config.js';
+import { withAbsolutePaths, type ThreadsSetting, type TrainConfig } from './config.js';
 import { BatchLoader, type LoaderDataset } from './data/loader.js';
 import { NOT_A_CLASS } from './data/load-sample.js';
 import { BalancedSampler } from './data/sampler.js';
@@ -238,6 +239,30 @@ function checkpointStateOf(config: TrainConfig, labels: LabelEmbeddings): (step:
   return (step) => ({ step, seed: config.seed, labels: labels.names, encoderId: labels.encoderId, labelText: config.labelText, embedDim: labels.dim, savedAt: new Date().toISOString() });
 }
 
+/**
+ * Pixels of a batch below which `model.threads=auto` stays on one thread: a second thread costs its
+ * start (a backend and a replica of the model) and the weights and gradients sent each step.
+ */
+export const THREADS_MIN_PIXELS = 2 * 256 * 256;
+
+/**
+ * The threads a step runs on, and why (the start-up log's line). `auto` takes 2 on two cores or
+ * more for a batch of 2 or more images of THREADS_MIN_PIXELS in all: measured on 2 cores (train-bench),
+ * B0 256×256 batch 2 took 1.54 s/step on one thread and 0.99 s on two, and with the other core
+ * kept busy by another process 1.70 and 1.44 s (tiny 256×256 batch 4: 1.51 and 1.35 s). The native
+ * backend runs its kernels on threads of its own: a second replica there would only compete.
+ */
+export function threadsFor(setting: ThreadsSetting, backend: string, batch: number, crop: number, cores: number): { threads: 1 | 2; why: string } {
+  const doing = 'a worker thread computes the gradients of the second half of each batch at the same time';
+  if (setting === 1) return { threads: 1, why: 'model.threads=1' };
+  if (backend === 'tensorflow') return { threads: 1, why: `model.threads=${setting}: native TensorFlow uses every core already; 2 applies to the wasm and cpu backends` };
+  if (setting === 2) return { threads: 2, why: `model.threads=2: ${doing}` };
+  if (cores < 2) return { threads: 1, why: 'model.threads=auto: this machine has one core' };
+  if (batch < 2) return { threads: 1, why: 'model.threads=auto: a batch of one image is not split' };
+  if (batch * crop * crop < THREADS_MIN_PIXELS) return { threads: 1, why: `model.threads=auto: a batch of ${batch} × ${crop}×${crop} is too small to gain from a second thread` };
+  return { threads: 2, why: `model.threads=auto, ${cores} cores: ${doing}` };
+}
+
 export async function train(options: TrainOptions): Promise<TrainSummary> {
   const { run } = options;
   const config = withAbsolutePaths(options.config);
@@ -274,12 +299,9 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     labelEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
     loader = createLoader(reader, config, infos, datasets, labels.names.length);
     const stepContext = { model, optimizer, labelEmb, lossOf, boxTargets, crop: config.data.crop, resolution: config.losses.resolution, ldDropFraction: config.losses.ldDropFraction };
-    // The native backend runs its kernels on threads of its own; a second replica there would only compete.
-    if (config.model.threads > 1 && backend.name === 'tensorflow') log('threads: 1 (model.threads=2 applies to the wasm and cpu backends; native TensorFlow uses every core already)');
-    else if (config.model.threads > 1) {
-      worker = new GradientWorker(workerSetup(backend.name, model, config.seed, stepContext));
-      log(`threads: 2 (model.threads=2: a worker thread computes the gradients of the second half of each batch at the same time)`);
-    }
+    const threads = threadsFor(config.model.threads, backend.name, config.data.batchSize, config.data.crop, availableParallelism());
+    if (threads.threads === 2) worker = new GradientWorker(workerSetup(backend.name, model, config.seed, stepContext));
+    log(`threads: ${threads.threads} (${threads.why})`);
     const trainStep = worker ? createParallelTrainStep(stepContext, worker) : createTrainStep(stepContext);
     return await trainingLoop(
       { run, config, loader, trainStep, model, optimizer, checkpointState: checkpointStateOf(config, labels), metricsFile, log, progress: options.progress ?? process.stderr.isTTY === true, stopRequested: options.stopRequested },

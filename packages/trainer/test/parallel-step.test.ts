@@ -12,7 +12,7 @@ import { Optimizer } from '../src/optim/optimizers.js';
 import { createParallelTrainStep, GradientWorker, halfGradients, splitStep, workerSetup } from '../src/parallel-step.js';
 import { createTrainStep, stepInputs, type TrainStepContext } from '../src/train-step.js';
 import { tf } from '../src/tf.js';
-import { train } from '../src/train.js';
+import { threadsFor, train } from '../src/train.js';
 import { tempDir } from '../../../tests/utils.js';
 import { writeWorld } from '../../../tests/training-world.js';
 import { smallConfig } from './fixtures.js';
@@ -52,10 +52,12 @@ describe('a training step over two threads (model.threads = 2)', () => {
   });
   afterAll(() => labelEmb.dispose());
 
-  it('is chosen with model.threads, which takes 1 (the default) or 2', () => {
-    expect(resolveConfig([]).model.threads).toBe(1);
+  it('is chosen with model.threads, which takes auto (the default), 1 or 2', () => {
+    expect(resolveConfig([]).model.threads).toBe('auto');
+    expect(resolveConfig([{ where: 'test', values: { model: { threads: 1 } } }]).model.threads).toBe(1);
+    expect(() => resolveConfig([{ where: 'test', values: { model: { threads: 'many' } } }])).toThrow('model.threads must be auto, 1 or 2, got "many"');
     expect(resolveConfig([{ where: 'test', values: { model: { threads: 2 } } }]).model.threads).toBe(2);
-    expect(() => resolveConfig([{ where: 'test', values: { model: { threads: 3 } } }])).toThrow('model.threads must be 1 or 2, got 3');
+    expect(() => resolveConfig([{ where: 'test', values: { model: { threads: 3 } } }])).toThrow('model.threads must be auto, 1 or 2, got 3');
   });
 
   it('splits a batch by images, each loss part rescaled from its half\'s count to the batch\'s', () => {
@@ -140,6 +142,19 @@ describe('a training step over two threads (model.threads = 2)', () => {
     }
   });
 
+  it('model.threads=auto takes two threads on two cores for a batch worth splitting, one otherwise, and says why', () => {
+    expect(threadsFor('auto', 'wasm', 2, 256, 2)).toEqual({ threads: 2, why: 'model.threads=auto, 2 cores: a worker thread computes the gradients of the second half of each batch at the same time' });
+    expect(threadsFor('auto', 'cpu', 2, 512, 16).threads).toBe(2);
+    expect(threadsFor('auto', 'wasm', 2, 256, 1)).toEqual({ threads: 1, why: 'model.threads=auto: this machine has one core' });
+    expect(threadsFor('auto', 'wasm', 1, 640, 2)).toEqual({ threads: 1, why: 'model.threads=auto: a batch of one image is not split' });
+    expect(threadsFor('auto', 'wasm', 4, 128, 2)).toEqual({ threads: 1, why: 'model.threads=auto: a batch of 4 × 128×128 is too small to gain from a second thread' });
+    expect(threadsFor('auto', 'tensorflow', 2, 512, 8).threads).toBe(1);
+    expect(threadsFor(2, 'tensorflow', 2, 512, 8)).toEqual({ threads: 1, why: 'model.threads=2: native TensorFlow uses every core already; 2 applies to the wasm and cpu backends' });
+    // Asked for explicitly, 1 and 2 are kept whatever the sizes.
+    expect(threadsFor(2, 'wasm', 2, 64, 1).threads).toBe(2);
+    expect(threadsFor(1, 'wasm', 8, 512, 2).threads).toBe(1);
+  });
+
   it('trains with model.threads=2: says so, and each step\'s loss is the one-thread run\'s (to float rounding)', async () => {
     const world = await writeWorld(dir);
     const run = async (threads: number) => {
@@ -150,7 +165,7 @@ describe('a training step over two threads (model.threads = 2)', () => {
     const one = await run(1);
     const two = await run(2);
     expect(two.logs.filter((l) => l.startsWith('threads: '))).toEqual(['threads: 2 (model.threads=2: a worker thread computes the gradients of the second half of each batch at the same time)']);
-    expect(one.logs.some((l) => l.startsWith('threads: '))).toBe(false);
+    expect(one.logs.filter((l) => l.startsWith('threads: '))).toEqual(['threads: 1 (model.threads=1)']);
     expect(two.losses).toHaveLength(3);
     // The first step's loss is taken before any update; later ones after updates that agree to float rounding.
     expect(Math.abs((two.losses[0] as number) - (one.losses[0] as number))).toBeLessThan(1e-5);

@@ -6,28 +6,29 @@
  * torch_segformer_bench.py) and the ratio ours/PyTorch.
  *
  *     node packages/trainer/dist/bench/train-bench.js [--backend wasm|cpu|tensorflow]
- *       [--variant tiny|b0|...] [--size N] [--batch N] [--steps N] [--recompute auto|on|off] [--threads 1|2]
+ *       [--variant tiny|b0|...] [--size N] [--batch N] [--steps N] [--recompute auto|off|encoder|on] [--threads auto|1|2]
  *
  * `--backend` runs that backend's training step alone (and the PyTorch peer): no loader, eval or
  * predict lines. `--variant/--size/--batch/--steps` change the step measured (both sides); `--recompute` sets
- * model.recompute (default auto: the trainer's own choice), and the line says which ran; `--threads 2`
- * sets model.threads (half of each batch in a worker thread: parallel-step.ts), and the line says so.
+ * model.recompute (default auto: the trainer's own choice), and the line says which ran; `--threads`
+ * sets model.threads (default auto, as the trainer; 2: half of each batch in a worker thread,
+ * parallel-step.ts), and the line says how many ran.
  * Each backend runs in a child process of its own so its peak RSS is its own.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import os, { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { peakRssMiB, seededRandom } from '@sentseg/common';
 import { ManifestReader, mergeDatasets, parseDatasetSpecs } from '@sentseg/dataset-tools';
 import { writeAde20k, writeCityscapes } from '@sentseg/dataset-tools/testing';
 import { LabelBank, labelText } from '@sentseg/label-bank';
-import { resolveConfig } from '../config.js';
+import { resolveConfig, type ThreadsSetting } from '../config.js';
 import { BatchLoader } from '../data/loader.js';
 import { NOT_A_CLASS } from '../data/load-sample.js';
 import { BalancedSampler } from '../data/sampler.js';
-import { train } from '../train.js';
+import { threadsFor, train } from '../train.js';
 import { accumulateConfusion } from '../metrics/iou.js';
 import { evaluate } from '../eval/evaluate.js';
 import { listInputs, predict } from '../predict/predict.js';
@@ -62,10 +63,10 @@ interface Step {
   size: number;
   batch: number;
   recompute: RecomputeSetting;
-  threads: number;
+  threads: ThreadsSetting;
 }
 
-const BASE = (manifest: string, bank: string, step: Step = { variant: 'tiny', size: 256, batch: 4, recompute: 'auto', threads: 1 }) => ({
+const BASE = (manifest: string, bank: string, step: Step = { variant: 'tiny', size: 256, batch: 4, recompute: 'auto', threads: 'auto' }) => ({
   manifest,
   labelBank: bank,
   checkpointEvery: 1000,
@@ -80,11 +81,12 @@ async function child(backend: string, manifest: string, bank: string, steps: num
   const timed = summary.metrics.slice(1).map((m) => m.stepSeconds).sort((a, b) => a - b);
   const median = timed[Math.floor(timed.length / 2)] as number;
   const activations = recomputeFor(segformerConfig(step.variant, 512), step.size, step.batch, step.recompute);
-  process.stdout.write(`${JSON.stringify({ backend: summary.backend.name, kernels: summary.backend.kernels, activations, first: summary.metrics[0]?.stepSeconds, median, steps: timed.length, peakRssMiB: peakRssMiB() })}\n`);
+  const { threads } = threadsFor(step.threads, summary.backend.name, step.batch, step.size, availableParallelism());
+  process.stdout.write(`${JSON.stringify({ backend: summary.backend.name, kernels: summary.backend.kernels, activations, threads, first: summary.metrics[0]?.stepSeconds, median, steps: timed.length, peakRssMiB: peakRssMiB() })}\n`);
 }
 
 const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
-const USAGE = 'usage: train-bench.js [--backend wasm|cpu|tensorflow] [--variant NAME] [--size N] [--batch N] [--steps N] [--recompute auto|on|off] [--threads 1|2]';
+const USAGE = 'usage: train-bench.js [--backend wasm|cpu|tensorflow] [--variant NAME] [--size N] [--batch N] [--steps N] [--recompute auto|off|encoder|on] [--threads auto|1|2]';
 
 interface Options {
   backend: (typeof BACKENDS)[number] | null;
@@ -97,7 +99,7 @@ function parseOptions(args: string[]): Options {
   const fail = (why: string): never => {
     throw new UsageError(why);
   };
-  const options: Options = { backend: null, step: { variant: 'tiny', size: 256, batch: 4, recompute: 'auto', threads: 1 }, steps: null };
+  const options: Options = { backend: null, step: { variant: 'tiny', size: 256, batch: 4, recompute: 'auto', threads: 'auto' }, steps: null };
   const positive = (flag: string, v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) fail(`${flag} takes a positive integer, got "${v}"`);
@@ -123,8 +125,8 @@ function parseOptions(args: string[]): Options {
       if (!(RECOMPUTE_SETTINGS as string[]).includes(val)) fail(`--recompute takes one of ${RECOMPUTE_SETTINGS.join(', ')}, got "${val}"`);
       options.step.recompute = val as RecomputeSetting;
     } else if (flag === '--threads') {
-      if (val !== '1' && val !== '2') fail(`--threads takes 1 or 2, got "${val}"`);
-      options.step.threads = Number(val);
+      if (val !== 'auto' && val !== '1' && val !== '2') fail(`--threads takes auto, 1 or 2, got "${val}"`);
+      options.step.threads = val === 'auto' ? 'auto' : val === '1' ? 1 : 2;
     } else if (flag === '--batch') options.step.batch = positive(flag, val);
     else options.steps = positive(flag, val);
   }
@@ -178,11 +180,11 @@ async function main(): Promise<void> {
   const [mode, ...rest] = process.argv.slice(2);
   if (mode === '--child') {
     const [backend, manifest, bank, steps, dir, variant, size, batch, recompute, threads] = rest as [string, string, string, string, string, string, string, string, RecomputeSetting, string];
-    await child(backend, manifest, bank, Number(steps), dir, { variant, size: Number(size), batch: Number(batch), recompute, threads: Number(threads) });
+    await child(backend, manifest, bank, Number(steps), dir, { variant, size: Number(size), batch: Number(batch), recompute, threads: threads === 'auto' ? 'auto' : threads === '1' ? 1 : 2 });
     return;
   }
   if (process.argv.includes('--help')) {
-    console.log(`${USAGE}\n\nTimes the same SegFormer training step on each available backend (or only --backend) and, when /usr/bin/python3 has torch, PyTorch's step (../shared/bench) beside it with the ratio. Defaults: tiny, --size 256, --batch 4, --recompute auto, --threads 1 (2: half of each batch in a worker thread, model.threads).`);
+    console.log(`${USAGE}\n\nTimes the same SegFormer training step on each available backend (or only --backend) and, when /usr/bin/python3 has torch, PyTorch's step (../shared/bench) beside it with the ratio. Defaults: tiny, --size 256, --batch 4, --recompute auto, --threads auto (as the trainer: model.recompute, model.threads).`);
     return;
   }
   let options: Options;
@@ -209,11 +211,11 @@ async function main(): Promise<void> {
     const medians = new Map<string, number>();
     const runs = options.backend ? [[options.backend, options.steps ?? 4] as const] : ([['wasm', options.steps ?? 4], ['cpu', options.steps ?? 2], ['tensorflow', options.steps ?? 4]] as const);
     for (const [backend, steps] of runs) {
-      const child = runChild<{ backend: string; kernels: string; activations: string; first: number; median: number; steps: number; peakRssMiB: number }>(self, ['--child', backend, manifest, bank, String(steps), dir, step.variant, String(step.size), String(step.batch), step.recompute, String(step.threads)]);
+      const child = runChild<{ backend: string; kernels: string; activations: string; threads: number; first: number; median: number; steps: number; peakRssMiB: number }>(self, ['--child', backend, manifest, bank, String(steps), dir, step.variant, String(step.size), String(step.batch), step.recompute, String(step.threads)]);
       if (child.ok) {
         const r = child.value;
         medians.set(r.backend, r.median);
-        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels; model.recompute=${r.activations}; ${step.threads} thread(s)`);
+        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels; model.recompute=${r.activations}; ${r.threads} thread(s)`);
       } else {
         const reason = /Error: (.*)/i.exec(child.stderr)?.[1] ?? child.stderr.trim().split('\n').pop() as string;
         console.log(`  backend ${backend}: not available (${reason.slice(0, 300)})`);
