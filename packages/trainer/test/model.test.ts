@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { affineFast, batchMatMulFast, bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, gelu, layerNorm, resizeBilinear } from '../src/model/ops.js';
+import { addKeepingNothing, affineFast, batchMatMulFast, bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, gelu, layerNorm, resizeBilinear } from '../src/model/ops.js';
 import { SegFormer, segformerConfig, SEGFORMER_VARIANTS } from '../src/model/segformer.js';
 import { loadWeights, saveWeights } from '../src/model/weights-io.js';
 import { tf, type Tensor } from '../src/tf.js';
@@ -120,6 +120,38 @@ describe('matrix-product layers equal TensorFlow.js\'s own kernels', () => {
     const theirs = await run('cpu', tanhForm);
     ours.forEach((values, i) => values.forEach((v, j) => expect(Math.abs(v - (theirs[i]?.[j] as number))).toBeLessThan(1e-5)));
     await tf.setBackend('cpu');
+  });
+
+  it('a sum that keeps neither operand: the values and gradients of tf.add, broadcasting included, with nothing saved', () => {
+    const a = randomTensor([2, 3, 4, 5], 11);
+    const cases: [Tensor, Tensor][] = [
+      [a, randomTensor([2, 3, 4, 5], 12)],
+      [randomTensor([1, 1, 1, 5], 13), a],
+      [a, randomTensor([5], 14)],
+    ];
+    const r = randomTensor([2, 3, 4, 5], 15);
+    for (const [x, y] of cases) {
+      expect(maxDiff(addKeepingNothing(x, y), tf.add(x, y))).toBe(0);
+      const ours = tf.grads((p: Tensor, q: Tensor) => tf.sum(tf.mul(addKeepingNothing(p, q), r)))([x, y]);
+      const theirs = tf.grads((p: Tensor, q: Tensor) => tf.sum(tf.mul(tf.add(p, q), r)))([x, y]);
+      ours.forEach((g, i) => {
+        expect(g.shape).toEqual((i === 0 ? x : y).shape);
+        expect(maxDiff(g, theirs[i] as Tensor)).toBeLessThan(1e-6);
+      });
+    }
+    // What a gradient holds on to: tf.add saves both operands, this nothing.
+    const saved = (f: (p: Tensor, q: Tensor) => Tensor) => {
+      const engine = tf.engine() as unknown as { state: { activeTape: { saved?: Tensor[] }[] | null } };
+      let count = 0;
+      tf.grads((p: Tensor, q: Tensor) => {
+        const y = f(p, q);
+        count = (engine.state.activeTape ?? []).reduce((n, node) => n + (node.saved?.length ?? 0), 0);
+        return tf.sum(y);
+      })([a, a]);
+      return count;
+    };
+    expect(saved((p, q) => tf.add(p, q))).toBe(2);
+    expect(saved((p, q) => addKeepingNothing(p, q))).toBe(0);
   });
 
   it('depthwise 3×3', () => {

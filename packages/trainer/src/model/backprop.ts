@@ -13,7 +13,7 @@
  * complete). A gradient can be held under more than one tensor (a custom gradient may hand its dy
  * on as is): each is counted, and disposed when nothing holds it.
  *
- * It reads the engine's tape, as recompute.ts does; tests/backprop.test.ts checks it against
+ * It reads the engine's tape, as recompute.ts does; test/backprop.test.ts checks it against
  * `tf.variableGrads` on every backend the trainer runs, so a TensorFlow.js that changes its tape
  * fails there, not in a user's run.
  */

@@ -36,6 +36,29 @@ export const matMulFast = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) =
   };
 }) as (a: Tensor, b: Tensor) => Tensor;
 
+/** dy summed over the axes `shape` broadcast, as `shape` (the gradient of one operand of a broadcasting sum). */
+function unbroadcast(dy: Tensor, shape: number[]): Tensor {
+  const offset = dy.rank - shape.length;
+  const axes: number[] = [];
+  for (let d = 0; d < dy.rank; d++) if (d < offset || (shape[d - offset] === 1 && (dy.shape[d] as number) !== 1)) axes.push(d);
+  return tf.reshape(axes.length > 0 ? tf.sum(dy, axes) : dy, shape);
+}
+
+/**
+ * a + b (broadcasting) whose gradient keeps neither operand: TensorFlow.js's Add saves both for
+ * their shapes only, which keeps each residual branch's output and each of the decoder's resized
+ * maps alive until the backward pass reaches them (at B0 256×256 batch 2 the decoder's four sums
+ * alone held 56 MiB).
+ */
+export function addKeepingNothing(a: Tensor, b: Tensor): Tensor {
+  const [shapeA, shapeB] = [a.shape.slice(), b.shape.slice()];
+  const op = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
+    const [x, y] = args as [Tensor, Tensor];
+    return { value: tf.add(x, y), gradFunc: (dy: Tensor) => [unbroadcast(dy, shapeA), unbroadcast(dy, shapeB)] };
+  });
+  return op(a, b);
+}
+
 /** a [B, m, k] · b [B, k, n] as B two-dimensional products, untransposed (see `batchMatMulFast`). */
 function productsPerSlice(a: Tensor, b: Tensor): Tensor {
   const [batch, m, k] = a.shape as [number, number, number];

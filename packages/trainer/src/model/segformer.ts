@@ -6,7 +6,7 @@
  */
 import { tf, type Tensor, type Variable } from '../tf.js';
 import { kernels } from './kernels.js';
-import { batchMatMulFast, convOut, gelu, layerNorm, linear, matMulFast } from './ops.js';
+import { addKeepingNothing, batchMatMulFast, convOut, gelu, layerNorm, linear, matMulFast } from './ops.js';
 import { ParamStore } from './params.js';
 import { recompute, recomputeParts } from './recompute.js';
 import { CHUNK_ELEMENTS, decodeRows, decoderBandRows } from './segformer-inference.js';
@@ -208,8 +208,8 @@ export class SegFormer {
         const blk = `${pre}/block${b}`;
         const heads = c.heads[s] as number;
         const sr = c.srRatios[s] as number;
-        tokens = this.segment(`${blk}/ln1/`, `${blk}/attn/`, [tokens], (get, [t]) => tf.add(t as Tensor, this.attention(get, layerNorm(t as Tensor, get(`${blk}/ln1/g`), get(`${blk}/ln1/b`)), h, w, `${blk}/attn`, heads, sr)));
-        tokens = this.segment(`${blk}/ln2/`, `${blk}/ffn/`, [tokens], (get, [t]) => tf.add(t as Tensor, this.mixFfn(get, layerNorm(t as Tensor, get(`${blk}/ln2/g`), get(`${blk}/ln2/b`)), h, w, `${blk}/ffn`)));
+        tokens = this.segment(`${blk}/ln1/`, `${blk}/attn/`, [tokens], (get, [t]) => addKeepingNothing(t as Tensor, this.attention(get, layerNorm(t as Tensor, get(`${blk}/ln1/g`), get(`${blk}/ln1/b`)), h, w, `${blk}/attn`, heads, sr)));
+        tokens = this.segment(`${blk}/ln2/`, `${blk}/ffn/`, [tokens], (get, [t]) => addKeepingNothing(t as Tensor, this.mixFfn(get, layerNorm(t as Tensor, get(`${blk}/ln2/g`), get(`${blk}/ln2/b`)), h, w, `${blk}/ffn`)));
       }
       x = this.segment(`${pre}/ln/`, `${pre}/ln/`, [tokens], (get, [t]) => tf.reshape(layerNorm(t as Tensor, get(`${pre}/ln/g`), get(`${pre}/ln/b`)), [n, h, w, ch]));
       features.push(x);
@@ -263,7 +263,7 @@ export class SegFormer {
       const rows = tf.slice(fuseW, [(3 - s) * dd, 0], [dd, dd]);
       const w = matMulFast(get(`decoder/linear${s + 1}/w`), rows);
       const b = tf.reshape(matMulFast(tf.reshape(get(`decoder/linear${s + 1}/b`), [1, dd]), rows), [dd]);
-      fused = tf.add(fused, kernels().resizeBilinear(linear(f, w, b), h1, w1));
+      fused = addKeepingNothing(fused, kernels().resizeBilinear(linear(f, w, b), h1, w1));
     });
     const activated = tf.relu(layerNorm(fused, get('decoder/fuse/ln/g'), get('decoder/fuse/ln/b'), 1e-5));
     return linear(activated, get('head/w'), get('head/b'));
