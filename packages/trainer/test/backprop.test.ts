@@ -2,14 +2,17 @@ import { seededRandom } from '@sentseg/common';
 import { describe, expect, it } from 'vitest';
 import { lossHD } from '../src/losses/hd.js';
 import { gradients, variableGrads } from '../src/model/backprop.js';
+import { applyRecompute, type RecomputeMode } from '../src/model/memory.js';
 import { SegFormer, segformerConfig } from '../src/model/segformer.js';
 import { tf, type Tensor } from '../src/tf.js';
 import { randomTensor } from './tensors.js';
 
 /** A SegFormer L_HD step's loss, on 2 images of side × side against 5 labels. */
-function segformerStep(variant: string, side: number, recomputing: boolean) {
+function segformerStep(variant: string, side: number, mode: RecomputeMode) {
   const model = new SegFormer(segformerConfig(variant, 8), 3);
-  model.recomputeActivations = recomputing;
+  applyRecompute(model, mode);
+  // Bands of one output row: the decoder runs as 16 recomputed parts, each its own gradients() call.
+  model.decoderBandElements = 1;
   const images = randomTensor([2, side, side, 3], 4);
   const labels = randomTensor([5, 8], 5);
   const random = seededRandom(6);
@@ -44,10 +47,11 @@ const bitsOf = (t: Tensor) => Array.from(new Uint32Array((t.dataSync() as Float3
 
 describe('back-propagation that frees as it goes (model/backprop.ts)', () => {
   for (const backend of ['cpu', 'wasm']) {
-    for (const recomputing of [false, true]) {
-      it(`${backend}, ${recomputing ? 'recomputed' : 'kept'} activations: a SegFormer step's loss and every weight gradient equal tf.variableGrads's bit for bit, leaving no tensor behind`, async () => {
+    // encoder and on take the recomputed segments' gradients with gradients() inside the outer backward pass.
+    for (const mode of ['off', 'encoder', 'on'] as const) {
+      it(`${backend}, model.recompute=${mode}: a SegFormer step's loss and every weight gradient equal tf.variableGrads's bit for bit, leaving no tensor behind`, async () => {
         await tf.setBackend(backend);
-        const { vars, loss, dispose } = segformerStep('tiny', 64, recomputing);
+        const { vars, loss, dispose } = segformerStep('tiny', 64, mode);
         const before = tf.memory().numTensors;
         const engine = tf.variableGrads(loss, vars);
         const ours = variableGrads(loss, vars);
@@ -63,7 +67,7 @@ describe('back-propagation that frees as it goes (model/backprop.ts)', () => {
 
   it('a SegFormer-B0 step that keeps its activations peaks at under 2/3 of the memory tf.variableGrads takes (wasm, 2 × 128×128)', async () => {
     await tf.setBackend('wasm');
-    const { vars, loss, dispose } = segformerStep('b0', 128, false);
+    const { vars, loss, dispose } = segformerStep('b0', 128, 'off');
     const engine = withPeak(() => tf.variableGrads(loss, vars));
     const ours = withPeak(() => variableGrads(loss, vars));
     for (const r of [engine.result, ours.result]) tf.dispose([r.value, ...Object.values(r.grads)]);
