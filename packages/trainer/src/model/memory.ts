@@ -173,10 +173,10 @@ export const RECOMPUTE_SETTINGS: RecomputeSetting[] = ['auto', 'off', 'encoder',
  * The recompute rule, in one place. With `auto` a step keeps every activation while the estimate
  * of that is at most KEEP_ALL_BELOW, recomputes the encoder while its estimate fits the budget,
  * and recomputes everything beyond. Measured on wasm (train-memory-bench, B0, 512-d, 238 labels;
- * model/README): at 256×256 batch 2 keeping everything is 18% faster than recomputing the encoder
- * (1.49 vs 1.76 s/step) for 612 vs 429 MiB of heap; at 512×512 batch 2 both take 6.9 s/step but
- * keeping everything holds 2.6 GiB of heap against 1.3 GiB, and every band of the decoder's
- * recomputation costs time (`on`: 11.8 s/step, 0.6 GiB).
+ * the table in packages/trainer/README.md): at 256×256 batch 2 keeping everything took 1.77 s/step
+ * and 709 MiB of heap, recomputing the encoder 2.34 s and 616 MiB; at 512×512 batch 2 both took
+ * 7.5 s/step, for 2,710 MiB of heap against 1,449 MiB; and every band of the decoder's
+ * recomputation costs time (`on`: 13.1 s/step, 684 MiB).
  */
 export const KEEP_ALL_BELOW = 2 ** 30;
 
