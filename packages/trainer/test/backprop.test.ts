@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { lossHD } from '../src/losses/hd.js';
 import { gradients, variableGrads } from '../src/model/backprop.js';
 import { applyRecompute, type RecomputeMode } from '../src/model/memory.js';
+import { recompute } from '../src/model/recompute.js';
 import { SegFormer, segformerConfig } from '../src/model/segformer.js';
 import { tf, type Tensor } from '../src/tf.js';
 import { randomTensor } from './tensors.js';
@@ -94,6 +95,29 @@ describe('back-propagation that frees as it goes (model/backprop.ts)', () => {
     tf.dispose([got.value, ...Object.values(got.grads)]);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([expected.value, ...Object.values(expected.grads), x, w]);
+  });
+
+  it('a recomputed segment whose output gradient is also held for another tensor (handed on as is) leaves that gradient alone', async () => {
+    await tf.setBackend('cpu');
+    const passOn = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
+      const [a, b] = args as [Tensor, Tensor];
+      return { value: tf.add(a, b), gradFunc: (dy: Tensor) => [dy, dy] };
+    });
+    const x = tf.variable(tf.tensor1d([1, 2, 3]));
+    const w = tf.variable(tf.tensor1d([0.5, -1, 2]));
+    const segment = (a: Tensor, b: Tensor) => tf.mul(b, a);
+    // x² is made before the recomputed w·x: the backward pass reaches the segment first.
+    const f = (redo: boolean) => () => {
+      const squared = tf.square(x);
+      return tf.sum(tf.mul(passOn(redo ? recompute(segment, [x, w]) : segment(x, w), squared), tf.tensor1d([1, 10, 100]))) as tf.Scalar;
+    };
+    const plain = variableGrads(f(false), [x, w]);
+    const redone = variableGrads(f(true), [x, w]);
+    // d/dx of c·(w·x + x²) is c·(w + 2x); d/dw is c·x.
+    expect(Array.from(redone.grads[x.name]?.dataSync() ?? [])).toEqual([2.5, 30, 800]);
+    expect(Array.from(redone.grads[w.name]?.dataSync() ?? [])).toEqual([1, 20, 300]);
+    expect(Array.from(plain.grads[x.name]?.dataSync() ?? [])).toEqual([2.5, 30, 800]);
+    tf.dispose([plain.value, redone.value, ...Object.values(plain.grads), ...Object.values(redone.grads), x, w]);
   });
 
   it('frees what a custom gradient makes besides its result as each op is done, not when the whole backward pass ends', async () => {
