@@ -45,7 +45,8 @@ export interface TrainConfig {
      * Threads a training step runs on: 2 computes half of each batch's gradients in a worker
      * thread at the same time (parallel-step.ts; the same update as 1, to float rounding); `auto`
      * (the default) takes 2 where that pays (threadsFor in train.ts: two cores or more, the wasm or
-     * cpu backend, a batch of 2 or more images of at least 256×256 in all), else 1.
+     * cpu backend, a batch of 2 or more images of at least 2 × 256 × 256 pixels in all:
+     * THREADS_MIN_PIXELS), else 1.
      */
     threads: ThreadsSetting;
   };

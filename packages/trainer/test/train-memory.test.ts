@@ -4,7 +4,7 @@ import { pixelLosses } from '../src/losses/cosine.js';
 import { lossHD } from '../src/losses/hd.js';
 import { batchLosses } from '../src/losses/table.js';
 import { depthwiseConv3x3, gelu } from '../src/model/ops.js';
-import { estimateEncoderStepBytes, estimatePlainStepBytes, estimateStepBytes, recomputeFor, refuseOversizedStep, stepBytesFor, WASM_STEP_BUDGET } from '../src/model/memory.js';
+import { applyRecompute, estimateEncoderStepBytes, estimatePlainStepBytes, estimateStepBytes, recomputeFor, refuseOversizedStep, stepBytesFor, WASM_STEP_BUDGET } from '../src/model/memory.js';
 import { recompute, recomputeParts } from '../src/model/recompute.js';
 import { SegFormer, segformerConfig } from '../src/model/segformer.js';
 import { tf, type Tensor } from '../src/tf.js';
@@ -38,7 +38,7 @@ describe('recomputed activations (training at large crops)', () => {
     const vars = model.params.entries().map(([, v]) => v);
     const step = () => tf.variableGrads(() => lossHD(model.forward(images), labels, target, model.logTau) as tf.Scalar, vars);
     const plain = step();
-    model.recomputeActivations = true;
+    applyRecompute(model, 'on');
     // Bands of one output row: the decoder runs in 16 recomputed bands.
     model.decoderBandElements = 1;
     const redone = step();
@@ -89,7 +89,8 @@ describe('recomputed activations (training at large crops)', () => {
         return tf.addN([computed.hd as Tensor, computed.ld as Tensor, computed.wd as Tensor]) as tf.Scalar;
       }, vars);
     const plain = step(false);
-    model.recomputeActivations = true;
+    // As the trainer's model.recompute=on: L_WD decodes its slice in recomputed bands too.
+    applyRecompute(model, 'on');
     // Bands of one output row: 16 bands, each with its own logits.
     model.decoderBandElements = 1;
     const banded = step(true);

@@ -112,6 +112,30 @@ class GradientMap {
 }
 
 /**
+ * The gradient of each of `node`'s inputs, by input name, checked as the engine checks them. In one
+ * tidy: whatever the gradient function makes besides them (a custom gradient computes its results
+ * when called, with temporaries of their size; zeros stand in for an output no gradient reached)
+ * goes when this node is done, not when the whole backward pass ends.
+ */
+function inputGradientsOf(e: EngineInternals, node: TapeNode, grads: GradientMap): Record<string, Tensor> {
+  const gradient = node.gradient;
+  if (!gradient) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
+  return e.tidy(() => {
+    const inputGradients = gradient(node.outputs.map((o) => grads.get(o.id) ?? null));
+    const dxs: Record<string, Tensor> = {};
+    for (const [name, x] of Object.entries(node.inputs)) {
+      const gradientOf = inputGradients[name];
+      if (!gradientOf) throw new Error(`Cannot backprop through input ${name}. Available gradients found: ${Object.keys(inputGradients)}.`);
+      const dx = e.tidy(() => gradientOf());
+      if (dx.dtype !== 'float32') throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`);
+      if (!tf.util.arraysEqual(dx.shape, x.shape)) throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`);
+      dxs[name] = dx;
+    }
+    return dxs;
+  });
+}
+
+/**
  * What `tf.engine().gradients(f, xs, dy, allowNoGradients)` returns (the value of `f` and the
  * gradient of each of `xs`, null where none reaches it), freeing as it goes (see above). `dy`,
  * when given, stays the caller's.
@@ -133,14 +157,9 @@ export function gradients(f: () => Tensor, xs: Tensor[], dy?: Tensor | null, all
     grads.set(y.id, dy ?? tf.onesLike(y));
     for (let i = filtered.length - 1; i >= 0; i--) {
       const node = filtered[i] as TapeNode;
-      if (!node.gradient) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
-      const inputGradients = node.gradient(node.outputs.map((o) => grads.get(o.id) ?? null));
+      const dxs = inputGradientsOf(e, node, grads);
       for (const [name, x] of Object.entries(node.inputs)) {
-        const gradientOf = inputGradients[name];
-        if (!gradientOf) throw new Error(`Cannot backprop through input ${name}. Available gradients found: ${Object.keys(inputGradients)}.`);
-        const dx = e.tidy(() => gradientOf());
-        if (dx.dtype !== 'float32') throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`);
-        if (!tf.util.arraysEqual(dx.shape, x.shape)) throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`);
+        const dx = dxs[name] as Tensor;
         const sofar = grads.get(x.id);
         if (!sofar) grads.set(x.id, dx);
         else {

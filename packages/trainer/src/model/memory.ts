@@ -172,11 +172,11 @@ export const RECOMPUTE_SETTINGS: RecomputeSetting[] = ['auto', 'off', 'encoder',
 /**
  * The recompute rule, in one place. With `auto` a step keeps every activation while the estimate
  * of that is at most KEEP_ALL_BELOW, recomputes the encoder while its estimate fits the budget,
- * and recomputes everything beyond. Measured on wasm (train-memory-bench, B0, 512-d, 238 labels,
- * one thread; the trainer's README): at 256×256 batch 2 keeping everything took 1.77 s/step against
- * 2.34 s recomputing the encoder, for 709 against 616 MiB of heap; at 512×512 batch 2 both took
- * 7.5 s/step, but keeping everything held 2,710 MiB of heap against 1,449; and the decoder's bands
- * cost time (`on`: 13.1 s/step, 684 MiB).
+ * and recomputes everything beyond. Measured on wasm (train-memory-bench, B0, 512-d, 238 labels;
+ * the table in packages/trainer/README.md): at 256×256 batch 2 keeping everything took 1.77 s/step
+ * and 709 MiB of heap, recomputing the encoder 2.34 s and 616 MiB; at 512×512 batch 2 both took
+ * 7.5 s/step, for 2,710 MiB of heap against 1,449 MiB; and every band of the decoder's
+ * recomputation costs time (`on`: 13.1 s/step, 684 MiB).
  */
 export const KEEP_ALL_BELOW = 2 ** 30;
 

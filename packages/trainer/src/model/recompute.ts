@@ -41,9 +41,8 @@ function gradientsInside(fn: () => Tensor, inputs: Tensor[], dy: Tensor): (Tenso
 /** The gradients of `fn(...inputs)` for `dy`, zeros where an input has none (the engine wants float32 of its shape). */
 function innerGradients(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], dy: Tensor): Tensor[] {
   const grads = gradientsInside(() => fn(...inputs), inputs, dy);
-  // TensorFlow.js keeps the gradient of every tensor until the whole backward pass ends; the
-  // gradient of this segment's output is used by this segment only, so it goes now.
-  dy.dispose();
+  // dy stays: the outer pass (backprop.ts) frees it once this op is done, and it may hold the same
+  // tensor as another's gradient (a custom gradient can hand its dy on as is to several inputs).
   return grads.map((g, i) => g ?? tf.zeros((inputs[i] as Tensor).shape));
 }
 
@@ -112,7 +111,7 @@ export function recomputeParts(parts: number, axis: number, fn: (part: number, .
             return next;
           });
         }
-        dy.dispose();
+        // dy stays the outer pass's (as in innerGradients).
         return sums.map((g, i) => g ?? tf.zeros((saved[i] as Tensor).shape));
       },
     };
