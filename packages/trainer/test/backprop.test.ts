@@ -44,6 +44,15 @@ function withPeak<T>(fn: () => T): { result: T; peakBytes: number } {
   }
 }
 
+/** A custom op a + b whose gradient hands its dy on as is to both inputs, and two variables x, w. */
+function handingOn() {
+  const passOn = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
+    const [a, b] = args as [Tensor, Tensor];
+    return { value: tf.add(a, b), gradFunc: (dy: Tensor) => [dy, dy] };
+  }) as (a: Tensor, b: Tensor) => Tensor;
+  return { passOn, x: tf.variable(tf.tensor1d([1, 2, 3])), w: tf.variable(tf.tensor1d([0.5, -1, 2])) };
+}
+
 const bitsOf = (t: Tensor) => Array.from(new Uint32Array((t.dataSync() as Float32Array).slice().buffer));
 
 describe('back-propagation that frees as it goes (model/backprop.ts)', () => {
@@ -78,12 +87,7 @@ describe('back-propagation that frees as it goes (model/backprop.ts)', () => {
 
   it('a custom gradient that hands its dy on as is, to one input or to two, still gets the right gradients (a gradient held twice is freed once)', async () => {
     await tf.setBackend('cpu');
-    const passOn = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
-      const [a, b] = args as [Tensor, Tensor];
-      return { value: tf.add(a, b), gradFunc: (dy: Tensor) => [dy, dy] };
-    });
-    const x = tf.variable(tf.tensor1d([1, 2, 3]));
-    const w = tf.variable(tf.tensor1d([0.5, -1, 2]));
+    const { passOn, x, w } = handingOn();
     const f = () => tf.sum(tf.mul(passOn(tf.square(x), tf.mul(w, x)), tf.tensor1d([1, 10, 100]))) as tf.Scalar;
     const expected = tf.variableGrads(f, [x, w]);
     const before = tf.memory().numTensors;
@@ -99,12 +103,7 @@ describe('back-propagation that frees as it goes (model/backprop.ts)', () => {
 
   it('a recomputed segment whose output gradient is also held for another tensor (handed on as is) leaves that gradient alone', async () => {
     await tf.setBackend('cpu');
-    const passOn = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) => void))[]) => {
-      const [a, b] = args as [Tensor, Tensor];
-      return { value: tf.add(a, b), gradFunc: (dy: Tensor) => [dy, dy] };
-    });
-    const x = tf.variable(tf.tensor1d([1, 2, 3]));
-    const w = tf.variable(tf.tensor1d([0.5, -1, 2]));
+    const { passOn, x, w } = handingOn();
     const segment = (a: Tensor, b: Tensor) => tf.mul(b, a);
     // x² is made before the recomputed w·x: the backward pass reaches the segment first.
     const f = (redo: boolean) => () => {
