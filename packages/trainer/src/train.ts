@@ -170,15 +170,17 @@ export async function embedTrainingBoxes(options: { config: TrainConfig; hub?: H
  * The step's memory, refused now when it cannot fit (never an abort inside WebAssembly), and
  * what it recomputes (model.recompute; `auto`: memory.ts's recomputeFor).
  */
-function planStepMemory(config: TrainConfig, backend: ChosenBackend, embedDim: number): { stepBytes: number; mode: RecomputeMode } {
+function planStepMemory(config: TrainConfig, backend: ChosenBackend, embedDim: number, threads: 1 | 2): { stepBytes: number; mode: RecomputeMode; perHeap: number } {
   const { crop, batchSize } = config.data;
   const model = segformerConfig(config.model.variant, embedDim);
   if (backend.name === 'wasm') {
-    const refusal = refuseOversizedStep(model, crop, batchSize, INPUT_MULTIPLE, config.model.recompute);
+    const refusal = refuseOversizedStep(model, crop, batchSize, INPUT_MULTIPLE, config.model.recompute, threads);
     if (refusal) throw new TrainerError(refusal);
   }
-  const mode = recomputeFor(model, crop, batchSize, config.model.recompute);
-  return { stepBytes: stepBytesFor(model, crop, batchSize, mode), mode };
+  // With two threads each heap holds its half of the batch: the mode is chosen for that.
+  const perHeap = Math.ceil(batchSize / threads);
+  const mode = recomputeFor(model, crop, perHeap, config.model.recompute);
+  return { stepBytes: stepBytesFor(model, crop, perHeap, mode), mode, perHeap };
 }
 
 /** Each trained dataset's image ids of its training split; a dataset without any is refused. */
@@ -218,11 +220,12 @@ function resumeOrStart(options: TrainOptions, config: TrainConfig, labels: Label
   return startStep;
 }
 
-function logModel(log: (line: string) => void, config: TrainConfig, model: SegFormer, labels: LabelEmbeddings, memory: { stepBytes: number; mode: RecomputeMode }, backend: ChosenBackend): void {
+function logModel(log: (line: string) => void, config: TrainConfig, model: SegFormer, labels: LabelEmbeddings, memory: { stepBytes: number; mode: RecomputeMode; perHeap: number }, backend: ChosenBackend): void {
   const { crop, batchSize } = config.data;
   log(`model: SegFormer-${config.model.variant}, ${model.params.count().toLocaleString('en-US')} weights, ${labels.dim}-d embeddings of ${labels.names.length} labels (${labels.encoderId}, ${config.labelText})`);
   // The estimate is of WebAssembly's heap (model/memory.ts); other backends get no figure.
-  const need = backend.name === 'wasm' ? ` needs about ${mib(memory.stepBytes)} of WebAssembly memory` : '';
+  const heaps = memory.perHeap < batchSize ? ` in each of 2 threads' heaps (${memory.perHeap} image${memory.perHeap === 1 ? '' : 's'} each)` : '';
+  const need = backend.name === 'wasm' ? ` needs about ${mib(memory.stepBytes)} of WebAssembly memory${heaps}` : '';
   log(`memory: a step of ${batchSize} × ${crop}×${crop}${need}, ${describeRecompute(memory.mode)} (model.recompute=${config.model.recompute})`);
   log(`losses at the ${config.losses.resolution === 'label' ? `label's resolution (${crop}×${crop}, logits upsampled bilinearly)` : `output's resolution (${crop / OUTPUT_STRIDE}×${crop / OUTPUT_STRIDE}, the label at each cell's centre)`} (losses.resolution)`);
 }
@@ -256,9 +259,9 @@ export function threadsFor(setting: ThreadsSetting, backend: string, batch: numb
   const doing = 'a worker thread computes the gradients of the second half of each batch at the same time';
   if (setting === 1) return { threads: 1, why: 'model.threads=1' };
   if (backend === 'tensorflow') return { threads: 1, why: `model.threads=${setting}: native TensorFlow uses every core already; 2 applies to the wasm and cpu backends` };
+  if (batch < 2) return { threads: 1, why: `model.threads=${setting}: a batch of one image is not split` };
   if (setting === 2) return { threads: 2, why: `model.threads=2: ${doing}` };
   if (cores < 2) return { threads: 1, why: 'model.threads=auto: this machine has one core' };
-  if (batch < 2) return { threads: 1, why: 'model.threads=auto: a batch of one image is not split' };
   if (batch * crop * crop < THREADS_MIN_PIXELS) return { threads: 1, why: `model.threads=auto: a batch of ${batch} × ${crop}×${crop} is too small to gain from a second thread` };
   return { threads: 2, why: `model.threads=auto, ${cores} cores: ${doing}` };
 }
@@ -280,7 +283,8 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
   try {
     const { infos, split, lossOf } = openDatasets(reader, config);
     const labels = readLabelEmbeddings(config.labelBank, reader, config.labelText, config.encoder);
-    const memory = planStepMemory(config, backend, labels.dim);
+    const threads = threadsFor(config.model.threads, backend.name, config.data.batchSize, config.data.crop, availableParallelism());
+    const memory = planStepMemory(config, backend, labels.dim, threads.threads);
     const datasets = trainingImages(reader, infos, split);
     logDatasets(log, infos, lossOf, split, datasets);
     const boxTargets = await trainingBoxTargets(reader, config, infos, datasets, lossOf, options.hub);
@@ -299,7 +303,6 @@ export async function train(options: TrainOptions): Promise<TrainSummary> {
     labelEmb = tf.tensor2d(labels.data, [labels.names.length, labels.dim]);
     loader = createLoader(reader, config, infos, datasets, labels.names.length);
     const stepContext = { model, optimizer, labelEmb, lossOf, boxTargets, crop: config.data.crop, resolution: config.losses.resolution, ldDropFraction: config.losses.ldDropFraction };
-    const threads = threadsFor(config.model.threads, backend.name, config.data.batchSize, config.data.crop, availableParallelism());
     if (threads.threads === 2) worker = new GradientWorker(workerSetup(backend.name, model, config.seed, stepContext));
     log(`threads: ${threads.threads} (${threads.why})`);
     const trainStep = worker ? createParallelTrainStep(stepContext, worker) : createTrainStep(stepContext);

@@ -149,6 +149,7 @@ describe('a training step over two threads (model.threads = 2)', () => {
     expect(threadsFor('auto', 'wasm', 1, 640, 2)).toEqual({ threads: 1, why: 'model.threads=auto: a batch of one image is not split' });
     expect(threadsFor('auto', 'wasm', 4, 128, 2)).toEqual({ threads: 1, why: 'model.threads=auto: a batch of 4 × 128×128 is too small to gain from a second thread' });
     expect(threadsFor('auto', 'tensorflow', 2, 512, 8).threads).toBe(1);
+    expect(threadsFor(2, 'wasm', 1, 640, 2)).toEqual({ threads: 1, why: 'model.threads=2: a batch of one image is not split' });
     expect(threadsFor(2, 'tensorflow', 2, 512, 8)).toEqual({ threads: 1, why: 'model.threads=2: native TensorFlow uses every core already; 2 applies to the wasm and cpu backends' });
     // Asked for explicitly, 1 and 2 are kept whatever the sizes.
     expect(threadsFor(2, 'wasm', 2, 64, 1).threads).toBe(2);
@@ -166,6 +167,9 @@ describe('a training step over two threads (model.threads = 2)', () => {
     const two = await run(2);
     expect(two.logs.filter((l) => l.startsWith('threads: '))).toEqual(['threads: 2 (model.threads=2: a worker thread computes the gradients of the second half of each batch at the same time)']);
     expect(one.logs.filter((l) => l.startsWith('threads: '))).toEqual(['threads: 1 (model.threads=1)']);
+    // Each heap holds its half of the batch: the memory line says so.
+    expect(two.logs.filter((l) => l.startsWith('memory: '))).toEqual([expect.stringMatching(/in each of 2 threads' heaps \(\d+ images? each\)/)]);
+    expect(one.logs.filter((l) => l.startsWith('memory: ') && l.includes('threads'))).toEqual([]);
     expect(two.losses).toHaveLength(3);
     // The first step's loss is taken before any update; later ones after updates that agree to float rounding.
     expect(Math.abs((two.losses[0] as number) - (one.losses[0] as number))).toBeLessThan(1e-5);

@@ -160,7 +160,7 @@ describe('recomputed activations (training at large crops)', () => {
     expect(refuseOversizedStep(b0, 512, 2, 32)).toBeNull();
     expect(refuseOversizedStep(b0, 640, 1, 32)).toBeNull();
     const refusal = refuseOversizedStep(b0, 1536, 4, 32);
-    expect(refusal).toMatch(/^a training step of SegFormer-b0 at data\.crop 1536 with data\.batchSize 4 needs about \d+ MiB of WebAssembly memory, over the 3584 MiB a step may take of its 4096 MiB heap; what fits: /);
+    expect(refusal).toMatch(/^a training step of SegFormer-b0 at data\.crop 1536 with data\.batchSize 4 even with every activation recomputed needs about \d+ MiB of WebAssembly memory, over the 3584 MiB a step may take of its 4096 MiB heap; what fits: /);
     const batch = Number(/data\.batchSize (\d+) at this crop/.exec(refusal as string)?.[1] ?? 0);
     const crop = Number(/data\.crop (\d+) at batch 4/.exec(refusal as string)?.[1]);
     expect(crop % 32).toBe(0);
@@ -209,6 +209,20 @@ describe('recomputed activations (training at large crops)', () => {
         expect(ratio, `${variant} ${crop} ${batch} ${mode}`).toBeGreaterThanOrEqual(1);
         expect(ratio, `${variant} ${crop} ${batch} ${mode}`).toBeLessThan(3);
       });
+    }
+  });
+
+  it('with two threads each heap is judged by its half of the batch, and a refusal says so, naming a whole batch that fits', () => {
+    const b0 = segformerConfig('b0', 512);
+    // 640×640 batch 2 keeping the decoder does not fit one heap, but each thread holds one image.
+    expect(refuseOversizedStep(b0, 640, 2, 32, 'encoder')).toMatch(/needs about \d+ MiB of WebAssembly memory, over/);
+    expect(refuseOversizedStep(b0, 640, 2, 32, 'encoder', 2)).toBeNull();
+    const refusal = refuseOversizedStep(b0, 1536, 4, 32, 'auto', 2);
+    expect(refusal).toMatch(/^a training step of SegFormer-b0 at data\.crop 1536 with data\.batchSize 4 even with every activation recomputed needs about \d+ MiB of WebAssembly memory in each of its 2 threads' heaps \(2 images each\), over the 3584 MiB/);
+    const batch = Number(/data\.batchSize (\d+) at this crop/.exec(refusal as string)?.[1] ?? 0);
+    if (batch > 0) {
+      expect(batch % 2).toBe(0);
+      expect(estimateStepBytes(b0, 1536, batch / 2)).toBeLessThanOrEqual(WASM_STEP_BUDGET);
     }
   });
 

@@ -80,8 +80,9 @@ async function child(backend: string, manifest: string, bank: string, steps: num
   const summary = await train({ config, run: path.join(dir, `run-${backend}`), log: () => {}, progress: false });
   const timed = summary.metrics.slice(1).map((m) => m.stepSeconds).sort((a, b) => a - b);
   const median = timed[Math.floor(timed.length / 2)] as number;
-  const activations = recomputeFor(segformerConfig(step.variant, 512), step.size, step.batch, step.recompute);
+  // As train.ts decides: the threads first, then the mode for each heap's share of the batch.
   const { threads } = threadsFor(step.threads, summary.backend.name, step.batch, step.size, availableParallelism());
+  const activations = recomputeFor(segformerConfig(step.variant, 512), step.size, Math.ceil(step.batch / threads), step.recompute);
   process.stdout.write(`${JSON.stringify({ backend: summary.backend.name, kernels: summary.backend.kernels, activations, threads, first: summary.metrics[0]?.stepSeconds, median, steps: timed.length, peakRssMiB: peakRssMiB() })}\n`);
 }
 
@@ -215,7 +216,7 @@ async function main(): Promise<void> {
       if (child.ok) {
         const r = child.value;
         medians.set(r.backend, r.median);
-        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels; model.recompute=${r.activations}; ${r.threads} thread(s)`);
+        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels; model.recompute=${step.recompute === r.activations ? r.activations : `${step.recompute} → ${r.activations}`}; ${r.threads} thread(s)${step.threads === 'auto' ? ' (model.threads=auto)' : ''}`);
       } else {
         const reason = /Error: (.*)/i.exec(child.stderr)?.[1] ?? child.stderr.trim().split('\n').pop() as string;
         console.log(`  backend ${backend}: not available (${reason.slice(0, 300)})`);

@@ -227,17 +227,20 @@ export const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
  * what it would need and what would fit (for TrainerError: exit 2 before any work). A mode is
  * judged by its own estimate; `auto` by `on`'s (auto recomputes whatever the other modes cannot hold).
  */
-export function refuseOversizedStep(config: SegFormerConfig, crop: number, batch: number, multiple: number, setting: RecomputeSetting = 'auto'): string | null {
+export function refuseOversizedStep(config: SegFormerConfig, crop: number, batch: number, multiple: number, setting: RecomputeSetting = 'auto', threads: 1 | 2 = 1): string | null {
   const estimate = estimatorFor(setting === 'auto' ? 'on' : setting);
-  const need = estimate(config, crop, batch);
+  // With two threads each heap holds its half of the batch (parallel-step.ts).
+  const perHeap = Math.ceil(batch / threads);
+  const need = estimate(config, crop, perHeap);
   if (need <= WASM_STEP_BUDGET) return null;
-  const fits = whatFits(config, crop, batch, WASM_STEP_BUDGET, multiple, estimate);
+  const fits = whatFits(config, crop, perHeap, WASM_STEP_BUDGET, multiple, estimate);
   const options = [
-    ...(fits.batch > 0 ? [`data.batchSize ${fits.batch} at this crop`] : []),
+    ...(fits.batch > 0 ? [`data.batchSize ${fits.batch * threads} at this crop`] : []),
     ...(fits.crop > 0 ? [`data.crop ${fits.crop} at batch ${batch}`] : []),
   ];
   const suggestion = options.length > 0 ? `what fits: ${options.join(', or ')}` : 'no batch fits at this crop: lower data.crop';
-  const kept = setting === 'off' ? ' keeping every activation (model.recompute=off)' : setting === 'encoder' ? " keeping the decoder's activations (model.recompute=encoder)" : '';
+  const kept = setting === 'off' ? ' keeping every activation (model.recompute=off)' : setting === 'encoder' ? " keeping the decoder's activations (model.recompute=encoder)" : ' even with every activation recomputed';
   const other = setting === 'off' || setting === 'encoder' ? 'model.recompute=auto, or --backend tensorflow' : '--backend tensorflow';
-  return `a training step of SegFormer-${config.variant} at data.crop ${crop} with data.batchSize ${batch}${kept} needs about ${mib(need)} of WebAssembly memory, over the ${mib(WASM_STEP_BUDGET)} a step may take of its ${mib(WASM_HEAP_LIMIT)} heap; ${suggestion} (or ${other})`;
+  const where = threads === 2 ? `in each of its 2 threads' heaps (${perHeap} image${perHeap === 1 ? '' : 's'} each)` : '';
+  return `a training step of SegFormer-${config.variant} at data.crop ${crop} with data.batchSize ${batch}${kept} needs about ${mib(need)} of WebAssembly memory${where ? ` ${where}` : ''}, over the ${mib(WASM_STEP_BUDGET)} a step may take of its ${mib(WASM_HEAP_LIMIT)} heap; ${suggestion} (or ${other})`;
 }
