@@ -31,11 +31,13 @@ export const WASM_STEP_BUDGET = 3.5 * 2 ** 30;
 const MEASURED_FACTOR = 3.1;
 const MEASURED_BASE = 96 * 2 ** 20;
 /**
- * Measured: heap bytes per counted float of what a kept decoder adds (the encoder-recomputed step
- * over the fully recomputed one, same sizes): B0 at 256² batch 2 to 640² batch 1, 5,430–6,200
- * bytes per output cell for 2,816 counted floats (2.0–2.2 per byte).
+ * Measured: heap bytes per counted byte of what a kept decoder adds (the encoder-recomputed step
+ * over the fully recomputed one, same sizes, 3 steps each): B0 at 256² batch 2 to 640² batch 1,
+ * 86–381 MiB for 2,816 counted floats per output cell (0.5–1.1 per byte); with the recomputed
+ * step's own margin every encoder-mode heap measured (tiny, B0 256² to 640² batch 2, B1 512²) is
+ * covered 1.3–2.3 times.
  */
-const DECODER_KEPT_FACTOR = 2.2;
+const DECODER_KEPT_FACTOR = 1.2;
 
 /** Weights of a SegFormer configuration (as ParamStore builds them), without L_WD's projection. */
 export function weightCount(config: SegFormerConfig): number {
@@ -146,12 +148,12 @@ function plainCountedFloats(config: SegFormerConfig, crop: number, batch: number
 }
 
 /**
- * Measured: heap bytes per counted byte of a plain step (train-memory-bench, RECOMPUTE=off, wasm,
- * 512-d, 238 labels): tiny 256×256 batch 4, B0 256×256 batch 2 to 640×640 batch 1 and B1 512×512
- * batch 1 grew the heap to 1.54–1.82 times the count above the base (515, 709, 1398, 2710, 2514,
- * 2451 MiB); the factor covers every one.
+ * Measured: heap bytes per counted byte of a plain step (RECOMPUTE=off, wasm, 512-d, 238 labels,
+ * 3 steps each): tiny 256×256 batch 4, B0 256×256 batch 2 to 640×640 batch 1 and B1 512×512 batch 1
+ * grew the heap to 429, 615, 1,129, 2,115, 1,905 and 1,865 MiB, 1.37–1.50 times the count above the
+ * base; the factor covers every one by 9% or more (B0 640×640 batch 1 was still growing at step 3).
  */
-const PLAIN_MEASURED_FACTOR = 1.9;
+const PLAIN_MEASURED_FACTOR = 1.6;
 
 /** Estimated peak bytes of the WebAssembly heap for one training step that keeps every intermediate. */
 export function estimatePlainStepBytes(config: SegFormerConfig, crop: number, batch: number): number {
