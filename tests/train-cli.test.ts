@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +78,18 @@ describe('sentseg train', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('model.recompute must be auto, off, encoder, on, got "sometimes"');
   });
+
+  it('trains to the end when the reader of its stderr goes away (train ... 2>&1 | head -3)', async () => {
+    const out = path.join(dir, 'headless');
+    const child = spawn(process.execPath, [SENTSEG, 'train', '--config', configFile(), '--steps', '4', '--out', out], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    // As `head` does: read the first lines, then close the pipe.
+    child.stderr.once('data', () => child.stderr.destroy());
+    child.stdout.resume();
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(4);
+    expect(existsSync(path.join(out, 'checkpoints', 'latest.json'))).toBe(true);
+  }, 120_000);
 
   it('on Ctrl-C saves a checkpoint and exits; --resume goes on from it', async () => {
     const run = path.join(dir, 'interrupted');

@@ -30,6 +30,13 @@ export async function runCommandLine(
     if (err.code === 'EPIPE') process.exit(EXIT.ok);
     throw err;
   });
+  // `sentseg train ... 2>&1 | head` closes stderr as well: a long run (a training, a merge) then goes
+  // on to its end without its progress lines, instead of dying mid-step with nothing said (an
+  // unhandled EPIPE there ended the process with 7 and left a run folder with no checkpoint).
+  process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+    throw err;
+  });
   let usageError: string | undefined;
   let failedCommand = name;
   const withCommand = options.requireCommand === false ? parser : parser.demandCommand(1, 'name a command');
