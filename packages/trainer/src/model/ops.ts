@@ -38,9 +38,7 @@ export const matMulFast = tf.customGrad((...args: (Tensor | ((saved: Tensor[]) =
 
 /** dy summed over the axes `shape` broadcast, as `shape` (the gradient of one operand of a broadcasting sum). */
 function unbroadcast(dy: Tensor, shape: number[]): Tensor {
-  const offset = dy.rank - shape.length;
-  const axes: number[] = [];
-  for (let d = 0; d < dy.rank; d++) if (d < offset || (shape[d - offset] === 1 && (dy.shape[d] as number) !== 1)) axes.push(d);
+  const axes = tf.backend_util.getReductionAxes(shape, dy.shape);
   return tf.reshape(axes.length > 0 ? tf.sum(dy, axes) : dy, shape);
 }
 
