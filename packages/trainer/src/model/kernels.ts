@@ -16,6 +16,7 @@
  */
 import { tf, type Tensor } from '../tf.js';
 import { bilinearMatrix, conv2d as conv2dPortable, depthwiseConv3x3 as depthwiseConv3x3Portable } from './ops.js';
+import { installWasmIdentity } from './wasm-identity.js';
 import { installWasmSlice } from './wasm-slice.js';
 
 export interface KernelTable {
@@ -115,9 +116,15 @@ export function useKernels(table: KernelTable): KernelTable {
   return previous;
 }
 
-/** Sets the table for the backend now active (backend/select.ts, once the backend is chosen); on wasm also its in-place Slice and SplitV (wasm-slice.ts). */
+/**
+ * Sets the table for the backend now active (backend/select.ts, once the backend is chosen); on wasm
+ * also its in-place Slice and SplitV (wasm-slice.ts) and its Identity that shares memory (wasm-identity.ts).
+ */
 export function useKernelsFor(backend: string): KernelTable {
-  if (backend === 'wasm') installWasmSlice();
+  if (backend === 'wasm') {
+    installWasmSlice();
+    installWasmIdentity();
+  }
   const table = kernelsFor(backend);
   useKernels(table);
   return table;
