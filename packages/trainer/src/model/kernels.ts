@@ -16,7 +16,7 @@
  */
 import { tf, type Tensor } from '../tf.js';
 import { bilinearMatrix, conv2d as conv2dPortable, depthwiseConv3x3 as depthwiseConv3x3Portable } from './ops.js';
-import { installWasmIdentity } from './wasm-identity.js';
+import { installWasmSharedData } from './wasm-shared-data.js';
 import { installWasmSlice } from './wasm-slice.js';
 
 export interface KernelTable {
@@ -118,12 +118,12 @@ export function useKernels(table: KernelTable): KernelTable {
 
 /**
  * Sets the table for the backend now active (backend/select.ts, once the backend is chosen); on wasm
- * also its in-place Slice and SplitV (wasm-slice.ts) and its Identity that shares memory (wasm-identity.ts).
+ * also its in-place Slice and SplitV (wasm-slice.ts) and its Identity and same-dtype Cast that share memory (wasm-shared-data.ts).
  */
 export function useKernelsFor(backend: string): KernelTable {
   if (backend === 'wasm') {
     installWasmSlice();
-    installWasmIdentity();
+    installWasmSharedData();
   }
   const table = kernelsFor(backend);
   useKernels(table);
