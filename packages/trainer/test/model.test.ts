@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addKeepingNothing, affineFast, batchMatMulFast, bilinearMatrix, conv2d, conv2dIm2col, depthwiseConv3x3, gelu, layerNorm, resizeBilinear } from '../src/model/ops.js';
+import { addKeepingNothing, affineFast, batchMatMulFast, bilinearMatrix, col2im, conv2d, conv2dIm2col, depthwiseConv3x3, gelu, layerNorm, resizeBilinear } from '../src/model/ops.js';
 import { SegFormer, segformerConfig, SEGFORMER_VARIANTS } from '../src/model/segformer.js';
 import { loadWeights, saveWeights } from '../src/model/weights-io.js';
 import { tf, type Tensor } from '../src/tf.js';
@@ -152,6 +152,21 @@ describe('matrix-product layers equal TensorFlow.js\'s own kernels', () => {
     };
     expect(saved((p, q) => tf.add(p, q))).toBe(2);
     expect(saved((p, q) => addKeepingNothing(p, q))).toBe(0);
+  });
+
+  it('col2im puts each window\'s taps back on the pixels they read (3×3 kernel, stride 2, padding 1, by hand)', () => {
+    // A 3×3 image has four windows, centred on (0,0), (0,2), (2,0) and (2,2).
+    const ones = col2im(new Float32Array(4 * 9).fill(1), 1, 2, 2, 3, 1, 2, 1, 3, 3);
+    // How many windows read each pixel: the centre is in all four, a corner in one.
+    expect(Array.from(ones)).toEqual([1, 2, 1, 2, 4, 2, 1, 2, 1]);
+    // Each tap holds its index (ky·3 + kx): the centre pixel is tap 8 of the first window, 6 of
+    // the second, 2 of the third and 0 of the fourth (16); a corner is the centre tap 4 of its window.
+    const taps = Float32Array.from({ length: 4 * 9 }, (_, i) => i % 9);
+    expect(Array.from(col2im(taps, 1, 2, 2, 3, 1, 2, 1, 3, 3))).toEqual([4, 8, 4, 8, 16, 8, 4, 8, 4]);
+    // Channels stay apart, and a second image adds nothing to the first.
+    const two = col2im(Float32Array.from({ length: 2 * 4 * 9 * 2 }, (_, i) => (i % 2 === 0 ? 1 : 10) * (i < 72 ? 1 : 100)), 2, 2, 2, 3, 2, 2, 1, 3, 3);
+    expect(Array.from(two.subarray(0, 18))).toEqual([1, 10, 2, 20, 1, 10, 2, 20, 4, 40, 2, 20, 1, 10, 2, 20, 1, 10]);
+    expect(two[18 + 8]).toBe(400);
   });
 
   it('depthwise 3×3', () => {
