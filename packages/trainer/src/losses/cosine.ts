@@ -47,8 +47,9 @@ export function validPixels(target: Tensor, numLabels: number): { valid: Tensor;
 /**
  * −log l_j for every pixel (l_j = softmax_i(z_ij/τ) at the pixel's true label) and the 0/1 mask
  * of valid pixels (0 ≤ target < K: the ignore value, 255 or 65,535 (ignoreIndexFor), is outside).
- * Both [P]; invalid pixels have loss 0. The pixels go in chunks of at most `chunkElements` logits, recomputed in the backward pass
- * instead of kept (recompute.ts): a training step never holds [P × K] for the whole batch.
+ * Both [P]; invalid pixels have loss 0. Where [P × K] is over `chunkElements`, the pixels go in
+ * chunks of at most that many logits, each recomputed in the backward pass instead of kept
+ * (recompute.ts): a training step never holds [P × K] for a large batch.
  */
 export function pixelLosses(pixelEmb: Tensor, labelEmb: Tensor, target: Tensor, logTau: Tensor, chunkElements = LOSS_CHUNK_ELEMENTS): { losses: Tensor; valid: Tensor } {
   const numLabels = labelEmb.shape[0] as number;
@@ -61,8 +62,11 @@ export function pixelLosses(pixelEmb: Tensor, labelEmb: Tensor, target: Tensor, 
   const flat = tf.reshape(pixelEmb, [pixels, dim]);
   const embChunks = sizes.length === 1 ? [flat] : tf.split(flat, sizes, 0);
   const targetChunks = sizes.length === 1 ? [safeTarget] : tf.split(safeTarget, sizes, 0);
-  // Recomputed even as one chunk: the gradients of its [P × K] intermediates then live only
-  // while this chunk is back-propagated (TensorFlow.js keeps every other gradient to the end).
-  const parts = embChunks.map((e, i) => recompute((ee, lab, lt, t) => targetLosses(ee as Tensor, lab as Tensor, lt as Tensor, t as Tensor), [e, labelEmb, logTau, targetChunks[i] as Tensor]));
+  // One chunk is kept (back-propagation frees its intermediates as it goes: backprop.ts); of
+  // several, each is recomputed in the backward pass, so only one chunk's [rows × K] lives at a time.
+  const parts =
+    sizes.length === 1
+      ? [targetLosses(flat, labelEmb, logTau, safeTarget)]
+      : embChunks.map((e, i) => recompute((ee, lab, lt, t) => targetLosses(ee as Tensor, lab as Tensor, lt as Tensor, t as Tensor), [e, labelEmb, logTau, targetChunks[i] as Tensor]));
   return { losses: tf.mul(parts.length === 1 ? (parts[0] as Tensor) : tf.concat(parts, 0), valid), valid };
 }
