@@ -24,18 +24,17 @@ export const WASM_STEP_BUDGET = 3.5 * 2 ** 30;
  * Measured (train-memory-bench, wasm, 512-d, 238 labels, 3 steps; the heap stops growing after
  * the second): heap bytes per counted byte of a fully recomputed step, and the heap a step starts
  * from. B0 256×256 batch 2, 384×384 batch 2, 512×512 batch 2 and 640×640 batch 1 grew the heap to
- * 1.1–1.4 times the count above the base (429, 520, 684, 725 MiB), B1 512×512 batch 1 to 3.0
- * times (1,457 MiB for 478 MiB of tensors at the peak: the allocator's fragmentation); the factor
+ * 429, 481, 606 and 656 MiB (estimates 1.8–2.1 times that), B1 512×512 batch 1 to 1,433 MiB for
+ * 477 MiB of tensors at the peak (the allocator's fragmentation: estimate 1.05 times); the factor
  * covers every one of them.
  */
 const MEASURED_FACTOR = 3.1;
 const MEASURED_BASE = 96 * 2 ** 20;
 /**
  * Measured: heap bytes per counted byte of what a kept decoder adds (the encoder-recomputed step
- * over the fully recomputed one, same sizes, 3 steps each): B0 at 256² batch 2 to 640² batch 1,
- * 86–381 MiB for 2,816 counted floats per output cell (0.5–1.1 per byte); with the recomputed
- * step's own margin every encoder-mode heap measured (tiny, B0 256² to 640² batch 2, B1 512²) is
- * covered 1.3–2.3 times.
+ * over the fully recomputed one, same sizes, 3 steps each). With the recomputed step's own margin
+ * every encoder-mode heap measured is covered: tiny 256² batch 4 197 MiB, B0 256² batch 2 to 640²
+ * batch 1 429–908 MiB (estimates 1.8–2.4 times), B1 512² batch 1 1,519 MiB (1.13 times).
  */
 const DECODER_KEPT_FACTOR = 1.2;
 
@@ -149,11 +148,11 @@ function plainCountedFloats(config: SegFormerConfig, crop: number, batch: number
 
 /**
  * Measured: heap bytes per counted byte of a plain step (RECOMPUTE=off, wasm, 512-d, 238 labels,
- * 3 steps each): tiny 256×256 batch 4, B0 256×256 batch 2 to 640×640 batch 1 and B1 512×512 batch 1
- * grew the heap to 429, 615, 1,129, 2,115, 1,905 and 1,865 MiB, 1.37–1.50 times the count above the
- * base; the factor covers every one by 9% or more (B0 640×640 batch 1 was still growing at step 3).
+ * 3 steps each): tiny 256×256 batch 4, B0 256×256 batch 2, 384×384 batch 2, 512×512 batch 2,
+ * 640×640 batch 1 and 2, and B1 512×512 batch 1 grew the heap to 248, 429, 859, 1,369, 1,360,
+ * 2,436 and 1,568 MiB; with this factor the estimates are 1.14 (B1) to 1.61 times those.
  */
-const PLAIN_MEASURED_FACTOR = 1.6;
+const PLAIN_MEASURED_FACTOR = 1.3;
 
 /** Estimated peak bytes of the WebAssembly heap for one training step that keeps every intermediate. */
 export function estimatePlainStepBytes(config: SegFormerConfig, crop: number, batch: number): number {
@@ -174,11 +173,11 @@ export const RECOMPUTE_SETTINGS: RecomputeSetting[] = ['auto', 'off', 'encoder',
 /**
  * The recompute rule, in one place. With `auto` a step keeps every activation while the estimate
  * of that is at most KEEP_ALL_BELOW, recomputes the encoder while its estimate fits the budget,
- * and recomputes everything beyond. Measured on wasm (train-memory-bench, B0, 512-d, 238 labels;
- * the table in packages/trainer/README.md): at 256×256 batch 2 keeping everything took 1.77 s/step
- * and 709 MiB of heap, recomputing the encoder 2.34 s and 616 MiB; at 512×512 batch 2 both took
- * 7.5 s/step, for 2,710 MiB of heap against 1,449 MiB; and every band of the decoder's
- * recomputation costs time (`on`: 13.1 s/step, 684 MiB).
+ * and recomputes everything beyond. Measured on wasm (train-memory-bench, B0, 512-d, 238 labels,
+ * one thread; the table in packages/trainer/README.md): at 256×256 batch 2 all three modes
+ * peaked at 429 MiB of heap, keeping everything the fastest (1.86 s/step, `encoder` 2.09, `on`
+ * 2.63); at 512×512 batch 2 keeping everything took 6.76 s/step and 1,369 MiB, recomputing the
+ * encoder 7.27 s and 908 MiB, recomputing the decoder in bands too 12.04 s and 606 MiB.
  */
 export const KEEP_ALL_BELOW = 2 ** 30;
 
