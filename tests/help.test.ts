@@ -121,6 +121,22 @@ describe('benchmark --help', () => {
     expect(help.stderr).toBe('');
   });
 
+  it('train-bench --help names --rounds; --rounds without --backend, or not a positive integer, is one line and exit 2', async () => {
+    const bench = path.join(REPO, 'packages', 'trainer', 'dist', 'bench', 'train-bench.js');
+    const help = await runCli(bench, ['--help'], { cwd: REPO });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: train-bench\.js \[--backend wasm\|cpu\|tensorflow \[--rounds N\]\]/);
+    expect(help.stdout).toContain('--rounds N (with --backend) repeats ours-then-PyTorch N times and prints the median ratio');
+    expect(help.stdout).not.toContain('trainer bench:');
+    const alone = await runCli(bench, ['--rounds', '3'], { cwd: REPO });
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toBe('train-bench: --rounds needs --backend (rounds of one backend against PyTorch)\n');
+    const zero = await runCli(bench, ['--backend', 'wasm', '--rounds', '0'], { cwd: REPO });
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toBe('train-bench: --rounds takes a positive integer, got "0"\n');
+    expect(zero.stdout).toBe('');
+  });
+
   it('train-memory-bench --help prints its usage and measures nothing; sizes that are not VARIANT CROP BATCH triples are exit 2', async () => {
     const bench = path.join(REPO, 'packages', 'trainer', 'dist', 'bench', 'train-memory-bench.js');
     const help = await runCli(bench, ['--help'], { cwd: REPO });

@@ -87,12 +87,14 @@ async function child(backend: string, manifest: string, bank: string, steps: num
 }
 
 const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
-const USAGE = 'usage: train-bench.js [--backend wasm|cpu|tensorflow] [--variant NAME] [--size N] [--batch N] [--steps N] [--recompute auto|off|encoder|on] [--threads auto|1|2]';
+const USAGE = 'usage: train-bench.js [--backend wasm|cpu|tensorflow [--rounds N]] [--variant NAME] [--size N] [--batch N] [--steps N] [--recompute auto|off|encoder|on] [--threads auto|1|2]';
 
 interface Options {
   backend: (typeof BACKENDS)[number] | null;
   step: Step;
   steps: number | null;
+  /** With --backend: rounds of (ours, then PyTorch), the ratio their median. */
+  rounds: number;
 }
 
 /** Parses the command line; throws UsageError on a usage mistake. */
@@ -100,7 +102,7 @@ function parseOptions(args: string[]): Options {
   const fail = (why: string): never => {
     throw new UsageError(why);
   };
-  const options: Options = { backend: null, step: { variant: 'tiny', size: 256, batch: 4, recompute: 'auto', threads: 'auto' }, steps: null };
+  const options: Options = { backend: null, step: { variant: 'tiny', size: 256, batch: 4, recompute: 'auto', threads: 'auto' }, steps: null, rounds: 1 };
   const positive = (flag: string, v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) fail(`${flag} takes a positive integer, got "${v}"`);
@@ -109,7 +111,7 @@ function parseOptions(args: string[]): Options {
   for (let i = 0; i < args.length; i++) {
     const flag = args[i] as string;
     const v = args[i + 1];
-    if (!['--backend', '--variant', '--size', '--batch', '--steps', '--recompute', '--threads'].includes(flag)) fail(`unknown argument "${flag}" (${USAGE.slice(7)})`);
+    if (!['--backend', '--variant', '--size', '--batch', '--steps', '--recompute', '--threads', '--rounds'].includes(flag)) fail(`unknown argument "${flag}" (${USAGE.slice(7)})`);
     if (v === undefined) fail(`${flag} needs a value`);
     i++;
     const val = v as string;
@@ -129,8 +131,10 @@ function parseOptions(args: string[]): Options {
       if (val !== 'auto' && val !== '1' && val !== '2') fail(`--threads takes auto, 1 or 2, got "${val}"`);
       options.step.threads = val === 'auto' ? 'auto' : val === '1' ? 1 : 2;
     } else if (flag === '--batch') options.step.batch = positive(flag, val);
+    else if (flag === '--rounds') options.rounds = positive(flag, val);
     else options.steps = positive(flag, val);
   }
+  if (options.rounds > 1 && !options.backend) fail('--rounds needs --backend (rounds of one backend against PyTorch)');
   return options;
 }
 
@@ -185,7 +189,7 @@ async function main(): Promise<void> {
     return;
   }
   if (process.argv.includes('--help')) {
-    console.log(`${USAGE}\n\nTimes the same SegFormer training step on each available backend (or only --backend) and, when /usr/bin/python3 has torch, PyTorch's step (../shared/bench) beside it with the ratio. Defaults: tiny, --size 256, --batch 4, --recompute auto, --threads auto (as the trainer: model.recompute, model.threads).`);
+    console.log(`${USAGE}\n\nTimes the same SegFormer training step on each available backend (or only --backend) and, when /usr/bin/python3 has torch, PyTorch's step (../shared/bench) beside it with the ratio. Defaults: tiny, --size 256, --batch 4, --recompute auto, --threads auto (as the trainer: model.recompute, model.threads). --rounds N (with --backend) repeats ours-then-PyTorch N times and prints the median ratio.`);
     return;
   }
   let options: Options;
@@ -209,23 +213,37 @@ async function main(): Promise<void> {
       }
     }
     const self = fileURLToPath(import.meta.url);
-    const medians = new Map<string, number>();
     const runs = options.backend ? [[options.backend, options.steps ?? 4] as const] : ([['wasm', options.steps ?? 4], ['cpu', options.steps ?? 2], ['tensorflow', options.steps ?? 4]] as const);
-    for (const [backend, steps] of runs) {
-      const child = runChild<{ backend: string; kernels: string; activations: string; threads: number; first: number; median: number; steps: number; peakRssMiB: number }>(self, ['--child', backend, manifest, bank, String(steps), dir, step.variant, String(step.size), String(step.batch), step.recompute, String(step.threads)]);
-      if (child.ok) {
-        const r = child.value;
-        medians.set(r.backend, r.median);
-        console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels; model.recompute=${step.recompute === r.activations ? r.activations : `${step.recompute} → ${r.activations}`}; ${r.threads} thread(s)${step.threads === 'auto' ? ' (model.threads=auto)' : ''}`);
-      } else {
-        const reason = /Error: (.*)/i.exec(child.stderr)?.[1] ?? child.stderr.trim().split('\n').pop() as string;
-        console.log(`  backend ${backend}: not available (${reason.slice(0, 300)})`);
+    // Each round runs ours, then PyTorch, back to back: on a shared machine whose speed drifts from
+    // minute to minute, the median of several such pairs is steadier than one pair.
+    const ratios = new Map<string, number[]>();
+    for (let round = 1; round <= options.rounds; round++) {
+      if (options.rounds > 1) console.log(`  round ${round} of ${options.rounds}:`);
+      const medians = new Map<string, number>();
+      for (const [backend, steps] of runs) {
+        const child = runChild<{ backend: string; kernels: string; activations: string; threads: number; first: number; median: number; steps: number; peakRssMiB: number }>(self, ['--child', backend, manifest, bank, String(steps), dir, step.variant, String(step.size), String(step.batch), step.recompute, String(step.threads)]);
+        if (child.ok) {
+          const r = child.value;
+          medians.set(r.backend, r.median);
+          console.log(`  backend ${r.backend}: first step ${r.first.toFixed(2)} s, then median ${r.median.toFixed(2)} s/step over ${r.steps} = ${(step.batch / r.median).toFixed(2)} images/s; peak RSS ${r.peakRssMiB.toFixed(0)} MiB; ${r.kernels} kernels; model.recompute=${step.recompute === r.activations ? r.activations : `${step.recompute} → ${r.activations}`}; ${r.threads} thread(s)${step.threads === 'auto' ? ' (model.threads=auto)' : ''}`);
+        } else {
+          const reason = /Error: (.*)/i.exec(child.stderr)?.[1] ?? child.stderr.trim().split('\n').pop() as string;
+          console.log(`  backend ${backend}: not available (${reason.slice(0, 300)})`);
+        }
+      }
+      const peer = torchPeer(self, step, Math.max(3, (options.steps ?? 4) + 2));
+      console.log(`  ${peer.line}`);
+      if (peer.median !== null && medians.size > 0) {
+        console.log(`  ratio ours/PyTorch (s/step; below 1.0 is faster): ${[...medians].map(([b, m]) => `${b} ${(m / (peer.median as number)).toFixed(2)}`).join(', ')}`);
+        for (const [b, m] of medians) ratios.set(b, [...(ratios.get(b) ?? []), m / peer.median]);
       }
     }
-    const peer = torchPeer(self, step, Math.max(3, (options.steps ?? 4) + 2));
-    console.log(`  ${peer.line}`);
-    if (peer.median !== null && medians.size > 0) {
-      console.log(`  ratio ours/PyTorch (s/step; below 1.0 is faster): ${[...medians].map(([b, m]) => `${b} ${(m / (peer.median as number)).toFixed(2)}`).join(', ')}`);
+    if (options.rounds > 1) {
+      for (const [b, r] of ratios) {
+        const sorted = [...r].sort((x, y) => x - y);
+        const median = sorted.length % 2 === 1 ? (sorted[sorted.length >> 1] as number) : ((sorted[sorted.length / 2 - 1] as number) + (sorted[sorted.length / 2] as number)) / 2;
+        console.log(`  ratio ours/PyTorch over ${r.length} rounds (s/step; below 1.0 is faster): ${b} median ${median.toFixed(2)}, from ${(sorted[0] as number).toFixed(2)} to ${(sorted[sorted.length - 1] as number).toFixed(2)} (${r.map((x) => x.toFixed(2)).join(', ')})`);
+      }
     }
     if (options.backend) return;
     // The PyTorch bridge (python/, sentseg-torch) on the same manifest, model, crop and batch.
