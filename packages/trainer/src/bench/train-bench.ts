@@ -221,6 +221,8 @@ async function main(): Promise<void> {
       if (options.rounds > 1) console.log(`  round ${round} of ${options.rounds}:`);
       const medians = new Map<string, number>();
       for (const [backend, steps] of runs) {
+        // Each round trains afresh (the trainer refuses to write over an earlier round's run).
+        rmSync(path.join(dir, `run-${backend}`), { recursive: true, force: true });
         const child = runChild<{ backend: string; kernels: string; activations: string; threads: number; first: number; median: number; steps: number; peakRssMiB: number }>(self, ['--child', backend, manifest, bank, String(steps), dir, step.variant, String(step.size), String(step.batch), step.recompute, String(step.threads)]);
         if (child.ok) {
           const r = child.value;
