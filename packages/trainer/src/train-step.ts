@@ -101,7 +101,9 @@ export interface TrainStepContext {
  * step and each half of a two-thread step (parallel-step.ts) compute their losses through it.
  */
 export function stepLosses(model: SegFormer, x: Tensor, t: Tensor, slices: LossSlices, atLabel: boolean, context: Parameters<typeof batchLosses>[3]): LossParts {
-  const source = model.decoderInBands && !atLabel ? { model, features: model.encode(x) } : model.forward(x);
+  // At the map's resolution the cosines come from the head's input (losses/head-cosine.ts); at the
+  // label's the logits are upsampled from the embeddings.
+  const source = atLabel ? model.forward(x) : model.decoderInBands ? { model, features: model.encode(x) } : { model, headInput: model.decodeToHead(model.encode(x)) };
   return batchLosses(source, t, slices, context);
 }
 

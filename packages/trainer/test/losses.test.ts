@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { lossHD } from '../src/losses/hd.js';
+import { cosineSimilarities, headPixelLosses, pixelLosses } from '../src/losses/cosine.js';
+import { foldHead, headCosineSimilarities } from '../src/losses/head-cosine.js';
+import { maxDiff } from './tensors.js';
 import { dropCount, dropHardest, lossLD, lowLossMask } from '../src/losses/ld.js';
 import { lossWD, roiPoolWeights, type MapBox } from '../src/losses/wd.js';
 import { batchLosses, chooseLosses } from '../src/losses/table.js';
@@ -260,5 +263,49 @@ describe('gradients match finite differences', () => {
     const clip = randomTensor([2, 3], 17);
     expectClose(checkGradient((e) => lossWD(e, boxes, clip, conv), emb, 1e-2, [0, 5, 9, 20, 30, 41, 50, 60, 71]), 2e-3);
     expectClose(checkGradient((w) => lossWD(emb, boxes, clip, { w, b: conv.b }), conv.w, 1e-2, [0, 4, 8, 11]), 2e-3);
+  });
+});
+
+describe('cosines from the head\'s input (head-cosine.ts): the products without the [pixels × D] embeddings', () => {
+  /** 29 rows of a head input of width 6 (one row zero: its embedding is b alone), a head 6 → 10, 7 labels. */
+  const inputs = () => ({
+    f: tf.concat([randomTensor([28, 6], 51), tf.zeros([1, 6])]),
+    w: randomTensor([6, 10], 52),
+    b: tf.mul(randomTensor([10], 53), 0.3),
+    labels: randomTensor([7, 10], 54),
+    t: tf.tensor1d(Array.from({ length: 29 }, (_, i) => (i % 9 === 8 ? 255 : (i * 3) % 7)), 'int32'),
+    weights: randomTensor([29, 7], 55),
+  });
+
+  it.each(['cpu', 'wasm'])('equal the cosines of f·W + b: values and gradients by f, W and b to 1e-5 (%s)', async (backend) => {
+    await tf.setBackend(backend);
+    const { f, w, b, labels, weights } = inputs();
+    const viaEmbeddings = (ff: Tensor, ww: Tensor, bb: Tensor) => tf.sum(tf.mul(cosineSimilarities(tf.add(tf.matMul(ff, ww), bb), labels), weights));
+    const viaHead = (ff: Tensor, ww: Tensor, bb: Tensor) => tf.sum(tf.mul(headCosineSimilarities(ff, foldHead(ww, bb, labels)), weights));
+    const expected = tf.valueAndGrads(viaEmbeddings)([f, w, b]);
+    const got = tf.valueAndGrads(viaHead)([f, w, b]);
+    const cos = headCosineSimilarities(f, foldHead(w, b, labels));
+    expect(maxDiff(cos, cosineSimilarities(tf.add(tf.matMul(f, w), b), labels))).toBeLessThan(1e-5);
+    expect(Math.abs(value(got.value) - value(expected.value))).toBeLessThan(1e-4);
+    expected.grads.forEach((g, i) => {
+      // Gradients large enough that an error would show.
+      expect(value(tf.max(tf.abs(g)))).toBeGreaterThan(0.05);
+      expect(maxDiff(got.grads[i] as Tensor, g)).toBeLessThan(1e-5 * Math.max(1, value(tf.max(tf.abs(g)))));
+    });
+    await tf.setBackend('cpu');
+  });
+
+  it('headPixelLosses gives pixelLosses of f·W + b, whole and in recomputed chunks, with their gradients', () => {
+    const { f, w, b, labels, t } = inputs();
+    const f4 = tf.reshape(f, [1, 29, 1, 6]);
+    const t3 = tf.reshape(t, [1, 29, 1]);
+    const logTau = tf.scalar(-1.2);
+    const mean = (l: { losses: Tensor; valid: Tensor }) => tf.div(tf.sum(l.losses), tf.sum(l.valid));
+    const plain = tf.valueAndGrads((ff: Tensor, ww: Tensor, bb: Tensor, lt: Tensor) => mean(pixelLosses(tf.add(tf.matMul(tf.reshape(ff, [29, 6]), ww), bb), labels, t3, lt)))([f4, w, b, logTau]);
+    for (const chunk of [1 << 20, 7 * 5]) {
+      const got = tf.valueAndGrads((ff: Tensor, ww: Tensor, bb: Tensor, lt: Tensor) => mean(headPixelLosses(ff, ww, bb, labels, t3, lt, chunk)))([f4, w, b, logTau]);
+      expect(Math.abs(value(got.value) - value(plain.value))).toBeLessThan(1e-5);
+      plain.grads.forEach((g, i) => expect(maxDiff(got.grads[i] as Tensor, g)).toBeLessThan(1e-5));
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { tf, type Tensor } from '../tf.js';
 import { l2Normalize, matMulConst } from '../model/ops.js';
 import { recompute } from '../model/recompute.js';
+import { foldHead, headCosineSimilarities, type FoldedHead } from './head-cosine.js';
 
 /**
  * z_ij / τ for every pixel j and label i: cosine similarity between the pixel embedding e_j and
@@ -31,9 +32,44 @@ export const LOSS_CHUNK_ELEMENTS = 1 << 20;
 
 /** −log softmax at the target of pixels e [P, D] (target int32 [P], in range): [P]. */
 export function targetLosses(e: Tensor, labelEmb: Tensor, logTau: Tensor, safeTarget: Tensor): Tensor {
+  return lossesFromCosines(cosineSimilarities(e, labelEmb), logTau, safeTarget);
+}
+
+/** −log softmax_i(cos_ji / τ) at each pixel's target: cosines [P, K], target int32 [P] (in range) → [P]. */
+export function lossesFromCosines(cos: Tensor, logTau: Tensor, safeTarget: Tensor): Tensor {
+  const logProbs = tf.logSoftmax(tf.div(cos, tf.exp(logTau)));
+  return tf.neg(tf.sum(tf.mul(logProbs, tf.oneHot(safeTarget, cos.shape[1] as number)), 1));
+}
+
+/** Sizes of the chunks of at most `chunkElements` logits that P pixels × K labels go in. */
+function chunkSizes(pixels: number, numLabels: number, chunkElements: number): number[] {
+  const rows = Math.max(1, Math.floor(chunkElements / numLabels));
+  const sizes: number[] = [];
+  for (let s = 0; s < pixels; s += rows) sizes.push(Math.min(rows, pixels - s));
+  return sizes;
+}
+
+/**
+ * pixelLosses from the head's input f [n, h, w, d] and weights W [d, D], b [D] instead of the
+ * embeddings f·W + b: the cosines by headCosineSimilarities (about half the products). The same
+ * chunks, kept when there is one and recomputed when there are several.
+ */
+export function headPixelLosses(f: Tensor, w: Tensor, b: Tensor, labelEmb: Tensor, target: Tensor, logTau: Tensor, chunkElements = LOSS_CHUNK_ELEMENTS): { losses: Tensor; valid: Tensor } {
   const numLabels = labelEmb.shape[0] as number;
-  const logProbs = tf.logSoftmax(cosineLogits(e, labelEmb, logTau));
-  return tf.neg(tf.sum(tf.mul(logProbs, tf.oneHot(safeTarget, numLabels)), 1));
+  const d = f.shape[f.shape.length - 1] as number;
+  const { valid, safeTarget } = validPixels(target, numLabels);
+  const pixels = safeTarget.shape[0] as number;
+  const sizes = chunkSizes(pixels, numLabels, chunkElements);
+  const flat = tf.reshape(f, [pixels, d]);
+  const head = foldHead(w, b, labelEmb);
+  const one = (rows: Tensor, h: FoldedHead, lt: Tensor, t: Tensor) => lossesFromCosines(headCosineSimilarities(rows, h), lt, t);
+  if (sizes.length === 1) return { losses: tf.mul(one(flat, head, logTau, safeTarget), valid), valid };
+  const rowChunks = tf.split(flat, sizes, 0);
+  const targetChunks = tf.split(safeTarget, sizes, 0);
+  const parts = rowChunks.map((rows, i) =>
+    recompute((r, a, c, g, u, beta, lt, t) => one(r as Tensor, { a: a as Tensor, c: c as Tensor, g: g as Tensor, u: u as Tensor, beta: beta as Tensor }, lt as Tensor, t as Tensor), [rows, head.a, head.c, head.g, head.u, head.beta, logTau, targetChunks[i] as Tensor]),
+  );
+  return { losses: tf.mul(tf.concat(parts, 0), valid), valid };
 }
 
 /** The 0/1 mask [P] of target's valid pixels (0 ≤ target < numLabels) and the target [P] with 0 at the others. */

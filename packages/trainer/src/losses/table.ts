@@ -10,6 +10,8 @@ import { TrainerError } from '../errors.js';
 import { tf, type Tensor } from '../tf.js';
 import type { SegFormer } from '../model/segformer.js';
 import { decodedPixelLosses, type PixelLosses } from './decoded-losses.js';
+import { headPixelLosses } from './cosine.js';
+import { linear } from '../model/ops.js';
 import { lossHD, meanOverValid } from './hd.js';
 import { dropHardest, lossLD } from './ld.js';
 import { lossWD, type MapBox } from './wd.js';
@@ -19,8 +21,9 @@ export interface LossSlice {
   /** The slice's embeddings (made when a loss asks for them). */
   emb: () => Tensor;
   /**
-   * A recomputed step's per-pixel losses at the map's resolution, taken band by band from the
-   * encoder's features without the embeddings (decoded-losses.ts); null: L_HD and L_LD use `emb`.
+   * The per-pixel losses at the map's resolution without the embeddings: a recomputed step's band
+   * by band from the encoder's features (decoded-losses.ts), or from the head's input
+   * (headPixelLosses); null: L_HD and L_LD use `emb`.
    */
   pixelLosses: ((labelEmb: Tensor, target: Tensor, logTau: Tensor) => PixelLosses) | null;
   target: Tensor;
@@ -122,11 +125,25 @@ export interface StepFeatures {
 }
 
 /**
- * Applies every loss of the table that has images in the batch to its slice of emb [n, h, w, D] (or
- * of a recomputed step's features) and target [n, h, w]. A slice is taken with tf.slice: its
- * gradient is a pad on every backend, a gather's is not on wasm; the whole batch is passed as it is.
+ * The decoder's output before the head, for `batchLosses` in place of the embeddings: L_HD and L_LD
+ * take their cosines from it and the head's weights (headPixelLosses: about half the products of
+ * making the embeddings); L_WD makes its slice's embeddings. Only where the targets are at the
+ * map's resolution (losses.resolution = cells).
  */
-export function batchLosses(emb: Tensor | StepFeatures, target: Tensor, slices: LossSlices, context: LossContext): LossParts {
+export interface HeadInput {
+  model: SegFormer;
+  /** The head's input [n, h, w, decoderDim] (SegFormer.decodeToHead). */
+  headInput: Tensor;
+}
+
+/**
+ * Applies every loss of the table that has images in the batch to its slice of emb [n, h, w, D] (or
+ * of a recomputed step's features, or of the head's input) and target [n, h, w]. A slice is taken
+ * with tf.slice: its gradient is a pad on every backend, a gather's is not on wasm; the whole batch
+ * is passed as it is.
+ */
+export function batchLosses(emb: Tensor | StepFeatures | HeadInput, target: Tensor, slices: LossSlices, context: LossContext): LossParts {
+  if ('headInput' in emb) return headLosses(emb, target, slices, context);
   const fromFeatures = 'features' in emb ? emb : null;
   const n = fromFeatures ? ((fromFeatures.features[0] as Tensor).shape[0] as number) : ((emb as Tensor).shape[0] as number);
   const parts: LossParts = {};
@@ -138,6 +155,26 @@ export function batchLosses(emb: Tensor | StepFeatures, target: Tensor, slices: 
     const features = fromFeatures ? fromFeatures.features.map(pick) : null;
     const sliceEmb = () => (embeddings ??= fromFeatures && features ? fromFeatures.model.decodeFeatures(features) : pick(emb as Tensor));
     const pixelLosses = fromFeatures && features ? (labelEmb: Tensor, t: Tensor, logTau: Tensor) => decodedPixelLosses(fromFeatures.model, features, labelEmb, t, logTau) : null;
+    const part = LOSSES[name].compute({ emb: sliceEmb, pixelLosses, target: pick(target), boxes: slice.boxes, clipBoxEmb: slice.clipBoxEmb }, context);
+    if (part) parts[name] = part;
+  }
+  return parts;
+}
+
+/** batchLosses from the head's input (HeadInput). */
+function headLosses({ model, headInput }: HeadInput, target: Tensor, slices: LossSlices, context: LossContext): LossParts {
+  const n = headInput.shape[0] as number;
+  const w = model.params.get('head/w');
+  const b = model.params.get('head/b');
+  const parts: LossParts = {};
+  for (const name of LOSS_NAMES) {
+    const slice = slices[name];
+    if (!slice || slice.count === 0) continue;
+    const pick = (t: Tensor) => (slice.count === n ? t : tf.slice(t, slice.start, slice.count));
+    const rows = pick(headInput);
+    let embeddings: Tensor | null = null;
+    const sliceEmb = () => (embeddings ??= linear(rows, w, b));
+    const pixelLosses = (labelEmb: Tensor, t: Tensor, logTau: Tensor) => headPixelLosses(rows, w, b, labelEmb, t, logTau);
     const part = LOSSES[name].compute({ emb: sliceEmb, pixelLosses, target: pick(target), boxes: slice.boxes, clipBoxEmb: slice.clipBoxEmb }, context);
     if (part) parts[name] = part;
   }

@@ -249,8 +249,24 @@ export class SegFormer {
     }, [...features, ...extra, ...names.map((n) => this.params.get(n))]);
   }
 
+  /**
+   * The decoder without the head: the four feature maps → the head's input [n, h1, w1, decoderDim]
+   * (a training step at the map's resolution takes its cosine logits from it: losses/head-cosine.ts).
+   * Not with decoderInBands. Call inside tf.tidy or a gradient.
+   */
+  decodeToHead(features: Tensor[]): Tensor {
+    if (this.decoderInBands) throw new Error('decodeToHead: the decoder runs in bands (model.recompute=on)');
+    const p = this.params;
+    return tf.tidy(() => this.decodeFused((name) => p.get(name), features));
+  }
+
   /** The all-MLP decoder and the head: the four feature maps → pixel embeddings. */
   private decode(get: Get, features: Tensor[]): Tensor {
+    return linear(this.decodeFused(get, features), get('head/w'), get('head/b'));
+  }
+
+  /** The all-MLP decoder: the four feature maps → the fused, normalised and activated map the head projects. */
+  private decodeFused(get: Get, features: Tensor[]): Tensor {
     const [, h1, w1] = (features[0] as Tensor).shape as [number, number, number, number];
     // fuse(concat_s resize(linear_s(f_s))) = Σ_s resize(f_s · (W_s · F_s) + b_s · F_s) + b_fuse, with F_s
     // the rows of the fuse matrix that meet stage s (the reference concatenates the coarsest stage
@@ -265,8 +281,7 @@ export class SegFormer {
       const b = tf.reshape(matMulFast(tf.reshape(get(`decoder/linear${s + 1}/b`), [1, dd]), rows), [dd]);
       fused = addKeepingNothing(fused, kernels().resizeBilinear(linear(f, w, b), h1, w1));
     });
-    const activated = tf.relu(layerNorm(fused, get('decoder/fuse/ln/g'), get('decoder/fuse/ln/b'), 1e-5));
-    return linear(activated, get('head/w'), get('head/b'));
+    return tf.relu(layerNorm(fused, get('decoder/fuse/ln/g'), get('decoder/fuse/ln/b'), 1e-5));
   }
 
   /**
