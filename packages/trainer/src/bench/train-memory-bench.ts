@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { peakRssMiB, seededRandom } from '@sentseg/common';
 import { selectBackend } from '../backend/select.js';
 import { DEFAULT_CONFIG } from '../config.js';
-import { batchLosses, type LossContext } from '../losses/table.js';
+import type { LossContext } from '../losses/table.js';
+import { stepLosses } from '../train-step.js';
 import { SEGFORMER_VARIANTS, SegFormer, segformerConfig, OUTPUT_STRIDE } from '../model/segformer.js';
 import { Optimizer } from '../optim/optimizers.js';
 import { applyRecompute, RECOMPUTE_SETTINGS, recomputeFor, stepBytesFor, type RecomputeMode, type RecomputeSetting } from '../model/memory.js';
@@ -60,11 +61,8 @@ async function child(variant: string, crop: number, batch: number, steps: number
     const { value, grads } = tf.tidy(() => {
       const x = tf.tensor4d(pixels, [batch, crop, crop, 3]);
       const t = tf.tensor3d(targets, [batch, side, side], 'int32');
-      // As the trainer's step (train-step.ts): a recomputed step takes its losses from the features, band by band.
-      return variableGrads(() => {
-        const source = model.decoderInBands ? { model, features: model.encode(x) } : model.forward(x);
-        return batchLosses(source, t, { hd: { start: 0, count: batch, boxes: [], clipBoxEmb: null } }, context).hd as tf.Scalar;
-      }, trainable);
+      // The trainer's own losses (train-step.ts stepLosses): from the head's input, or band by band from the features.
+      return variableGrads(() => stepLosses(model, x, t, { hd: { start: 0, count: batch, boxes: [], clipBoxEmb: null } }, false, context).hd as tf.Scalar, trainable);
     });
     await value.data();
     optimizer.apply(params, grads, 6e-5, (name) => model.decays(name), (v) => v.name);
