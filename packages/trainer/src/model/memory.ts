@@ -33,8 +33,8 @@ const MEASURED_BASE = 96 * 2 ** 20;
 /**
  * Measured: heap bytes per counted byte of what a kept decoder adds (the encoder-recomputed step
  * over the fully recomputed one, same sizes, 3 steps each). With the recomputed step's own margin
- * every encoder-mode heap measured is covered: tiny 256² batch 4 197 MiB, B0 256² batch 2 to 640²
- * batch 1 429–908 MiB (estimates 1.8–2.4 times), B1 512² batch 1 1,519 MiB (1.13 times).
+ * every encoder-mode heap measured is covered: tiny 256² batch 4 147 MiB, B0 256² batch 2 to 640²
+ * batch 1 429–757 MiB (estimates 1.8–2.4 times), B1 512² batch 1 1,415 MiB (1.21 times).
  */
 const DECODER_KEPT_FACTOR = 1.2;
 
@@ -149,8 +149,8 @@ function plainCountedFloats(config: SegFormerConfig, crop: number, batch: number
 /**
  * Measured: heap bytes per counted byte of a plain step (RECOMPUTE=off, wasm, 512-d, 238 labels,
  * 3 steps each): tiny 256×256 batch 4, B0 256×256 batch 2, 384×384 batch 2, 512×512 batch 2,
- * 640×640 batch 1 and 2, and B1 512×512 batch 1 grew the heap to 248, 429, 859, 1,369, 1,360,
- * 2,436 and 1,568 MiB; with this factor the estimates are 1.14 (B1) to 1.61 times those.
+ * 640×640 batch 1 and 2, and B1 512×512 batch 1 grew the heap to 207, 429, 823, 1,369, 1,235,
+ * 2,286 and 1,328 MiB; with this factor the estimates are 1.34 (B1) to 1.93 times those.
  */
 const PLAIN_MEASURED_FACTOR = 1.3;
 
@@ -175,9 +175,9 @@ export const RECOMPUTE_SETTINGS: RecomputeSetting[] = ['auto', 'off', 'encoder',
  * of that is at most KEEP_ALL_BELOW, recomputes the encoder while its estimate fits the budget,
  * and recomputes everything beyond. Measured on wasm (train-memory-bench, B0, 512-d, 238 labels,
  * one thread; the table in packages/trainer/README.md): at 256×256 batch 2 all three modes
- * peaked at 429 MiB of heap, keeping everything the fastest (1.86 s/step, `encoder` 2.09, `on`
- * 2.63); at 512×512 batch 2 keeping everything took 6.76 s/step and 1,369 MiB, recomputing the
- * encoder 7.27 s and 908 MiB, recomputing the decoder in bands too 12.04 s and 606 MiB.
+ * peaked at 429 MiB of heap, keeping everything the fastest (1.63 s/step, `encoder` 1.75, `on`
+ * 2.63); at 512×512 batch 2 keeping everything took 5.27 s/step and 1,369 MiB, recomputing the
+ * encoder 6.19 s and 757 MiB, recomputing the decoder in bands too 12.04 s and 606 MiB.
  */
 export const KEEP_ALL_BELOW = 2 ** 30;
 
