@@ -56,3 +56,42 @@ describe('SGD with momentum', () => {
     expect(step(copy, w2, [1], 0.1)).toEqual(step(opt, w, [1], 0.1));
   });
 });
+
+describe('memory of an update', () => {
+  it('holds one weight\'s temporaries at a time, not a dozen copies of all the weights', () => {
+    // 24 weights of 16,384 floats: 1.5 MiB in all.
+    const weights = Array.from({ length: 24 }, (_, i) => tf.variable(tf.fill([128, 128], i / 24), true, `w${i}`));
+    const grads = Object.fromEntries(weights.map((w, i) => [w.name, tf.fill([128, 128], 0.01 * (i + 1))]));
+    const opt = new Optimizer({ ...base, weightDecay: 0.05 });
+    const params = weights.map((w) => [`layer${w.name}/w`, w] as [string, Variable]);
+    const perWeight = 128 * 128 * 4;
+    for (const step of [1, 2]) {
+      const before = tf.memory().numBytes;
+      const { peakBytes } = tfProfileSync(() => opt.apply(params, grads, 0.01, () => true, (v) => v.name));
+      // The first step also creates the two moments of every weight (2 × 24 weights).
+      const slots = step === 1 ? 2 * 24 * perWeight : 0;
+      // One weight's temporaries (17 of its size here) at a time; the whole update's at once were 17 × 24.
+      expect(peakBytes - before - slots).toBeLessThan(24 * perWeight);
+      expect(tf.memory().numBytes - before).toBe(slots);
+    }
+  });
+});
+
+/** tf.profile for a synchronous function: its peak bytes above what was live before. */
+function tfProfileSync(f: () => void): { peakBytes: number } {
+  const start = tf.memory().numBytes;
+  let peak = start;
+  const engine = tf.engine() as unknown as { state: { numBytes: number }; runKernel: (...args: unknown[]) => unknown };
+  const run = engine.runKernel;
+  engine.runKernel = (...args: unknown[]) => {
+    const out = run.apply(engine, args);
+    peak = Math.max(peak, engine.state.numBytes);
+    return out;
+  };
+  try {
+    f();
+  } finally {
+    engine.runKernel = run;
+  }
+  return { peakBytes: peak };
+}

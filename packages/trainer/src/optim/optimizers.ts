@@ -61,25 +61,32 @@ export class Optimizer {
       for (const [name, variable] of params) {
         const g = grads[gradName(variable)];
         if (!g) continue;
-        const decays = c.weightDecay > 0 && decaysWeight(name);
-        if (c.kind === 'adamw') {
-          const m = this.slot(`${name}/m`, variable);
-          const v = this.slot(`${name}/v`, variable);
-          m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, oneMinusBeta1)));
-          v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), oneMinusBeta2)));
-          const mHat = tf.div(m, correction1);
-          const vHat = tf.div(v, correction2);
-          const update = tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon));
-          const decayed = decays ? tf.mul(variable, keep) : variable;
-          variable.assign(tf.sub(decayed, tf.mul(update, rate)));
-        } else {
-          const buf = this.slot(`${name}/momentum`, variable);
-          const withDecay = decays ? tf.add(g, tf.mul(variable, decay)) : g;
-          buf.assign(tf.add(tf.mul(buf, momentum), withDecay));
-          variable.assign(tf.sub(variable, tf.mul(buf, rate)));
-        }
+        // Each weight's temporaries go once it is updated: held to the end of the loop they were a
+        // dozen copies of all the weights (3 GiB for SegFormer-B4, which then aborted in WebAssembly).
+        tf.tidy(() => this.update(name, variable, g, c.weightDecay > 0 && decaysWeight(name), { beta1, oneMinusBeta1, beta2, oneMinusBeta2, correction1, correction2, epsilon, rate, keep, momentum, decay }));
       }
     });
+  }
+
+  /** One weight's update (inside its own tidy), with the update's constants as scalars. */
+  private update(name: string, variable: Variable, g: Tensor, decays: boolean, k: Record<'beta1' | 'oneMinusBeta1' | 'beta2' | 'oneMinusBeta2' | 'correction1' | 'correction2' | 'epsilon' | 'rate' | 'keep' | 'momentum' | 'decay', Tensor>): void {
+    const { beta1, oneMinusBeta1, beta2, oneMinusBeta2, correction1, correction2, epsilon, rate, keep, momentum, decay } = k;
+    if (this.config.kind === 'adamw') {
+      const m = this.slot(`${name}/m`, variable);
+      const v = this.slot(`${name}/v`, variable);
+      m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, oneMinusBeta1)));
+      v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), oneMinusBeta2)));
+      const mHat = tf.div(m, correction1);
+      const vHat = tf.div(v, correction2);
+      const update = tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon));
+      const decayed = decays ? tf.mul(variable, keep) : variable;
+      variable.assign(tf.sub(decayed, tf.mul(update, rate)));
+    } else {
+      const buf = this.slot(`${name}/momentum`, variable);
+      const withDecay = decays ? tf.add(g, tf.mul(variable, decay)) : g;
+      buf.assign(tf.add(tf.mul(buf, momentum), withDecay));
+      variable.assign(tf.sub(variable, tf.mul(buf, rate)));
+    }
   }
 
   /** Slot tensors by name, for saving. */
