@@ -68,11 +68,11 @@ describe('sentseg train', () => {
 
   it('model.recompute=off refuses a step whose activations cannot all be kept, naming auto; an unknown value is refused', async () => {
     const out = path.join(dir, 'kept');
-    const r = await start(['train', '--config', configFile(), '--set', 'model.variant=b0', '--set', 'data.crop=640', '--set', 'data.shortEdge=640', '--set', 'model.recompute=off', '--out', out]).done;
+    const r = await start(['train', '--config', configFile(), '--set', 'model.variant=b0', '--set', 'data.crop=704', '--set', 'data.shortEdge=704', '--set', 'model.recompute=off', '--out', out]).done;
     expect(r.code).toBe(2);
     const errorLines = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
     expect(errorLines).toHaveLength(1);
-    expect(errorLines[0]).toMatch(/SegFormer-b0 at data\.crop 640 with data\.batchSize 3 keeping every activation \(model\.recompute=off\) needs about \d+ MiB .*\(or model\.recompute=auto, or --backend tensorflow\)/);
+    expect(errorLines[0]).toMatch(/SegFormer-b0 at data\.crop 704 with data\.batchSize 3 keeping every activation \(model\.recompute=off\) needs about \d+ MiB .*\(or model\.recompute=auto, or --backend tensorflow\)/);
     expect(existsSync(out)).toBe(false);
     const bad = await start(['train', '--config', configFile(), '--set', 'model.recompute=sometimes', '--out', out]).done;
     expect(bad.code).toBe(2);
