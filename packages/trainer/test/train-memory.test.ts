@@ -228,6 +228,15 @@ describe('recomputed activations (training at large crops)', () => {
     }
   });
 
+  it('an odd batch over two threads says "up to", and a model that fits at no size says so instead of "lower data.crop"', () => {
+    const b0 = segformerConfig('b0', 512);
+    expect(refuseOversizedStep(b0, 1536, 3, 32, 'auto', 2)).toMatch(/in each of its 2 threads' heaps \(up to 2 images each\)/);
+    const b5 = segformerConfig('b5', 512);
+    const refusal = refuseOversizedStep(b5, 64, 1, 32, 'auto');
+    expect(refusal).toMatch(/^a training step of SegFormer-b5 at data\.crop 64 with data\.batchSize 1 even with every activation recomputed needs about \d+ MiB .*; no size fits: even data\.crop 32 at batch 1 needs about \d+ MiB \(the weights, their gradients and the optimizer's state\) \(or --backend tensorflow\)$/);
+    expect(estimateStepBytes(b5, 32, 1)).toBeGreaterThan(WASM_STEP_BUDGET);
+  });
+
   it('model.recompute=off is refused before it starts where the plain step cannot fit, naming auto', () => {
     const b0 = segformerConfig('b0', 512);
     expect(refuseOversizedStep(b0, 512, 2, 32, 'auto')).toBeNull();

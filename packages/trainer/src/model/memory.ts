@@ -239,9 +239,16 @@ export function refuseOversizedStep(config: SegFormerConfig, crop: number, batch
     ...(fits.batch > 0 ? [`data.batchSize ${fits.batch * threads} at this crop`] : []),
     ...(fits.crop > 0 ? [`data.crop ${fits.crop} at batch ${batch}`] : []),
   ];
-  const suggestion = options.length > 0 ? `what fits: ${options.join(', or ')}` : 'no batch fits at this crop: lower data.crop';
+  const smallest = estimate(config, multiple, 1);
+  const suggestion =
+    options.length > 0
+      ? `what fits: ${options.join(', or ')}`
+      : smallest > WASM_STEP_BUDGET
+        ? `no size fits: even data.crop ${multiple} at batch 1 needs about ${mib(smallest)} (the weights, their gradients and the optimizer's state)`
+        : 'no batch fits at this crop: lower data.crop';
   const kept = setting === 'off' ? ' keeping every activation (model.recompute=off)' : setting === 'encoder' ? " keeping the decoder's activations (model.recompute=encoder)" : ' even with every activation recomputed';
   const other = setting === 'off' || setting === 'encoder' ? 'model.recompute=auto, or --backend tensorflow' : '--backend tensorflow';
-  const where = threads === 2 ? `in each of its 2 threads' heaps (${perHeap} image${perHeap === 1 ? '' : 's'} each)` : '';
+  const upTo = batch % threads === 0 ? '' : 'up to ';
+  const where = threads === 2 ? `in each of its 2 threads' heaps (${upTo}${perHeap} image${perHeap === 1 ? '' : 's'} each)` : '';
   return `a training step of SegFormer-${config.variant} at data.crop ${crop} with data.batchSize ${batch}${kept} needs about ${mib(need)} of WebAssembly memory${where ? ` ${where}` : ''}, over the ${mib(WASM_STEP_BUDGET)} a step may take of its ${mib(WASM_HEAP_LIMIT)} heap; ${suggestion} (or ${other})`;
 }
