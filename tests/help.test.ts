@@ -137,6 +137,16 @@ describe('benchmark --help', () => {
     expect(zero.stdout).toBe('');
   });
 
+  it('train-bench --backend NAME for a backend that does not load: says so, runs no PyTorch, exit 2', async () => {
+    const bench = path.join(REPO, 'packages', 'trainer', 'dist', 'bench', 'train-bench.js');
+    const r = await runCli(bench, ['--backend', 'tensorflow', '--steps', '1'], { cwd: REPO });
+    // Where tfjs-node does load (an opt-in install), the bench runs instead: nothing to check here.
+    if (!r.stdout.includes('backend tensorflow: not available')) return;
+    expect(r.code).toBe(2);
+    expect(r.stdout).not.toContain('PyTorch peer');
+    expect(r.stdout).not.toContain('ratio ours/PyTorch');
+  }, 120_000);
+
   it('train-memory-bench --help prints its usage and measures nothing; sizes that are not VARIANT CROP BATCH triples are exit 2', async () => {
     const bench = path.join(REPO, 'packages', 'trainer', 'dist', 'bench', 'train-memory-bench.js');
     const help = await runCli(bench, ['--help'], { cwd: REPO });

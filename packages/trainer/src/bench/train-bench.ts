@@ -233,6 +233,11 @@ async function main(): Promise<void> {
           console.log(`  backend ${backend}: not available (${reason.slice(0, 300)})`);
         }
       }
+      // The one backend asked for did not run: nothing to set beside PyTorch (train refuses it too, exit 2).
+      if (options.backend && medians.size === 0) {
+        process.exitCode = 2;
+        return;
+      }
       const peer = torchPeer(self, step, Math.max(3, (options.steps ?? 4) + 2));
       console.log(`  ${peer.line}`);
       if (peer.median !== null && medians.size > 0) {
