@@ -194,12 +194,13 @@ describe('recomputed activations (training at large crops)', () => {
   it('each mode\'s estimate covers the heap train-memory-bench measured (wasm, 3 steps), within 3× from B0 at 256² batch 2 up', () => {
     // [variant, crop, batch, MiB of heap measured with off, encoder, on] (model/memory.ts): after 3 steps, each size in a process of its own.
     const measured: [string, number, number, number, number, number][] = [
-      ['tiny', 256, 4, 207, 147, 147],
-      ['b0', 256, 2, 429, 429, 429],
-      ['b0', 384, 2, 823, 616, 481],
-      ['b0', 512, 2, 1369, 757, 606],
-      ['b0', 640, 1, 1235, 724, 656],
-      ['b0', 640, 2, 2286, 1161, 1073],
+      ['tiny', 256, 4, 172, 122, 122],
+      ['b0', 256, 2, 358, 298, 298],
+      ['b0', 384, 2, 715, 429, 350],
+      ['b0', 512, 2, 1241, 641, 549],
+      ['b0', 640, 1, 1135, 607, 549],
+      ['b1', 512, 1, 1242, 888, 884],
+      ['b0', 640, 2, 2186, 1061, 917],
       ['b1', 512, 1, 1328, 1415, 1433],
     ];
     const MiB = 2 ** 20;
@@ -208,8 +209,8 @@ describe('recomputed activations (training at large crops)', () => {
       (['off', 'encoder', 'on'] as const).forEach((mode, i) => {
         const ratio = stepBytesFor(config, crop, batch, mode) / ((heaps[i] as number) * MiB);
         expect(ratio, `${variant} ${crop} ${batch} ${mode}`).toBeGreaterThanOrEqual(1);
-        // Tiny's heaps (150–210 MiB) are below the estimates' fixed terms (a decoder band, the weights' copies): covered, not closely.
-        expect(ratio, `${variant} ${crop} ${batch} ${mode}`).toBeLessThan(variant === 'tiny' ? 6 : 3);
+        // Tiny's heaps (120–170 MiB) are below the estimates' fixed terms (a decoder band, the weights' copies): covered, not closely.
+        expect(ratio, `${variant} ${crop} ${batch} ${mode}`).toBeLessThan(variant === 'tiny' ? 7 : 3);
       });
     }
   });

@@ -23,18 +23,18 @@ export const WASM_STEP_BUDGET = 3.5 * 2 ** 30;
 /**
  * Measured (train-memory-bench, wasm, 512-d, 238 labels, 3 steps; the heap stops growing after
  * the second): heap bytes per counted byte of a fully recomputed step, and the heap a step starts
- * from. B0 256×256 batch 2, 384×384 batch 2, 512×512 batch 2 and 640×640 batch 1 grew the heap to
- * 429, 481, 606 and 656 MiB (estimates 1.8–2.1 times that), B1 512×512 batch 1 to 1,433 MiB for
- * 477 MiB of tensors at the peak (the allocator's fragmentation: estimate 1.05 times); the factor
- * covers every one of them.
+ * from. B0 256×256 batch 2, 384×384 batch 2, 512×512 batch 2, 640×640 batch 1 and 2 grew the heap
+ * to 298, 350, 549, 549 and 917 MiB (estimates 1.5–2.5 times that), B1 512×512 batch 1 to 884 MiB
+ * (1.70 times). Calibrated while the optimizer held every weight's temporaries to the end of its
+ * update (B1: 1,433 MiB); since it frees them the factor is more cautious than it need be.
  */
 const MEASURED_FACTOR = 3.1;
 const MEASURED_BASE = 96 * 2 ** 20;
 /**
  * Measured: heap bytes per counted byte of what a kept decoder adds (the encoder-recomputed step
  * over the fully recomputed one, same sizes, 3 steps each). With the recomputed step's own margin
- * every encoder-mode heap measured is covered: tiny 256² batch 4 147 MiB, B0 256² batch 2 to 640²
- * batch 1 429–757 MiB (estimates 1.8–2.4 times), B1 512² batch 1 1,415 MiB (1.21 times).
+ * every encoder-mode heap measured is covered: tiny 256² batch 4 122 MiB, B0 256² batch 2 to 640²
+ * batch 2 298–1,061 MiB (estimates 1.9–3.0 times), B1 512² batch 1 888 MiB (1.93 times).
  */
 const DECODER_KEPT_FACTOR = 1.2;
 
@@ -149,8 +149,8 @@ function plainCountedFloats(config: SegFormerConfig, crop: number, batch: number
 /**
  * Measured: heap bytes per counted byte of a plain step (RECOMPUTE=off, wasm, 512-d, 238 labels,
  * 3 steps each): tiny 256×256 batch 4, B0 256×256 batch 2, 384×384 batch 2, 512×512 batch 2,
- * 640×640 batch 1 and 2, and B1 512×512 batch 1 grew the heap to 207, 429, 823, 1,369, 1,235,
- * 2,286 and 1,328 MiB; with this factor the estimates are 1.34 (B1) to 1.93 times those.
+ * 640×640 batch 1 and 2, and B1 512×512 batch 1 grew the heap to 172, 358, 715, 1,241, 1,135,
+ * 2,186 and 1,242 MiB; with this factor the estimates are 1.44 (B1) to 2.32 (tiny) times those.
  */
 const PLAIN_MEASURED_FACTOR = 1.3;
 
