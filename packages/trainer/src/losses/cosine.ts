@@ -1,7 +1,7 @@
 import { tf, type Tensor } from '../tf.js';
 import { l2Normalize, matMulConst } from '../model/ops.js';
 import { recompute } from '../model/recompute.js';
-import { foldHead, headCosineSimilarities, type FoldedHead } from './head-cosine.js';
+import { foldHead, headCosineSimilarities } from './head-cosine.js';
 
 /**
  * z_ij / τ for every pixel j and label i: cosine similarity between the pixel embedding e_j and
@@ -55,21 +55,10 @@ function chunkSizes(pixels: number, numLabels: number, chunkElements: number): n
  * chunks, kept when there is one and recomputed when there are several.
  */
 export function headPixelLosses(f: Tensor, w: Tensor, b: Tensor, labelEmb: Tensor, target: Tensor, logTau: Tensor, chunkElements = LOSS_CHUNK_ELEMENTS): { losses: Tensor; valid: Tensor } {
-  const numLabels = labelEmb.shape[0] as number;
-  const d = f.shape[f.shape.length - 1] as number;
-  const { valid, safeTarget } = validPixels(target, numLabels);
-  const pixels = safeTarget.shape[0] as number;
-  const sizes = chunkSizes(pixels, numLabels, chunkElements);
-  const flat = tf.reshape(f, [pixels, d]);
-  const head = foldHead(w, b, labelEmb);
-  const one = (rows: Tensor, h: FoldedHead, lt: Tensor, t: Tensor) => lossesFromCosines(headCosineSimilarities(rows, h), lt, t);
-  if (sizes.length === 1) return { losses: tf.mul(one(flat, head, logTau, safeTarget), valid), valid };
-  const rowChunks = tf.split(flat, sizes, 0);
-  const targetChunks = tf.split(safeTarget, sizes, 0);
-  const parts = rowChunks.map((rows, i) =>
-    recompute((r, a, c, g, u, beta, lt, t) => one(r as Tensor, { a: a as Tensor, c: c as Tensor, g: g as Tensor, u: u as Tensor, beta: beta as Tensor }, lt as Tensor, t as Tensor), [rows, head.a, head.c, head.g, head.u, head.beta, logTau, targetChunks[i] as Tensor]),
+  const { a, c, g, u, beta } = foldHead(w, b, labelEmb);
+  return chunkedLosses(f, target, labelEmb.shape[0] as number, chunkElements, [a, c, g, u, beta, logTau], (rows, [aa, cc, gg, uu, bb, lt], t) =>
+    lossesFromCosines(headCosineSimilarities(rows, { a: aa as Tensor, c: cc as Tensor, g: gg as Tensor, u: uu as Tensor, beta: bb as Tensor }), lt as Tensor, t),
   );
-  return { losses: tf.mul(tf.concat(parts, 0), valid), valid };
 }
 
 /** The 0/1 mask [P] of target's valid pixels (0 ≤ target < numLabels) and the target [P] with 0 at the others. */
@@ -88,21 +77,23 @@ export function validPixels(target: Tensor, numLabels: number): { valid: Tensor;
  * (recompute.ts): a training step never holds [P × K] for a large batch.
  */
 export function pixelLosses(pixelEmb: Tensor, labelEmb: Tensor, target: Tensor, logTau: Tensor, chunkElements = LOSS_CHUNK_ELEMENTS): { losses: Tensor; valid: Tensor } {
-  const numLabels = labelEmb.shape[0] as number;
-  const dim = pixelEmb.shape[pixelEmb.shape.length - 1] as number;
+  return chunkedLosses(pixelEmb, target, labelEmb.shape[0] as number, chunkElements, [labelEmb, logTau], (e, [lab, lt], t) => targetLosses(e, lab as Tensor, lt as Tensor, t));
+}
+
+/**
+ * Per-pixel losses [P] (0 at invalid pixels) and the valid mask of the rows of x [..., X] against
+ * target, `loss(rows, extra, target)` taken over chunks of at most `chunkElements` logits of K
+ * labels: one chunk is kept (back-propagation frees its intermediates as it goes: backprop.ts); of
+ * several, each is recomputed in the backward pass with `extra` among its inputs, so only one
+ * chunk's [rows × K] lives at a time.
+ */
+function chunkedLosses(x: Tensor, target: Tensor, numLabels: number, chunkElements: number, extra: Tensor[], loss: (rows: Tensor, extra: Tensor[], target: Tensor) => Tensor): { losses: Tensor; valid: Tensor } {
   const { valid, safeTarget } = validPixels(target, numLabels);
   const pixels = safeTarget.shape[0] as number;
-  const rows = Math.max(1, Math.floor(chunkElements / numLabels));
-  const sizes: number[] = [];
-  for (let s = 0; s < pixels; s += rows) sizes.push(Math.min(rows, pixels - s));
-  const flat = tf.reshape(pixelEmb, [pixels, dim]);
-  const embChunks = sizes.length === 1 ? [flat] : tf.split(flat, sizes, 0);
-  const targetChunks = sizes.length === 1 ? [safeTarget] : tf.split(safeTarget, sizes, 0);
-  // One chunk is kept (back-propagation frees its intermediates as it goes: backprop.ts); of
-  // several, each is recomputed in the backward pass, so only one chunk's [rows × K] lives at a time.
-  const parts =
-    sizes.length === 1
-      ? [targetLosses(flat, labelEmb, logTau, safeTarget)]
-      : embChunks.map((e, i) => recompute((ee, lab, lt, t) => targetLosses(ee as Tensor, lab as Tensor, lt as Tensor, t as Tensor), [e, labelEmb, logTau, targetChunks[i] as Tensor]));
-  return { losses: tf.mul(parts.length === 1 ? (parts[0] as Tensor) : tf.concat(parts, 0), valid), valid };
+  const flat = tf.reshape(x, [pixels, x.shape[x.shape.length - 1] as number]);
+  const sizes = chunkSizes(pixels, numLabels, chunkElements);
+  if (sizes.length === 1) return { losses: tf.mul(loss(flat, extra, safeTarget), valid), valid };
+  const targetChunks = tf.split(safeTarget, sizes, 0);
+  const parts = tf.split(flat, sizes, 0).map((rows, i) => recompute((r, ...rest) => loss(r as Tensor, rest.slice(0, -1), rest[rest.length - 1] as Tensor), [rows, ...extra, targetChunks[i] as Tensor]));
+  return { losses: tf.mul(tf.concat(parts, 0), valid), valid };
 }

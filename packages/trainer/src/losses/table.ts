@@ -143,40 +143,31 @@ export interface HeadInput {
  * is passed as it is.
  */
 export function batchLosses(emb: Tensor | StepFeatures | HeadInput, target: Tensor, slices: LossSlices, context: LossContext): LossParts {
-  if ('headInput' in emb) return headLosses(emb, target, slices, context);
-  const fromFeatures = 'features' in emb ? emb : null;
-  const n = fromFeatures ? ((fromFeatures.features[0] as Tensor).shape[0] as number) : ((emb as Tensor).shape[0] as number);
+  const n = 'headInput' in emb ? (emb.headInput.shape[0] as number) : 'features' in emb ? ((emb.features[0] as Tensor).shape[0] as number) : (emb.shape[0] as number);
   const parts: LossParts = {};
   for (const name of LOSS_NAMES) {
     const slice = slices[name];
     if (!slice || slice.count === 0) continue;
     const pick = (t: Tensor) => (slice.count === n ? t : tf.slice(t, slice.start, slice.count));
-    let embeddings: Tensor | null = null;
-    const features = fromFeatures ? fromFeatures.features.map(pick) : null;
-    const sliceEmb = () => (embeddings ??= fromFeatures && features ? fromFeatures.model.decodeFeatures(features) : pick(emb as Tensor));
-    const pixelLosses = fromFeatures && features ? (labelEmb: Tensor, t: Tensor, logTau: Tensor) => decodedPixelLosses(fromFeatures.model, features, labelEmb, t, logTau) : null;
-    const part = LOSSES[name].compute({ emb: sliceEmb, pixelLosses, target: pick(target), boxes: slice.boxes, clipBoxEmb: slice.clipBoxEmb }, context);
+    const source = sliceSource(emb, pick);
+    const part = LOSSES[name].compute({ ...source, target: pick(target), boxes: slice.boxes, clipBoxEmb: slice.clipBoxEmb }, context);
     if (part) parts[name] = part;
   }
   return parts;
 }
 
-/** batchLosses from the head's input (HeadInput). */
-function headLosses({ model, headInput }: HeadInput, target: Tensor, slices: LossSlices, context: LossContext): LossParts {
-  const n = headInput.shape[0] as number;
-  const w = model.params.get('head/w');
-  const b = model.params.get('head/b');
-  const parts: LossParts = {};
-  for (const name of LOSS_NAMES) {
-    const slice = slices[name];
-    if (!slice || slice.count === 0) continue;
-    const pick = (t: Tensor) => (slice.count === n ? t : tf.slice(t, slice.start, slice.count));
-    const rows = pick(headInput);
-    let embeddings: Tensor | null = null;
-    const sliceEmb = () => (embeddings ??= linear(rows, w, b));
-    const pixelLosses = (labelEmb: Tensor, t: Tensor, logTau: Tensor) => headPixelLosses(rows, w, b, labelEmb, t, logTau);
-    const part = LOSSES[name].compute({ emb: sliceEmb, pixelLosses, target: pick(target), boxes: slice.boxes, clipBoxEmb: slice.clipBoxEmb }, context);
-    if (part) parts[name] = part;
+/** A slice's embeddings (made once, when a loss asks) and, where the source allows, its per-pixel losses without them. */
+function sliceSource(emb: Tensor | StepFeatures | HeadInput, pick: (t: Tensor) => Tensor): Pick<LossSlice, 'emb' | 'pixelLosses'> {
+  let embeddings: Tensor | null = null;
+  if ('headInput' in emb) {
+    const rows = pick(emb.headInput);
+    const w = emb.model.params.get('head/w');
+    const b = emb.model.params.get('head/b');
+    return { emb: () => (embeddings ??= linear(rows, w, b)), pixelLosses: (labelEmb, t, logTau) => headPixelLosses(rows, w, b, labelEmb, t, logTau) };
   }
-  return parts;
+  if ('features' in emb) {
+    const features = emb.features.map(pick);
+    return { emb: () => (embeddings ??= emb.model.decodeFeatures(features)), pixelLosses: (labelEmb, t, logTau) => decodedPixelLosses(emb.model, features, labelEmb, t, logTau) };
+  }
+  return { emb: () => (embeddings ??= pick(emb)), pixelLosses: null };
 }
